@@ -1,0 +1,246 @@
+//! Test support against the real control plane that `hack/k8s/controlplane.sh up` starts
+//! (etcd + kube-apiserver + kube-controller-manager built from source, on loopback).
+//!
+//! Each test calls [`TestEnv::new`]: it connects, installs the CRDs generated from the Rust types
+//! (server-side apply, then waits for `Established`) and creates a namespace of its own, which is
+//! deleted when the `TestEnv` drops. A missing control plane is an error, never a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, Config};
+
+/// Field manager of everything the test support applies.
+pub const FIELD_MANAGER: &str = "oqto-e2e";
+
+/// Environment variable naming the kubeconfig of the control plane; defaults to the one
+/// `hack/k8s/controlplane.sh up` writes into this checkout's `target/`.
+pub const KUBECONFIG_ENV: &str = "OQTO_TEST_KUBECONFIG";
+
+/// The repository root (tests run with the crate directory as working directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Where the control plane of this checkout keeps its state.
+fn controlplane_dir() -> PathBuf {
+    std::env::var_os("OQTO_CONTROLPLANE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/controlplane"))
+}
+
+/// The running control plane: how to reach it with a client and with kubectl.
+#[derive(Clone, Debug)]
+pub struct ControlPlane {
+    pub kubeconfig: PathBuf,
+    pub bin_dir: PathBuf,
+}
+
+impl ControlPlane {
+    /// Finds the control plane, or explains how to start one.
+    pub fn discover() -> anyhow::Result<Self> {
+        let dir = controlplane_dir();
+        let kubeconfig = std::env::var_os(KUBECONFIG_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join("kubeconfig"));
+        if !kubeconfig.is_file() {
+            bail!(
+                "no control plane: {} does not exist. Start one with `hack/k8s/controlplane.sh up` \
+                 (or run everything with `hack/test.sh`); integration tests never skip",
+                kubeconfig.display()
+            );
+        }
+        let bin_dir = std::fs::read_to_string(dir.join("bin-dir"))
+            .map(|s| PathBuf::from(s.trim()))
+            .with_context(|| {
+                format!(
+                    "reading {}/bin-dir written by controlplane.sh",
+                    dir.display()
+                )
+            })?;
+        Ok(Self {
+            kubeconfig,
+            bin_dir,
+        })
+    }
+
+    /// A client authenticated as the control plane's admin.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        Ok(Client::try_from(config)?)
+    }
+
+    /// `kubectl` built at the same Kubernetes version, pointed at this control plane.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join("kubectl"));
+        cmd.env("KUBECONFIG", &self.kubeconfig);
+        cmd
+    }
+}
+
+/// Installs (or updates) every Oqto CRD and waits until the apiserver serves them.
+pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for crd in oqto_api::crds() {
+        let name = crd
+            .metadata
+            .name
+            .clone()
+            .context("generated CRD has no name")?;
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .with_context(|| format!("applying CRD {name}"))?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .with_context(|| format!("CRD {name} not Established after 30s"))??;
+    }
+    Ok(())
+}
+
+/// One test's view of the control plane: a client, kubectl, and a namespace of its own.
+pub struct TestEnv {
+    pub control_plane: ControlPlane,
+    pub client: Client,
+    pub namespace: String,
+}
+
+impl TestEnv {
+    /// Connects, installs the CRDs and creates a fresh namespace named after `test`.
+    pub async fn new(test: &str) -> anyhow::Result<Self> {
+        let control_plane = ControlPlane::discover()?;
+        let client = control_plane.client().await?;
+        install_crds(&client).await?;
+        let namespace = unique_namespace(test);
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(namespace.clone()),
+                labels: Some([("oqto.dev/test".to_owned(), "true".to_owned())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {namespace}"))?;
+        Ok(Self {
+            control_plane,
+            client,
+            namespace,
+        })
+    }
+
+    /// A typed API for namespaced objects in this test's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// kubectl with `--namespace` set to this test's namespace.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = self.control_plane.kubectl();
+        cmd.arg("--namespace").arg(&self.namespace);
+        cmd
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Drop cannot await; kubectl asks for deletion without waiting, and the
+        // controller-manager's namespace controller removes what is inside.
+        let _ = self
+            .control_plane
+            .kubectl()
+            .args([
+                "delete",
+                "namespace",
+                &self.namespace,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+    }
+}
+
+/// A DNS-label namespace name that no other test of any run shares.
+fn unique_namespace(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let stem: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let stem = stem.trim_matches('-');
+    // Time and pid tell runs apart (an old namespace may still be terminating); the counter
+    // tells tests of one process apart.
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64 & 0xff_ffff)
+        .unwrap_or_default();
+    format!(
+        "{stem}-{millis:x}{:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Output of a command that must succeed, or an error with its stderr.
+pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
+    let output = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_namespace;
+
+    #[test]
+    fn namespaces_are_unique_dns_labels() {
+        let a = unique_namespace("Invalid_Objects::are refused");
+        let b = unique_namespace("Invalid_Objects::are refused");
+        assert_ne!(a, b);
+        for ns in [a, b] {
+            assert!(ns.len() <= 63, "{ns}");
+            assert!(ns.starts_with("invalid-objects--are-refused-"), "{ns}");
+            assert!(
+                ns.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{ns}"
+            );
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Oqto's Kubernetes API (`oqto.dev/v1alpha1`): the `Workspace` and `Session` custom resources.
+//!
+//! Types only: no client, no I/O. The CRD manifests in `crds/` are generated from these types
+//! (`oqto-operator crd`), and a test fails when they drift.
+
+pub mod schema;
+pub mod session;
+pub mod workspace;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
+pub use workspace::{Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus};
+
+/// The API group of every Oqto resource.
+pub const GROUP: &str = "oqto.dev";
+
+/// Every CRD of the product, in install order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![polish(Workspace::crd()), polish(Session::crd())]
+}
+
+/// Reflows the doc-comment descriptions for `kubectl explain`.
+fn polish(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    schema::unwrap_descriptions(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
+}
+
+/// The file name a CRD is stored under in `crds/`.
+pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
+    format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or("unnamed"))
+}
+
+/// A CRD as the YAML document stored in `crds/`, with a header that says where it comes from.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    let body = serde_yaml::to_string(crd)?;
+    Ok(format!(
+        "# Generated from the Rust types in operator/api by `oqto-operator crd --write crds`.\n\
+         # Do not edit by hand: a test fails when this file and the types drift.\n{body}"
+    ))
+}
