@@ -31,7 +31,7 @@ trap 'hack/k8s/controlplane.sh down' EXIT
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
 
-step "cargo test"
-cargo test --workspace --locked
+step "cargo test (integration tests print what the apiserver answered)"
+cargo test --workspace --locked -- --show-output
 
 step "all checks passed"

@@ -254,7 +254,6 @@ async fn kubectl_explain_shows_the_field_docs() {
         out.split_whitespace().collect::<Vec<_>>().join(" ")
     };
     let storage = explain("workspace.spec.storage");
-    println!("{storage}");
     assert!(
         storage.contains("Persistent storage for the workspace files and the chat history"),
         "{storage}"

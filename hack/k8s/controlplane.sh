@@ -164,7 +164,7 @@ case "${1:-}" in
   status) status ;;
   env)
     our_pid kube-apiserver >/dev/null || die "not running: hack/k8s/controlplane.sh up"
-    echo "export KUBECONFIG='$run/kubeconfig' PATH='$(cat "$run/bin-dir"):$PATH'"
+    echo "export KUBECONFIG='$run/kubeconfig' PATH=\"$(cat "$run/bin-dir"):\$PATH\""
     ;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac
