@@ -1,0 +1,4 @@
+//! Pi, the agent harness, in RPC mode: starting it and speaking its JSONL protocol.
+
+pub mod launch;
+pub mod process;
