@@ -4,7 +4,7 @@
 set -euo pipefail
 
 missing=()
-for pair in curl:curl openssl:openssl python3:python3 cc:gcc git:git; do
+for pair in curl:curl openssl:openssl python3:python3 cc:gcc git:git npm:npm; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

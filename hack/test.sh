@@ -15,6 +15,10 @@ step "checking tools"
 step "building the control plane (cached after the first run)"
 hack/k8s/build.sh >/dev/null
 
+step "installing the pinned Pi from npm (cached after the first run)"
+OQTO_PI="$(hack/pi/install.sh | tail -n 1)"
+export OQTO_PI
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

@@ -2,7 +2,13 @@
 //! serves agent, files, terminal and history over one WebSocket.
 
 pub mod activity;
+pub mod agent;
+pub mod channels;
+pub mod config;
 pub mod files;
+pub mod history;
 pub mod metrics;
+pub mod mux;
 pub mod pi;
+pub mod server;
 pub mod terminal;

@@ -22,39 +22,7 @@ pub struct Workspace {
     root: Dir,
 }
 
-/// `file`, `directory` or `symlink`, as the protocol spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryType {
-    File,
-    Directory,
-    Symlink,
-}
-
-/// One entry of a `list_result`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DirEntry {
-    pub name: String,
-    pub is_dir: bool,
-    pub is_symlink: bool,
-    pub size: u64,
-    pub modified_at: Option<i64>,
-}
-
-/// One node of a `tree_result`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TreeEntry {
-    pub name: String,
-    pub path: String,
-    #[serde(rename = "type")]
-    pub entry_type: EntryType,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modified: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub children: Option<Vec<TreeEntry>>,
-}
+pub use oqto_proto::mux::{DirEntry, EntryType, FileStat as EntryStat, TreeEntry};
 
 /// A tree walk's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,18 +30,6 @@ pub struct TreeListing {
     pub entries: Vec<TreeEntry>,
     pub truncated: bool,
     pub visited_nodes: usize,
-}
-
-/// What `stat` reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EntryStat {
-    pub name: String,
-    pub path: String,
-    #[serde(rename = "type")]
-    pub entry_type: EntryType,
-    pub size: u64,
-    pub modified_at: Option<i64>,
-    pub readonly: bool,
 }
 
 fn modified_ms(meta: &Metadata) -> Option<i64> {

@@ -1,0 +1,14 @@
+use serde::{Deserialize, Serialize};
+
+/// Server → client only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SystemEvent {
+    Connected,
+    Ping,
+    Error {
+        /// The refused frame's id; `null` when it had none (§2.1).
+        id: Option<String>,
+        error: String,
+    },
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the runner image with Podman from a small staging context: release binaries of
+# pi-bridge and hstry, the pinned Pi packages of hack/pi, and the entrypoint scripts.
+#
+#   runner-image/build.sh            -> localhost/oqto-runner:dev (name printed on stdout)
+#
+# BASE_IMAGE picks the base; without it the offline base of hack/images/base.sh is used, so the
+# build works on hosts that cannot reach a container registry. OQTO_RUNNER_IMAGE sets the tag.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tag="${OQTO_RUNNER_IMAGE:-localhost/oqto-runner:dev}"
+base="${BASE_IMAGE:-$("$root/hack/images/base.sh" runner)}"
+
+echo "building release binaries (pi-bridge, hstry)" >&2
+cargo build --release --manifest-path "$root/Cargo.toml" -p oqto-pi-bridge -p oqto-hstry --bins >&2
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+context="$(mktemp -d)"
+trap 'rm -rf "$context"' EXIT
+mkdir -p "$context/bin" "$context/pi"
+cp "$target/release/pi-bridge" "$target/release/hstry" "$context/bin/"
+cp "$root/hack/pi/package.json" "$root/hack/pi/package-lock.json" "$context/pi/"
+cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/runner-image/pi-launcher" "$context/"
+
+echo "building $tag from $base" >&2
+start=$(date +%s)
+podman build --build-arg "BASE_IMAGE=$base" --tag "$tag" --file "$context/Containerfile" "$context" >&2
+echo "built $tag in $(( $(date +%s) - start ))s" >&2
+echo "$tag"

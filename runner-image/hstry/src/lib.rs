@@ -1,0 +1,16 @@
+//! hstry: the runner's chat-history service. Conversations and their messages live in one
+//! SQLite file on the workspace's storage (so history outlives the pod) and are served over
+//! gRPC (`oqto_proto::hstry`) on a Unix socket or loopback TCP.
+//!
+//! - [`store`]: the SQLite store (schema migrations, idempotent writes, reads, FTS5 search);
+//! - [`service`]: the gRPC services on top of it;
+//! - [`server`] / [`client`]: binding, serving with health and graceful shutdown, dialling;
+//! - [`validate`], [`fts_query`], [`listen`]: input checks without I/O.
+
+pub mod client;
+pub mod fts_query;
+pub mod listen;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,106 @@
+//! The `terminal` channel: requests of one connection to its PTY shells, and their output as
+//! frames.
+
+use oqto_proto::mux::{ServerFrame, TerminalEvent as WireEvent, TerminalRequest};
+use tokio::sync::mpsc;
+
+use crate::mux::outbound::Outbound;
+use crate::server::AppState;
+use crate::terminal::{TerminalEvent, Terminals};
+
+/// Terminal output waiting for the connection's queue.
+const OUTPUT_QUEUE: usize = 256;
+
+pub fn error_frame(id: Option<String>, terminal_id: Option<String>, error: String) -> ServerFrame {
+    ServerFrame::Terminal(WireEvent::Error {
+        id,
+        terminal_id,
+        error,
+    })
+}
+
+pub struct TerminalChannel {
+    terminals: Terminals,
+    out: Outbound,
+    workspace: String,
+}
+
+impl TerminalChannel {
+    pub fn new(state: &AppState, out: Outbound) -> Self {
+        let (tx, mut rx) = mpsc::channel(OUTPUT_QUEUE);
+        let forward = out.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                forward.send(output_frame(event));
+            }
+        });
+        Self {
+            terminals: Terminals::new(state.shell.clone(), state.workspace_path.clone(), tx),
+            out,
+            workspace: state.workspace_path.display().to_string(),
+        }
+    }
+
+    pub fn handle(&mut self, request: TerminalRequest) {
+        let frame = match request {
+            TerminalRequest::Open {
+                id,
+                terminal_id,
+                workspace_path,
+                cols,
+                rows,
+                ..
+            } => {
+                if let Some(path) = workspace_path.filter(|p| *p != self.workspace) {
+                    Some(error_frame(
+                        id,
+                        terminal_id,
+                        format!("workspace_path: {path:?} is not this runner's workspace"),
+                    ))
+                } else {
+                    match self.terminals.open(terminal_id.clone(), cols, rows) {
+                        Ok(terminal_id) => {
+                            Some(ServerFrame::Terminal(WireEvent::Opened { id, terminal_id }))
+                        }
+                        Err(e) => Some(error_frame(id, terminal_id, e.to_string())),
+                    }
+                }
+            }
+            TerminalRequest::Input { terminal_id, data } => self
+                .terminals
+                .input(&terminal_id, data.as_bytes())
+                .err()
+                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+            TerminalRequest::Resize {
+                terminal_id,
+                cols,
+                rows,
+            } => self
+                .terminals
+                .resize(&terminal_id, cols, rows)
+                .err()
+                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+            TerminalRequest::Close { terminal_id } => self
+                .terminals
+                .close(&terminal_id)
+                .err()
+                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+        };
+        if let Some(frame) = frame {
+            self.out.send(frame);
+        }
+    }
+}
+
+fn output_frame(event: TerminalEvent) -> ServerFrame {
+    use base64::Engine;
+    match event {
+        TerminalEvent::Output { terminal_id, data } => ServerFrame::Terminal(WireEvent::Output {
+            terminal_id,
+            data_base64: base64::engine::general_purpose::STANDARD.encode(data),
+        }),
+        TerminalEvent::Exit { terminal_id } => {
+            ServerFrame::Terminal(WireEvent::Exit { terminal_id })
+        }
+    }
+}

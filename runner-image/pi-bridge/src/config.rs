@@ -1,0 +1,124 @@
+//! Command line and environment of pi-bridge.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use oqto_hstry::listen::ListenAddr;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "pi-bridge",
+    version,
+    about = "Runs Pi in RPC mode and serves it over one WebSocket"
+)]
+pub struct Config {
+    /// Address of the HTTP and WebSocket server.
+    #[arg(long, env = "PI_BRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The workspace directory: Pi's working directory and the root of the files channel.
+    #[arg(long, env = "PI_BRIDGE_WORKSPACE", default_value = "/workspace")]
+    pub workspace: PathBuf,
+
+    /// The `pi` command.
+    #[arg(long, env = "PI_BRIDGE_PI", default_value = "pi")]
+    pub pi: PathBuf,
+
+    /// Pi's configuration directory (models.json, settings.json). Default: $HOME/.pi/agent.
+    #[arg(long, env = "PI_CODING_AGENT_DIR")]
+    pub agent_dir: Option<PathBuf>,
+
+    /// Where Pi keeps session files. Default: $HOME/.pi/agent/sessions.
+    #[arg(long, env = "PI_BRIDGE_SESSION_DIR")]
+    pub session_dir: Option<PathBuf>,
+
+    /// Default LLM provider and model of new conversations.
+    #[arg(long, env = "PI_BRIDGE_PROVIDER")]
+    pub provider: Option<String>,
+    #[arg(long, env = "PI_BRIDGE_MODEL")]
+    pub model: Option<String>,
+
+    /// hstry, the chat history service: unix:/path.sock or tcp:127.0.0.1:PORT.
+    #[arg(long, env = "PI_BRIDGE_HSTRY")]
+    pub hstry: ListenAddr,
+
+    /// This runner's id in canonical events.
+    #[arg(long, env = "PI_BRIDGE_RUNNER_ID", default_value = "local")]
+    pub runner_id: String,
+
+    /// The shell of the terminal channel.
+    #[arg(long, env = "PI_BRIDGE_SHELL", default_value = "/bin/bash")]
+    pub shell: PathBuf,
+
+    /// A working agent that prints nothing for this long is considered stalled and restarted.
+    #[arg(long, env = "PI_BRIDGE_STALL_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub stall_timeout: Duration,
+
+    /// Largest WebSocket frame accepted from a client, in bytes.
+    #[arg(long, env = "PI_BRIDGE_MAX_FRAME", default_value_t = 16 * 1024 * 1024)]
+    pub max_frame_bytes: usize,
+}
+
+impl Config {
+    fn home() -> PathBuf {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+    }
+
+    pub fn agent_dir(&self) -> PathBuf {
+        self.agent_dir
+            .clone()
+            .unwrap_or_else(|| Self::home().join(".pi/agent"))
+    }
+
+    pub fn session_dir(&self) -> PathBuf {
+        self.session_dir
+            .clone()
+            .unwrap_or_else(|| self.agent_dir().join("sessions"))
+    }
+}
+
+/// `90s`, `2m`, `1500ms` or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 90s, 2m or 1500ms"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s or m)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn hstry_is_required_and_parsed() {
+        assert!(Config::try_parse_from(["pi-bridge"]).is_err());
+        let c = Config::try_parse_from(["pi-bridge", "--hstry", "unix:/tmp/h.sock"]).unwrap();
+        assert_eq!(c.hstry.to_string(), "unix:/tmp/h.sock");
+        assert_eq!(c.stall_timeout, Duration::from_secs(120));
+    }
+}

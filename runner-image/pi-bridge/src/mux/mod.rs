@@ -1,0 +1,4 @@
+//! The multiplexed WebSocket: frames in, per-channel workers, frames out.
+
+pub mod connection;
+pub mod outbound;

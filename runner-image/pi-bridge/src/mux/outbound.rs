@@ -1,0 +1,117 @@
+//! The sending half of one WebSocket connection. Producers (conversations, terminals, file
+//! workers) never wait for a slow client: a full queue drops the frame and counts it, and the
+//! next agent event that fits is preceded by `stream.resync_required` so the client knows to
+//! reload state instead of silently missing events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oqto_proto::canonical::{Event, EventKind};
+use oqto_proto::mux::ServerFrame;
+use tokio::sync::mpsc;
+
+/// Frames waiting for one client's socket.
+pub const OUTBOUND_QUEUE: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    connection: u64,
+    tx: mpsc::Sender<ServerFrame>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Outbound {
+    pub fn new(connection: u64) -> (Self, mpsc::Receiver<ServerFrame>) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let outbound = Self {
+            connection,
+            tx,
+            dropped: Arc::default(),
+        };
+        (outbound, rx)
+    }
+
+    /// The connection this queue belongs to.
+    pub fn connection(&self) -> u64 {
+        self.connection
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Queues a frame; false when the client is gone or too slow (the frame is dropped).
+    pub fn send(&self, frame: ServerFrame) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues an agent event, first telling the client how many events it missed, if any.
+    pub fn send_event(&self, event: &Event) -> bool {
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            let notice = Event {
+                session_id: event.session_id.clone(),
+                runner_id: event.runner_id.clone(),
+                ts: event.ts,
+                kind: EventKind::StreamResyncRequired {
+                    dropped_count: dropped,
+                    reason: "the client did not keep up; events were dropped".into(),
+                },
+            };
+            if !self.send(ServerFrame::Agent(notice)) {
+                // Still full: keep counting, including this notice's predecessors.
+                self.dropped.fetch_add(dropped, Ordering::Relaxed);
+                return false;
+            }
+        }
+        self.send(ServerFrame::Agent(event.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: i64) -> Event {
+        Event {
+            session_id: "s".into(),
+            runner_id: "r".into(),
+            ts: n,
+            kind: EventKind::AgentIdle {
+                message_version: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_gets_a_resync_notice_instead_of_blocking() {
+        let (out, mut rx) = Outbound::new(1);
+        for n in 0..OUTBOUND_QUEUE as i64 {
+            assert!(out.send_event(&event(n)));
+        }
+        assert!(!out.send_event(&event(-1)), "full: dropped, not awaited");
+        assert!(!out.send_event(&event(-2)));
+        // The client catches up.
+        while rx.try_recv().is_ok() {}
+        assert!(out.send_event(&event(7)));
+        let notice = rx.try_recv().unwrap();
+        match notice {
+            ServerFrame::Agent(Event {
+                kind: EventKind::StreamResyncRequired { dropped_count, .. },
+                ..
+            }) => assert_eq!(dropped_count, 2),
+            other => panic!("expected a resync notice, got {other:?}"),
+        }
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            ServerFrame::Agent(Event { ts: 7, .. })
+        ));
+    }
+}

@@ -1,0 +1,99 @@
+//! The HTTP side of pi-bridge: the mux WebSocket, probes, metrics and the activity report that
+//! the operator's idle detection reads.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::activity::Activity;
+use crate::agent::registry::Registry;
+use crate::files::Workspace;
+use crate::history::History;
+use crate::metrics::Metrics;
+
+/// Largest WebSocket message the socket layer reads at all; frames above the bridge's own,
+/// smaller limit are answered with an error frame instead of closing the connection.
+const SOCKET_MESSAGE_LIMIT: usize = 256 * 1024 * 1024;
+
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub workspace: Arc<Workspace>,
+    pub workspace_path: PathBuf,
+    pub shell: PathBuf,
+    pub history: History,
+    pub metrics: Arc<Metrics>,
+    pub activity: Arc<Activity>,
+    pub max_frame_bytes: usize,
+    pub pi_program: PathBuf,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/ws", get(websocket))
+        .route("/api/ws/mux", get(websocket))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/activity", get(activity))
+        .with_state(state)
+}
+
+async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(SOCKET_MESSAGE_LIMIT)
+        .max_frame_size(SOCKET_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| crate::mux::connection::serve(socket, state))
+}
+
+/// Liveness: the process serves HTTP.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: hstry answers and Pi can be started.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let hstry = state.history.ping().await;
+    let pi = pi_available(&state.pi_program);
+    let body = json!({"ready": hstry && pi, "hstry": hstry, "pi": pi});
+    let status = if hstry && pi {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Whether `program` is an executable file (a bare name is looked up on PATH).
+fn pi_available(program: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.components().count() > 1 {
+        return executable(program);
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(program))))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn activity(State(state): State<Arc<AppState>>) -> Json<crate::activity::ActivityReport> {
+    Json(state.activity.report())
+}

@@ -1,0 +1,236 @@
+//! The files, terminal and hstry channels and the frame validation of the mux, through the real
+//! pi-bridge binary over a real WebSocket.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::Env;
+use serde_json::{Value, json};
+
+async fn env() -> Env {
+    Env::new(json!({"rules": []})).await
+}
+
+async fn files(client: &mut common::Client, frame: Value) -> Value {
+    let id = frame["id"].clone();
+    client.send(frame).await;
+    client
+        .until(|f| f["channel"] == "files" && f["id"] == id)
+        .await
+        .pop()
+        .expect("until returns the matching frame")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_round_trip_inside_the_workspace() {
+    let env = env().await;
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    let content = STANDARD.encode("hello files\n");
+    let written = files(&mut client, json!({"channel":"files","type":"write","id":"w","path":"src/a.txt","content":content,"create_parents":true})).await;
+    assert_eq!(written["type"], "write_result", "{written}");
+    assert_eq!(written["success"], true);
+    assert_eq!(
+        std::fs::read_to_string(env.workspace.join("src/a.txt")).unwrap(),
+        "hello files\n"
+    );
+
+    let read = files(
+        &mut client,
+        json!({"channel":"files","type":"read","id":"r","path":"src/a.txt"}),
+    )
+    .await;
+    assert_eq!(read["type"], "read_result", "{read}");
+    assert_eq!(
+        STANDARD.decode(read["content"].as_str().unwrap()).unwrap(),
+        b"hello files\n"
+    );
+
+    let list = files(
+        &mut client,
+        json!({"channel":"files","type":"list","id":"l","path":"src"}),
+    )
+    .await;
+    assert_eq!(list["type"], "list_result", "{list}");
+    assert_eq!(list["entries"][0]["name"], "a.txt");
+    assert_eq!(list["entries"][0]["is_dir"], false);
+
+    let stat = files(
+        &mut client,
+        json!({"channel":"files","type":"stat","id":"s","path":"src/a.txt"}),
+    )
+    .await;
+    assert_eq!(stat["type"], "stat_result", "{stat}");
+    assert_eq!(stat["stat"]["size"], 12);
+
+    let moved = files(&mut client, json!({"channel":"files","type":"move","id":"m","from":"src/a.txt","to":"b.txt","overwrite":false})).await;
+    assert_eq!(moved["type"], "move_result", "{moved}");
+    assert!(env.workspace.join("b.txt").is_file());
+
+    let tree = files(
+        &mut client,
+        json!({"channel":"files","type":"tree","id":"t","path":""}),
+    )
+    .await;
+    assert_eq!(tree["type"], "tree_result", "{tree}");
+    let names: Vec<&str> = tree["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["src", "b.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_traversal_attempt_is_refused() {
+    let env = env().await;
+    let outside = env.dir.path().join("secret.txt");
+    std::fs::write(&outside, "top secret").unwrap();
+    std::os::unix::fs::symlink(env.dir.path(), env.workspace.join("escape")).unwrap();
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    for (n, path) in [
+        "../secret.txt",
+        "/etc/passwd",
+        "escape/secret.txt",
+        "a/../../secret.txt",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("r{n}");
+        let reply = files(
+            &mut client,
+            json!({"channel":"files","type":"read","id":id,"path":path}),
+        )
+        .await;
+        assert_eq!(reply["type"], "error", "{path}: {reply}");
+        assert!(
+            reply["error"].as_str().unwrap().contains("path"),
+            "names the field: {reply}"
+        );
+        assert!(!reply.to_string().contains("top secret"));
+    }
+    let write = files(&mut client, json!({"channel":"files","type":"write","id":"w","path":"escape/new.txt","content":STANDARD.encode("x"),"create_parents":false})).await;
+    assert_eq!(write["type"], "error", "{write}");
+    assert!(!env.dir.path().join("new.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_echoes_through_the_pty() {
+    let env = env().await;
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    client
+        .send(json!({"channel":"terminal","type":"open","id":"o","cols":80,"rows":24}))
+        .await;
+    let opened = client
+        .until(|f| f["channel"] == "terminal")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(opened["type"], "opened", "{opened}");
+    assert_eq!(opened["id"], "o");
+    let terminal_id = opened["terminal_id"].as_str().unwrap().to_owned();
+    client
+        .send(json!({"channel":"terminal","type":"input","terminal_id":terminal_id,"data":"echo hel''lo\n"}))
+        .await;
+    let mut output = Vec::new();
+    // The shell echoes the typed line (`hel''lo`); only the command's output contains `hello`.
+    while !String::from_utf8_lossy(&output).contains("hello") {
+        let frame = client.next().await;
+        if frame["channel"] == "terminal" && frame["type"] == "output" {
+            assert_eq!(frame["terminal_id"], terminal_id.as_str());
+            output.extend(
+                STANDARD
+                    .decode(frame["data_base64"].as_str().unwrap())
+                    .unwrap(),
+            );
+        }
+    }
+    client
+        .send(json!({"channel":"terminal","type":"close","terminal_id":terminal_id}))
+        .await;
+    let exit = client
+        .until(|f| f["channel"] == "terminal" && f["type"] == "exit")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(exit["terminal_id"], terminal_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_frames_get_error_frames_and_the_connection_survives() {
+    let env = env().await;
+    let bridge = env.start_bridge_with(&["--max-frame-bytes", "4096"]).await;
+    let mut client = bridge.connect().await;
+
+    client.send_raw("this is not json".into()).await;
+    let error = client.next().await;
+    assert_eq!(error["channel"], "system", "{error}");
+    assert_eq!(error["type"], "error");
+
+    client
+        .send(json!({"channel":"radio","type":"tune","id":"x1"}))
+        .await;
+    let error = client.next().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("radio"),
+        "{error}"
+    );
+    assert_eq!(error["id"], "x1");
+
+    client
+        .send(json!({"channel":"agent","cmd":"dance","session_id":"s","id":"x2"}))
+        .await;
+    let error = client.next().await;
+    assert!(
+        error["error"].as_str().unwrap().contains("dance"),
+        "{error}"
+    );
+    assert_eq!(error["id"], "x2");
+
+    client
+        .send(json!({"channel":"files","type":"read","id":"x3"}))
+        .await;
+    let error = client.next().await;
+    assert_eq!(
+        error["channel"], "files",
+        "answered on its channel: {error}"
+    );
+    assert!(error["error"].as_str().unwrap().contains("path"), "{error}");
+
+    client
+        .send_raw(format!(
+            "{{\"channel\":\"files\",\"type\":\"read\",\"path\":\"{}\"}}",
+            "a".repeat(5000)
+        ))
+        .await;
+    let error = client.next().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(error["error"].as_str().unwrap().contains("4096"), "{error}");
+
+    client
+        .send(json!({"channel":"agent","cmd":"get_state","session_id":"never-created","id":"x4"}))
+        .await;
+    let response = client.next().await;
+    assert_eq!(response["event"], "response", "{response}");
+    assert_eq!(response["success"], false);
+    assert!(
+        response["error"]
+            .as_str()
+            .unwrap()
+            .contains("session.create")
+    );
+
+    // Still up: a valid request is served.
+    let list = files(
+        &mut client,
+        json!({"channel":"files","type":"list","id":"ok","path":""}),
+    )
+    .await;
+    assert_eq!(list["type"], "list_result", "{list}");
+}
