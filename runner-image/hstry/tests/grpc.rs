@@ -485,7 +485,8 @@ async fn serves_on_loopback_tcp_too() {
     task.await.unwrap().unwrap();
 }
 
-#[tokio::test]
+// Multi-threaded: the test blocks its thread while the server must keep serving.
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_responding_cannot_hold_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let (db, socket) = paths(&dir);
