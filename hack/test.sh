@@ -17,7 +17,8 @@ hack/k8s/build.sh >/dev/null
 
 step "installing the pinned Pi from npm (cached after the first run)"
 OQTO_PI="$(hack/pi/install.sh | tail -n 1)"
-export OQTO_PI
+OQTO_PI_LEGACY="$(hack/pi/install.sh legacy | tail -n 1)"
+export OQTO_PI OQTO_PI_LEGACY
 
 step "cargo fmt --check"
 cargo fmt --all --check

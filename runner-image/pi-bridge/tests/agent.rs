@@ -336,3 +336,45 @@ async fn history_survives_a_bridge_restart_and_is_searchable() {
     assert_eq!(hits.len(), 1, "{result}");
     assert!(hits[0]["content"].as_str().unwrap().contains("pelicans"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_older_pi_line_serves_a_turn_with_a_tool_too() {
+    let env = Env::new(script(json!([
+        {"when_user_contains":"make a file","steps":[
+            {"kind":"tool_call","name":"write","arguments":{"path":"legacy.txt","content":"0.73\n"}},
+            text(&["Written", " by the old line."])
+        ]}
+    ])))
+    .await;
+    let bridge = env.start_bridge_on(&common::legacy_pi_program(), &[]).await;
+    let mut client = bridge.connect().await;
+    client.create_session("s-legacy").await;
+    let response = client
+        .command("s-legacy", "p1", "prompt", json!({"message":"make a file"}))
+        .await;
+    assert_eq!(response["success"], true, "{response}");
+    let frames = client.until(|f| is_event(f, "agent.idle")).await;
+    let names = event_names(&frames);
+    for expected in [
+        "agent.working",
+        "stream.message_start",
+        "tool.start",
+        "tool.end",
+        "stream.text_delta",
+        "stream.message_end",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} in {names:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.workspace.join("legacy.txt")).unwrap(),
+        "0.73\n"
+    );
+    let idle = frames.last().unwrap();
+    assert_eq!(
+        idle["message_version"]["message_count"], 4,
+        "user, tool call, tool result, answer: {idle}"
+    );
+}

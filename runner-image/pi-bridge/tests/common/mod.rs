@@ -29,26 +29,36 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// The `pi` command: $OQTO_PI, or the pinned Pi that hack/pi/install.sh installs (cached).
 pub fn pi_program() -> PathBuf {
     static PI: OnceLock<PathBuf> = OnceLock::new();
-    PI.get_or_init(|| {
-        if let Some(pi) = std::env::var_os("OQTO_PI") {
-            return PathBuf::from(pi);
-        }
-        let script = repo_root().join("hack/pi/install.sh");
-        let output = std::process::Command::new(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-        assert!(output.status.success(), "{} failed", script.display());
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("install.sh prints the pi path")
-                .trim(),
-        )
-    })
-    .clone()
+    PI.get_or_init(|| installed_pi("OQTO_PI", "current"))
+        .clone()
+}
+
+/// The older Pi line (0.73): $OQTO_PI_LEGACY, or `hack/pi/install.sh legacy`.
+pub fn legacy_pi_program() -> PathBuf {
+    static PI: OnceLock<PathBuf> = OnceLock::new();
+    PI.get_or_init(|| installed_pi("OQTO_PI_LEGACY", "legacy"))
+        .clone()
+}
+
+fn installed_pi(variable: &str, line: &str) -> PathBuf {
+    if let Some(pi) = std::env::var_os(variable) {
+        return PathBuf::from(pi);
+    }
+    let script = repo_root().join("hack/pi/install.sh");
+    let output = std::process::Command::new(&script)
+        .arg(line)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(output.status.success(), "{} failed", script.display());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("install.sh prints the pi path")
+            .trim(),
+    )
 }
 
 pub fn repo_root() -> PathBuf {
@@ -126,12 +136,16 @@ impl Env {
     }
 
     pub async fn start_bridge_with(&self, extra: &[&str]) -> Bridge {
+        self.start_bridge_on(&pi_program(), extra).await
+    }
+
+    pub async fn start_bridge_on(&self, pi: &Path, extra: &[&str]) -> Bridge {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pi-bridge"))
             .args(["--listen", "127.0.0.1:0", "--runner-id", "test-runner"])
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--pi")
-            .arg(pi_program())
+            .arg(pi)
             .arg("--hstry")
             .arg(self.hstry.addr.to_string())
             .args(["--provider", "scripted", "--model", "scripted"])
