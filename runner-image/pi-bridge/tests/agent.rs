@@ -1,5 +1,6 @@
 //! The agent channel end to end: the real pi-bridge binary drives the real Pi, which talks to
 //! the scripted LLM; hstry is real. Each test asserts what a client of the mux sees.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
 mod common;
 

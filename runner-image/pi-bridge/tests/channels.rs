@@ -1,5 +1,6 @@
 //! The files, terminal and hstry channels and the frame validation of the mux, through the real
 //! pi-bridge binary over a real WebSocket.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Both Pi lines' recorded RPC output (tests/fixtures, see its README) translates into the same
 //! canonical events: the bridge accepts the old (0.73) and the current (0.87) event shapes.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
 use oqto_pi_bridge::agent::translate::Translator;
 use serde_json::Value;
