@@ -29,6 +29,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building tests"
 cargo test --workspace --locked --no-run
 
+step "building the runner image with Podman (offline base; layers cached)"
+hack/podman/setup.sh
+OQTO_RUNNER_IMAGE="$(runner-image/build.sh | tail -n 1)"
+export OQTO_RUNNER_IMAGE
+
 step "starting the control plane"
 # Our own directory, so a developer's running control plane is neither reused nor stopped.
 export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"

@@ -379,3 +379,43 @@ async fn the_older_pi_line_serves_a_turn_with_a_tool_too() {
         "user, tool call, tool result, answer: {idle}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_pi_is_stopped_and_the_next_prompt_works() {
+    let env = Env::new(script(json!([
+        {"when_user_contains":"think forever","steps":[{"kind":"slow","chunks":["never"],"delay_ms":60000}]},
+        {"when_user_contains":"hello","steps":[text(&["awake again"])]}
+    ])))
+    .await;
+    let bridge = env.start_bridge_with(&["--stall-timeout", "2s"]).await;
+    let mut client = bridge.connect().await;
+    client.create_session("s-stall").await;
+    client
+        .command(
+            "s-stall",
+            "p1",
+            "prompt",
+            json!({"message":"think forever"}),
+        )
+        .await;
+    let frames = client.until(|f| is_event(f, "agent.idle")).await;
+    let error = frames
+        .iter()
+        .find(|f| is_event(f, "agent.error"))
+        .expect("agent.error before agent.idle");
+    assert!(
+        error["error"].as_str().unwrap().contains("printed nothing"),
+        "{error}"
+    );
+    assert_eq!(error["recoverable"], true);
+    client
+        .command("s-stall", "p2", "prompt", json!({"message":"hello"}))
+        .await;
+    let frames = client.until(|f| is_event(f, "agent.idle")).await;
+    let text: String = frames
+        .iter()
+        .filter(|f| is_event(f, "stream.text_delta"))
+        .filter_map(|f| f["delta"].as_str())
+        .collect();
+    assert_eq!(text, "awake again");
+}

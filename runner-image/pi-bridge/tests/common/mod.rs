@@ -188,11 +188,7 @@ impl Bridge {
     }
 
     pub async fn connect(&self) -> Client {
-        let (ws, _) = connect_async(self.ws_url()).await.unwrap();
-        let mut client = Client { ws };
-        let hello = client.next().await;
-        assert_eq!(hello, json!({"channel":"system","type":"connected"}));
-        client
+        Client::connect(&self.ws_url()).await
     }
 
     pub async fn stop(mut self) {
@@ -205,6 +201,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// Connects and checks the server's greeting.
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = connect_async(url).await.unwrap();
+        let mut client = Client { ws };
+        let hello = client.next().await;
+        assert_eq!(hello, json!({"channel":"system","type":"connected"}));
+        client
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.ws
             .send(WsMessage::Text(frame.to_string().into()))
