@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the runner image with Podman from a small staging context: release binaries of
-# pi-bridge and hstry, the pinned Pi packages of hack/pi, and the entrypoint scripts.
+# pi-bridge and hstry, the pinned Pi of hack/pi (installed on the host by hack/pi/install.sh with
+# `npm ci` from its lock file, so the build itself needs no registry and no host CA inside the
+# container), and the entrypoint scripts.
 #
 #   runner-image/build.sh            -> localhost/oqto-runner:dev (name printed on stdout)
 #
@@ -19,7 +21,8 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/bin" "$context/pi"
 cp "$target/release/pi-bridge" "$target/release/hstry" "$context/bin/"
-cp "$root/hack/pi/package.json" "$root/hack/pi/package-lock.json" "$context/pi/"
+pi_home="$(dirname "$(dirname "$("$root/hack/pi/install.sh" | tail -n 1)")")"
+cp -a "$pi_home/node_modules" "$pi_home/package.json" "$pi_home/package-lock.json" "$context/pi/"
 cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/runner-image/pi-launcher" "$context/"
 
 echo "building $tag from $base" >&2

@@ -4,7 +4,7 @@
 # `podman import` turns it into an image. A normal build can use a public base image instead
 # (the Containerfiles take `ARG BASE_IMAGE`).
 #
-#   hack/images/base.sh runner    localhost/oqto-base-runner:<suite>  (git, bash, ripgrep, npm for Pi)
+#   hack/images/base.sh runner    localhost/oqto-base-runner:<suite>  (git, bash, ripgrep; Pi and its Node come from hack/pi)
 #   hack/images/base.sh minimal   localhost/oqto-base-minimal:<suite> (ca-certificates, tini)
 #
 # Prints the image name on stdout. An image whose package list is unchanged is reused.
@@ -13,7 +13,7 @@ flavour="${1:-runner}"
 suite="${OQTO_BASE_SUITE:-trixie}"
 common="ca-certificates,tini,tzdata"
 case "$flavour" in
-  runner) packages="$common,bash,git,ripgrep,procps,less,curl,openssh-client,nodejs,npm" ;;
+  runner) packages="$common,bash,git,ripgrep,procps,less,curl,openssh-client" ;;
   minimal) packages="$common" ;;
   *) echo "usage: $0 runner|minimal" >&2; exit 2 ;;
 esac
