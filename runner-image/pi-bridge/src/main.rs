@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use oqto_pi_bridge::activity::Activity;
 use oqto_pi_bridge::agent::conversation::Shared;
@@ -64,6 +65,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local = listener.local_addr()?;
+    // Stream deltas are small frames sent one by one: without TCP_NODELAY, Nagle's algorithm
+    // and delayed ACKs hold some of them back for ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     // Tests and the runner script read this line to learn the port.
     println!("pi-bridge listening on http://{local}");
     info!(%local, workspace = %config.workspace.display(), "pi-bridge serving");
