@@ -235,3 +235,64 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
     .await;
     assert_eq!(list["type"], "list_result", "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_metrics_and_activity_report_what_happens() {
+    let env = env().await;
+    let bridge = env.start_bridge().await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", bridge.http);
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    assert_eq!(get("/healthz").await.status(), 200);
+    let ready = get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready, json!({"ready": true, "hstry": true, "pi": true}));
+
+    let idle: Value = get("/activity").await.json().await.unwrap();
+    assert_eq!(idle["connected_clients"], 0);
+    assert_eq!(idle["busy"], false);
+    let mut client = bridge.connect().await;
+    files(
+        &mut client,
+        json!({"channel":"files","type":"list","id":"l","path":""}),
+    )
+    .await;
+    let connected: Value = get("/activity").await.json().await.unwrap();
+    assert_eq!(connected["connected_clients"], 1);
+    assert!(connected["last_activity_ms"].as_i64() >= idle["last_activity_ms"].as_i64());
+
+    let metrics = get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"pi_bridge_frames_received_total{channel="files"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pi_bridge_connected_clients 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_fails_while_hstry_is_down() {
+    let mut env = env().await;
+    let bridge = env.start_bridge().await;
+    env.hstry.stop_now();
+    let mut ready = reqwest::get(format!("{}/readyz", bridge.http))
+        .await
+        .unwrap();
+    // hstry lets open connections finish for a grace period: ask until the bridge notices.
+    for _ in 0..150 {
+        if ready.status() == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        ready = reqwest::get(format!("{}/readyz", bridge.http))
+            .await
+            .unwrap();
+    }
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["hstry"], false);
+}

@@ -89,6 +89,15 @@ impl Hstry {
     }
 }
 
+impl Hstry {
+    /// Stops serving (the socket goes away), as when hstry crashes.
+    pub fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl Drop for Hstry {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
