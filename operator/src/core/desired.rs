@@ -1,0 +1,313 @@
+//! The desired runner of a Session, independent of where it runs: image, environment (LLM keys
+//! only by reference to the Workspace's Secret), storage, ports and resources. Both runtimes
+//! render this plan; nothing here talks to an API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements, SecretEnvSource};
+use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPolicy};
+use oqto_api::{Session, Workspace};
+
+use super::error::CoreError;
+use super::names;
+
+/// Settings of the operator itself (flags), not of any one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorDefaults {
+    /// Runner image when the Workspace names none.
+    pub runner_image: Option<String>,
+    /// Labels of the gateway pods: the only ones allowed to reach a runner.
+    pub gateway_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoragePlan {
+    pub claim_name: String,
+    pub size: String,
+    pub storage_class_name: Option<String>,
+    pub access_modes: Vec<AccessMode>,
+    pub reclaim_policy: ReclaimPolicy,
+}
+
+impl StoragePlan {
+    pub fn for_workspace(workspace: &Workspace, name: &str) -> Self {
+        let storage = &workspace.spec.storage;
+        Self {
+            claim_name: names::claim(name),
+            size: storage.size.0.clone(),
+            storage_class_name: storage.storage_class_name.clone(),
+            access_modes: storage.access_modes.clone(),
+            reclaim_policy: storage.reclaim_policy,
+        }
+    }
+
+    /// A volume only one node can mount: every runner of the workspace must share that node.
+    pub fn single_node(&self) -> bool {
+        !self.access_modes.contains(&AccessMode::ReadWriteMany)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerPlan {
+    pub namespace: String,
+    pub workspace: String,
+    pub session: String,
+    /// Pod / container / service name.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub image: String,
+    pub image_pull_policy: Option<ImagePullPolicy>,
+    /// Plain settings; never a secret value.
+    pub env: Vec<EnvVar>,
+    /// Secrets and ConfigMaps by reference (the LLM credentials among them).
+    pub env_from: Vec<EnvFromSource>,
+    pub resources: Option<ResourceRequirements>,
+    pub storage: StoragePlan,
+    pub egress: EgressPolicy,
+    pub service_account: String,
+    /// Seconds a start may take before it counts as failed.
+    pub start_timeout_seconds: u64,
+}
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// Variables the operator sets; a Workspace may not override them.
+const RESERVED_ENV: [&str; 6] = [
+    "PI_BRIDGE_LISTEN",
+    "PI_BRIDGE_WORKSPACE",
+    "PI_BRIDGE_RUNNER_ID",
+    "PI_BRIDGE_PROVIDER",
+    "PI_BRIDGE_MODEL",
+    "OQTO_LLM_BASE_URL",
+];
+
+impl RunnerPlan {
+    /// Validates the pair and builds the plan.
+    pub fn build(
+        workspace: &Workspace,
+        session: &Session,
+        defaults: &OperatorDefaults,
+    ) -> Result<Self, CoreError> {
+        let workspace_name = workspace.metadata.name.clone().unwrap_or_default();
+        let session_name = session.metadata.name.clone().unwrap_or_default();
+        let namespace = session.metadata.namespace.clone().unwrap_or_default();
+        if session.spec.workspace_ref.name != workspace_name {
+            return Err(CoreError::WrongWorkspace {
+                wanted: session.spec.workspace_ref.name.clone(),
+                given: workspace_name,
+            });
+        }
+        if workspace.metadata.deletion_timestamp.is_some() {
+            return Err(CoreError::WorkspaceTerminating {
+                workspace: workspace_name,
+            });
+        }
+        let runner = &workspace.spec.runner;
+        let image = runner
+            .image
+            .clone()
+            .or_else(|| defaults.runner_image.clone())
+            .ok_or(CoreError::NoRunnerImage)?;
+        if let Some(bad) = runner
+            .env
+            .iter()
+            .find(|e| RESERVED_ENV.contains(&e.name.as_str()))
+        {
+            return Err(CoreError::InvalidField {
+                field: "spec.runner.env",
+                reason: format!("{} is set by the operator", bad.name),
+            });
+        }
+
+        let llm = workspace.spec.llm.as_ref();
+        // A Session's override wins; the schema makes a provider override carry a model.
+        let provider = session
+            .spec
+            .provider
+            .clone()
+            .or_else(|| llm.map(|l| l.provider.clone()));
+        let model = session
+            .spec
+            .model
+            .clone()
+            .or_else(|| llm.map(|l| l.model.clone()));
+
+        let mut vars = vec![
+            env(
+                "PI_BRIDGE_LISTEN",
+                format!("0.0.0.0:{}", names::RUNNER_PORT),
+            ),
+            env("PI_BRIDGE_WORKSPACE", "/workspace"),
+            env("PI_BRIDGE_RUNNER_ID", session_name.clone()),
+        ];
+        if let Some(provider) = provider {
+            vars.push(env("PI_BRIDGE_PROVIDER", provider));
+        }
+        if let Some(model) = model {
+            vars.push(env("PI_BRIDGE_MODEL", model));
+        }
+        if let Some(base_url) = llm.and_then(|l| l.base_url.clone()) {
+            vars.push(env("OQTO_LLM_BASE_URL", base_url));
+        }
+        vars.extend(runner.env.iter().cloned());
+
+        let mut env_from = runner.env_from.clone();
+        if let Some(secret) = llm.and_then(|l| l.credentials_secret_ref.as_ref()) {
+            // By reference: the keys become variables in the runner, the values never pass
+            // through the operator, its logs or any status.
+            env_from.push(EnvFromSource {
+                secret_ref: Some(SecretEnvSource {
+                    name: secret.name.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            });
+        }
+
+        Ok(Self {
+            namespace,
+            name: names::runner(&session_name),
+            labels: names::runner_labels(&workspace_name, &session_name),
+            storage: StoragePlan::for_workspace(workspace, &workspace_name),
+            service_account: names::service_account(&workspace_name),
+            egress: workspace.spec.network.egress,
+            start_timeout_seconds: std::time::Duration::from(
+                workspace.spec.lifecycle.start_timeout,
+            )
+            .as_secs(),
+            image,
+            image_pull_policy: runner.image_pull_policy,
+            env: vars,
+            env_from,
+            resources: runner.resources.clone(),
+            workspace: workspace_name,
+            session: session_name,
+        })
+    }
+
+    /// Where the gateway reaches the runner inside the cluster.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "http://{}.{}.svc:{}",
+            self.name,
+            self.namespace,
+            names::RUNNER_PORT
+        )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn workspace(spec: serde_json::Value) -> Workspace {
+        serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
+            "metadata":{"name":"alice-dev","namespace":"team","uid":"w-uid"},"spec":spec}))
+        .unwrap()
+    }
+
+    pub fn session(spec: serde_json::Value) -> Session {
+        serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":"fix-bug","namespace":"team","uid":"s-uid"},"spec":spec}))
+        .unwrap()
+    }
+
+    fn defaults() -> OperatorDefaults {
+        OperatorDefaults {
+            runner_image: Some("localhost/oqto-runner:dev".into()),
+            gateway_labels: BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "oqto-gateway".into(),
+            )]),
+        }
+    }
+
+    fn var<'a>(plan: &'a RunnerPlan, name: &str) -> Option<&'a str> {
+        plan.env
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.as_deref())
+    }
+
+    #[test]
+    fn a_session_inherits_the_workspace_llm_and_may_override_it() {
+        let ws = workspace(
+            json!({"owner":"alice","llm":{"provider":"anthropic","model":"claude",
+            "credentialsSecretRef":{"name":"alice-llm"}}}),
+        );
+        let plan = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &defaults(),
+        )
+        .unwrap();
+        assert_eq!(var(&plan, "PI_BRIDGE_PROVIDER"), Some("anthropic"));
+        assert_eq!(var(&plan, "PI_BRIDGE_MODEL"), Some("claude"));
+        assert_eq!(var(&plan, "PI_BRIDGE_RUNNER_ID"), Some("fix-bug"));
+        assert_eq!(
+            plan.env_from[0].secret_ref.as_ref().unwrap().name,
+            "alice-llm"
+        );
+        assert!(
+            plan.env.iter().all(|e| e.value_from.is_none()),
+            "no secret values in plain env"
+        );
+        let over = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"},
+            "provider":"openai","model":"gpt"})),
+            &defaults(),
+        )
+        .unwrap();
+        assert_eq!(var(&over, "PI_BRIDGE_PROVIDER"), Some("openai"));
+        assert_eq!(var(&over, "PI_BRIDGE_MODEL"), Some("gpt"));
+        assert_eq!(plan.endpoint(), "http://oqto-sess-fix-bug.team.svc:8080");
+        assert_eq!(plan.storage.claim_name, "oqto-ws-alice-dev");
+        assert_eq!(plan.start_timeout_seconds, 300);
+    }
+
+    #[test]
+    fn user_errors_name_the_field_and_have_stable_reasons() {
+        let ws = workspace(json!({"owner":"alice"}));
+        let wrong = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"bob-dev"}})),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert_eq!(wrong.reason(), "WorkspaceMismatch");
+        assert!(wrong.to_string().contains("spec.workspaceRef.name"));
+        let no_image = OperatorDefaults {
+            runner_image: None,
+            ..defaults()
+        };
+        let err = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &no_image,
+        )
+        .unwrap_err();
+        assert_eq!(err.reason(), "NoRunnerImage");
+        let sneaky = workspace(
+            json!({"owner":"alice","runner":{"env":[{"name":"PI_BRIDGE_LISTEN","value":"0.0.0.0:1"}]}}),
+        );
+        let err = RunnerPlan::build(
+            &sneaky,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("spec.runner.env: PI_BRIDGE_LISTEN"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The operator's pure core: from a Workspace and a Session, validate and build the desired
+//! runner, render it as Kubernetes objects, and read a runner's observed state back into a
+//! phase and conditions. No I/O here: the runtimes (Kubernetes, Podman) carry the result out.
+
+pub mod desired;
+pub mod error;
+pub mod kube_objects;
+pub mod names;
+pub mod observe;
+
+pub use desired::{OperatorDefaults, RunnerPlan, StoragePlan};
+pub use error::CoreError;
