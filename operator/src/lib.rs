@@ -2,3 +2,4 @@
 //! that carry it out (Kubernetes today; Podman in single-node mode).
 
 pub mod core;
+pub mod kubernetes;

@@ -1,0 +1,407 @@
+//! The operator's Kubernetes runtime against the real control plane (etcd, kube-apiserver,
+//! kube-controller-manager). Each test runs an operator in-process, scoped to the test's
+//! namespace. There is no kubelet: where a runner must be running, the test plays the kubelet and
+//! patches the Pod's status (it says so at each place).
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use oqto_api::{Session, SessionPhase, Workspace};
+use oqto_e2e::TestEnv;
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::kubernetes::{Context, Settings, run};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
+    let settings = Settings {
+        namespace: Some(env.namespace.clone()),
+        defaults: OperatorDefaults {
+            runner_image: Some("localhost/oqto-runner:dev".into()),
+            gateway_labels: BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "oqto-gateway".into(),
+            )]),
+        },
+        runner_port,
+        activity_every: Duration::from_millis(500),
+    };
+    let context = Arc::new(Context::new(env.client.clone(), settings));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(run(context, async {
+        let _ = stopped.await;
+    }));
+    Operator { stop: Some(stop) }
+}
+
+async fn create_workspace(env: &TestEnv, name: &str, spec: Value) -> Workspace {
+    let ws: Workspace =
+        serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
+        "metadata":{"name":name},"spec":spec}))
+        .unwrap();
+    env.api::<Workspace>()
+        .create(&PostParams::default(), &ws)
+        .await
+        .unwrap()
+}
+
+async fn create_session(env: &TestEnv, name: &str, workspace: &str) -> Session {
+    let s: Session =
+        serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+        "metadata":{"name":name},"spec":{"workspaceRef":{"name":workspace}}}))
+        .unwrap();
+    env.api::<Session>()
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap()
+}
+
+/// Polls `check` until it returns Some, or fails the test after WAIT with `what`.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn session_phase(env: &TestEnv, name: &str) -> Option<SessionPhase> {
+    env.api::<Session>().get(name).await.ok()?.status?.phase
+}
+
+async fn condition(env: &TestEnv, name: &str, type_: &str) -> Option<(String, String, String)> {
+    let status = env.api::<Session>().get(name).await.ok()?.status?;
+    let c = status.conditions.into_iter().find(|c| c.type_ == type_)?;
+    Some((c.status, c.reason, c.message))
+}
+
+/// Plays the kubelet: the runner container started and passed its readiness probe.
+async fn kubelet_reports_ready(env: &TestEnv, pod: &str) {
+    env.api::<Pod>()
+        .patch_status(pod, &PatchParams::default(), &Patch::Merge(json!({"status":{"phase":"Running",
+            "podIP":"127.0.0.1","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}})))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
+    let env = TestEnv::new("op-lifecycle").await.unwrap();
+    let _operator = start_operator(&env, 1);
+    create_workspace(
+        &env,
+        "alice-dev",
+        json!({"owner":"alice","storage":{"size":"1Gi"}}),
+    )
+    .await;
+    create_session(&env, "fix-bug", "alice-dev").await;
+
+    let pod = eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-fix-bug").await.unwrap()
+    })
+    .await;
+    let spec = pod.spec.as_ref().unwrap();
+    assert_eq!(spec.automount_service_account_token, Some(false));
+    let sc = spec.containers[0].security_context.as_ref().unwrap();
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(
+        pod.metadata.owner_references.as_ref().unwrap()[0].kind,
+        "Session"
+    );
+    let claim = env
+        .api::<PersistentVolumeClaim>()
+        .get("oqto-ws-alice-dev")
+        .await
+        .unwrap();
+    assert!(
+        claim.metadata.owner_references.is_none(),
+        "Retain: the claim has no owner"
+    );
+    env.api::<NetworkPolicy>()
+        .get("oqto-ws-alice-dev")
+        .await
+        .unwrap();
+    env.api::<Service>().get("oqto-sess-fix-bug").await.unwrap();
+    assert_eq!(
+        eventually("phase Starting", || async {
+            session_phase(&env, "fix-bug")
+                .await
+                .filter(|p| *p == SessionPhase::Starting)
+        })
+        .await,
+        SessionPhase::Starting
+    );
+
+    kubelet_reports_ready(&env, "oqto-sess-fix-bug").await;
+    eventually("phase Running", || async {
+        session_phase(&env, "fix-bug")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    let status = env
+        .api::<Session>()
+        .get("fix-bug")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert_eq!(
+        status.endpoint.as_deref(),
+        Some(format!("http://oqto-sess-fix-bug.{}.svc:8080", env.namespace).as_str())
+    );
+    assert_eq!(status.pod_name.as_deref(), Some("oqto-sess-fix-bug"));
+    assert!(status.started_at.is_some());
+    assert_eq!(status.observed_generation, Some(1));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "RunnerReady")
+    );
+
+    // Suspend: the pod goes, the claim stays.
+    env.api::<Session>()
+        .patch(
+            "fix-bug",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec":{"suspended":true}})),
+        )
+        .await
+        .unwrap();
+    eventually("phase Suspended", || async {
+        session_phase(&env, "fix-bug")
+            .await
+            .filter(|p| *p == SessionPhase::Suspended)
+    })
+    .await;
+    eventually("the pod deleted", || async {
+        env.api::<Pod>()
+            .get_opt("oqto-sess-fix-bug")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    env.api::<PersistentVolumeClaim>()
+        .get("oqto-ws-alice-dev")
+        .await
+        .unwrap();
+
+    // Resume: a new pod.
+    env.api::<Session>()
+        .patch(
+            "fix-bug",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec":{"suspended":false}})),
+        )
+        .await
+        .unwrap();
+    let again = eventually("a new runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-fix-bug").await.unwrap()
+    })
+    .await;
+    assert_ne!(again.metadata.uid, pod.metadata.uid);
+
+    // Delete the Session: garbage collection (kube-controller-manager) removes pod and service.
+    env.api::<Session>()
+        .delete("fix-bug", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    eventually("the pod garbage-collected", || async {
+        env.api::<Pod>()
+            .get_opt("oqto-sess-fix-bug")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+
+    // Delete the Workspace: with Retain its claim stays.
+    env.api::<Workspace>()
+        .delete("alice-dev", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    eventually("the workspace gone", || async {
+        env.api::<Workspace>()
+            .get_opt("alice-dev")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    eventually("the network policy garbage-collected", || async {
+        env.api::<NetworkPolicy>()
+            .get_opt("oqto-ws-alice-dev")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        env.api::<PersistentVolumeClaim>()
+            .get_opt("oqto-ws-alice-dev")
+            .await
+            .unwrap()
+            .is_some(),
+        "Retain keeps the claim"
+    );
+}
+
+#[tokio::test]
+async fn a_stuck_image_pull_fails_after_the_start_timeout_with_that_reason() {
+    let env = TestEnv::new("op-imagepull").await.unwrap();
+    let _operator = start_operator(&env, 1);
+    create_workspace(
+        &env,
+        "ws",
+        json!({"owner":"bob","runner":{"image":"registry.invalid/nope:1"},
+        "lifecycle":{"startTimeout":"2s"}}),
+    )
+    .await;
+    create_session(&env, "s", "ws").await;
+    eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-s").await.unwrap()
+    })
+    .await;
+    // Plays the kubelet: the image cannot be pulled.
+    env.api::<Pod>()
+        .patch_status("oqto-sess-s", &PatchParams::default(), &Patch::Merge(json!({"status":{"phase":"Pending",
+            "conditions":[{"type":"PodScheduled","status":"True"}],
+            "containerStatuses":[{"name":"runner","image":"registry.invalid/nope:1","imageID":"","ready":false,"restartCount":0,
+                "state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"registry.invalid/nope:1\""}}}]}})))
+        .await
+        .unwrap();
+    eventually("phase Failed", || async {
+        session_phase(&env, "s")
+            .await
+            .filter(|p| *p == SessionPhase::Failed)
+    })
+    .await;
+    let (status, reason, message) = condition(&env, "s", "Ready").await.unwrap();
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "ImagePullBackOff")
+    );
+    assert!(message.contains("within 2s"), "{message}");
+}
+
+#[tokio::test]
+async fn a_session_waits_for_its_workspace_and_starts_when_it_appears() {
+    let env = TestEnv::new("op-missing-ws").await.unwrap();
+    let _operator = start_operator(&env, 1);
+    create_session(&env, "early", "later").await;
+    let (status, _reason, message) = eventually("WorkspaceNotFound", || async {
+        condition(&env, "early", "Ready")
+            .await
+            .filter(|c| c.1 == "WorkspaceNotFound")
+    })
+    .await;
+    assert_eq!(status, "False");
+    assert!(message.contains("\"later\""), "{message}");
+    create_workspace(&env, "later", json!({"owner":"carol"})).await;
+    eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-early").await.unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_runner_is_suspended_but_not_while_a_client_is_connected() {
+    use axum::{Json, Router, routing::get};
+    let env = TestEnv::new("op-idle").await.unwrap();
+    // The runner's activity endpoint (pi-bridge's /activity), served by the test.
+    let clients = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let served = clients.clone();
+    let app = Router::new().route(
+        "/activity",
+        get(move || {
+            let clients = served.load(std::sync::atomic::Ordering::SeqCst);
+            async move { Json(json!({"busy": false, "connected_clients": clients, "busy_conversations": 0, "last_activity_ms": 1_000})) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let _operator = start_operator(&env, port);
+    create_workspace(
+        &env,
+        "ws",
+        json!({"owner":"dan","lifecycle":{"idleTimeout":"1s"}}),
+    )
+    .await;
+    create_session(&env, "idle", "ws").await;
+    eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-idle").await.unwrap()
+    })
+    .await;
+    kubelet_reports_ready(&env, "oqto-sess-idle").await;
+    eventually("phase Running", || async {
+        session_phase(&env, "idle")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    // A client is connected: several activity checks pass without a suspend.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let session = env.api::<Session>().get("idle").await.unwrap();
+    assert!(
+        !session.spec.suspended,
+        "not suspended while a client is connected"
+    );
+    assert!(session.status.unwrap().last_activity_at.is_some());
+    // The client leaves: idle for longer than idleTimeout → suspended.
+    clients.store(0, std::sync::atomic::Ordering::SeqCst);
+    eventually("suspended for idleness", || async {
+        env.api::<Session>()
+            .get("idle")
+            .await
+            .ok()
+            .filter(|s| s.spec.suspended)
+            .map(|_| ())
+    })
+    .await;
+    eventually("phase Suspended", || async {
+        session_phase(&env, "idle")
+            .await
+            .filter(|p| *p == SessionPhase::Suspended)
+    })
+    .await;
+}

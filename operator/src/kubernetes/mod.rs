@@ -1,0 +1,120 @@
+//! The Kubernetes runtime: controllers for Workspaces and Sessions that apply the core's objects
+//! with server-side apply and write status back. Thin: decisions live in `crate::core`.
+
+mod activity;
+mod context;
+mod error;
+mod session;
+mod workspace;
+
+pub use context::{Context, Settings};
+pub use error::Error;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use oqto_api::{Session, Workspace};
+
+use crate::core::names;
+
+/// The field manager of everything the operator applies.
+pub const MANAGER: &str = "oqto-operator";
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs both controllers until `shutdown` resolves.
+pub async fn run(
+    context: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let ns = context.settings.namespace.as_deref();
+    let managed = watcher::Config::default().labels(&format!(
+        "{}={}",
+        names::LABEL_MANAGED_BY,
+        names::MANAGED_BY
+    ));
+    let (stop_sessions, sessions_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_workspaces, workspaces_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_sessions.send(());
+        let _ = stop_workspaces.send(());
+    });
+
+    let session_controller =
+        Controller::new(api::<Session>(&client, ns), watcher::Config::default());
+    let sessions = session_controller.store();
+    let session_controller = session_controller
+        .owns(api::<Pod>(&client, ns), managed.clone())
+        .owns(api::<Service>(&client, ns), managed.clone())
+        // A Session waiting for its Workspace starts as soon as the Workspace appears.
+        .watches(
+            api::<Workspace>(&client, ns),
+            watcher::Config::default(),
+            move |workspace| {
+                let name = workspace.metadata.name.clone().unwrap_or_default();
+                let namespace = workspace.metadata.namespace.clone();
+                sessions
+                    .state()
+                    .into_iter()
+                    .filter(|s| {
+                        s.spec.workspace_ref.name == name && s.metadata.namespace == namespace
+                    })
+                    .map(|s| ObjectRef::from(&*s))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(async {
+            let _ = sessions_stopped.await;
+        })
+        .run(session::reconcile, session::error_policy, context.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "session reconcile failed");
+            }
+        });
+
+    let workspace_controller =
+        Controller::new(api::<Workspace>(&client, ns), watcher::Config::default())
+            .owns(api::<NetworkPolicy>(&client, ns), managed.clone())
+            .owns(api::<ServiceAccount>(&client, ns), managed.clone())
+            // Claims with reclaimPolicy Retain have no owner: map them back by label.
+            .watches(
+                api::<PersistentVolumeClaim>(&client, ns),
+                managed,
+                |claim| {
+                    let labels = claim.metadata.labels.clone().unwrap_or_default();
+                    labels.get(names::LABEL_WORKSPACE).map(|name| {
+                        ObjectRef::<Workspace>::new(name)
+                            .within(claim.metadata.namespace.as_deref().unwrap_or_default())
+                    })
+                },
+            )
+            .graceful_shutdown_on(async {
+                let _ = workspaces_stopped.await;
+            })
+            .run(workspace::reconcile, workspace::error_policy, context)
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "workspace reconcile failed");
+                }
+            });
+
+    tokio::join!(session_controller, workspace_controller);
+}
