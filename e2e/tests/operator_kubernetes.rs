@@ -4,17 +4,20 @@
 //! patches the Pod's status (it says so at each place).
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::events::v1::Event as EventsV1;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use oqto_api::{Session, SessionPhase, Workspace};
 use oqto_e2e::TestEnv;
 use oqto_operator::core::OperatorDefaults;
-use oqto_operator::kubernetes::{Context, Settings, run};
+use oqto_operator::kubernetes::lease::LeaseLock;
+use oqto_operator::kubernetes::{Context, Settings, run, run_as_leader};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -32,8 +35,8 @@ impl Drop for Operator {
     }
 }
 
-fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
-    let settings = Settings {
+fn settings(env: &TestEnv, runner_port: u16, identity: &str) -> Settings {
+    Settings {
         namespace: Some(env.namespace.clone()),
         defaults: OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
@@ -44,8 +47,15 @@ fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
         },
         runner_port,
         activity_every: Duration::from_millis(500),
-    };
-    let context = Arc::new(Context::new(env.client.clone(), settings));
+        identity: identity.into(),
+    }
+}
+
+fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
+    let context = Arc::new(Context::new(
+        env.client.clone(),
+        settings(env, runner_port, "test-operator"),
+    ));
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(run(context, async {
         let _ = stopped.await;
@@ -404,4 +414,114 @@ async fn an_idle_runner_is_suspended_but_not_while_a_client_is_connected() {
             .filter(|p| *p == SessionPhase::Suspended)
     })
     .await;
+}
+
+/// One replica of the operator, with leader election on a Lease in the test namespace.
+fn start_replica(env: &TestEnv, identity: &str) -> (Operator, Arc<Context>) {
+    let context = Arc::new(Context::new(env.client.clone(), settings(env, 1, identity)));
+    let lock = LeaseLock::new(env.api(), "oqto-operator", identity, Duration::from_secs(3));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(run_as_leader(context.clone(), lock, async {
+        let _ = stopped.await;
+    }));
+    (Operator { stop: Some(stop) }, context)
+}
+
+async fn lease_holder(env: &TestEnv) -> Option<String> {
+    env.api::<Lease>()
+        .get_opt("oqto-operator")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+}
+
+/// The replicas that published Events in the test namespace.
+async fn event_reporters(env: &TestEnv) -> BTreeSet<String> {
+    env.api::<EventsV1>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reporting_instance)
+        .collect()
+}
+
+#[tokio::test]
+async fn of_two_replicas_only_the_lease_holder_acts_and_a_standby_takes_over() {
+    let env = TestEnv::new("op-leader").await.unwrap();
+    let (a, a_ctx) = start_replica(&env, "replica-a");
+    let first = eventually("a leader", || async { lease_holder(&env).await }).await;
+    assert_eq!(first, "replica-a");
+    let (_b, b_ctx) = start_replica(&env, "replica-b");
+    create_workspace(&env, "ws", json!({"owner":"erin"})).await;
+    create_session(&env, "s", "ws").await;
+    eventually("phase Starting", || async {
+        session_phase(&env, "s")
+            .await
+            .filter(|p| *p == SessionPhase::Starting)
+    })
+    .await;
+    assert!(a_ctx.is_leading() && !b_ctx.is_leading());
+    assert_eq!(
+        event_reporters(&env).await,
+        BTreeSet::from(["replica-a".to_owned()]),
+        "only the holder wrote"
+    );
+
+    // The leader stops (and releases the lease): the standby takes over and acts.
+    drop(a);
+    eventually("replica-b leads", || async {
+        lease_holder(&env).await.filter(|h| h == "replica-b")
+    })
+    .await;
+    eventually("b leading", || async { b_ctx.is_leading().then_some(()) }).await;
+    env.api::<Session>()
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec":{"suspended":true}})),
+        )
+        .await
+        .unwrap();
+    eventually("phase Suspended", || async {
+        session_phase(&env, "s")
+            .await
+            .filter(|p| *p == SessionPhase::Suspended)
+    })
+    .await;
+    assert!(event_reporters(&env).await.contains("replica-b"));
+    assert!(!a_ctx.is_leading());
+}
+
+#[tokio::test]
+async fn the_lease_is_exclusive_between_concurrent_candidates() {
+    let env = TestEnv::new("op-lease").await.unwrap();
+    let locks: Vec<LeaseLock> = (0..5)
+        .map(|i| {
+            LeaseLock::new(
+                env.api(),
+                "contested",
+                &format!("candidate-{i}"),
+                Duration::from_secs(30),
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(locks.iter().map(|l| l.try_acquire())).await;
+    let winners = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(winners, 1, "{results:?}");
+    // Renewing works for the holder only.
+    let holder = locks
+        .iter()
+        .zip(&results)
+        .find(|(_, r)| matches!(r, Ok(true)))
+        .unwrap()
+        .0;
+    assert!(holder.try_acquire().await.unwrap());
+    let other = locks
+        .iter()
+        .find(|l| l.identity() != holder.identity())
+        .unwrap();
+    assert!(!other.try_acquire().await.unwrap());
 }

@@ -2,4 +2,6 @@
 //! that carry it out (Kubernetes today; Podman in single-node mode).
 
 pub mod core;
+pub mod http;
 pub mod kubernetes;
+pub mod metrics;

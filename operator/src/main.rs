@@ -39,6 +39,15 @@ enum Command {
         /// Label of the gateway pods (KEY=VALUE, repeatable): only they may reach runners.
         #[arg(long = "gateway-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-gateway")]
         gateway_labels: Vec<(String, String)>,
+        /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Namespace of the leader Lease (in a cluster: the operator's own namespace).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// Address of /healthz, /readyz and /metrics.
+        #[arg(long, default_value = "0.0.0.0:8081")]
+        http_listen: std::net::SocketAddr,
     },
     /// Print the CustomResourceDefinitions as YAML, or write one file per CRD.
     Crd {
@@ -63,6 +72,9 @@ fn main() -> anyhow::Result<()> {
             namespace,
             runner_image,
             gateway_labels,
+            identity,
+            lease_namespace,
+            http_listen,
         } => {
             if let Runtime::Podman = runtime {
                 bail!(
@@ -77,13 +89,40 @@ fn main() -> anyhow::Result<()> {
                 },
                 runner_port: 8080,
                 activity_every: Duration::from_secs(30),
+                identity: identity.unwrap_or_else(default_identity),
             };
-            tokio::runtime::Runtime::new()?.block_on(run_kubernetes(settings))
+            tokio::runtime::Runtime::new()?.block_on(run_kubernetes(
+                settings,
+                lease_namespace,
+                http_listen,
+            ))
         }
     }
 }
 
-async fn run_kubernetes(settings: kubernetes::Settings) -> anyhow::Result<()> {
+/// hostname-pid: unique per process, readable in Events.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn run_kubernetes(
+    settings: kubernetes::Settings,
+    lease_namespace: String,
+    http_listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -92,12 +131,22 @@ async fn run_kubernetes(settings: kubernetes::Settings) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to Kubernetes (in-cluster config or KUBECONFIG)")?;
-    tracing::info!(namespace = ?settings.namespace, "oqto-operator reconciling");
+    tracing::info!(namespace = ?settings.namespace, identity = %settings.identity, "oqto-operator starting");
+    let lock = kubernetes::lease::LeaseLock::new(
+        kube::Api::namespaced(client.clone(), &lease_namespace),
+        "oqto-operator",
+        &settings.identity,
+        Duration::from_secs(15),
+    );
     let context = Arc::new(kubernetes::Context::new(client, settings));
-    kubernetes::run(context, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    let listener = tokio::net::TcpListener::bind(http_listen)
+        .await
+        .with_context(|| format!("binding {http_listen}"))?;
+    tokio::spawn(axum::serve(listener, oqto_operator::http::router(context.clone())).into_future());
+    if kubernetes::run_as_leader(context, lock, shutdown_signal()).await {
+        // Lost the lease: exit so the pod restarts as a standby instead of acting stale.
+        bail!("lost the leader lease");
+    }
     Ok(())
 }
 

@@ -1,13 +1,16 @@
 //! What every reconcile shares.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::core::OperatorDefaults;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,6 +21,8 @@ pub struct Settings {
     pub runner_port: u16,
     /// How often a running Session's activity is checked.
     pub activity_every: Duration,
+    /// This replica's name in Events and the leader Lease (the pod name in a cluster).
+    pub identity: String,
 }
 
 pub struct Context {
@@ -25,6 +30,8 @@ pub struct Context {
     pub settings: Settings,
     pub recorder: Recorder,
     pub http: reqwest::Client,
+    pub metrics: Arc<Metrics>,
+    leading: AtomicBool,
     /// Consecutive transient failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -33,7 +40,7 @@ impl Context {
     pub fn new(client: Client, settings: Settings) -> Self {
         let reporter = Reporter {
             controller: super::MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
+            instance: Some(settings.identity.clone()),
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -44,7 +51,18 @@ impl Context {
                 .build()
                 .unwrap_or_default(),
             failures: Mutex::default(),
+            metrics: Arc::new(Metrics::new()),
+            leading: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this replica currently reconciles (for /readyz).
+    pub fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
+    }
+
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Relaxed);
     }
 
     /// Exponential backoff for transient failures: 1 s, 2 s, 4 s … at most 5 min.

@@ -4,6 +4,7 @@
 mod activity;
 mod context;
 mod error;
+pub mod lease;
 mod session;
 mod workspace;
 
@@ -23,6 +24,31 @@ use oqto_api::{Session, Workspace};
 
 use crate::core::names;
 
+/// Records a reconcile's duration when dropped (whichever way the reconcile ends).
+struct ReconcileTimer<'a> {
+    context: &'a Context,
+    controller: &'static str,
+    started: std::time::Instant,
+}
+
+impl<'a> ReconcileTimer<'a> {
+    fn new(context: &'a Context, controller: &'static str) -> Self {
+        Self {
+            context,
+            controller,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.context
+            .metrics
+            .observe_reconcile(self.controller, self.started.elapsed().as_secs_f64());
+    }
+}
+
 /// The field manager of everything the operator applies.
 pub const MANAGER: &str = "oqto-operator";
 
@@ -35,6 +61,67 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// Runs the controllers while this replica holds the leader Lease: waits as a standby until it
+/// can acquire it, renews it, and stops acting (returns) when it loses it or `shutdown`
+/// resolves. Returns whether it stopped because the lease was lost.
+pub async fn run_as_leader(
+    context: Arc<Context>,
+    lock: lease::LeaseLock,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> bool {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let wait_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    loop {
+        match lock.try_acquire().await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the leader lease failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(lock.renew_every()) => {}
+            () = wait_stop(stopped.clone()) => return false,
+        }
+    }
+    tracing::info!(identity = lock.identity(), "leading");
+    context.set_leading(true);
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let renew_stopped = stopped.clone();
+    let renew = async {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(lock.renew_every()) => {}
+                () = wait_stop(renew_stopped.clone()) => return false,
+            }
+            match lock.try_acquire().await {
+                Ok(true) => {}
+                outcome => {
+                    tracing::error!(?outcome, "lost the leader lease; stopping");
+                    let _ = lost_tx.send(());
+                    return true;
+                }
+            }
+        }
+    };
+    let controllers = run(context.clone(), async move {
+        tokio::select! {
+            () = wait_stop(stopped) => {}
+            _ = lost_rx => {}
+        }
+    });
+    let (lost, ()) = tokio::join!(renew, controllers);
+    context.set_leading(false);
+    if !lost {
+        lock.release().await;
+    }
+    lost
 }
 
 /// Runs both controllers until `shutdown` resolves.

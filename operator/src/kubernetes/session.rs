@@ -38,13 +38,15 @@ fn since(time: Option<&Time>) -> Duration {
 }
 
 pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = super::ReconcileTimer::new(&ctx, "session");
     // The Pod and Service are owned by the Session: garbage collection removes them.
-    if session.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let name = session.name_any();
     let namespace = session.namespace().unwrap_or_default();
     let key = format!("sess/{namespace}/{name}");
+    if session.metadata.deletion_timestamp.is_some() {
+        ctx.metrics.session_phase(&key, None);
+        return Ok(Action::await_change());
+    }
     let client = &ctx.client;
     let old = session.status.clone().unwrap_or_default();
 
@@ -196,6 +198,15 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Actio
         }
     }
 
+    if state.phase == SessionPhase::Running && old.started_at.is_none() {
+        let started = since(
+            pod.as_ref()
+                .and_then(|p| p.metadata.creation_timestamp.as_ref()),
+        );
+        ctx.metrics
+            .session_start_seconds
+            .observe(started.as_secs_f64());
+    }
     let endpoint = (state.phase == SessionPhase::Running).then(|| plan.endpoint());
     write_status(
         &ctx,
@@ -315,8 +326,13 @@ async fn write_status(
             }
         }),
     };
+    let namespace = session.namespace().unwrap_or_default();
+    ctx.metrics.session_phase(
+        &format!("sess/{namespace}/{}", session.name_any()),
+        Some(&format!("{:?}", state.phase)),
+    );
     if &status != old {
-        Api::<Session>::namespaced(ctx.client.clone(), &session.namespace().unwrap_or_default())
+        Api::<Session>::namespaced(ctx.client.clone(), &namespace)
             .patch_status(
                 &session.name_any(),
                 &PatchParams::default(),
@@ -341,6 +357,7 @@ pub fn error_policy(session: Arc<Session>, error: &Error, ctx: Arc<Context>) -> 
         session.namespace().unwrap_or_default(),
         session.name_any()
     );
+    ctx.metrics.failed("session", error.reason());
     tracing::warn!(session = %key, reason = error.reason(), %error, "reconcile failed");
     if error.is_transient() {
         Action::requeue(ctx.backoff(&key))

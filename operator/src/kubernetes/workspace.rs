@@ -33,6 +33,7 @@ where
 }
 
 pub async fn reconcile(workspace: Arc<Workspace>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = super::ReconcileTimer::new(&ctx, "workspace");
     // Children go with the Workspace through owner references; a Retain claim has none and stays.
     if workspace.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
@@ -146,6 +147,7 @@ pub fn error_policy(workspace: Arc<Workspace>, error: &Error, ctx: Arc<Context>)
         workspace.namespace().unwrap_or_default(),
         workspace.name_any()
     );
+    ctx.metrics.failed("workspace", error.reason());
     tracing::warn!(workspace = %key, reason = error.reason(), %error, "reconcile failed");
     if error.is_transient() {
         Action::requeue(ctx.backoff(&key))
