@@ -41,6 +41,11 @@ pub struct Config {
     #[arg(long, env = "PI_BRIDGE_MODEL")]
     pub model: Option<String>,
 
+    /// An OpenAI-compatible endpoint for the provider and model above: Pi's models.json is
+    /// written for it at start when the agent directory has none.
+    #[arg(long, env = "OQTO_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+
     /// hstry, the chat history service: unix:/path.sock or tcp:127.0.0.1:PORT.
     #[arg(long, env = "PI_BRIDGE_HSTRY")]
     pub hstry: ListenAddr,

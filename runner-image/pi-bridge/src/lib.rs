@@ -8,6 +8,7 @@ pub mod config;
 pub mod files;
 pub mod history;
 pub mod metrics;
+pub mod models;
 pub mod mux;
 pub mod pi;
 pub mod server;

@@ -35,6 +35,16 @@ async fn main() -> anyhow::Result<()> {
         provider: config.provider.clone(),
         model: config.model.clone(),
     };
+    if let Some(base_url) = &config.llm_base_url {
+        let (Some(provider), Some(model)) = (&config.provider, &config.model) else {
+            anyhow::bail!("--llm-base-url (OQTO_LLM_BASE_URL) needs --provider and --model");
+        };
+        if oqto_pi_bridge::models::ensure(&pi.agent_dir, provider, model, base_url)
+            .with_context(|| format!("writing models.json into {}", pi.agent_dir.display()))?
+        {
+            info!(%provider, %model, "wrote Pi's models.json for the configured endpoint");
+        }
+    }
     std::fs::create_dir_all(&pi.session_dir).with_context(|| {
         format!(
             "creating Pi's session directory {}",
