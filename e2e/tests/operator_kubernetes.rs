@@ -25,6 +25,17 @@ const WAIT: Duration = Duration::from_secs(60);
 
 struct Operator {
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Operator {
+    /// Stops it abruptly, mid-reconcile if it is in one: a crash, not a shutdown.
+    fn kill(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 impl Drop for Operator {
@@ -47,6 +58,7 @@ fn settings(env: &TestEnv, runner_port: u16, identity: &str) -> Settings {
         },
         runner_port,
         activity_every: Duration::from_millis(500),
+        prune_every: Duration::from_secs(1),
         identity: identity.into(),
     }
 }
@@ -57,10 +69,13 @@ fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
         settings(env, runner_port, "test-operator"),
     ));
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(run(context, async {
+    let task = tokio::spawn(run(context, async {
         let _ = stopped.await;
     }));
-    Operator { stop: Some(stop) }
+    Operator {
+        stop: Some(stop),
+        task: Some(task),
+    }
 }
 
 async fn create_workspace(env: &TestEnv, name: &str, spec: Value) -> Workspace {
@@ -116,11 +131,15 @@ async fn condition(env: &TestEnv, name: &str, type_: &str) -> Option<(String, St
 
 /// Plays the kubelet: the runner container started and passed its readiness probe.
 async fn kubelet_reports_ready(env: &TestEnv, pod: &str) {
+    try_kubelet_reports_ready(env, pod).await.unwrap();
+}
+
+/// The same, for a pod that may be deleted meanwhile.
+async fn try_kubelet_reports_ready(env: &TestEnv, pod: &str) -> Result<Pod, kube::Error> {
     env.api::<Pod>()
         .patch_status(pod, &PatchParams::default(), &Patch::Merge(json!({"status":{"phase":"Running",
             "podIP":"127.0.0.1","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}})))
         .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -420,11 +439,21 @@ async fn an_idle_runner_is_suspended_but_not_while_a_client_is_connected() {
 fn start_replica(env: &TestEnv, identity: &str) -> (Operator, Arc<Context>) {
     let context = Arc::new(Context::new(env.client.clone(), settings(env, 1, identity)));
     let lock = LeaseLock::new(env.api(), "oqto-operator", identity, Duration::from_secs(3));
+    let context_for_task = context.clone();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(run_as_leader(context.clone(), lock, async {
-        let _ = stopped.await;
-    }));
-    (Operator { stop: Some(stop) }, context)
+    let task = tokio::spawn(async move {
+        run_as_leader(context_for_task, lock, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (
+        Operator {
+            stop: Some(stop),
+            task: Some(task),
+        },
+        context,
+    )
 }
 
 async fn lease_holder(env: &TestEnv) -> Option<String> {
@@ -524,4 +553,145 @@ async fn the_lease_is_exclusive_between_concurrent_candidates() {
         .find(|l| l.identity() != holder.identity())
         .unwrap();
     assert!(!other.try_acquire().await.unwrap());
+}
+
+/// xorshift: reproducible "random" kill points; the seed is printed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_random_points_the_operator_converges_without_duplicates_or_orphans() {
+    let env = TestEnv::new("op-crash").await.unwrap();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("kill-point seed: {seed}");
+    let mut rng = Rng(seed);
+    create_workspace(
+        &env,
+        "ws",
+        json!({"owner":"fay","storage":{"accessModes":["ReadWriteMany"]}}),
+    )
+    .await;
+    let mut operator = start_operator(&env, 1);
+
+    let sessions = env.api::<Session>();
+    let creating = tokio::spawn(async move {
+        for i in 0..50 {
+            let s: Session =
+                serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+                "metadata":{"name":format!("s{i}")},"spec":{"workspaceRef":{"name":"ws"}}}))
+                .unwrap();
+            sessions.create(&PostParams::default(), &s).await.unwrap();
+        }
+    });
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(50 + rng.below(400))).await;
+        operator.kill();
+        tokio::time::sleep(Duration::from_millis(rng.below(200))).await;
+        operator = start_operator(&env, 1);
+    }
+    creating.await.unwrap();
+    for i in (0..50).step_by(2) {
+        env.api::<Session>()
+            .delete(&format!("s{i}"), &DeleteParams::background())
+            .await
+            .unwrap();
+        if rng.below(5) == 0 {
+            operator.kill();
+            operator = start_operator(&env, 1);
+        }
+    }
+    let _operator = operator;
+
+    let live: BTreeSet<String> = (1..50)
+        .step_by(2)
+        .map(|i| format!("oqto-sess-s{i}"))
+        .collect();
+    eventually(
+        "convergence: one ready runner per live session, none for deleted ones",
+        || async {
+            let pods = env
+                .api::<Pod>()
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items;
+            let present: Vec<&Pod> = pods
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .collect();
+            // Plays the kubelet for every runner that is not ready yet.
+            for pod in &present {
+                let ready = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                if !ready {
+                    // The pod may be garbage-collected meanwhile.
+                    let _ = try_kubelet_reports_ready(&env, pod.metadata.name.as_deref().unwrap())
+                        .await;
+                }
+            }
+            let names: BTreeSet<String> = present
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            if names != live || present.len() != live.len() {
+                return None;
+            }
+            let sessions = env
+                .api::<Session>()
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items;
+            let all_running = sessions.len() == 25
+                && sessions.iter().all(|s| {
+                    let uid = s.metadata.uid.clone();
+                    let pod = present.iter().find(|p| {
+                        p.metadata.name.as_deref()
+                            == Some(&format!(
+                                "oqto-sess-{}",
+                                s.metadata.name.as_deref().unwrap_or_default()
+                            ))
+                    });
+                    s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Running)
+                        && pod.is_some_and(|p| {
+                            p.metadata
+                                .owner_references
+                                .as_ref()
+                                .is_some_and(|o| o.iter().any(|o| Some(&o.uid) == uid.as_ref()))
+                        })
+                });
+            all_running.then_some(())
+        },
+    )
+    .await;
+    eventually("services converge too", || async {
+        let services = env
+            .api::<Service>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items;
+        let names: BTreeSet<String> = services
+            .iter()
+            .filter(|s| s.metadata.deletion_timestamp.is_none())
+            .filter_map(|s| s.metadata.name.clone())
+            .collect();
+        (names == live).then_some(())
+    })
+    .await;
 }

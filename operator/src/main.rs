@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 runner_port: 8080,
                 activity_every: Duration::from_secs(30),
+                prune_every: Duration::from_secs(60),
                 identity: identity.unwrap_or_else(default_identity),
             };
             tokio::runtime::Runtime::new()?.block_on(run_kubernetes(

@@ -21,6 +21,8 @@ pub struct Settings {
     pub runner_port: u16,
     /// How often a running Session's activity is checked.
     pub activity_every: Duration,
+    /// How often runner pods without a live Session are looked for.
+    pub prune_every: Duration,
     /// This replica's name in Events and the leader Lease (the pod name in a cluster).
     pub identity: String,
 }

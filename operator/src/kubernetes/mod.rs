@@ -19,7 +19,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use oqto_api::{Session, Workspace};
 
 use crate::core::names;
@@ -147,6 +147,7 @@ pub async fn run(
     let session_controller =
         Controller::new(api::<Session>(&client, ns), watcher::Config::default());
     let sessions = session_controller.store();
+    let prune = prune_orphans(context.clone(), sessions.clone());
     let session_controller = session_controller
         .owns(api::<Pod>(&client, ns), managed.clone())
         .owns(api::<Service>(&client, ns), managed.clone())
@@ -203,5 +204,74 @@ pub async fn run(
                 }
             });
 
-    tokio::join!(session_controller, workspace_controller);
+    // The prune loop never ends: it lives exactly as long as the controllers.
+    tokio::select! {
+        _ = async { tokio::join!(session_controller, workspace_controller) } => {}
+        () = prune => {}
+    }
+}
+
+/// Runner pods and services whose Session is gone (or was recreated under the same name) are
+/// deleted. Garbage collection does the same through owner references; this covers clusters
+/// where it lags or objects that lost their owner reference.
+async fn prune_orphans(context: Arc<Context>, sessions: kube::runtime::reflector::Store<Session>) {
+    let every = context.settings.prune_every;
+    let client = context.client.clone();
+    let ns = context.settings.namespace.clone();
+    let selector = format!(
+        "{}={},{}=runner",
+        names::LABEL_MANAGED_BY,
+        names::MANAGED_BY,
+        names::LABEL_COMPONENT
+    );
+    loop {
+        tokio::time::sleep(every).await;
+        // An empty store may just not be synced yet: never prune on it.
+        if sessions.wait_until_ready().await.is_err() {
+            continue;
+        }
+        let live: std::collections::HashSet<String> = sessions
+            .state()
+            .iter()
+            .filter_map(|s| s.metadata.uid.clone())
+            .collect();
+        let params = kube::api::ListParams::default().labels(&selector);
+        let owned_by_live =
+            |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
+                refs.iter()
+                    .any(|o| o.kind == "Session" && live.contains(&o.uid))
+            };
+        if let Ok(pods) = api::<Pod>(&client, ns.as_deref()).list(&params).await {
+            for pod in pods
+                .items
+                .iter()
+                .filter(|p| !owned_by_live(p.owner_references()))
+            {
+                let (Some(name), Some(namespace)) = (&pod.metadata.name, &pod.metadata.namespace)
+                else {
+                    continue;
+                };
+                tracing::info!(pod = %name, %namespace, "pruning a runner pod without a live Session");
+                let _ = Api::<Pod>::namespaced(client.clone(), namespace)
+                    .delete(name, &Default::default())
+                    .await;
+            }
+        }
+        if let Ok(services) = api::<Service>(&client, ns.as_deref()).list(&params).await {
+            for service in services
+                .items
+                .iter()
+                .filter(|s| !owned_by_live(s.owner_references()))
+            {
+                let (Some(name), Some(namespace)) =
+                    (&service.metadata.name, &service.metadata.namespace)
+                else {
+                    continue;
+                };
+                let _ = Api::<Service>::namespaced(client.clone(), namespace)
+                    .delete(name, &Default::default())
+                    .await;
+            }
+        }
+    }
 }

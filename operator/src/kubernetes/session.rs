@@ -117,8 +117,21 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Actio
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(RUNNER_HASH.into(), hash.clone());
+    let session_uid = session.metadata.uid.clone();
     match &pod {
         None => pod = Some(apply(&pods, &desired).await?),
+        // A pod of an earlier Session of the same name (deleted and created again before
+        // garbage collection ran) is not ours: replace it.
+        Some(existing)
+            if existing.metadata.deletion_timestamp.is_none()
+                && existing
+                    .owner_references()
+                    .iter()
+                    .all(|o| Some(&o.uid) != session_uid.as_ref()) =>
+        {
+            tracing::info!(session = %key, "a runner pod of an earlier session by this name; replacing it");
+            pods.delete(&plan.name, &DeleteParams::background()).await?;
+        }
         Some(existing)
             if existing.metadata.deletion_timestamp.is_none()
                 && existing.annotations().get(RUNNER_HASH) != Some(&hash) =>
