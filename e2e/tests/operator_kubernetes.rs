@@ -101,12 +101,20 @@ async fn create_session(env: &TestEnv, name: &str, workspace: &str) -> Session {
 }
 
 /// Polls `check` until it returns Some, or fails the test after WAIT with `what`.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    eventually_within(WAIT, what, check).await
+}
+
+async fn eventually_within<T, F, Fut>(wait: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -167,19 +175,25 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
         pod.metadata.owner_references.as_ref().unwrap()[0].kind,
         "Session"
     );
-    let claim = env
-        .api::<PersistentVolumeClaim>()
-        .get("oqto-ws-alice-dev")
-        .await
-        .unwrap();
+    // The Workspace's controller works independently of the Session's: wait for its claim.
+    let claim = eventually("the workspace claim", || async {
+        env.api::<PersistentVolumeClaim>()
+            .get_opt("oqto-ws-alice-dev")
+            .await
+            .unwrap()
+    })
+    .await;
     assert!(
         claim.metadata.owner_references.is_none(),
         "Retain: the claim has no owner"
     );
-    env.api::<NetworkPolicy>()
-        .get("oqto-ws-alice-dev")
-        .await
-        .unwrap();
+    eventually("the network policy", || async {
+        env.api::<NetworkPolicy>()
+            .get_opt("oqto-ws-alice-dev")
+            .await
+            .unwrap()
+    })
+    .await;
     env.api::<Service>().get("oqto-sess-fix-bug").await.unwrap();
     assert_eq!(
         eventually("phase Starting", || async {
@@ -569,6 +583,12 @@ impl Rng {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_the_operator_converges_without_duplicates_or_orphans() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "oqto_operator=warn,kube_runtime=warn",
+        ))
+        .with_test_writer()
+        .try_init();
     let env = TestEnv::new("op-crash").await.unwrap();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -618,67 +638,103 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         .step_by(2)
         .map(|i| format!("oqto-sess-s{i}"))
         .collect();
-    eventually(
-        "convergence: one ready runner per live session, none for deleted ones",
-        || async {
-            let pods = env
-                .api::<Pod>()
-                .list(&Default::default())
-                .await
-                .unwrap()
-                .items;
-            let present: Vec<&Pod> = pods
-                .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .collect();
-            // Plays the kubelet for every runner that is not ready yet.
-            for pod in &present {
-                let ready = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-                if !ready {
-                    // The pod may be garbage-collected meanwhile.
-                    let _ = try_kubelet_reports_ready(&env, pod.metadata.name.as_deref().unwrap())
-                        .await;
+    let diagnose = {
+        let api = env.api::<Session>();
+        let pods = env.api::<Pod>();
+        async move {
+            for s in api.list(&Default::default()).await.unwrap().items {
+                let status = s.status.unwrap_or_default();
+                let conditions: Vec<_> = status
+                    .conditions
+                    .iter()
+                    .map(|c| (&c.type_, &c.status, &c.reason))
+                    .collect();
+                println!(
+                    "session {:?}: phase {:?} {conditions:?}",
+                    s.metadata.name, status.phase
+                );
+            }
+            for p in pods.list(&Default::default()).await.unwrap().items {
+                println!(
+                    "pod {:?} deleting={}",
+                    p.metadata.name,
+                    p.metadata.deletion_timestamp.is_some()
+                );
+            }
+        }
+    };
+    let converged = tokio::time::timeout(
+        WAIT,
+        eventually_within(
+            Duration::from_secs(3600),
+            "convergence: one ready runner per live session, none for deleted ones",
+            || async {
+                let pods = env
+                    .api::<Pod>()
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items;
+                let present: Vec<&Pod> = pods
+                    .iter()
+                    .filter(|p| p.metadata.deletion_timestamp.is_none())
+                    .collect();
+                // Plays the kubelet for every runner that is not ready yet.
+                for pod in &present {
+                    let ready = pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
+                    if !ready {
+                        // The pod may be garbage-collected meanwhile.
+                        let _ =
+                            try_kubelet_reports_ready(&env, pod.metadata.name.as_deref().unwrap())
+                                .await;
+                    }
                 }
-            }
-            let names: BTreeSet<String> = present
-                .iter()
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            if names != live || present.len() != live.len() {
-                return None;
-            }
-            let sessions = env
-                .api::<Session>()
-                .list(&Default::default())
-                .await
-                .unwrap()
-                .items;
-            let all_running = sessions.len() == 25
-                && sessions.iter().all(|s| {
-                    let uid = s.metadata.uid.clone();
-                    let pod = present.iter().find(|p| {
-                        p.metadata.name.as_deref()
-                            == Some(&format!(
-                                "oqto-sess-{}",
-                                s.metadata.name.as_deref().unwrap_or_default()
-                            ))
+                let names: BTreeSet<String> = present
+                    .iter()
+                    .filter_map(|p| p.metadata.name.clone())
+                    .collect();
+                if names != live || present.len() != live.len() {
+                    return None;
+                }
+                let sessions = env
+                    .api::<Session>()
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items;
+                let all_running = sessions.len() == 25
+                    && sessions.iter().all(|s| {
+                        let uid = s.metadata.uid.clone();
+                        let pod = present.iter().find(|p| {
+                            p.metadata.name.as_deref()
+                                == Some(&format!(
+                                    "oqto-sess-{}",
+                                    s.metadata.name.as_deref().unwrap_or_default()
+                                ))
+                        });
+                        s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Running)
+                            && pod.is_some_and(|p| {
+                                p.metadata
+                                    .owner_references
+                                    .as_ref()
+                                    .is_some_and(|o| o.iter().any(|o| Some(&o.uid) == uid.as_ref()))
+                            })
                     });
-                    s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Running)
-                        && pod.is_some_and(|p| {
-                            p.metadata
-                                .owner_references
-                                .as_ref()
-                                .is_some_and(|o| o.iter().any(|o| Some(&o.uid) == uid.as_ref()))
-                        })
-                });
-            all_running.then_some(())
-        },
+                all_running.then_some(())
+            },
+        ),
     )
     .await;
+    if converged.is_err() {
+        diagnose.await;
+        panic!("no convergence within {WAIT:?} (seed {seed})");
+    }
     eventually("services converge too", || async {
         let services = env
             .api::<Service>()

@@ -86,7 +86,7 @@ up() {
   start kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$etcd_port" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
     --secure-port="$api_port" --cert-dir="$run/pki" \
-    --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --endpoint-reconciler-type=none \
+    --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type=none \
     --disable-admission-plugins=ServiceAccount --authorization-mode=RBAC \
     --token-auth-file="$run/tokens.csv" \
     --service-account-issuer="https://127.0.0.1:$api_port/" \
