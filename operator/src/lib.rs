@@ -5,3 +5,4 @@ pub mod core;
 pub mod http;
 pub mod kubernetes;
 pub mod metrics;
+pub mod podman;

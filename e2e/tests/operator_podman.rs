@@ -1,0 +1,253 @@
+//! Single-node mode against real Podman: the operator's Podman runtime turns Workspaces and
+//! Sessions from the local store into volumes and a running runner container (the image built
+//! by runner-image/build.sh, $OQTO_RUNNER_IMAGE), through Podman's API socket. Podman missing
+//! is a failure, not a skip.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use oqto_api::{Session, SessionPhase, Workspace};
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::podman::{PodmanRuntime, Store, render};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn runner_image() -> String {
+    if let Ok(image) = std::env::var("OQTO_RUNNER_IMAGE") {
+        return image;
+    }
+    let output = Command::new(oqto_e2e::repo_root().join("runner-image/build.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("runner-image/build.sh runs");
+    assert!(output.status.success(), "building the runner image failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `podman system service` on a socket of this test; stopped on drop.
+struct PodmanService(Child);
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn podman_service(socket: &std::path::Path) -> PodmanService {
+    let child = Command::new("podman")
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", socket.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("podman is installed (hack/podman/setup.sh)");
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        socket.exists(),
+        "podman system service did not create {}",
+        socket.display()
+    );
+    PodmanService(child)
+}
+
+fn podman(args: &[&str]) -> (bool, String) {
+    let out = Command::new("podman").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn object<K: serde::de::DeserializeOwned>(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> K {
+    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
+        "metadata":{"name":name,"namespace":namespace},"spec":spec}))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume() {
+    let image = runner_image();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("podman.sock");
+    let _service = podman_service(&socket).await;
+    let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+    let namespace = format!("t{}", std::process::id());
+    let runtime = PodmanRuntime {
+        docker: PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        store: store.clone(),
+        defaults: OperatorDefaults {
+            runner_image: Some(image),
+            gateway_labels: Default::default(),
+        },
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
+        resync: Duration::from_millis(500),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runtime.run(async {
+        let _ = stopped.await;
+    }));
+
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "dev",
+            json!({"owner":"alice","storage":{"reclaimPolicy":"Delete"}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "keep",
+            json!({"owner":"alice"}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s1",
+            json!({"workspaceRef":{"name":"dev"}}),
+        ))
+        .unwrap();
+    let container = render::container_name(&namespace, "s1");
+
+    let phase = |store: Arc<Store>, ns: String| async move {
+        store
+            .get::<Session>(&ns, "s1")
+            .unwrap()
+            .and_then(|s| s.status)
+            .and_then(|s| s.phase)
+    };
+    eventually("Running", || {
+        phase(store.clone(), namespace.clone())
+            .then(|p| async move { p.filter(|p| *p == SessionPhase::Running) })
+    })
+    .await;
+    let status = store
+        .get::<Session>(&namespace, "s1")
+        .unwrap()
+        .unwrap()
+        .status
+        .unwrap();
+    let endpoint = status.endpoint.clone().expect("an endpoint");
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    let health = reqwest::get(format!("{endpoint}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(status.pod_name.as_deref(), Some(container.as_str()));
+    let (user_ok, user) = podman(&["exec", &container, "id", "-u"]);
+    assert!(user_ok);
+    assert_eq!(user, "1000", "the runner is not root");
+
+    let (written, _) = podman(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "echo kept > /workspace/proof.txt",
+    ]);
+    assert!(written);
+
+    // Suspend: the container goes, the volumes stay.
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s1",
+            json!({"workspaceRef":{"name":"dev"},"suspended":true}),
+        ))
+        .unwrap();
+    eventually("Suspended", || {
+        phase(store.clone(), namespace.clone())
+            .then(|p| async move { p.filter(|p| *p == SessionPhase::Suspended) })
+    })
+    .await;
+    eventually("the container removed", || async {
+        (!podman(&["container", "exists", &container]).0).then_some(())
+    })
+    .await;
+
+    // Resume: a new container, same files.
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s1",
+            json!({"workspaceRef":{"name":"dev"}}),
+        ))
+        .unwrap();
+    eventually("Running again", || {
+        phase(store.clone(), namespace.clone())
+            .then(|p| async move { p.filter(|p| *p == SessionPhase::Running) })
+    })
+    .await;
+    let (read, content) = podman(&["exec", &container, "cat", "/workspace/proof.txt"]);
+    assert!(read);
+    assert_eq!(content, "kept");
+
+    // Delete: the container goes; the Delete workspace's volumes go, the Retain one's stay.
+    store.delete::<Session>(&namespace, "s1").unwrap();
+    eventually("the container removed", || async {
+        (!podman(&["container", "exists", &container]).0).then_some(())
+    })
+    .await;
+    store.delete::<Workspace>(&namespace, "dev").unwrap();
+    store.delete::<Workspace>(&namespace, "keep").unwrap();
+    let [files, home] = render::volume_names(&namespace, "dev");
+    eventually("the Delete volumes removed", || async {
+        (!podman(&["volume", "exists", &files]).0 && !podman(&["volume", "exists", &home]).0)
+            .then_some(())
+    })
+    .await;
+    let [kept_files, kept_home] = render::volume_names(&namespace, "keep");
+    assert!(
+        podman(&["volume", "exists", &kept_files]).0,
+        "Retain keeps the volumes"
+    );
+    let _ = stop.send(());
+    let _ = running.await;
+    podman(&["volume", "rm", "-f", &kept_files, &kept_home]);
+}
+
+use futures::FutureExt as _;

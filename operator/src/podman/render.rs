@@ -1,0 +1,134 @@
+//! The plan as a Podman container and volumes (pure): the same runner as on Kubernetes, with the
+//! same restrictions where Podman has them (non-root user, all capabilities dropped, no new
+//! privileges, read-only root with a tmpfs /tmp), published on loopback only.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+
+use crate::core::{RunnerPlan, names};
+
+pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
+pub const LABEL_SESSION_UID: &str = "oqto.dev/session-uid";
+pub const LABEL_RUNNER_HASH: &str = "oqto.dev/runner-hash";
+pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
+
+fn runner_port() -> String {
+    format!("{}/tcp", names::RUNNER_PORT)
+}
+
+/// Container names are global on a host: the namespace is part of them.
+pub fn container_name(namespace: &str, session: &str) -> String {
+    names::bounded(&format!("oqto-{namespace}"), &format!("sess-{session}"))
+}
+
+/// Two volumes per workspace: the files (/workspace) and the runner's home (/home/oqto: Pi's
+/// files and the chat history).
+pub fn volume_names(namespace: &str, workspace: &str) -> [String; 2] {
+    let base = names::bounded(&format!("oqto-{namespace}"), &format!("ws-{workspace}"));
+    [format!("{base}-files"), format!("{base}-home")]
+}
+
+pub fn fnv1a(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+pub fn container(plan: &RunnerPlan, session_uid: &str) -> ContainerCreateBody {
+    let [files, home] = volume_names(&plan.namespace, &plan.workspace);
+    let mut labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
+    labels.insert(LABEL_NAMESPACE.into(), plan.namespace.clone());
+    labels.insert(LABEL_SESSION_UID.into(), session_uid.into());
+    let env: Vec<String> = plan
+        .env
+        .iter()
+        .filter_map(|e| e.value.as_ref().map(|v| format!("{}={v}", e.name)))
+        .collect();
+    let mount = |source: &str, target: &str| Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(source.into()),
+        target: Some(target.into()),
+        ..Default::default()
+    };
+    let mut body = ContainerCreateBody {
+        image: Some(plan.image.clone()),
+        env: Some(env),
+        user: Some("1000:1000".into()),
+        exposed_ports: Some(vec![runner_port()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(HashMap::from([(
+                runner_port(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])),
+            mounts: Some(vec![
+                mount(&files, "/workspace"),
+                mount(&home, "/home/oqto"),
+            ]),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=512m".into())])),
+            ..Default::default()
+        }),
+        labels: None,
+        ..Default::default()
+    };
+    let hash = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
+    labels.insert(LABEL_RUNNER_HASH.into(), hash);
+    body.labels = Some(labels);
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::OperatorDefaults;
+    use serde_json::json;
+
+    #[test]
+    fn the_container_is_restricted_and_published_on_loopback_only() {
+        let ws: oqto_api::Workspace =
+            serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
+            "metadata":{"name":"w","namespace":"default"},"spec":{"owner":"a"}}))
+            .unwrap();
+        let s: oqto_api::Session =
+            serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":"s","namespace":"default"},"spec":{"workspaceRef":{"name":"w"}}}))
+            .unwrap();
+        let defaults = OperatorDefaults {
+            runner_image: Some("img".into()),
+            gateway_labels: Default::default(),
+        };
+        let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
+        let body = container(&plan, "uid-1");
+        let host = body.host_config.as_ref().unwrap();
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        let binding = &host.port_bindings.as_ref().unwrap()["8080/tcp"]
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        let labels = body.labels.as_ref().unwrap();
+        assert_eq!(labels[LABEL_SESSION_UID], "uid-1");
+        assert_eq!(labels[names::LABEL_MANAGED_BY], names::MANAGED_BY);
+        assert_eq!(container_name("default", "s"), "oqto-default-sess-s");
+        assert_eq!(
+            volume_names("default", "w"),
+            [
+                "oqto-default-ws-w-files".to_owned(),
+                "oqto-default-ws-w-home".to_owned()
+            ]
+        );
+        assert_eq!(
+            container(&plan, "uid-1").labels.unwrap()[LABEL_RUNNER_HASH],
+            labels[LABEL_RUNNER_HASH],
+            "stable hash"
+        );
+    }
+}

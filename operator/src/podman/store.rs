@@ -1,0 +1,392 @@
+//! Single-node mode keeps Workspaces and Sessions in a local store instead of an apiserver, with
+//! the same schema (apiVersion, kind, metadata, spec, status) so the same YAML works in both
+//! modes, and the apiserver's write rules: a uid and creationTimestamp on create, `generation`
+//! bumped when the spec changes, a global `resourceVersion` on every write, and status writes
+//! that fail with a conflict when the object changed since it was read (optimistic
+//! concurrency). One JSON file per object, written atomically (temp file + rename).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
+use oqto_api::{Session, Workspace};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{kind} {namespace}/{name} was changed since it was read (resourceVersion {expected:?}, now {actual:?}); read it again"
+    )]
+    Conflict {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        expected: Option<String>,
+        actual: Option<String>,
+    },
+    #[error("{kind} {namespace}/{name} does not exist")]
+    NotFound {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+    },
+    #[error("metadata.{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("store file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("store file {path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// The kinds the store keeps.
+pub trait StoredKind: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone {
+    const KIND: &'static str;
+    fn spec_value(&self) -> Value;
+}
+
+impl StoredKind for Workspace {
+    const KIND: &'static str = "Workspace";
+    fn spec_value(&self) -> Value {
+        serde_json::to_value(&self.spec).unwrap_or(Value::Null)
+    }
+}
+
+impl StoredKind for Session {
+    const KIND: &'static str = "Session";
+    fn spec_value(&self) -> Value {
+        serde_json::to_value(&self.spec).unwrap_or(Value::Null)
+    }
+}
+
+pub struct Store {
+    dir: PathBuf,
+    write: Mutex<()>,
+    changed: watch::Sender<u64>,
+}
+
+/// DNS-1123 subdomain, as Kubernetes requires of object names.
+fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            field,
+            reason: format!("{name:?} must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.')"),
+        })
+    }
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.into(),
+            source,
+        })?;
+        let (changed, _) = watch::channel(0);
+        Ok(Self {
+            dir: dir.into(),
+            write: Mutex::new(()),
+            changed,
+        })
+    }
+
+    /// A receiver that changes on every write.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn path<K: StoredKind>(&self, namespace: &str, name: &str) -> PathBuf {
+        self.dir
+            .join(K::KIND)
+            .join(namespace)
+            .join(format!("{name}.json"))
+    }
+
+    fn next_version(&self) -> Result<String, StoreError> {
+        let path = self.dir.join("resource-version");
+        let current: u64 = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let next = current + 1;
+        write_atomic(&path, next.to_string().as_bytes())?;
+        Ok(next.to_string())
+    }
+
+    fn read<K: StoredKind>(&self, path: &Path) -> Result<Option<K>, StoreError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| StoreError::Corrupt {
+                        path: path.into(),
+                        source,
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io {
+                path: path.into(),
+                source,
+            }),
+        }
+    }
+
+    fn write<K: StoredKind>(&self, object: &K) -> Result<(), StoreError> {
+        let meta = object.meta();
+        let path = self.path::<K>(
+            meta.namespace.as_deref().unwrap_or("default"),
+            meta.name.as_deref().unwrap_or_default(),
+        );
+        let bytes = serde_json::to_vec_pretty(object).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)?;
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    pub fn get<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<Option<K>, StoreError> {
+        self.read(&self.path::<K>(namespace, name))
+    }
+
+    pub fn list<K: StoredKind>(&self) -> Result<Vec<K>, StoreError> {
+        let root = self.dir.join(K::KIND);
+        let mut out = Vec::new();
+        let Ok(namespaces) = std::fs::read_dir(&root) else {
+            return Ok(out);
+        };
+        for namespace in namespaces.flatten() {
+            let Ok(files) = std::fs::read_dir(namespace.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                if path.extension().is_some_and(|e| e == "json")
+                    && let Some(object) = self.read::<K>(&path)?
+                {
+                    out.push(object);
+                }
+            }
+        }
+        out.sort_by(|a: &K, b: &K| a.meta().name.cmp(&b.meta().name));
+        Ok(out)
+    }
+
+    /// Creates or updates an object's metadata (labels, annotations) and spec, as `kubectl
+    /// apply` would; the status is kept.
+    pub fn apply<K: StoredKind>(&self, mut object: K) -> Result<K, StoreError> {
+        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
+            field: "store",
+            reason: "poisoned".into(),
+        })?;
+        let name = object.meta().name.clone().unwrap_or_default();
+        check_name("name", &name)?;
+        let namespace = object
+            .meta()
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        check_name("namespace", &namespace)?;
+        let existing: Option<K> = self.get(&namespace, &name)?;
+        let version = self.next_version()?;
+        let spec = object.spec_value();
+        let meta = object.meta_mut();
+        meta.namespace = Some(namespace.clone());
+        meta.resource_version = Some(version);
+        meta.managed_fields = None;
+        match &existing {
+            None => {
+                meta.uid = Some(uuid::Uuid::new_v4().to_string());
+                meta.creation_timestamp = Some(Time(Timestamp::now()));
+                meta.generation = Some(1);
+            }
+            Some(old) => {
+                let old_meta = old.meta();
+                meta.uid = old_meta.uid.clone();
+                meta.creation_timestamp = old_meta.creation_timestamp.clone();
+                let bump = i64::from(old.spec_value() != spec);
+                meta.generation = Some(old_meta.generation.unwrap_or(1) + bump);
+            }
+        }
+        // The status belongs to the operator: an apply never changes it.
+        let mut value = serde_json::to_value(&object).map_err(|source| StoreError::Corrupt {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let old_status = existing
+            .as_ref()
+            .and_then(|o| serde_json::to_value(o).ok())
+            .and_then(|v| v.get("status").cloned());
+        match (value.as_object_mut(), old_status) {
+            (Some(map), Some(status)) => {
+                map.insert("status".into(), status);
+            }
+            (Some(map), None) => {
+                map.remove("status");
+            }
+            _ => {}
+        }
+        let object: K = serde_json::from_value(value).map_err(|source| StoreError::Corrupt {
+            path: self.dir.clone(),
+            source,
+        })?;
+        self.write(&object)?;
+        Ok(object)
+    }
+
+    /// Writes `object`'s status if nothing changed since it was read.
+    pub fn update_status<K: StoredKind>(&self, object: &K) -> Result<K, StoreError> {
+        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
+            field: "store",
+            reason: "poisoned".into(),
+        })?;
+        let meta = object.meta();
+        let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = meta.name.clone().unwrap_or_default();
+        let Some(current) = self.get::<K>(&namespace, &name)? else {
+            return Err(StoreError::NotFound {
+                kind: K::KIND,
+                namespace,
+                name,
+            });
+        };
+        if current.meta().resource_version != meta.resource_version {
+            return Err(StoreError::Conflict {
+                kind: K::KIND,
+                namespace,
+                name,
+                expected: meta.resource_version.clone(),
+                actual: current.meta().resource_version.clone(),
+            });
+        }
+        let mut updated = object.clone();
+        updated.meta_mut().resource_version = Some(self.next_version()?);
+        self.write(&updated)?;
+        Ok(updated)
+    }
+
+    pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
+        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
+            field: "store",
+            reason: "poisoned".into(),
+        })?;
+        let path = self.path::<K>(namespace, name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                self.changed.send_modify(|n| *n += 1);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.into(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(spec: Value) -> Session {
+        serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":"s1"},"spec":spec}))
+        .unwrap()
+    }
+
+    #[test]
+    fn apply_assigns_identity_and_bumps_generation_only_on_spec_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = store
+            .apply(session(json!({"workspaceRef":{"name":"w"}})))
+            .unwrap();
+        assert_eq!(first.metadata.namespace.as_deref(), Some("default"));
+        assert_eq!(first.metadata.generation, Some(1));
+        assert!(first.metadata.uid.is_some() && first.metadata.creation_timestamp.is_some());
+        let same = store
+            .apply(session(json!({"workspaceRef":{"name":"w"}})))
+            .unwrap();
+        assert_eq!(same.metadata.generation, Some(1));
+        assert_eq!(same.metadata.uid, first.metadata.uid);
+        assert_ne!(
+            same.metadata.resource_version,
+            first.metadata.resource_version
+        );
+        let changed = store
+            .apply(session(
+                json!({"workspaceRef":{"name":"w"},"suspended":true}),
+            ))
+            .unwrap();
+        assert_eq!(changed.metadata.generation, Some(2));
+        assert_eq!(store.list::<Session>().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn status_writes_are_optimistic_and_applies_keep_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let read = store
+            .apply(session(json!({"workspaceRef":{"name":"w"}})))
+            .unwrap();
+        let mut with_status = read.clone();
+        with_status.status = Some(oqto_api::SessionStatus {
+            pod_name: Some("p".into()),
+            ..Default::default()
+        });
+        store.update_status(&with_status).unwrap();
+        // A second writer holding the old copy loses.
+        let err = store.update_status(&with_status).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        // A user's apply keeps the operator's status.
+        let applied = store
+            .apply(session(
+                json!({"workspaceRef":{"name":"w"},"suspended":true}),
+            ))
+            .unwrap();
+        assert_eq!(applied.status.unwrap().pod_name.as_deref(), Some("p"));
+        assert!(store.delete::<Session>("default", "s1").unwrap());
+        assert!(store.get::<Session>("default", "s1").unwrap().is_none());
+    }
+
+    #[test]
+    fn names_are_validated_like_the_apiserver_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut bad = session(json!({"workspaceRef":{"name":"w"}}));
+        bad.metadata.name = Some("Bad_Name".into());
+        let err = store.apply(bad).unwrap_err();
+        assert!(err.to_string().starts_with("metadata.name:"), "{err}");
+    }
+}
