@@ -48,6 +48,33 @@ enum Command {
         /// Address of /healthz, /readyz and /metrics.
         #[arg(long, default_value = "0.0.0.0:8081")]
         http_listen: std::net::SocketAddr,
+        /// Podman mode: where Workspaces and Sessions are kept.
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        state_dir: PathBuf,
+        /// Podman mode: Podman's API socket (`podman system service`).
+        #[arg(
+            long,
+            env = "OQTO_PODMAN_SOCKET",
+            default_value = "unix:///run/podman/podman.sock"
+        )]
+        podman_socket: String,
+    },
+    /// Podman mode: create or update Workspaces and Sessions from YAML (as `kubectl apply -f`).
+    Apply {
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        state_dir: PathBuf,
+    },
+    /// Podman mode: delete a Workspace or Session.
+    Delete {
+        /// `workspace` or `session`.
+        kind: String,
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        state_dir: PathBuf,
     },
     /// Print the CustomResourceDefinitions as YAML, or write one file per CRD.
     Crd {
@@ -67,6 +94,13 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd { write } => crd(write),
+        Command::Apply { file, state_dir } => apply(&file, &state_dir),
+        Command::Delete {
+            kind,
+            name,
+            namespace,
+            state_dir,
+        } => delete(&kind, &name, &namespace, &state_dir),
         Command::Run {
             runtime,
             namespace,
@@ -75,18 +109,23 @@ fn main() -> anyhow::Result<()> {
             identity,
             lease_namespace,
             http_listen,
+            state_dir,
+            podman_socket,
         } => {
+            let defaults = OperatorDefaults {
+                runner_image,
+                gateway_labels: gateway_labels.into_iter().collect::<BTreeMap<_, _>>(),
+            };
             if let Runtime::Podman = runtime {
-                bail!(
-                    "--runtime podman: the Podman runtime is not built yet; use --runtime kubernetes"
-                );
+                return tokio::runtime::Runtime::new()?.block_on(run_podman(
+                    defaults,
+                    state_dir,
+                    podman_socket,
+                ));
             }
             let settings = kubernetes::Settings {
                 namespace,
-                defaults: OperatorDefaults {
-                    runner_image,
-                    gateway_labels: gateway_labels.into_iter().collect::<BTreeMap<_, _>>(),
-                },
+                defaults,
                 runner_port: 8080,
                 activity_every: Duration::from_secs(30),
                 prune_every: Duration::from_secs(60),
@@ -148,6 +187,106 @@ async fn run_kubernetes(
         // Lost the lease: exit so the pod restarts as a standby instead of acting stale.
         bail!("lost the leader lease");
     }
+    Ok(())
+}
+
+fn default_state_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    base.join("oqto/store")
+}
+
+async fn run_podman(
+    defaults: OperatorDefaults,
+    state_dir: PathBuf,
+    socket: String,
+) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let store = Arc::new(oqto_operator::podman::Store::open(&state_dir)?);
+    let docker = oqto_operator::podman::PodmanRuntime::connect(&socket).with_context(|| {
+        format!("connecting to Podman at {socket} (start it with `podman system service`)")
+    })?;
+    tracing::info!(store = %state_dir.display(), %socket, "oqto-operator reconciling into Podman");
+    let runtime = oqto_operator::podman::PodmanRuntime {
+        docker,
+        store,
+        defaults,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?,
+        resync: Duration::from_secs(2),
+    };
+    runtime.run(shutdown_signal()).await;
+    Ok(())
+}
+
+fn apply(file: &std::path::Path, state_dir: &std::path::Path) -> anyhow::Result<()> {
+    use serde::Deserialize;
+    let store = oqto_operator::podman::Store::open(state_dir)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    for (n, document) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+        let value = serde_json::Value::deserialize(document)
+            .with_context(|| format!("{}: document {}", file.display(), n + 1))?;
+        if value.is_null() {
+            continue;
+        }
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let applied = match kind.as_str() {
+            "Workspace" => {
+                let object: oqto_api::Workspace = serde_json::from_value(value)
+                    .with_context(|| format!("document {}: not a valid Workspace", n + 1))?;
+                store.apply(object)?.metadata
+            }
+            "Session" => {
+                let object: oqto_api::Session = serde_json::from_value(value)
+                    .with_context(|| format!("document {}: not a valid Session", n + 1))?;
+                store.apply(object)?.metadata
+            }
+            other => bail!(
+                "document {}: kind {other:?} is not served here (Workspace or Session)",
+                n + 1
+            ),
+        };
+        println!(
+            "{}/{} applied (namespace {}, generation {})",
+            kind.to_lowercase(),
+            applied.name.unwrap_or_default(),
+            applied.namespace.unwrap_or_default(),
+            applied.generation.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn delete(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let store = oqto_operator::podman::Store::open(state_dir)?;
+    let deleted = match kind.to_lowercase().as_str() {
+        "workspace" | "workspaces" | "ws" => {
+            store.delete::<oqto_api::Workspace>(namespace, name)?
+        }
+        "session" | "sessions" | "sess" => store.delete::<oqto_api::Session>(namespace, name)?,
+        other => bail!("kind {other:?}: use workspace or session"),
+    };
+    if !deleted {
+        bail!("{kind} {namespace}/{name} does not exist");
+    }
+    println!("{kind}/{name} deleted");
     Ok(())
 }
 
