@@ -1,0 +1,149 @@
+//! Single-node start latency: a Session applied to the local store until its runner answers
+//! `/readyz`, 20 times with a warm image, next to a bare `podman run` of the same image polled
+//! the same way, in the same run. `cargo bench -p oqto-e2e --bench podman_start`
+//! ($OQTO_RUNNER_IMAGE, default localhost/oqto-runner:dev).
+
+#![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oqto_api::{Session, Workspace};
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::podman::{PodmanRuntime, Store, render};
+use serde_json::json;
+
+const STARTS: usize = 20;
+
+async fn ready(http: &reqwest::Client, endpoint: &str) -> bool {
+    http.get(format!("{endpoint}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+fn summary(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let at = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!("{name:<44} {:>10?} {:>10?}", at(0.50), at(0.95));
+}
+
+#[tokio::main]
+async fn main() {
+    let image =
+        std::env::var("OQTO_RUNNER_IMAGE").unwrap_or_else(|_| "localhost/oqto-runner:dev".into());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("podman.sock");
+    let mut service = Command::new("podman")
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", socket.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !socket.exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Bare podman run, polled the same way.
+    let mut bare = Vec::new();
+    for i in 0..STARTS {
+        let name = format!("oqto-bench-bare-{i}");
+        let started = Instant::now();
+        let out = Command::new("podman")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "-p",
+                "127.0.0.1::8080",
+                &image,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let port = String::from_utf8(
+            Command::new("podman")
+                .args(["port", &name, "8080"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let endpoint = format!("http://{}", port.trim());
+        while !ready(&http, &endpoint).await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bare.push(started.elapsed());
+        Command::new("podman")
+            .args(["rm", "-f", "-t", "0", &name])
+            .output()
+            .unwrap();
+    }
+
+    let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+    let runtime = PodmanRuntime {
+        docker: PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        store: store.clone(),
+        defaults: OperatorDefaults {
+            runner_image: Some(image.clone()),
+            gateway_labels: Default::default(),
+        },
+        http: http.clone(),
+        resync: Duration::from_millis(100),
+    };
+    tokio::spawn(runtime.run(std::future::pending()));
+    let namespace = format!("bench{}", std::process::id());
+    let ws: Workspace = serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
+        "metadata":{"name":"w","namespace":namespace},"spec":{"owner":"bench","storage":{"reclaimPolicy":"Delete"}}}))
+    .unwrap();
+    store.apply(ws).unwrap();
+    let mut operator = Vec::new();
+    for i in 0..STARTS {
+        let name = format!("s{i}");
+        let session: Session =
+            serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":name,"namespace":namespace},"spec":{"workspaceRef":{"name":"w"}}}))
+            .unwrap();
+        let started = Instant::now();
+        store.apply(session).unwrap();
+        loop {
+            let endpoint = store
+                .get::<Session>(&namespace, &name)
+                .unwrap()
+                .and_then(|s| s.status)
+                .and_then(|s| s.endpoint);
+            if let Some(endpoint) = endpoint
+                && ready(&http, &endpoint).await
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        operator.push(started.elapsed());
+        store.delete::<Session>(&namespace, &name).unwrap();
+        let container = render::container_name(&namespace, &name);
+        while Command::new("podman")
+            .args(["container", "exists", &container])
+            .status()
+            .unwrap()
+            .success()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    store.delete::<Workspace>(&namespace, "w").unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    println!("podman start latency: {STARTS} starts, warm image {image}");
+    println!("{:<44} {:>10} {:>10}", "", "p50", "p95");
+    summary("bare `podman run` -> /readyz", bare);
+    summary("Session applied -> runner /readyz", operator);
+    let _ = service.kill();
+    let _ = service.wait();
+}
