@@ -26,6 +26,7 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Operator {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    context: Option<Arc<Context>>,
 }
 
 impl Operator {
@@ -69,12 +70,13 @@ fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
         settings(env, runner_port, "test-operator"),
     ));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(context, async {
+    let task = tokio::spawn(run(context.clone(), async {
         let _ = stopped.await;
     }));
     Operator {
         stop: Some(stop),
         task: Some(task),
+        context: Some(context),
     }
 }
 
@@ -153,7 +155,7 @@ async fn try_kubelet_reports_ready(env: &TestEnv, pod: &str) -> Result<Pod, kube
 #[tokio::test]
 async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     let env = TestEnv::new("op-lifecycle").await.unwrap();
-    let _operator = start_operator(&env, 1);
+    let operator = start_operator(&env, 1);
     create_workspace(
         &env,
         "alice-dev",
@@ -234,6 +236,30 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
         ("True", "RunnerReady")
+    );
+
+    // The operator's /metrics, scraped over HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let router = oqto_operator::http::router(operator.context.clone().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let metrics = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"oqto_operator_sessions{phase="Running"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"oqto_operator_reconcile_duration_seconds_count{controller="session"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("oqto_operator_session_start_seconds_count 1"),
+        "{metrics}"
     );
 
     // Suspend: the pod goes, the claim stays.
@@ -465,6 +491,7 @@ fn start_replica(env: &TestEnv, identity: &str) -> (Operator, Arc<Context>) {
         Operator {
             stop: Some(stop),
             task: Some(task),
+            context: None,
         },
         context,
     )
