@@ -326,6 +326,14 @@ async fn invalid_objects_are_refused_with_a_message_naming_the_field() {
         create(&ws, workspace("d1", bad_duration)).await,
         &["spec.lifecycle.idleTimeout", "must be a duration such as"],
     );
+    // Matches the pattern, but no clock can wait that long (it overflowed the operator's
+    // duration type before the rule bounded it).
+    let huge = owned(json!({"lifecycle": {"idleTimeout": "99999999999999999999h"}}));
+    r.expect(
+        "huge duration",
+        create(&ws, workspace("d3", huge)).await,
+        &["spec.lifecycle.idleTimeout"],
+    );
     let negative = owned(json!({"lifecycle": {"startTimeout": "-5m"}}));
     r.expect(
         "negative duration",

@@ -244,6 +244,9 @@ fn apply(file: &std::path::Path, state_dir: &std::path::Path) -> anyhow::Result<
             .to_owned();
         let applied = match kind.as_str() {
             "Workspace" => {
+                // Before deserialising: an overflowing duration would not parse safely.
+                oqto_operator::core::durations::check_workspace(&value)
+                    .with_context(|| format!("document {}", n + 1))?;
                 let object: oqto_api::Workspace = serde_json::from_value(value)
                     .with_context(|| format!("document {}: not a valid Workspace", n + 1))?;
                 store.apply(object)?.metadata

@@ -15,7 +15,9 @@ pub fn duration(_: &mut SchemaGenerator) -> Schema {
         "type": "string",
         "maxLength": 32,
         "x-kubernetes-validations": [{
-            "rule": format!("self.matches('{DURATION_PATTERN}')"),
+            // duration() also bounds the value (Go's ~290 years): an unbounded number of hours
+            // would pass the pattern and overflow the operator's duration type.
+            "rule": format!("self.matches('{DURATION_PATTERN}') && duration(self) >= duration('0s')"),
             "message": "must be a duration such as 90s, 30m or 1h30m (units ns, us, ms, s, m, h)",
         }],
     })

@@ -4,6 +4,7 @@
 
 pub mod conditions;
 pub mod desired;
+pub mod durations;
 pub mod error;
 pub mod kube_objects;
 pub mod names;
