@@ -152,6 +152,23 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         ))
         .unwrap();
     let container = render::container_name(&namespace, "s1");
+    // A second runner in a workspace with a short idleTimeout suspends itself: nobody connects.
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "idle",
+            json!({"owner":"bob","storage":{"reclaimPolicy":"Delete"},"lifecycle":{"idleTimeout":"3s"}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "sleepy",
+            json!({"workspaceRef":{"name":"idle"}}),
+        ))
+        .unwrap();
 
     let phase = |store: Arc<Store>, ns: String| async move {
         store
@@ -225,6 +242,30 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let (read, content) = podman(&["exec", &container, "cat", "/workspace/proof.txt"]);
     assert!(read);
     assert_eq!(content, "kept");
+
+    let sleepy = store.clone();
+    let ns = namespace.clone();
+    eventually("the idle runner suspended itself", || {
+        let sleepy = sleepy.clone();
+        let ns = ns.clone();
+        async move {
+            let session = sleepy.get::<Session>(&ns, "sleepy").unwrap()?;
+            let suspended = session.spec.suspended
+                && session.status.and_then(|s| s.phase) == Some(SessionPhase::Suspended);
+            suspended.then_some(())
+        }
+    })
+    .await;
+    assert!(
+        !podman(&[
+            "container",
+            "exists",
+            &render::container_name(&namespace, "sleepy")
+        ])
+        .0
+    );
+    store.delete::<Session>(&namespace, "sleepy").unwrap();
+    store.delete::<Workspace>(&namespace, "idle").unwrap();
 
     // Delete: the container goes; the Delete workspace's volumes go, the Retain one's stay.
     store.delete::<Session>(&namespace, "s1").unwrap();

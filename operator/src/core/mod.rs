@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod desired;
 pub mod durations;
 pub mod error;
+pub mod idle;
 pub mod kube_objects;
 pub mod names;
 pub mod observe;

@@ -1,25 +1,20 @@
 //! The runner's activity report (pi-bridge `/activity`), for idle suspend.
 
-use serde::Deserialize;
+pub use crate::core::idle::Activity;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Activity {
-    pub busy: bool,
-    pub connected_clients: u64,
-    pub last_activity_ms: i64,
+/// Asks the runner at `base` (`http://host:port`); None when it does not answer (then it is not
+/// idle: it may be starting).
+pub async fn fetch_from(http: &reqwest::Client, base: &str) -> Option<Activity> {
+    let response = http.get(format!("{base}/activity")).send().await.ok()?;
+    response.error_for_status().ok()?.json().await.ok()
 }
 
-/// Asks the runner; None when it does not answer (it is not idle then: it may be starting).
+/// The same for a pod IP and port.
 pub async fn fetch(http: &reqwest::Client, pod_ip: &str, port: u16) -> Option<Activity> {
     let host = if pod_ip.contains(':') {
         format!("[{pod_ip}]")
     } else {
         pod_ip.to_owned()
     };
-    let response = http
-        .get(format!("http://{host}:{port}/activity"))
-        .send()
-        .await
-        .ok()?;
-    response.error_for_status().ok()?.json().await.ok()
+    fetch_from(http, &format!("http://{host}:{port}")).await
 }

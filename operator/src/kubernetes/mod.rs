@@ -1,7 +1,7 @@
 //! The Kubernetes runtime: controllers for Workspaces and Sessions that apply the core's objects
 //! with server-side apply and write status back. Thin: decisions live in `crate::core`.
 
-mod activity;
+pub mod activity;
 mod context;
 mod error;
 pub mod lease;

@@ -170,26 +170,16 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Actio
         last_activity = Timestamp::from_millisecond(report.last_activity_ms)
             .ok()
             .map(Time);
-        let idle_for = since(last_activity.as_ref());
         let idle_timeout: Duration = workspace.spec.lifecycle.idle_timeout.into();
-        let lifetime = since(old.started_at.as_ref());
         let max_lifetime: Option<Duration> = workspace.spec.lifecycle.max_lifetime.map(Into::into);
-        let reason = if !report.busy && report.connected_clients == 0 && idle_for > idle_timeout {
-            Some((
-                "IdleTimeout",
-                format!("no activity and no client for {}s", idle_for.as_secs()),
-            ))
-        } else if max_lifetime.is_some_and(|max| old.started_at.is_some() && lifetime > max) {
-            Some((
-                "MaxLifetime",
-                format!(
-                    "ran for {}s, the workspace's maxLifetime",
-                    lifetime.as_secs()
-                ),
-            ))
-        } else {
-            None
-        };
+        let running_for = old.started_at.as_ref().map(|t| since(Some(t)));
+        let reason = crate::core::idle::should_suspend(
+            &report,
+            Timestamp::now().as_millisecond(),
+            idle_timeout,
+            running_for,
+            max_lifetime,
+        );
         if let Some((reason, note)) = reason {
             // Suspending is a spec change the user sees and can undo (suspended: false).
             Api::<Session>::namespaced(client.clone(), &namespace)

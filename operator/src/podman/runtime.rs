@@ -283,6 +283,29 @@ impl PodmanRuntime {
                 .is_ok_and(|r| r.status().is_success()),
             None => false,
         };
+        if ready
+            && let Some(endpoint) = &endpoint
+            && let Some(report) =
+                crate::kubernetes::activity::fetch_from(&self.http, endpoint).await
+        {
+            let started = session.status.as_ref().and_then(|s| s.started_at.as_ref());
+            let running_for =
+                started.and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok());
+            if let Some((reason, note)) = crate::core::idle::should_suspend(
+                &report,
+                Timestamp::now().as_millisecond(),
+                workspace.spec.lifecycle.idle_timeout.into(),
+                running_for,
+                workspace.spec.lifecycle.max_lifetime.map(Into::into),
+            ) {
+                // Suspending is a spec change the user sees and can undo, as on Kubernetes.
+                tracing::info!(session = %name, reason, %note, "suspending");
+                let mut suspended = session.clone();
+                suspended.spec.suspended = true;
+                self.store.apply(suspended)?;
+                return Ok(());
+            }
+        }
         if ready {
             self.write_status(
                 session,
