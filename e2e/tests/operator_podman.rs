@@ -127,12 +127,16 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         let _ = stopped.await;
     }));
 
+    let secret = store.secret_path(&namespace, "llm-keys");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, "OQTO_LLM_API_KEY=sekrit\n").unwrap();
     store
         .apply::<Workspace>(object(
             "Workspace",
             &namespace,
             "dev",
-            json!({"owner":"alice","storage":{"reclaimPolicy":"Delete"}}),
+            json!({"owner":"alice","storage":{"reclaimPolicy":"Delete"},
+                "llm":{"provider":"scripted","model":"scripted","credentialsSecretRef":{"name":"llm-keys"}}}),
         ))
         .unwrap();
     store
@@ -196,6 +200,14 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let (user_ok, user) = podman(&["exec", &container, "id", "-u"]);
     assert!(user_ok);
     assert_eq!(user, "1000", "the runner is not root");
+
+    let (_, key) = podman(&["exec", &container, "printenv", "OQTO_LLM_API_KEY"]);
+    assert_eq!(
+        key, "sekrit",
+        "the Secret's keys are the runner's environment"
+    );
+    let status_text = serde_json::to_string(&status).unwrap();
+    assert!(!status_text.contains("sekrit"), "no secret in status");
 
     let (written, _) = podman(&[
         "exec",

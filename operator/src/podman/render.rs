@@ -36,7 +36,14 @@ pub fn fnv1a(text: &str) -> String {
     format!("{hash:016x}")
 }
 
-pub fn container(plan: &RunnerPlan, session_uid: &str) -> ContainerCreateBody {
+/// `secret_env`: the keys and values of the Secrets the plan references (envFrom); they go
+/// into the container's environment and are left out of the spec hash (a rotated key does not
+/// restart a runner by itself, as on Kubernetes).
+pub fn container(
+    plan: &RunnerPlan,
+    session_uid: &str,
+    secret_env: &[(String, String)],
+) -> ContainerCreateBody {
     let [files, home] = volume_names(&plan.namespace, &plan.workspace);
     let mut labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
     labels.insert(LABEL_NAMESPACE.into(), plan.namespace.clone());
@@ -81,6 +88,9 @@ pub fn container(plan: &RunnerPlan, session_uid: &str) -> ContainerCreateBody {
     let hash = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
     labels.insert(LABEL_RUNNER_HASH.into(), hash);
     body.labels = Some(labels);
+    if let Some(env) = body.env.as_mut() {
+        env.extend(secret_env.iter().map(|(k, v)| format!("{k}={v}")));
+    }
     body
 }
 
@@ -105,7 +115,7 @@ mod tests {
             gateway_labels: Default::default(),
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
-        let body = container(&plan, "uid-1");
+        let body = container(&plan, "uid-1", &[("K".into(), "v".into())]);
         let host = body.host_config.as_ref().unwrap();
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
         assert_eq!(host.readonly_rootfs, Some(true));
@@ -114,6 +124,7 @@ mod tests {
             .unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        assert!(body.env.as_ref().unwrap().contains(&"K=v".to_owned()));
         let labels = body.labels.as_ref().unwrap();
         assert_eq!(labels[LABEL_SESSION_UID], "uid-1");
         assert_eq!(labels[names::LABEL_MANAGED_BY], names::MANAGED_BY);
@@ -126,7 +137,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            container(&plan, "uid-1").labels.unwrap()[LABEL_RUNNER_HASH],
+            container(&plan, "uid-1", &[]).labels.unwrap()[LABEL_RUNNER_HASH],
             labels[LABEL_RUNNER_HASH],
             "stable hash"
         );

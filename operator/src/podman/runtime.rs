@@ -204,7 +204,29 @@ impl PodmanRuntime {
                 None,
             );
         }
-        let desired = render::container(&plan, &uid);
+        let mut secret_env = Vec::new();
+        for secret in plan.env_from.iter().filter_map(|e| e.secret_ref.as_ref()) {
+            match self.store.secret(&namespace, &secret.name)? {
+                Some(pairs) => secret_env.extend(pairs),
+                None => {
+                    let message = format!(
+                        "Secret {:?} not found: single-node mode reads it from {}",
+                        secret.name,
+                        self.store.secret_path(&namespace, &secret.name).display()
+                    );
+                    return self.write_status(
+                        session,
+                        SessionPhase::Failed,
+                        false,
+                        "SecretNotFound",
+                        &message,
+                        None,
+                        None,
+                    );
+                }
+            }
+        }
+        let desired = render::container(&plan, &uid, &secret_env);
         let desired_hash = desired
             .labels
             .as_ref()

@@ -284,6 +284,45 @@ impl Store {
         Ok(updated)
     }
 
+    /// Where single-node mode keeps Secrets: `secrets/<namespace>/<name>.env`, `KEY=VALUE` lines.
+    pub fn secret_path(&self, namespace: &str, name: &str) -> PathBuf {
+        self.dir
+            .join("secrets")
+            .join(namespace)
+            .join(format!("{name}.env"))
+    }
+
+    /// A Secret's keys and values (the runner's environment, as `envFrom` on Kubernetes).
+    /// None when the Secret does not exist.
+    pub fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let path = self.secret_path(namespace, name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let mut pairs = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(StoreError::Invalid {
+                    field: "secret",
+                    // Never echo the line: it may hold a value.
+                    reason: format!("{}: line {} is not KEY=VALUE", path.display(), n + 1),
+                });
+            };
+            pairs.push((key.trim().to_owned(), value.to_owned()));
+        }
+        Ok(Some(pairs))
+    }
+
     pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
         let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
             field: "store",
