@@ -5,6 +5,7 @@ pub mod activity;
 mod context;
 mod error;
 pub mod lease;
+pub mod parse;
 mod session;
 mod workspace;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -144,16 +146,28 @@ pub async fn run(
         let _ = stop_workspaces.send(());
     });
 
-    let session_controller =
-        Controller::new(api::<Session>(&client, ns), watcher::Config::default());
+    // Untyped watches: one unreadable object is reported on itself, never stalls the list.
+    let session_resource = ApiResource::erase::<Session>(&());
+    let workspace_resource = ApiResource::erase::<Workspace>(&());
+    let dynamic = |resource: &ApiResource| match ns {
+        Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource),
+        None => Api::<DynamicObject>::all_with(client.clone(), resource),
+    };
+    let session_controller = Controller::new_with(
+        dynamic(&session_resource),
+        watcher::Config::default(),
+        session_resource.clone(),
+    );
     let sessions = session_controller.store();
     let prune = prune_orphans(context.clone(), sessions.clone());
+    let mapped_resource = session_resource.clone();
     let session_controller = session_controller
         .owns(api::<Pod>(&client, ns), managed.clone())
         .owns(api::<Service>(&client, ns), managed.clone())
         // A Session waiting for its Workspace starts as soon as the Workspace appears.
-        .watches(
-            api::<Workspace>(&client, ns),
+        .watches_with(
+            dynamic(&workspace_resource),
+            workspace_resource.clone(),
             watcher::Config::default(),
             move |workspace| {
                 let name = workspace.metadata.name.clone().unwrap_or_default();
@@ -162,47 +176,60 @@ pub async fn run(
                     .state()
                     .into_iter()
                     .filter(|s| {
-                        s.spec.workspace_ref.name == name && s.metadata.namespace == namespace
+                        s.data["spec"]["workspaceRef"]["name"].as_str() == Some(name.as_str())
+                            && s.metadata.namespace == namespace
                     })
-                    .map(|s| ObjectRef::from(&*s))
+                    .map(|s| ObjectRef::from_obj_with(&*s, mapped_resource.clone()))
                     .collect::<Vec<_>>()
             },
         )
         .graceful_shutdown_on(async {
             let _ = sessions_stopped.await;
         })
-        .run(session::reconcile, session::error_policy, context.clone())
+        .run(
+            session::reconcile_object,
+            session::error_policy,
+            context.clone(),
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "session reconcile failed");
             }
         });
 
-    let workspace_controller =
-        Controller::new(api::<Workspace>(&client, ns), watcher::Config::default())
-            .owns(api::<NetworkPolicy>(&client, ns), managed.clone())
-            .owns(api::<ServiceAccount>(&client, ns), managed.clone())
-            // Claims with reclaimPolicy Retain have no owner: map them back by label.
-            .watches(
-                api::<PersistentVolumeClaim>(&client, ns),
-                managed,
-                |claim| {
-                    let labels = claim.metadata.labels.clone().unwrap_or_default();
-                    labels.get(names::LABEL_WORKSPACE).map(|name| {
-                        ObjectRef::<Workspace>::new(name)
-                            .within(claim.metadata.namespace.as_deref().unwrap_or_default())
-                    })
-                },
-            )
-            .graceful_shutdown_on(async {
-                let _ = workspaces_stopped.await;
+    let claim_resource = workspace_resource.clone();
+    let workspace_controller = Controller::new_with(
+        dynamic(&workspace_resource),
+        watcher::Config::default(),
+        workspace_resource.clone(),
+    )
+    .owns(api::<NetworkPolicy>(&client, ns), managed.clone())
+    .owns(api::<ServiceAccount>(&client, ns), managed.clone())
+    // Claims with reclaimPolicy Retain have no owner: map them back by label.
+    .watches(
+        api::<PersistentVolumeClaim>(&client, ns),
+        managed,
+        move |claim| {
+            let labels = claim.metadata.labels.clone().unwrap_or_default();
+            labels.get(names::LABEL_WORKSPACE).map(|name| {
+                ObjectRef::<DynamicObject>::new_with(name, claim_resource.clone())
+                    .within(claim.metadata.namespace.as_deref().unwrap_or_default())
             })
-            .run(workspace::reconcile, workspace::error_policy, context)
-            .for_each(|result| async move {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "workspace reconcile failed");
-                }
-            });
+        },
+    )
+    .graceful_shutdown_on(async {
+        let _ = workspaces_stopped.await;
+    })
+    .run(
+        workspace::reconcile_object,
+        workspace::error_policy,
+        context,
+    )
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "workspace reconcile failed");
+        }
+    });
 
     // The prune loop never ends: it lives exactly as long as the controllers.
     tokio::select! {
@@ -214,7 +241,10 @@ pub async fn run(
 /// Runner pods and services whose Session is gone (or was recreated under the same name) are
 /// deleted. Garbage collection does the same through owner references; this covers clusters
 /// where it lags or objects that lost their owner reference.
-async fn prune_orphans(context: Arc<Context>, sessions: kube::runtime::reflector::Store<Session>) {
+async fn prune_orphans(
+    context: Arc<Context>,
+    sessions: kube::runtime::reflector::Store<DynamicObject>,
+) {
     let every = context.settings.prune_every;
     let client = context.client.clone();
     let ns = context.settings.namespace.clone();

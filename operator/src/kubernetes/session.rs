@@ -37,6 +37,26 @@ fn since(time: Option<&Time>) -> Duration {
         .unwrap_or_default()
 }
 
+/// Reads the watched object, reporting it on itself when it cannot be read.
+pub async fn reconcile_object(
+    object: Arc<kube::api::DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    match super::parse::typed::<Session>(&object) {
+        Ok(typed) => reconcile(Arc::new(typed), ctx).await,
+        Err(reason) => {
+            super::parse::report_invalid(
+                &ctx,
+                &object,
+                &kube::api::ApiResource::erase::<Session>(&()),
+                &reason,
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+    }
+}
+
 pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = super::ReconcileTimer::new(&ctx, "session");
     // The Pod and Service are owned by the Session: garbage collection removes them.
@@ -51,9 +71,31 @@ pub async fn reconcile(session: Arc<Session>, ctx: Arc<Context>) -> Result<Actio
     let old = session.status.clone().unwrap_or_default();
 
     let workspace_name = &session.spec.workspace_ref.name;
-    let workspace = Api::<Workspace>::namespaced(client.clone(), &namespace)
-        .get_opt(workspace_name)
-        .await?;
+    let workspace_object = Api::<kube::api::DynamicObject>::namespaced_with(
+        client.clone(),
+        &namespace,
+        &kube::api::ApiResource::erase::<Workspace>(&()),
+    )
+    .get_opt(workspace_name)
+    .await?;
+    let workspace = match workspace_object
+        .as_ref()
+        .map(super::parse::typed::<Workspace>)
+    {
+        None => None,
+        Some(Ok(workspace)) => Some(workspace),
+        Some(Err(reason)) => {
+            let state = RunnerState {
+                phase: SessionPhase::Pending,
+                reason: "WorkspaceInvalid".into(),
+                message: format!("Workspace {workspace_name:?} cannot be read: {reason}"),
+                ready: false,
+                scheduled: None,
+            };
+            write_status(&ctx, &session, &old, &state, None, None, None).await?;
+            return Ok(Action::await_change());
+        }
+    };
     let Some(workspace) = workspace else {
         let state = RunnerState {
             phase: SessionPhase::Pending,
@@ -354,7 +396,11 @@ async fn write_status(
     Ok(())
 }
 
-pub fn error_policy(session: Arc<Session>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    session: Arc<kube::api::DynamicObject>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let key = format!(
         "sess/{}/{}",
         session.namespace().unwrap_or_default(),

@@ -32,6 +32,26 @@ where
         .await?)
 }
 
+/// Reads the watched object, reporting it on itself when it cannot be read.
+pub async fn reconcile_object(
+    object: Arc<kube::api::DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    match super::parse::typed::<Workspace>(&object) {
+        Ok(typed) => reconcile(Arc::new(typed), ctx).await,
+        Err(reason) => {
+            super::parse::report_invalid(
+                &ctx,
+                &object,
+                &kube::api::ApiResource::erase::<Workspace>(&()),
+                &reason,
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+    }
+}
+
 pub async fn reconcile(workspace: Arc<Workspace>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = super::ReconcileTimer::new(&ctx, "workspace");
     // Children go with the Workspace through owner references; a Retain claim has none and stays.
@@ -141,7 +161,11 @@ pub async fn reconcile(workspace: Arc<Workspace>, ctx: Arc<Context>) -> Result<A
     })
 }
 
-pub fn error_policy(workspace: Arc<Workspace>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    workspace: Arc<kube::api::DynamicObject>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let key = format!(
         "ws/{}/{}",
         workspace.namespace().unwrap_or_default(),
