@@ -30,10 +30,12 @@ pub enum FrameError {
         name: String,
         id: Option<String>,
     },
-    #[error("Invalid {channel} frame `{operation}`: {reason}")]
+    /// `reason` is serde's message; `field` the dotted path it is about, when it could be found.
+    #[error("Invalid {channel} frame `{operation}`: {}{reason}", field_prefix(.field))]
     InvalidField {
         channel: Channel,
         operation: String,
+        field: Option<String>,
         reason: String,
         id: Option<String>,
     },
@@ -53,13 +55,24 @@ impl FrameError {
         }
     }
 
-    /// The frame's channel, when it is one this endpoint serves.
+    /// The frame's channel, when it named a known one (served or not).
     pub fn channel(&self) -> Option<Channel> {
         match self {
-            Self::MissingTag { channel, .. }
+            Self::UnsupportedChannel { channel, .. }
+            | Self::MissingTag { channel, .. }
             | Self::UnknownOperation { channel, .. }
             | Self::InvalidField { channel, .. } => Some(*channel),
-            _ => None,
+            Self::NotJson { .. }
+            | Self::NotObject
+            | Self::MissingChannel { .. }
+            | Self::UnknownChannel { .. } => None,
         }
     }
+}
+
+fn field_prefix(field: &Option<String>) -> String {
+    field
+        .as_deref()
+        .map(|field| format!("field `{field}`: "))
+        .unwrap_or_default()
 }

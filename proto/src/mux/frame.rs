@@ -1,6 +1,8 @@
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::field_locator::locate_bad_field;
 use super::{
     Channel, FilesEvent, FilesOp, FilesRequest, FrameError, HstryEvent, HstryRequest, SystemEvent,
     TerminalEvent, TerminalRequest,
@@ -55,29 +57,43 @@ impl ClientFrame {
             name: name.to_owned(),
             id: id.clone(),
         })?;
-        match channel {
-            Channel::Agent => {
-                let op = operation(&object, channel, "cmd", &CommandKind::NAMES, &id)?;
-                typed(object, channel, op, id).map(Self::Agent)
-            }
-            Channel::Files => {
-                let op = operation(&object, channel, "type", &FilesOp::TYPES, &id)?;
-                typed(object, channel, op, id).map(Self::Files)
-            }
-            Channel::Terminal => {
-                let op = operation(&object, channel, "type", &TerminalRequest::TYPES, &id)?;
-                typed(object, channel, op, id).map(Self::Terminal)
-            }
-            Channel::Hstry => {
-                let op = operation(&object, channel, "type", &HstryRequest::TYPES, &id)?;
-                typed(object, channel, op, id).map(Self::Hstry)
-            }
+        let (tag, known, build): (&'static str, &[&str], Build) = match channel {
+            Channel::Agent => ("cmd", &CommandKind::NAMES, |frame, context| {
+                // The envelope first, then the payload with the (valid) envelope left alone:
+                // `Command` checks its own missing fields before its flattened payload, so
+                // removing `session_id` would look like the fix for any bad payload field.
+                typed::<CommandEnvelope>(frame, &["cmd"], context)?;
+                let envelope = ["cmd", "id", "session_id", "runner_id"];
+                typed(frame, &envelope, context).map(Self::Agent)
+            }),
+            Channel::Files => ("type", &FilesOp::TYPES, |frame, context| {
+                typed(frame, &["type"], context).map(Self::Files)
+            }),
+            Channel::Terminal => ("type", &TerminalRequest::TYPES, |frame, context| {
+                typed(frame, &["type"], context).map(Self::Terminal)
+            }),
+            Channel::Hstry => ("type", &HstryRequest::TYPES, |frame, context| {
+                typed(frame, &["type"], context).map(Self::Hstry)
+            }),
             Channel::Trx | Channel::Session | Channel::System | Channel::Bus => {
-                Err(FrameError::UnsupportedChannel { channel, id })
+                return Err(FrameError::UnsupportedChannel { channel, id });
             }
-        }
+        };
+        let op = operation(&object, channel, tag, known, &id)?;
+        let mut object = object;
+        object.remove("channel");
+        let context = Context {
+            probe: text.len() <= MAX_PROBED_FRAME,
+            channel,
+            operation: &op,
+            id: &id,
+        };
+        build(&Value::Object(object), &context)
     }
 }
+
+/// Turns a frame of a served channel, its operation already checked, into a `ClientFrame`.
+type Build = fn(&Value, &Context<'_>) -> Result<ClientFrame, FrameError>;
 
 /// The frame's operation name (`cmd` or `type`), checked against the known ones.
 fn operation(
@@ -105,17 +121,49 @@ fn operation(
     Ok(name.to_owned())
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
-    mut object: Map<String, Value>,
-    channel: Channel,
-    operation: String,
+/// The envelope fields of an agent frame, checked on their own (see `ClientFrame::parse`).
+#[derive(Deserialize)]
+#[allow(dead_code)] // Only its errors matter.
+struct CommandEnvelope {
+    #[serde(default)]
     id: Option<String>,
+    session_id: String,
+    #[serde(default)]
+    runner_id: Option<String>,
+}
+
+/// What an error about a frame's fields must say besides serde's message.
+struct Context<'a> {
+    channel: Channel,
+    operation: &'a str,
+    id: &'a Option<String>,
+    /// Whether to look for the bad field (each probe parses the frame again; large frames
+    /// are not probed, so a bad frame cannot cost more than a few small parses).
+    probe: bool,
+}
+
+/// Frames up to this size get the bad field named; larger ones only serde's message.
+const MAX_PROBED_FRAME: usize = 64 * 1024;
+
+/// Deserialises the frame (already without its `channel`) as `T`; on failure names the bad
+/// field, never one of `never_blamed`.
+fn typed<T: DeserializeOwned>(
+    frame: &Value,
+    never_blamed: &[&str],
+    context: &Context<'_>,
 ) -> Result<T, FrameError> {
-    object.remove("channel");
-    serde_json::from_value(Value::Object(object)).map_err(|e| FrameError::InvalidField {
-        channel,
-        operation,
-        reason: e.to_string(),
-        id,
+    T::deserialize(frame).map_err(|error| FrameError::InvalidField {
+        channel: context.channel,
+        operation: context.operation.to_owned(),
+        field: context
+            .probe
+            .then(|| {
+                locate_bad_field(frame, never_blamed, |candidate| {
+                    T::deserialize(candidate).err().map(|e| e.to_string())
+                })
+            })
+            .flatten(),
+        reason: error.to_string(),
+        id: context.id.clone(),
     })
 }

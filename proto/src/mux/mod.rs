@@ -4,6 +4,7 @@
 
 mod channel;
 mod error;
+mod field_locator;
 mod files;
 mod frame;
 mod hstry;
