@@ -4,10 +4,12 @@
 //!
 //! - [`store`]: the SQLite store (schema migrations, idempotent writes, reads, FTS5 search);
 //! - [`service`]: the gRPC services on top of it;
-//! - [`server`] / [`client`]: binding, serving with health and graceful shutdown, dialling;
+//! - [`server`] / [`client`]: binding, serving with health and a bounded graceful shutdown,
+//!   dialling (eagerly, or lazily for a client that starts before hstry);
 //! - [`validate`], [`fts_query`], [`listen`]: input checks without I/O.
 
 pub mod client;
+mod closable_io;
 pub mod fts_query;
 pub mod listen;
 pub mod server;

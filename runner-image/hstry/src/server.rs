@@ -6,20 +6,26 @@ use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::time::Duration;
 
 use anyhow::Context;
 use oqto_proto::hstry::read_service_server::ReadServiceServer;
 use oqto_proto::hstry::search_service_server::SearchServiceServer;
 use oqto_proto::hstry::write_service_server::WriteServiceServer;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::transport::Server;
+use tonic::transport::server::{Connected, Router};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::closable_io::ClosableIo;
 use crate::listen::ListenAddr;
 use crate::service::Hstry;
 use crate::store::{SharedStore, Store};
@@ -81,13 +87,24 @@ fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Serves the store on `listener` until `shutdown` resolves, then reports NOT_SERVING, lets
-/// running calls finish (for at most [`SHUTDOWN_GRACE`]) and, for a Unix socket, removes the
-/// socket file.
+/// Serves the store on `listener` until `shutdown` resolves, then reports NOT_SERVING and lets
+/// running calls finish for at most [`SHUTDOWN_GRACE`]. Returns once every connection is
+/// closed and, for a Unix socket, the socket file is removed.
 pub async fn serve(
     listener: Listener,
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_grace(listener, store, shutdown, SHUTDOWN_GRACE).await
+}
+
+/// [`serve`] with a chosen grace period: connections still open `grace` after `shutdown`
+/// resolved are cut (a client that stopped reading never completes HTTP/2's goodbye).
+pub async fn serve_with_grace(
+    listener: Listener,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
 ) -> anyhow::Result<()> {
     let service = Hstry::new(SharedStore::new(store));
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -99,15 +116,6 @@ pub async fn serve(
         set_status(&health, ServingStatus::NotServing).await;
         let _ = signalled.send(());
     };
-    // A client that stops reading (it never answers HTTP/2's GOAWAY ping) would otherwise hold
-    // the shutdown forever.
-    let grace_over = async {
-        if grace_starts.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
     let router = Server::builder()
         .add_service(health_service)
         .add_service(WriteServiceServer::new(service.clone()))
@@ -116,17 +124,20 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, "hstry serving");
     }
+    let shutdown = Shutdown {
+        signal: shutdown,
+        grace_starts,
+        grace,
+    };
     let (served, socket_path) = match listener {
-        Listener::Unix { listener, path } => {
-            let incoming = UnixListenerStream::new(listener);
-            let serving = router.serve_with_incoming_shutdown(incoming, shutdown);
-            (within_grace(serving, grace_over).await, Some(path))
-        }
-        Listener::Tcp(listener) => {
-            let incoming = TcpListenerStream::new(listener);
-            let serving = router.serve_with_incoming_shutdown(incoming, shutdown);
-            (within_grace(serving, grace_over).await, None)
-        }
+        Listener::Unix { listener, path } => (
+            serve_incoming(router, UnixListenerStream::new(listener), shutdown).await,
+            Some(path),
+        ),
+        Listener::Tcp(listener) => (
+            serve_incoming(router, TcpListenerStream::new(listener), shutdown).await,
+            None,
+        ),
     };
     if let Some(path) = socket_path
         && let Err(err) = std::fs::remove_file(&path)
@@ -136,17 +147,47 @@ pub async fn serve(
     Ok(served?)
 }
 
-async fn within_grace(
-    serving: impl Future<Output = Result<(), tonic::transport::Error>>,
-    grace_over: impl Future<Output = ()>,
-) -> Result<(), tonic::transport::Error> {
-    tokio::select! {
-        served = serving => served,
-        () = grace_over => {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "clients still connected; closing anyway");
-            Ok(())
+/// When serving stops, and how long connections then have to close on their own.
+struct Shutdown<F> {
+    signal: F,
+    /// Resolves once `signal` has resolved and health reports NOT_SERVING.
+    grace_starts: oneshot::Receiver<()>,
+    grace: Duration,
+}
+
+/// Serves `incoming` until the shutdown signal, then waits for the open connections, cutting
+/// those still open when the grace period is over.
+async fn serve_incoming<IO>(
+    router: Router,
+    incoming: impl Stream<Item = io::Result<IO>>,
+    shutdown: Shutdown<impl Future<Output = ()>>,
+) -> Result<(), tonic::transport::Error>
+where
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+{
+    let cut = CancellationToken::new();
+    let incoming = {
+        let cut = cut.clone();
+        incoming.map(move |accepted| accepted.map(|io| ClosableIo::new(io, &cut)))
+    };
+    let mut serving = pin!(router.serve_with_incoming_shutdown(incoming, shutdown.signal));
+    let grace_over = async {
+        if shutdown.grace_starts.await.is_ok() {
+            tokio::time::sleep(shutdown.grace).await;
+        } else {
+            // The signal was dropped unresolved: serving ended by itself.
+            std::future::pending::<()>().await;
         }
+    };
+    tokio::select! {
+        served = &mut serving => return served,
+        () = grace_over => {}
     }
+    tracing::warn!(grace = ?shutdown.grace, "clients still connected; closing their connections");
+    cut.cancel();
+    // Cut connections end at their next poll, so this returns promptly, and only once no
+    // connection task holds the store any more.
+    serving.await
 }
 
 async fn set_status(health: &HealthReporter, status: ServingStatus) {

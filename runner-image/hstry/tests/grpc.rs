@@ -485,37 +485,63 @@ async fn serves_on_loopback_tcp_too() {
     task.await.unwrap().unwrap();
 }
 
-// Multi-threaded: the test blocks its thread while the server must keep serving.
-#[tokio::test(flavor = "multi_thread")]
+/// The first bytes of every HTTP/2 client connection, followed by an empty SETTINGS frame.
+const HTTP2_PREFACE_AND_SETTINGS: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+const HTTP2_FRAME_HEADER_LEN: usize = 9;
+const HTTP2_SETTINGS: u8 = 0x4;
+const HTTP2_GOAWAY: u8 = 0x7;
+
+fn frame_payload_len(header: &[u8]) -> usize {
+    usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2])
+}
+
+/// The frame types in a run of raw HTTP/2 frames.
+fn frame_types(mut bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while bytes.len() >= HTTP2_FRAME_HEADER_LEN {
+        types.push(bytes[3]);
+        let frame_len = HTTP2_FRAME_HEADER_LEN + frame_payload_len(bytes);
+        bytes = &bytes[frame_len.min(bytes.len())..];
+    }
+    types
+}
+
+#[tokio::test]
 async fn a_client_that_stops_responding_cannot_hold_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     let dir = tempfile::tempdir().unwrap();
     let (db, socket) = paths(&dir);
-    let server = TestServer::start(&db, &socket).await;
-    let addr = server.addr.clone();
-    let (connected, wait_connected) = std::sync::mpsc::channel();
-    let (release, frozen) = std::sync::mpsc::channel::<()>();
-    // The client lives on its own runtime, which then blocks: its connection stays open and
-    // nobody answers the server's GOAWAY.
-    let client = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let c = runtime.block_on(async {
-            let mut c = clients(&addr).await;
-            c.read
-                .list_conversations(ListConversationsRequest::default())
-                .await
-                .unwrap();
-            c
-        });
-        connected.send(()).unwrap();
-        frozen.recv().unwrap();
-        drop(c);
-    });
-    wait_connected.recv().unwrap();
+    // Any grace will do: the peer below never answers, however long it is given.
+    let grace = std::time::Duration::from_millis(100);
+    let server = TestServer::start_with_grace(&db, &socket, grace).await;
+    // A peer that opens an HTTP/2 connection and then never reads again, so it never answers
+    // the PING that completes the server's GOAWAY.
+    let mut peer = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    peer.write_all(HTTP2_PREFACE_AND_SETTINGS).await.unwrap();
+    let mut header = [0; HTTP2_FRAME_HEADER_LEN];
+    peer.read_exact(&mut header).await.unwrap();
+    assert_eq!(
+        header[3], HTTP2_SETTINGS,
+        "the server serves the connection"
+    );
+    let mut settings = vec![0; frame_payload_len(&header)];
+    peer.read_exact(&mut settings).await.unwrap();
+
     server.stop().await;
-    assert!(!socket.exists());
-    release.send(()).unwrap();
-    client.join().unwrap();
+    assert!(!socket.exists(), "the socket file is removed on shutdown");
+    // `stop` returned only after the server closed the connection: what the peer can still
+    // read ends. The guard turns a regression (a connection left open) into a failure, not a hang.
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        peer.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server left the connection open after shutdown")
+    .unwrap();
+    assert!(
+        frame_types(&rest).contains(&HTTP2_GOAWAY),
+        "the server said goodbye before cutting the connection: {rest:?}"
+    );
 }

@@ -3,8 +3,13 @@
 
 use oqto_proto::hstry::{Conversation, Message, UpdateConversationRequest};
 
-/// The row for a conversation seen for the first time.
-pub fn new_conversation(incoming: &Conversation, now_ms: i64) -> Conversation {
+/// The row for a conversation seen for the first time, or again after a delete that left it
+/// at `retired_version` (0 when there was none).
+pub fn new_conversation(
+    incoming: &Conversation,
+    retired_version: i64,
+    now_ms: i64,
+) -> Conversation {
     Conversation {
         conversation_id: uuid::Uuid::new_v4().to_string(),
         created_at_ms: if incoming.created_at_ms > 0 {
@@ -13,7 +18,7 @@ pub fn new_conversation(incoming: &Conversation, now_ms: i64) -> Conversation {
             now_ms
         },
         updated_at_ms: Some(incoming.updated_at_ms.unwrap_or(now_ms)),
-        version: 1,
+        version: retired_version.max(0) + 1,
         message_count: 0,
         ..incoming.clone()
     }

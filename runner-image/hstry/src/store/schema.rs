@@ -82,6 +82,23 @@ const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
     ",
+    // 3: the last version of each deleted conversation, so that one created again under the
+    // same (source_id, external_id) continues after it: a client that saw version N of that
+    // key never sees a smaller number for newer history.
+    "
+    CREATE TABLE retired_versions (
+        source_id TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (source_id, external_id)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER conversations_retire_version AFTER DELETE ON conversations BEGIN
+        INSERT INTO retired_versions (source_id, external_id, version)
+            VALUES (old.source_id, old.external_id, old.version)
+            ON CONFLICT (source_id, external_id)
+            DO UPDATE SET version = MAX(version, excluded.version);
+    END;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -111,6 +111,59 @@ fn versions_move_once_per_changing_call_and_never_on_a_resend() {
 }
 
 #[test]
+fn a_conversation_created_again_after_a_delete_continues_its_versions() {
+    let (_dir, mut store) = open();
+    write(&mut store, vec![message(0, "hello")]);
+    let before = append(&mut store, vec![message(1, "hi")]).unwrap();
+    assert_eq!(before.version, 2);
+    store.delete_conversation("pi", "ses_1").unwrap();
+
+    let again = write(&mut store, vec![message(0, "hello")]);
+    assert_eq!((again.version, again.message_count), (3, 1));
+    assert_ne!(again.conversation_id, before.conversation_id);
+    // Deleted again at a lower version than the first time: still never backwards.
+    store.delete_conversation("pi", "ses_1").unwrap();
+    assert_eq!(write(&mut store, vec![]).version, 4);
+    // Other keys are not affected.
+    let other = store
+        .write_conversation(&WriteConversationRequest {
+            conversation: Some(Conversation {
+                source_id: "pi".into(),
+                external_id: "ses_2".into(),
+                ..Default::default()
+            }),
+            messages: vec![],
+        })
+        .unwrap();
+    assert_eq!(other.version, 1);
+}
+
+#[test]
+fn the_database_is_in_wal_mode_for_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hstry.db");
+    let mut store = Store::open(&path).unwrap();
+    // WAL is a property of the file, so a reader that opens it later sees it too...
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = reader
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // ...and a reader in the middle of a read does not block a commit (with a rollback journal
+    // the commit would need the reader gone); the reader keeps its snapshot until it finishes.
+    let count = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM conversations", [], |row| row.get(0))
+            .unwrap()
+    };
+    reader.execute_batch("BEGIN").unwrap();
+    assert_eq!(count(&reader), 0);
+    write(&mut store, vec![message(0, "written during a read")]);
+    assert_eq!(count(&reader), 0, "the open read sees its snapshot");
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(count(&reader), 1);
+}
+
+#[test]
 fn a_resend_keeps_ids_and_times_the_store_assigned() {
     let (_dir, mut store) = open();
     write(&mut store, vec![message(0, "hello")]);

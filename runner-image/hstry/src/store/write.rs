@@ -39,9 +39,10 @@ impl Store {
         let stored = find_by_external(&tx, &incoming.source_id, &incoming.external_id)?;
         let (conversation_id, conversation_changed) = match stored {
             None => {
-                // Creating the conversation takes it to version 1; its messages are part of
-                // the same change.
-                let row = merge::new_conversation(incoming, now);
+                // Creating the conversation takes it to version 1 (or one past a deleted
+                // predecessor's); its messages are part of the same change.
+                let retired = retired_version(&tx, &incoming.source_id, &incoming.external_id)?;
+                let row = merge::new_conversation(incoming, retired, now);
                 insert_conversation(&tx, &row)?;
                 let written = upsert_messages(&tx, &row.conversation_id, &request.messages, now)?;
                 let outcome = finish(&tx, &row.conversation_id, written, false, None, now)?;
@@ -161,6 +162,21 @@ pub(super) fn find_by_external(
         .prepare_cached(&sql)?
         .query_row((source_id, external_id), rows::conversation)
         .optional()?)
+}
+
+/// The version a deleted conversation with this key had reached (0 if none was deleted).
+fn retired_version(
+    tx: &Transaction<'_>,
+    source_id: &str,
+    external_id: &str,
+) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT version FROM retired_versions WHERE source_id = ?1 AND external_id = ?2",
+        )?
+        .query_row((source_id, external_id), |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 fn insert_conversation(tx: &Transaction<'_>, row: &Conversation) -> Result<(), StoreError> {

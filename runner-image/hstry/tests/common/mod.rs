@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used)] // Test support: a failed step is a failed test.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use oqto_hstry::client;
 use oqto_hstry::listen::ListenAddr;
-use oqto_hstry::server::{Listener, serve};
+use oqto_hstry::server::{Listener, SHUTDOWN_GRACE, serve_with_grace};
 use oqto_hstry::store::Store;
 use oqto_proto::hstry::read_service_client::ReadServiceClient;
 use oqto_proto::hstry::search_service_client::SearchServiceClient;
@@ -26,15 +27,28 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `db` on `socket` in this process; the socket accepts clients on return.
     pub async fn start(db: &Path, socket: &Path) -> Self {
-        let listener = Listener::bind(&ListenAddr::Unix(socket.to_path_buf()))
-            .await
-            .unwrap();
+        Self::start_with_grace(db, socket, SHUTDOWN_GRACE).await
+    }
+
+    /// [`TestServer::start`] with the given shutdown grace period.
+    pub async fn start_with_grace(db: &Path, socket: &Path, grace: Duration) -> Self {
+        Self::serve_on(&ListenAddr::Unix(socket.to_path_buf()), db, grace).await
+    }
+
+    /// Serves `db` on `addr` (`tcp:127.0.0.1:0` picks a free port; see `addr`).
+    pub async fn serve_on(addr: &ListenAddr, db: &Path, grace: Duration) -> Self {
+        let listener = Listener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let store = Store::open(db).unwrap();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, store, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(serve_with_grace(
+            listener,
+            store,
+            async {
+                let _ = stopped.await;
+            },
+            grace,
+        ));
         Self { addr, stop, task }
     }
 
