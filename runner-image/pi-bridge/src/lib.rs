@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod agent;
+pub mod app;
 pub mod channels;
 pub mod config;
 pub mod files;

@@ -1,0 +1,147 @@
+//! `POST /api/apply`: a Workspace or Session manifest (the YAML of `kubectl apply`, sent as
+//! JSON), created or updated the same way in both modes. The caller must own it (admins:
+//! anyone's); the namespace is the gateway's.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::objects::{self, clean};
+use super::workspaces::own;
+use crate::auth::Principal;
+use crate::error::{ApiError, from_json};
+use crate::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    pub kind: String,
+    pub name: String,
+    /// `created` or `configured`.
+    pub action: &'static str,
+    #[schema(value_type = Object)]
+    pub object: Value,
+}
+
+#[utoipa::path(post, path = "/api/apply", tag = "apply", request_body(content = Object, description = "A Workspace or Session"),
+    responses((status = 200, body = Applied), (status = 403), (status = 404), (status = 422)))]
+pub async fn apply(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<Applied>, ApiError> {
+    let mut document: Value = from_json(&body)?;
+    let Some(object) = document.as_object_mut() else {
+        return Err(ApiError::invalid(
+            "request body: expected a Workspace or Session object",
+        ));
+    };
+    match object.get("apiVersion").and_then(Value::as_str) {
+        Some("oqto.dev/v1alpha1") => {}
+        other => {
+            return Err(ApiError::invalid_field(
+                "apiVersion",
+                format!("{other:?} is not served here (oqto.dev/v1alpha1)"),
+            ));
+        }
+    }
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return Err(ApiError::invalid_field("metadata", "must be an object"));
+    };
+    let name = metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    objects::check_name("metadata.name", &name)?;
+    let namespace = state.resources.namespace().to_owned();
+    match metadata.get("namespace").and_then(Value::as_str) {
+        None => {}
+        Some(given) if given == namespace => {}
+        Some(given) => {
+            return Err(ApiError::invalid_field(
+                "metadata.namespace",
+                format!("{given:?}: this gateway serves namespace {namespace:?}"),
+            ));
+        }
+    }
+    metadata.insert("namespace".into(), Value::String(namespace));
+    // Server-side bookkeeping is the server's.
+    for field in [
+        "resourceVersion",
+        "uid",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        metadata.remove(field);
+    }
+    object.remove("status");
+
+    let (action, applied) = match kind.as_str() {
+        "Workspace" => {
+            let spec = object
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Default::default()));
+            let Some(spec) = spec.as_object_mut() else {
+                return Err(ApiError::invalid_field("spec", "must be an object"));
+            };
+            let owner = own(&principal, spec.get("owner"))?;
+            spec.insert("owner".into(), Value::String(owner));
+            let workspace = objects::workspace_from(document)?;
+            let existing = state.resources.get_workspace(&name).await?;
+            if let Some(existing) = &existing
+                && !principal.may_access(&existing.spec.owner)
+            {
+                return Err(ApiError::NotFound(format!("workspace {name:?} not found")));
+            }
+            let applied = state.resources.apply_workspace(workspace).await?;
+            (action(existing.is_some()), to_value(clean(applied))?)
+        }
+        "Session" => {
+            let session: oqto_api::Session = objects::typed(document, "")?;
+            objects::visible_workspace(&state, &principal, &session.spec.workspace_ref.name)
+                .await
+                .map_err(|_| {
+                    ApiError::NotFound(format!(
+                        "spec.workspaceRef.name: workspace {:?} not found",
+                        session.spec.workspace_ref.name
+                    ))
+                })?;
+            let existing = state.resources.get_session(&name).await?;
+            let applied = state.resources.apply_session(session).await?;
+            (action(existing.is_some()), to_value(clean(applied))?)
+        }
+        other => {
+            return Err(ApiError::invalid_field(
+                "kind",
+                format!("{other:?} is not served here (Workspace or Session)"),
+            ));
+        }
+    };
+    Ok(Json(Applied {
+        kind,
+        name,
+        action,
+        object: applied,
+    }))
+}
+
+fn action(existed: bool) -> &'static str {
+    if existed { "configured" } else { "created" }
+}
+
+fn to_value<T: Serialize>(object: T) -> Result<Value, ApiError> {
+    serde_json::to_value(object).map_err(|e| ApiError::Internal(e.to_string()))
+}

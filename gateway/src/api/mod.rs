@@ -1,0 +1,158 @@
+//! The HTTP surface: the REST API under `/api`, the mux WebSocket, `/metrics`, probes, and
+//! the web UI with SPA fallback.
+
+mod apply;
+mod auth;
+mod objects;
+mod sessions;
+mod users;
+mod workspaces;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::{Value, json};
+use tower_http::services::{ServeDir, ServeFile};
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub use users::Items;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Oqto gateway",
+        description = "Accounts, workspaces and sessions. Errors are `{error, code, details?}`; the mux WebSocket is `GET /api/ws/mux`."
+    ),
+    paths(
+        health,
+        auth::login,
+        auth::logout,
+        auth::me,
+        auth::bootstrap,
+        users::list,
+        users::create,
+        users::delete,
+        users::list_keys,
+        users::create_key,
+        users::revoke_key,
+        workspaces::list,
+        workspaces::create,
+        workspaces::get,
+        workspaces::delete,
+        sessions::list,
+        sessions::create,
+        sessions::get,
+        sessions::delete,
+        sessions::suspend,
+        sessions::resume,
+        apply::apply,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/bootstrap", post(auth::bootstrap))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}", delete(users::delete))
+        .route("/keys", get(users::list_keys).post(users::create_key))
+        .route("/keys/{id}", delete(users::revoke_key))
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/workspaces/{workspace}",
+            get(workspaces::get).delete(workspaces::delete),
+        )
+        .route(
+            "/workspaces/{workspace}/sessions",
+            get(sessions::list).post(sessions::create),
+        )
+        .route(
+            "/workspaces/{workspace}/sessions/{session}",
+            get(sessions::get).delete(sessions::delete),
+        )
+        .route(
+            "/workspaces/{workspace}/sessions/{session}/suspend",
+            post(sessions::suspend),
+        )
+        .route(
+            "/workspaces/{workspace}/sessions/{session}/resume",
+            post(sessions::resume),
+        )
+        .route("/apply", post(apply::apply))
+        .route("/ws/mux", get(crate::mux::upgrade))
+        .fallback(api_not_found);
+    let mut app = Router::new()
+        .nest("/api", api)
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz));
+    if ui_dir.is_dir() {
+        // Client-side routes (/sessions/…) get index.html; real files are served as they are.
+        let index = ServeFile::new(ui_dir.join("index.html"));
+        app = app.fallback_service(ServeDir::new(ui_dir).fallback(index));
+    } else {
+        app = app.fallback(no_ui);
+    }
+    app.with_state(state)
+}
+
+#[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200)))]
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.routes.is_synced() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session table is not synced yet",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such API route".into())
+}
+
+async fn no_ui() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "the web UI is not installed here (build frontend/ or set --ui-dir); the API is under /api",
+    )
+        .into_response()
+}

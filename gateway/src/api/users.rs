@@ -1,0 +1,148 @@
+//! `/api/users` (admins) and `/api/keys` (each user's API keys).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::auth::accounts_error;
+use crate::accounts::{ApiKeyInfo, Role, User};
+use crate::auth::Principal;
+use crate::error::{ApiError, from_json};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+}
+
+fn default_role() -> Role {
+    Role::User
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+#[utoipa::path(get, path = "/api/users", tag = "users", responses((status = 200), (status = 403)))]
+pub async fn list(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Items<User>>, ApiError> {
+    principal.require_admin()?;
+    let items = state.auth.accounts.list_users().map_err(accounts_error)?;
+    Ok(Json(Items { items }))
+}
+
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = User), (status = 403), (status = 409), (status = 422)))]
+pub async fn create(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    principal.require_admin()?;
+    let request: CreateUser = from_json(&body)?;
+    let user = state
+        .auth
+        .accounts
+        .create_user(&request.username, &request.password, request.role)
+        .await
+        .map_err(accounts_error)?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[utoipa::path(delete, path = "/api/users/{username}", tag = "users",
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
+    if state
+        .auth
+        .accounts
+        .delete_user(&username)
+        .map_err(accounts_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("user {username:?} not found")))
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateKey {
+    /// What the key is for (shown in listings).
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedKey {
+    /// The key itself: shown this once, only its digest is kept.
+    pub key: String,
+    #[serde(flatten)]
+    pub info: ApiKeyInfo,
+}
+
+#[utoipa::path(get, path = "/api/keys", tag = "keys", responses((status = 200)))]
+pub async fn list_keys(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Items<ApiKeyInfo>>, ApiError> {
+    let items = state
+        .auth
+        .accounts
+        .list_api_keys(principal.user())
+        .map_err(accounts_error)?;
+    Ok(Json(Items { items }))
+}
+
+#[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = CreateKey,
+    responses((status = 201, body = CreatedKey)))]
+pub async fn create_key(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let request: CreateKey = from_json(&body)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::invalid_field(
+            "name",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let (key, info) = state
+        .auth
+        .accounts
+        .create_api_key(principal.user(), name)
+        .map_err(accounts_error)?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, info })))
+}
+
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys", responses((status = 204), (status = 404)))]
+pub async fn revoke_key(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state
+        .auth
+        .accounts
+        .revoke_api_key(principal.user(), &id)
+        .map_err(accounts_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("API key {id:?} not found")))
+    }
+}

@@ -1,0 +1,116 @@
+//! Command line and environment of the gateway.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// Workspaces and Sessions are custom resources in the cluster (the gateway's namespace).
+    Kubernetes,
+    /// Single-node mode: the operator's local store in `--state-dir`.
+    Local,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "oqto-gateway",
+    version,
+    about = "The Oqto gateway: accounts, the REST API and the mux WebSocket relay to the runners"
+)]
+pub struct Settings {
+    /// Address of the HTTP server (REST API, WebSocket, UI).
+    #[arg(long, env = "OQTO_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Where the accounts database and the generated token secret live.
+    #[arg(
+        long,
+        env = "OQTO_GATEWAY_DATA_DIR",
+        default_value = "/var/lib/oqto-gateway"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Where Workspaces and Sessions live.
+    #[arg(long, env = "OQTO_RUNTIME", value_enum, default_value = "kubernetes")]
+    pub runtime: RuntimeKind,
+
+    /// The namespace of the Workspaces and Sessions the gateway serves.
+    #[arg(long, env = "OQTO_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+
+    /// The operator's state directory (single-node mode).
+    #[arg(long, env = "OQTO_STATE_DIR", default_value = "/var/lib/oqto")]
+    pub state_dir: PathBuf,
+
+    /// Port of pi-bridge in the runner pods (Kubernetes mode dials the pod IP on it).
+    #[arg(long, env = "OQTO_RUNNER_PORT", default_value_t = 8080)]
+    pub runner_port: u16,
+
+    /// Origins allowed to open the WebSocket (comma-separated; `*` for any). Empty: the
+    /// gateway's own origin only.
+    #[arg(long, env = "OQTO_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Create this admin at start when there are no users yet; the password comes from
+    /// $OQTO_ADMIN_PASSWORD (never a flag: flags show in `ps`). Without it, the gateway
+    /// prints a one-time bootstrap token for `POST /api/auth/bootstrap`.
+    #[arg(long, env = "OQTO_ADMIN_USER")]
+    pub admin_user: Option<String>,
+
+    /// The secret that signs session tokens. Default: one generated at first start and kept
+    /// in the data directory.
+    #[arg(long, env = "OQTO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// How long a login lasts, in hours.
+    #[arg(long, env = "OQTO_TOKEN_HOURS", default_value_t = 24)]
+    pub token_hours: u64,
+
+    /// Send the session cookie without `Secure` (plain-HTTP development only).
+    #[arg(long, env = "OQTO_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+
+    /// Login attempts per minute, per client address and per username.
+    #[arg(long, env = "OQTO_LOGIN_RATE", default_value = "10")]
+    pub login_rate: NonZeroU32,
+
+    /// Largest mux frame accepted from a client, in bytes.
+    #[arg(long, env = "OQTO_MAX_FRAME", default_value_t = 16 * 1024 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// The built web UI (served with SPA fallback when the directory exists).
+    #[arg(long, env = "OQTO_UI_DIR", default_value = "frontend/dist")]
+    pub ui_dir: PathBuf,
+
+    /// How often single-node mode re-reads the local store, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_kubernetes_in_default() {
+        let s = Settings::try_parse_from(["oqto-gateway"]).unwrap();
+        assert_eq!(s.runtime, RuntimeKind::Kubernetes);
+        assert_eq!(s.namespace, "default");
+        assert_eq!(s.token_hours, 24);
+        assert!(s.allowed_origins.is_empty());
+        let s = Settings::try_parse_from([
+            "oqto-gateway",
+            "--runtime",
+            "local",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+        ])
+        .unwrap();
+        assert_eq!(s.runtime, RuntimeKind::Local);
+        assert_eq!(s.allowed_origins.len(), 2);
+        assert!(Settings::try_parse_from(["oqto-gateway", "--login-rate", "0"]).is_err());
+    }
+}

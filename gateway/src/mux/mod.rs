@@ -1,0 +1,39 @@
+//! `GET /api/ws/mux`: the multiplexed WebSocket (§2), relayed frame by frame to the runner
+//! of the session each frame names. Authentication and the Origin check happen before the
+//! upgrade, so a refused client gets a plain HTTP 401/403 with a JSON body.
+
+pub mod client;
+pub mod frame;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Response {
+    let principal = match state.auth.principal(&parts, true) {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(message) =
+        crate::auth::origin::allowed(&parts.headers, &state.settings.allowed_origins)
+    {
+        return ApiError::Forbidden(message).into_response();
+    }
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Frames above the limit get an error frame; only far larger ones (a client that
+    // ignores the limit) end the connection, with close code 1009.
+    let hard_limit = state.settings.max_frame_bytes.saturating_mul(4);
+    let user = principal.0;
+    ws.max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| client::serve(socket, state, user))
+}

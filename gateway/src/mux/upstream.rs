@@ -1,0 +1,243 @@
+//! One client's connection to one session's runner (pi-bridge): opened on the first frame
+//! for that session, waking the session when it is suspended, and opened again after the
+//! runner went away. Agent frames have their own queue and go first, so a burst of file
+//! operations never holds a prompt or an abort back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use oqto_api::SessionPhase;
+use oqto_proto::canonical::{AgentPhase, EventKind};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+
+use super::frame::{self, Envelope, Refusal};
+use crate::state::AppState;
+
+/// Frames waiting for one session, per queue. Full → the client gets "busy".
+pub const AGENT_QUEUE: usize = 256;
+pub const OTHER_QUEUE: usize = 128;
+/// Dial retries after the runner reports ready (its listener may lag its readiness by a
+/// moment), as sandbox routers do.
+const DIAL_BACKOFF: [Duration; 5] = [
+    Duration::ZERO,
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1600),
+];
+/// Largest frame accepted from a runner (file reads can be large).
+const MAX_RUNNER_FRAME: usize = 256 * 1024 * 1024;
+
+pub struct Queued {
+    pub text: String,
+    pub envelope: Envelope,
+}
+
+/// The client's side of a session link; dropping it closes the runner connection.
+pub struct Link {
+    pub agent: mpsc::Sender<Queued>,
+    pub other: mpsc::Sender<Queued>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Runner = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub fn spawn(session: String, state: Arc<AppState>, out: mpsc::Sender<String>) -> Link {
+    let (agent, agent_rx) = mpsc::channel(AGENT_QUEUE);
+    let (other, other_rx) = mpsc::channel(OTHER_QUEUE);
+    let task = tokio::spawn(run(session, state, agent_rx, other_rx, out));
+    Link { agent, other, task }
+}
+
+async fn run(
+    session: String,
+    state: Arc<AppState>,
+    mut agent_rx: mpsc::Receiver<Queued>,
+    mut other_rx: mpsc::Receiver<Queued>,
+    out: mpsc::Sender<String>,
+) {
+    let mut pending: Option<Queued> = None;
+    loop {
+        if pending.is_none() {
+            // Connect lazily: only when there is something to deliver.
+            pending = tokio::select! {
+                biased;
+                frame = agent_rx.recv() => frame,
+                frame = other_rx.recv() => frame,
+            };
+            if pending.is_none() {
+                return;
+            }
+        }
+        let runner = match connect(&session, &state, &out).await {
+            Ok(runner) => runner,
+            Err(error) => {
+                // Everything waiting gets the same answer; later frames try again.
+                let mut refused: Vec<Queued> = pending.take().into_iter().collect();
+                while let Ok(frame) = agent_rx.try_recv() {
+                    refused.push(frame);
+                }
+                while let Ok(frame) = other_rx.try_recv() {
+                    refused.push(frame);
+                }
+                for frame in refused {
+                    if out
+                        .send(frame.envelope.refuse(error.clone()).to_frame())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let (mut sink, stream) = runner.split();
+        let mut reader = tokio::spawn(forward_runner_frames(stream, session.clone(), out.clone()));
+        loop {
+            let next = match pending.take() {
+                Some(frame) => Some(frame),
+                None => tokio::select! {
+                    biased;
+                    _ = &mut reader => break,
+                    frame = agent_rx.recv() => frame,
+                    frame = other_rx.recv() => frame,
+                },
+            };
+            let Some(frame) = next else {
+                // The client is gone.
+                reader.abort();
+                let _ = sink.close().await;
+                return;
+            };
+            if sink
+                .send(Message::Text(frame.text.clone().into()))
+                .await
+                .is_err()
+            {
+                // Not delivered: it goes out first on the next connection.
+                pending = Some(frame);
+                reader.abort();
+                break;
+            }
+        }
+        let closed = Refusal {
+            channel: None,
+            session: Some(session.clone()),
+            id: None,
+            op: None,
+            error: format!(
+                "the connection to the runner of session {session} closed; send session.create again to re-attach"
+            ),
+        };
+        if out.send(closed.to_frame()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runner → client, tagged with the session.
+async fn forward_runner_frames(
+    mut stream: futures::stream::SplitStream<Runner>,
+    session: String,
+    out: mpsc::Sender<String>,
+) {
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(Message::Text(text)) => {
+                if let Some(tagged) = frame::tag(text.as_str(), &session)
+                    && out.send(tagged).await.is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Message::Close(_)) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The runner's WebSocket, once the session can take frames: waking it when suspended and
+/// waiting (at most its start timeout) while it starts.
+async fn connect(
+    session: &str,
+    state: &AppState,
+    out: &mpsc::Sender<String>,
+) -> Result<Runner, String> {
+    let mut changes = state.routes.subscribe();
+    let not_found = || format!("session {session} not found");
+    let route = state.routes.route(session).ok_or_else(not_found)?;
+    let url = match route.websocket {
+        Some(url) => url,
+        None => {
+            if route.suspended || route.phase == Some(SessionPhase::Suspended) {
+                tracing::info!(session, "waking a suspended session for a frame");
+                state
+                    .resources
+                    .set_suspended(session, false)
+                    .await
+                    .map_err(|e| format!("session {session} could not be resumed: {e}"))?;
+            }
+            let starting = frame::agent_event(
+                session,
+                EventKind::AgentWorking {
+                    phase: AgentPhase::Initializing,
+                    detail: Some("starting the session's runner".into()),
+                },
+            );
+            let _ = out.send(starting).await;
+            let deadline = tokio::time::Instant::now() + route.start_timeout;
+            loop {
+                changes.mark_unchanged();
+                let route = state.routes.route(session).ok_or_else(not_found)?;
+                if let Some(url) = route.websocket {
+                    break url;
+                }
+                if route.phase == Some(SessionPhase::Failed) && !route.suspended {
+                    return Err(format!(
+                        "session {session} failed to start{}",
+                        route.message.map(|m| format!(": {m}")).unwrap_or_default()
+                    ));
+                }
+                match tokio::time::timeout_at(deadline, changes.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err("the gateway is shutting down".into()),
+                    Err(_) => {
+                        return Err(format!(
+                            "session {session} did not become ready within {:?}{}",
+                            route.start_timeout,
+                            route.message.map(|m| format!(" ({m})")).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+        }
+    };
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(MAX_RUNNER_FRAME);
+    config.max_frame_size = Some(MAX_RUNNER_FRAME);
+    let mut last_error = String::new();
+    for delay in DIAL_BACKOFF {
+        tokio::time::sleep(delay).await;
+        // No Nagle: stream deltas are small frames that must not wait for each other.
+        match connect_async_with_config(url.as_str(), Some(config), true).await {
+            Ok((runner, _)) => return Ok(runner),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(format!(
+        "the runner of session {session} does not answer: {last_error}"
+    ))
+}

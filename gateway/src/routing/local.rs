@@ -1,0 +1,71 @@
+//! Feeds the route table from the operator's local store (single-node mode) by reading it
+//! again every `every`: the store is a directory of small JSON files written by another
+//! process, so there is no watch to subscribe to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use oqto_api::{Session, Workspace};
+use oqto_operator::podman::Store;
+
+use super::{RouteTable, SessionEntry, WorkspaceEntry, ready_message};
+
+pub async fn poll_local(store: Store, namespace: String, table: Arc<RouteTable>, every: Duration) {
+    let mut first = true;
+    loop {
+        match read(&store, &namespace) {
+            Ok((sessions, workspaces)) => {
+                table.update(|tables| {
+                    tables.sessions = sessions;
+                    tables.workspaces = workspaces;
+                });
+                if first {
+                    first = false;
+                    table.mark_synced();
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the local store failed; retrying"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+type Read = (
+    std::collections::HashMap<String, SessionEntry>,
+    std::collections::HashMap<String, WorkspaceEntry>,
+);
+
+fn read(store: &Store, namespace: &str) -> Result<Read, oqto_operator::podman::StoreError> {
+    let in_namespace = |ns: Option<String>| ns.as_deref() == Some(namespace);
+    let sessions = store
+        .list::<Session>()?
+        .into_iter()
+        .filter(|s| in_namespace(s.namespace()))
+        .map(|session| {
+            let status = session.status.as_ref();
+            let entry = SessionEntry {
+                workspace: session.spec.workspace_ref.name.clone(),
+                phase: status.and_then(|s| s.phase),
+                suspended: session.spec.suspended,
+                pod_name: None,
+                endpoint: status.and_then(|s| s.endpoint.clone()),
+                message: ready_message(status),
+            };
+            (session.name_any(), entry)
+        })
+        .collect();
+    let workspaces = store
+        .list::<Workspace>()?
+        .into_iter()
+        .filter(|w| in_namespace(w.namespace()))
+        .map(|workspace| {
+            let entry = WorkspaceEntry {
+                owner: workspace.spec.owner.clone(),
+                start_timeout: Duration::from(workspace.spec.lifecycle.start_timeout),
+            };
+            (workspace.name_any(), entry)
+        })
+        .collect();
+    Ok((sessions, workspaces))
+}

@@ -1,0 +1,266 @@
+//! Where each Session's runner is, and whose it is: a table in memory that watches keep
+//! current (Kubernetes) or a poll of the local store refreshes (single-node), so the relay
+//! never calls an API per frame. Only the fields routing needs are kept.
+
+mod kubernetes;
+mod local;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use oqto_api::SessionPhase;
+use tokio::sync::watch;
+
+pub use kubernetes::watch_kubernetes;
+pub use local::poll_local;
+
+/// A Session as the relay sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    pub workspace: String,
+    pub phase: Option<SessionPhase>,
+    pub suspended: bool,
+    /// The runner pod (Kubernetes) the Session reports.
+    pub pod_name: Option<String>,
+    /// The runner's HTTP base the Session reports (single-node: `http://127.0.0.1:PORT`).
+    pub endpoint: Option<String>,
+    /// The Ready condition's message while the Session is not ready.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceEntry {
+    pub owner: String,
+    pub start_timeout: Duration,
+}
+
+/// A runner pod's address, when the kubelet reports it ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodEntry {
+    pub ip: Option<String>,
+    pub ready: bool,
+}
+
+/// What the relay needs to know about one Session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub session: String,
+    pub workspace: String,
+    /// None while the Session's Workspace is not known.
+    pub owner: Option<String>,
+    pub phase: Option<SessionPhase>,
+    pub suspended: bool,
+    pub start_timeout: Duration,
+    /// The runner's WebSocket URL, once frames can be delivered.
+    pub websocket: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Tables {
+    pub sessions: HashMap<String, SessionEntry>,
+    pub workspaces: HashMap<String, WorkspaceEntry>,
+    pub pods: HashMap<String, PodEntry>,
+}
+
+/// How the runner is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// The pod IP and this port (Kubernetes: no DNS or Service hop per connection).
+    PodIp { port: u16 },
+    /// The endpoint in the Session's status (single-node).
+    StatusEndpoint,
+}
+
+pub struct RouteTable {
+    tables: RwLock<Tables>,
+    changed: watch::Sender<u64>,
+    addressing: Addressing,
+    /// Whether the first full listing arrived (until then, lookups may miss).
+    synced: watch::Sender<bool>,
+}
+
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl RouteTable {
+    pub fn new(addressing: Addressing) -> Self {
+        Self {
+            tables: RwLock::new(Tables::default()),
+            changed: watch::channel(0).0,
+            addressing,
+            synced: watch::channel(false).0,
+        }
+    }
+
+    /// Changes whenever any entry changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Waits until the first listing is in (lookups before it would miss live sessions).
+    pub async fn wait_synced(&self) {
+        let mut synced = self.synced.subscribe();
+        let _ = synced.wait_for(|s| *s).await;
+    }
+
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    pub fn mark_synced(&self) {
+        self.synced.send_replace(true);
+    }
+
+    /// Changes the tables and tells the waiters.
+    pub fn update(&self, change: impl FnOnce(&mut Tables)) {
+        {
+            let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+            change(&mut tables);
+        }
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn route(&self, session: &str) -> Option<Route> {
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        let entry = tables.sessions.get(session)?;
+        let workspace = tables.workspaces.get(&entry.workspace);
+        let running = entry.phase == Some(SessionPhase::Running) && !entry.suspended;
+        let websocket = match self.addressing {
+            Addressing::PodIp { port } => entry
+                .pod_name
+                .as_ref()
+                .and_then(|pod| tables.pods.get(pod))
+                .filter(|pod| pod.ready)
+                .and_then(|pod| pod.ip.as_deref())
+                .map(|ip| websocket_url(ip, port)),
+            Addressing::StatusEndpoint => entry.endpoint.as_deref().and_then(endpoint_websocket),
+        }
+        .filter(|_| running);
+        Some(Route {
+            session: session.to_owned(),
+            workspace: entry.workspace.clone(),
+            owner: workspace.map(|w| w.owner.clone()),
+            phase: entry.phase,
+            suspended: entry.suspended,
+            start_timeout: workspace.map_or(DEFAULT_START_TIMEOUT, |w| w.start_timeout),
+            websocket,
+            message: entry.message.clone(),
+        })
+    }
+}
+
+fn websocket_url(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("ws://[{ip}]:{port}/ws")
+    } else {
+        format!("ws://{ip}:{port}/ws")
+    }
+}
+
+/// `http://host:port` → `ws://host:port/ws`.
+fn endpoint_websocket(endpoint: &str) -> Option<String> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .map(|r| ("ws://", r))
+        .or_else(|| endpoint.strip_prefix("https://").map(|r| ("wss://", r)))?;
+    Some(format!("{}{}/ws", rest.0, rest.1.trim_end_matches('/')))
+}
+
+/// The Ready condition's message of a Session status, for errors about it.
+pub fn ready_message(status: Option<&oqto_api::SessionStatus>) -> Option<String> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status != "True")
+        .map(|c| format!("{}: {}", c.reason, c.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(addressing: Addressing) -> RouteTable {
+        let table = RouteTable::new(addressing);
+        table.update(|t| {
+            t.workspaces.insert(
+                "ws".into(),
+                WorkspaceEntry {
+                    owner: "alice".into(),
+                    start_timeout: Duration::from_secs(9),
+                },
+            );
+            t.sessions.insert(
+                "s1".into(),
+                SessionEntry {
+                    workspace: "ws".into(),
+                    phase: Some(SessionPhase::Running),
+                    suspended: false,
+                    pod_name: Some("oqto-sess-s1".into()),
+                    endpoint: Some("http://127.0.0.1:4000".into()),
+                    message: None,
+                },
+            );
+        });
+        table
+    }
+
+    #[test]
+    fn pod_addressing_needs_a_ready_pod_with_an_ip() {
+        let table = table(Addressing::PodIp { port: 8080 });
+        let route = table.route("s1").unwrap();
+        assert_eq!(route.owner.as_deref(), Some("alice"));
+        assert_eq!(route.start_timeout, Duration::from_secs(9));
+        assert_eq!(route.websocket, None, "no pod yet");
+        table.update(|t| {
+            t.pods.insert(
+                "oqto-sess-s1".into(),
+                PodEntry {
+                    ip: Some("10.1.2.3".into()),
+                    ready: false,
+                },
+            );
+        });
+        assert_eq!(table.route("s1").unwrap().websocket, None, "not ready");
+        table.update(|t| {
+            t.pods.insert(
+                "oqto-sess-s1".into(),
+                PodEntry {
+                    ip: Some("fd00::5".into()),
+                    ready: true,
+                },
+            );
+        });
+        assert_eq!(
+            table.route("s1").unwrap().websocket.as_deref(),
+            Some("ws://[fd00::5]:8080/ws")
+        );
+        table.update(|t| t.sessions.get_mut("s1").unwrap().phase = Some(SessionPhase::Suspended));
+        assert_eq!(table.route("s1").unwrap().websocket, None, "suspended");
+        assert_eq!(table.route("other"), None);
+    }
+
+    #[test]
+    fn status_addressing_uses_the_endpoint() {
+        let table = table(Addressing::StatusEndpoint);
+        assert_eq!(
+            table.route("s1").unwrap().websocket.as_deref(),
+            Some("ws://127.0.0.1:4000/ws")
+        );
+        table.update(|t| {
+            t.workspaces.clear();
+        });
+        let route = table.route("s1").unwrap();
+        assert_eq!(route.owner, None, "unknown workspace: nobody's");
+        assert_eq!(route.start_timeout, DEFAULT_START_TIMEOUT);
+    }
+
+    #[test]
+    fn waiters_hear_about_changes() {
+        let table = table(Addressing::StatusEndpoint);
+        let mut changes = table.subscribe();
+        changes.mark_unchanged();
+        table.update(|_| {});
+        assert!(changes.has_changed().unwrap());
+    }
+}

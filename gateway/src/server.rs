@@ -1,0 +1,175 @@
+//! Wiring: settings → accounts, token secret, first admin, resources and the route table of
+//! the chosen runtime → the HTTP server.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+
+use crate::accounts::{Accounts, Role, keys};
+use crate::auth::Auth;
+use crate::auth::jwt::Tokens;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::{RuntimeKind, Settings};
+use crate::metrics::Metrics;
+use crate::resources::{KubeResources, LocalResources, Resources};
+use crate::routing::{Addressing, RouteTable};
+use crate::state::{AppState, RuntimeSettings};
+
+/// Builds everything and serves until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let accounts = Accounts::open(&settings.data_dir.join("accounts.db"))
+        .context("opening the accounts database")?;
+    let secret = token_secret(&settings)?;
+    let bootstrap = first_admin(&settings, &accounts).await?;
+
+    let (resources, routes) = match settings.runtime {
+        RuntimeKind::Kubernetes => {
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to Kubernetes (in-cluster, or $KUBECONFIG)")?;
+            let routes = Arc::new(RouteTable::new(Addressing::PodIp {
+                port: settings.runner_port,
+            }));
+            let feeding = crate::routing::watch_kubernetes(
+                client.clone(),
+                settings.namespace.clone(),
+                routes.clone(),
+            );
+            tokio::spawn(feeding);
+            (
+                Resources::Kubernetes(KubeResources::new(client, &settings.namespace)),
+                routes,
+            )
+        }
+        RuntimeKind::Local => {
+            let local = LocalResources::open(&settings.state_dir, &settings.namespace)
+                .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?;
+            let routes = Arc::new(RouteTable::new(Addressing::StatusEndpoint));
+            // The poller reads through a store of its own (the store is a directory).
+            let store = oqto_operator::podman::Store::open(&settings.state_dir)
+                .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?;
+            tokio::spawn(crate::routing::poll_local(
+                store,
+                settings.namespace.clone(),
+                routes.clone(),
+                Duration::from_millis(settings.poll_ms.max(10)),
+            ));
+            (Resources::Local(local), routes)
+        }
+    };
+
+    let state = Arc::new(AppState {
+        auth: Auth {
+            accounts,
+            tokens: Tokens::new(&secret, Duration::from_secs(settings.token_hours * 3600))
+                .map_err(|e| anyhow::anyhow!("the token secret: {e}"))?,
+            limiter: LoginLimiter::new(settings.login_rate),
+            secure_cookies: !settings.insecure_cookies,
+        },
+        resources,
+        routes: routes.clone(),
+        settings: RuntimeSettings {
+            allowed_origins: settings.allowed_origins.clone(),
+            max_frame_bytes: settings.max_frame_bytes,
+        },
+        metrics: Metrics::new(),
+        bootstrap: Mutex::new(bootstrap),
+    });
+    let forget = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            forget.auth.limiter.forget_idle();
+        }
+    });
+
+    let app = crate::api::router(state, &settings.ui_dir);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let local = listener.local_addr()?;
+    // Stream deltas are small frames: no Nagle delays on client connections.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    // Tests and scripts read this line to learn the port.
+    println!("oqto-gateway listening on http://{local}");
+    tracing::info!(%local, runtime = ?settings.runtime, namespace = %settings.namespace, "gateway serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// The configured secret, or the one kept in the data directory (made at first start).
+fn token_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.jwt_secret {
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "OQTO_JWT_SECRET must be at least 32 characters"
+        );
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt-secret");
+    match std::fs::read(&path) {
+        Ok(secret) if secret.len() >= 32 => return Ok(secret),
+        Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let secret = hex::encode(bytes).into_bytes();
+    write_private(&path, &secret)?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// With no users yet: the configured admin, or a one-time bootstrap token (its digest is
+/// returned; the token itself is printed once, to standard output).
+async fn first_admin(settings: &Settings, accounts: &Accounts) -> anyhow::Result<Option<String>> {
+    if accounts.user_count()? > 0 {
+        return Ok(None);
+    }
+    if let Some(username) = &settings.admin_user {
+        let password = std::env::var("OQTO_ADMIN_PASSWORD")
+            .context("--admin-user needs the password in $OQTO_ADMIN_PASSWORD")?;
+        accounts
+            .create_user(username, &password, Role::Admin)
+            .await
+            .with_context(|| format!("creating the first admin {username:?}"))?;
+        tracing::info!(%username, "created the first admin from the configuration");
+        return Ok(None);
+    }
+    let token = keys::generate().map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "oqto-gateway: no users yet. Create the first admin within this run with\n  \
+         POST /api/auth/bootstrap {{\"token\":\"{token}\",\"username\":\"admin\",\"password\":\"…\"}}"
+    );
+    Ok(Some(keys::digest(&token)))
+}

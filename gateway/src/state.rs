@@ -1,0 +1,23 @@
+//! What every handler shares.
+
+use crate::auth::Auth;
+use crate::metrics::Metrics;
+use crate::resources::Resources;
+use crate::routing::RouteTable;
+
+/// The settings handlers read at run time.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    pub allowed_origins: Vec<String>,
+    pub max_frame_bytes: usize,
+}
+
+pub struct AppState {
+    pub auth: Auth,
+    pub resources: Resources,
+    pub routes: std::sync::Arc<RouteTable>,
+    pub settings: RuntimeSettings,
+    pub metrics: Metrics,
+    /// The digest of the one-time token that creates the first admin, while there is none.
+    pub bootstrap: std::sync::Mutex<Option<String>>,
+}

@@ -1,0 +1,471 @@
+//! Every REST route and every mux channel, asked without credentials, with broken ones, and
+//! as another user: nobody reaches a workspace or session that is not theirs. Against the
+//! real control plane (Kubernetes mode); no runner is needed, since refusals happen before
+//! any runner is dialled.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ADMIN, Cred, Gateway, JWT_SECRET, Mux};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use oqto_e2e::TestEnv;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// (method, path, body) of every route that needs a login, for alice's objects.
+fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
+    vec![
+        (Method::GET, "/api/auth/me", None),
+        (Method::GET, "/api/keys", None),
+        (Method::POST, "/api/keys", Some(json!({"name":"x"}))),
+        (Method::DELETE, "/api/keys/none", None),
+        (Method::GET, "/api/users", None),
+        (
+            Method::POST,
+            "/api/users",
+            Some(json!({"username":"mallory","password":"mallory-password"})),
+        ),
+        (Method::DELETE, "/api/users/alice", None),
+        (Method::GET, "/api/workspaces", None),
+        (
+            Method::POST,
+            "/api/workspaces",
+            Some(json!({"name":"other-ws"})),
+        ),
+        (Method::GET, "/api/workspaces/alice-ws", None),
+        (Method::DELETE, "/api/workspaces/alice-ws", None),
+        (Method::GET, "/api/workspaces/alice-ws/sessions", None),
+        (
+            Method::POST,
+            "/api/workspaces/alice-ws/sessions",
+            Some(json!({"name":"bob-s"})),
+        ),
+        (
+            Method::GET,
+            "/api/workspaces/alice-ws/sessions/alice-s",
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/workspaces/alice-ws/sessions/alice-s",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/workspaces/alice-ws/sessions/alice-s/suspend",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/workspaces/alice-ws/sessions/alice-s/resume",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/apply",
+            Some(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":"alice-s"},"spec":{"workspaceRef":{"name":"alice-ws"},"suspended":true}})),
+        ),
+        (Method::GET, "/api/ws/mux", None),
+    ]
+}
+
+fn token_with(claims: Value, secret: &str) -> String {
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nobody_reaches_what_is_not_theirs() {
+    let env = TestEnv::new("gw-auth").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(&env, data.path(), 8080).await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    let bob = rest.user(&admin, "bob").await;
+
+    // Alice's workspace and session, made through the API.
+    let ws = rest
+        .ok(
+            Method::POST,
+            "/api/workspaces",
+            &alice,
+            Some(json!({"name":"alice-ws","spec":{"displayName":"Alice's"}})),
+        )
+        .await;
+    assert_eq!(ws["spec"]["owner"], "alice");
+    let session = rest
+        .ok(
+            Method::POST,
+            "/api/workspaces/alice-ws/sessions",
+            &alice,
+            Some(json!({"name":"alice-s","spec":{"suspended":true}})),
+        )
+        .await;
+    assert_eq!(session["spec"]["workspaceRef"]["name"], "alice-ws");
+    // An API key of bob's, revoked, and one of alice's, live.
+    let created = rest
+        .ok(Method::POST, "/api/keys", &bob, Some(json!({"name":"old"})))
+        .await;
+    let revoked_key = created["key"].as_str().unwrap().to_owned();
+    let key_id = created["id"].as_str().unwrap();
+    assert_eq!(
+        rest.call(
+            Method::GET,
+            "/api/auth/me",
+            Cred::ApiKey(&revoked_key),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    rest.ok(Method::DELETE, &format!("/api/keys/{key_id}"), &bob, None)
+        .await;
+    let alice_key = rest
+        .ok(
+            Method::POST,
+            "/api/keys",
+            &alice,
+            Some(json!({"name":"ci"})),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let alice_id = rest.ok(Method::GET, "/api/auth/me", &alice, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expired = token_with(
+        json!({"sub": alice_id, "iss": "oqto-gateway", "iat": now() - 7200, "exp": now() - 3600,
+               "jti": "x", "name": "alice", "preferred_username": "alice", "role": "user", "roles": ["user"]}),
+        JWT_SECRET,
+    );
+    let forged = token_with(
+        json!({"sub": alice_id, "iss": "oqto-gateway", "iat": now(), "exp": now() + 3600,
+               "jti": "x", "name": "alice", "preferred_username": "alice", "role": "admin", "roles": ["admin"]}),
+        "not-the-gateway-secret-not-the-gateway-secret",
+    );
+    let mut tampered = alice.clone();
+    let flipped = if tampered.ends_with('A') { 'B' } else { 'A' };
+    tampered.pop();
+    tampered.push(flipped);
+
+    for (method, path, body) in routes() {
+        for (what, cred, code) in [
+            ("no credentials", Cred::None, "missing_credentials"),
+            ("an expired token", Cred::Bearer(&expired), "token_expired"),
+            (
+                "a token signed with another secret",
+                Cred::Bearer(&forged),
+                "invalid_token",
+            ),
+            ("a tampered token", Cred::Bearer(&tampered), "invalid_token"),
+            (
+                "a tampered cookie",
+                Cred::Cookie(&tampered),
+                "invalid_token",
+            ),
+            (
+                "a revoked API key",
+                Cred::ApiKey(&revoked_key),
+                "invalid_api_key",
+            ),
+        ] {
+            let (status, answer) = rest.call(method.clone(), path, cred, body.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {what}: {answer}"
+            );
+            assert_eq!(
+                answer["code"], code,
+                "{method} {path} with {what}: {answer}"
+            );
+            assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+        }
+    }
+
+    // Bob, logged in, on alice's objects: 404 (or 403 for admin-only routes), never success.
+    for (method, path, body) in routes() {
+        if path == "/api/ws/mux" || path.starts_with("/api/keys") || path == "/api/auth/me" {
+            continue; // Not about alice's objects.
+        }
+        if method == Method::GET && path == "/api/workspaces" {
+            let (status, list) = rest.call(method, path, Cred::Bearer(&bob), None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(list["items"], json!([]), "bob sees no workspace of alice's");
+            continue;
+        }
+        if method == Method::POST && path == "/api/workspaces" {
+            continue; // Bob may create his own.
+        }
+        let (status, answer) = rest
+            .call(method.clone(), path, Cred::Bearer(&bob), body)
+            .await;
+        let expected = if path.starts_with("/api/users") {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(status, expected, "bob: {method} {path}: {answer}");
+    }
+    // Bob cannot create a workspace in alice's name either, nor take hers over by apply.
+    let (status, _) = rest
+        .call(
+            Method::POST,
+            "/api/workspaces",
+            Cred::Bearer(&bob),
+            Some(json!({"name":"b","spec":{"owner":"alice"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = rest
+        .call(
+            Method::POST,
+            "/api/apply",
+            Cred::Bearer(&bob),
+            Some(json!({"apiVersion":"oqto.dev/v1alpha1",
+            "kind":"Workspace","metadata":{"name":"alice-ws"},"spec":{"owner":"bob"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Alice's objects are unchanged, and hers to see (with her API key too); admins see all.
+    let session = rest
+        .ok(
+            Method::GET,
+            "/api/workspaces/alice-ws/sessions/alice-s",
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(session["spec"]["suspended"], true);
+    let (status, _) = rest
+        .call(
+            Method::GET,
+            "/api/workspaces/alice-ws",
+            Cred::ApiKey(&alice_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let all = rest.ok(Method::GET, "/api/workspaces", &admin, None).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // The WebSocket: refused before the upgrade without valid credentials, and with a
+    // foreign Origin.
+    let ws_url = gateway.ws_url();
+    for bad in [
+        None,
+        Some(expired.as_str()),
+        Some(tampered.as_str()),
+        Some(revoked_key.as_str()),
+    ] {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                ws_url.as_str(),
+            )
+            .unwrap();
+        if let Some(token) = bad {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            ws_url.as_str(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {bob}").parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // ?token= works on the upgrade (browsers cannot set headers there).
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token={bob}"))
+        .await
+        .unwrap();
+    drop(futures::StreamExt::next(&mut socket).await);
+
+    // Bob on alice's session, on every channel: "not found", and the socket stays up.
+    let mut mux = Mux::connect(&ws_url, &bob).await;
+    let frames = [
+        json!({"channel":"agent","session_id":"alice-s","id":"a1","cmd":"prompt","message":"hi"}),
+        json!({"channel":"agent","session_id":"alice-s","id":"a2","cmd":"get_messages"}),
+        json!({"channel":"files","session_id":"alice-s","id":"f1","type":"read","path":"secret.txt"}),
+        json!({"channel":"terminal","session_id":"alice-s","id":"t1","type":"open","cols":80,"rows":24}),
+        json!({"channel":"hstry","session_id":"alice-s","id":"h1","type":"query","query":"password"}),
+    ];
+    for frame in frames {
+        mux.send(frame.clone()).await;
+        let answer = mux.next().await;
+        assert_eq!(answer["channel"], frame["channel"], "{answer}");
+        assert_eq!(answer["id"], frame["id"], "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert_eq!(error, "session alice-s not found", "{answer}");
+        if frame["channel"] == "agent" {
+            assert_eq!(answer["event"], "response");
+            assert_eq!(answer["success"], false);
+        } else {
+            assert_eq!(answer["type"], "error");
+            assert_eq!(answer["session_id"], "alice-s");
+        }
+    }
+    // The session was not woken by any of that.
+    let session = rest
+        .ok(
+            Method::GET,
+            "/api/workspaces/alice-ws/sessions/alice-s",
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(session["spec"]["suspended"], true);
+
+    // Deleting a user ends their tokens and keys at once.
+    rest.ok(Method::DELETE, "/api/users/alice", &admin, None)
+        .await;
+    for cred in [Cred::Bearer(&alice), Cred::ApiKey(&alice_key)] {
+        let (status, _) = rest.call(Method::GET, "/api/auth/me", cred, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_are_rate_limited_and_set_an_http_only_cookie() {
+    let env = TestEnv::new("gw-login").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_with(&env, data.path(), 8080, &["--login-rate", "3"]).await;
+    let rest = gateway.rest();
+    let response = rest
+        .http
+        .post(format!("{}/api/auth/login", rest.base))
+        .json(&json!({"username": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("auth_token="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let token = cookie
+        .trim_start_matches("auth_token=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, me) = rest
+        .call(Method::GET, "/api/auth/me", Cred::Cookie(&token), None)
+        .await;
+    assert_eq!(
+        (status, me["username"].clone()),
+        (StatusCode::OK, json!("admin"))
+    );
+
+    for _ in 0..2 {
+        let (status, answer) = rest
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                Cred::None,
+                Some(json!({"username":"admin","password":"wrong-password"})),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["code"].clone()),
+            (StatusCode::UNAUTHORIZED, json!("invalid_credentials"))
+        );
+    }
+    // The fourth attempt in a minute is refused, even with the right password.
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            Cred::None,
+            Some(json!({"username": ADMIN.0, "password": ADMIN.1})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited"))
+    );
+    // Bad bodies name the field; the OpenAPI document lists the routes.
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/workspaces",
+            Cred::Bearer(&token),
+            Some(json!({"name": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("name: "),
+        "{answer}"
+    );
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/workspaces",
+            Cred::Bearer(&token),
+            Some(json!({"name": "w", "spec": {"storage": {"size": "ten gigs"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("spec.storage.size"),
+        "{answer}"
+    );
+    let (status, doc) = rest
+        .call(Method::GET, "/api/openapi.json", Cred::None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["paths"]["/api/workspaces/{workspace}/sessions/{session}/resume"]["post"].is_object(),
+        "{doc}"
+    );
+    let (status, health) = rest
+        .call(Method::GET, "/api/health", Cred::None, None)
+        .await;
+    assert_eq!(
+        (status, health["status"].clone()),
+        (StatusCode::OK, json!("ok"))
+    );
+}

@@ -1,0 +1,565 @@
+//! Test support: the gateway binary against the real control plane (etcd + kube-apiserver
+//! built by hack/k8s), the operator in this process, and, where a runner is needed, the real
+//! pi-bridge (in this process, on its own runtime) with the real Pi and hstry and the
+//! scripted LLM. No kubelet runs here: [`Kubelet`] plays its part for runner pods (starts a
+//! bridge on a loopback address of its own and reports the pod ready with that IP), and
+//! says so.
+
+#![allow(dead_code)] // Each test file uses its own part of this module.
+#![allow(clippy::unwrap_used)] // Test support: a failed step is a failed test.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, ResourceExt};
+use oqto_e2e::TestEnv;
+use oqto_hstry::listen::ListenAddr;
+use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// Bounds a hang; never a speed requirement.
+pub const WAIT: Duration = Duration::from_secs(60);
+pub const ADMIN: (&str, &str) = ("admin", "admin-password");
+/// The token secret the test gateways use, so tests can forge expired and foreign tokens.
+pub const JWT_SECRET: &str = "gateway-test-secret-gateway-test-secret";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The gateway binary, in Kubernetes mode on the test's namespace.
+pub struct Gateway {
+    child: Child,
+    pub url: String,
+}
+
+impl Gateway {
+    pub async fn start(env: &TestEnv, data_dir: &Path, runner_port: u16) -> Self {
+        Self::start_with(env, data_dir, runner_port, &[]).await
+    }
+
+    pub async fn start_with(
+        env: &TestEnv,
+        data_dir: &Path,
+        runner_port: u16,
+        extra: &[&str],
+    ) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oqto-gateway"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--runtime",
+                "kubernetes",
+                "--insecure-cookies",
+            ])
+            .arg("--namespace")
+            .arg(&env.namespace)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--runner-port")
+            .arg(runner_port.to_string())
+            .arg("--ui-dir")
+            .arg(data_dir.join("ui"))
+            .args(extra)
+            .env("KUBECONFIG", &env.control_plane.kubeconfig)
+            .env("OQTO_ADMIN_USER", ADMIN.0)
+            .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
+            .env("OQTO_JWT_SECRET", JWT_SECRET)
+            .env(
+                "RUST_LOG",
+                std::env::var("OQTO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = tokio::time::timeout(WAIT, lines.next_line())
+                .await
+                .expect("the gateway announces its address")
+                .unwrap()
+                .expect("the gateway printed a line");
+            if let Some(url) = line.strip_prefix("oqto-gateway listening on ") {
+                break url.to_owned();
+            }
+        };
+        let gateway = Self { child, url };
+        // Ready once the session table has listed.
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/readyz", gateway.url)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return gateway;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway did not become ready");
+    }
+
+    pub fn rest(&self) -> Rest {
+        Rest {
+            http: reqwest::Client::new(),
+            base: self.url.clone(),
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("{}/api/ws/mux", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// Kills the process (SIGKILL): a crash, not a shutdown.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Cred<'a> {
+    None,
+    Bearer(&'a str),
+    ApiKey(&'a str),
+    Cookie(&'a str),
+}
+
+pub struct Rest {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Rest {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        cred: Cred<'_>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        request = match cred {
+            Cred::None => request,
+            Cred::Bearer(token) => request.bearer_auth(token),
+            Cred::ApiKey(key) => request.header("x-api-key", key),
+            Cred::Cookie(token) => request.header("cookie", format!("auth_token={token}")),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                Cred::None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a user as the admin and returns their token.
+    pub async fn user(&self, admin: &str, username: &str) -> String {
+        let password = format!("{username}-password");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/users",
+                Cred::Bearer(admin),
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.login(username, &password).await
+    }
+
+    pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method, path, Cred::Bearer(token), body).await;
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+}
+
+/// A mux WebSocket client.
+pub struct Mux {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Mux {
+    pub async fn connect(url: &str, token: &str) -> Self {
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = connect_async(request).await.unwrap();
+        let mut mux = Self { ws };
+        assert_eq!(
+            mux.next().await,
+            json!({"channel":"system","type":"connected"})
+        );
+        mux
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(frame.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    /// The next frame that is not a ping.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame within the wait limit")
+                .expect("the connection is open")
+                .unwrap();
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(text.as_str()).unwrap();
+                if value == json!({"channel":"system","type":"ping"}) {
+                    continue;
+                }
+                return value;
+            }
+        }
+    }
+
+    pub async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await;
+            let stop = done(&frame);
+            frames.push(frame);
+            if stop {
+                return frames;
+            }
+        }
+    }
+
+    /// Sends an agent command and returns the frames up to its `response`.
+    pub async fn command(
+        &mut self,
+        session: &str,
+        id: &str,
+        cmd: &str,
+        fields: Value,
+    ) -> Vec<Value> {
+        let mut frame = json!({"channel":"agent","session_id":session,"id":id,"cmd":cmd});
+        frame
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        self.send(frame).await;
+        self.until(|f| is_response(f, id)).await
+    }
+}
+
+pub fn is_response(frame: &Value, id: &str) -> bool {
+    frame["channel"] == "agent" && frame["event"] == "response" && frame["id"] == id
+}
+
+pub fn is_event(frame: &Value, name: &str) -> bool {
+    frame["channel"] == "agent" && frame["event"] == name
+}
+
+pub fn event_names(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f["channel"] == "agent")
+        .filter_map(|f| f["event"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The pinned Pi (hack/pi/install.sh; $OQTO_PI when set).
+pub fn pi_program() -> PathBuf {
+    static PI: OnceLock<PathBuf> = OnceLock::new();
+    PI.get_or_init(|| {
+        if let Some(pi) = std::env::var_os("OQTO_PI") {
+            return PathBuf::from(pi);
+        }
+        let output = std::process::Command::new(repo_root().join("hack/pi/install.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "hack/pi/install.sh failed");
+        PathBuf::from(
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap()
+                .trim(),
+        )
+    })
+    .clone()
+}
+
+/// What every runner of one workspace shares: its files, Pi's home, hstry, and the LLM.
+pub struct RunnerEnv {
+    pub dir: tempfile::TempDir,
+    pub workspace: PathBuf,
+    pub home: PathBuf,
+    pub hstry: ListenAddr,
+    stop_hstry: Option<oneshot::Sender<()>>,
+    pub llm: RunningLlm,
+}
+
+impl RunnerEnv {
+    pub async fn new(script: Value) -> Arc<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("workspace");
+        let home = dir.path().join("home");
+        let agent_dir = home.join(".pi/agent");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::create_dir_all(&agent_dir).unwrap();
+        let script: Script = serde_json::from_value(script).unwrap();
+        let llm = ScriptedLlm::spawn(script, "127.0.0.1:0").await.unwrap();
+        std::fs::write(
+            agent_dir.join("models.json"),
+            oqto_scripted_llm::models_json(&llm.base_url()).to_string(),
+        )
+        .unwrap();
+        let listener =
+            oqto_hstry::server::Listener::bind(&ListenAddr::Unix(dir.path().join("hstry.sock")))
+                .await
+                .unwrap();
+        let hstry = listener.local_addr().unwrap();
+        let store = oqto_hstry::store::Store::open(&dir.path().join("hstry.db")).unwrap();
+        let (stop_hstry, stopped) = oneshot::channel::<()>();
+        tokio::spawn(oqto_hstry::server::serve(listener, store, async {
+            let _ = stopped.await;
+        }));
+        Arc::new(Self {
+            dir,
+            workspace,
+            home,
+            hstry,
+            stop_hstry: Some(stop_hstry),
+            llm,
+        })
+    }
+
+    /// The bridge's configuration, as its command line would give it.
+    fn config(&self, listen: SocketAddr) -> oqto_pi_bridge::config::Config {
+        oqto_pi_bridge::config::Config::try_parse_from([
+            "pi-bridge".into(),
+            "--listen".into(),
+            listen.to_string(),
+            "--runner-id".into(),
+            "test-runner".into(),
+            "--workspace".into(),
+            self.workspace.display().to_string(),
+            "--pi".into(),
+            pi_program().display().to_string(),
+            "--hstry".into(),
+            self.hstry.to_string(),
+            "--agent-dir".into(),
+            self.home.join(".pi/agent").display().to_string(),
+            "--provider".into(),
+            "scripted".into(),
+            "--model".into(),
+            "scripted".into(),
+        ])
+        .unwrap()
+    }
+}
+
+/// A real pi-bridge serving on `listen`, on a runtime of its own: dropping it stops it at
+/// once (its connections close and its Pi processes are killed), as when a pod goes away.
+pub struct Runner {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub listen: SocketAddr,
+}
+
+impl Runner {
+    pub fn start(env: &RunnerEnv, listen: SocketAddr) -> Self {
+        let config = env.config(listen);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .unwrap();
+        runtime.spawn(async move {
+            if let Err(error) =
+                oqto_pi_bridge::app::run(config, listener, std::future::pending()).await
+            {
+                eprintln!("pi-bridge failed: {error:#}");
+            }
+        });
+        Self {
+            runtime: Some(runtime),
+            listen,
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.listen)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Plays the kubelet for the runner pods of one namespace (there is none in this control
+/// plane): each new pod gets a pi-bridge on a loopback address of its own (127.0.0.N, the
+/// runner port) and is reported Running and Ready with that IP; a deleted pod's bridge is
+/// stopped.
+pub struct Kubelet {
+    task: tokio::task::JoinHandle<()>,
+    pub started: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Kubelet {
+    pub fn start(env: &TestEnv, runners: Arc<RunnerEnv>, port: u16) -> Self {
+        let pods: Api<Pod> = env.api();
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let log = started.clone();
+        let task = tokio::spawn(async move {
+            let mut running: HashMap<String, (String, Runner)> = HashMap::new();
+            let mut next_ip = 2u8;
+            let mut events =
+                std::pin::pin!(watcher::watcher(pods.clone(), watcher::Config::default()));
+            while let Some(event) = events.next().await {
+                let (pod, deleted) = match event {
+                    Ok(Event::Apply(pod) | Event::InitApply(pod)) => (pod, false),
+                    Ok(Event::Delete(pod)) => (pod, true),
+                    _ => continue,
+                };
+                let name = pod.name_any();
+                let uid = pod.uid().unwrap_or_default();
+                let gone = deleted || pod.metadata.deletion_timestamp.is_some();
+                if gone {
+                    // The container stops with its pod.
+                    if running.get(&name).is_some_and(|(u, _)| *u == uid) {
+                        running.remove(&name);
+                    }
+                    continue;
+                }
+                if running.get(&name).is_some_and(|(u, _)| *u == uid) {
+                    continue;
+                }
+                let ip = format!("127.0.0.{next_ip}");
+                next_ip = next_ip.wrapping_add(1).max(2);
+                let runner = Runner::start(&runners, format!("{ip}:{port}").parse().unwrap());
+                running.insert(name.clone(), (uid, runner));
+                let status = json!({"status":{"phase":"Running","podIP":ip,
+                    "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}});
+                if pods
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                    .await
+                    .is_ok()
+                {
+                    log.lock().unwrap().push(name);
+                }
+            }
+        });
+        Self { task, started }
+    }
+}
+
+/// A port that is free on 127.0.0.1 now (the runners use it on other loopback addresses).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The operator, reconciling the test's namespace in this process.
+pub struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
+    use oqto_operator::kubernetes::{Context, Settings, run};
+    let settings = Settings {
+        namespace: Some(env.namespace.clone()),
+        defaults: oqto_operator::core::OperatorDefaults {
+            runner_image: Some("localhost/oqto-runner:dev".into()),
+            gateway_labels: BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "oqto-gateway".into(),
+            )]),
+        },
+        runner_port,
+        activity_every: Duration::from_millis(500),
+        prune_every: Duration::from_secs(1),
+        identity: "gateway-test-operator".into(),
+    };
+    let context = Arc::new(Context::new(env.client.clone(), settings));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(run(context, async {
+        let _ = stopped.await;
+    }));
+    Operator { stop: Some(stop) }
+}
+
+/// Polls until `check` gives Some, or fails after WAIT.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
