@@ -407,10 +407,12 @@ impl Runner {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(listen))
-            .unwrap();
+        // Bound here, so the address is taken when this returns (a pod's port is open once
+        // it is ready).
+        let listener = std::net::TcpListener::bind(listen).unwrap();
+        listener.set_nonblocking(true).unwrap();
         runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             if let Err(error) =
                 oqto_pi_bridge::app::run(config, listener, std::future::pending()).await
             {

@@ -133,22 +133,19 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 continue;
             }
         };
-        let (channel, queued) = match frame {
-            ClientFrame::Agent(command) => ("agent", agent_tx.try_send(command).is_ok()),
-            ClientFrame::Files(request) => ("files", files_tx.try_send(request).is_ok()),
-            ClientFrame::Terminal(request) => (
-                "terminal",
-                misc_tx.try_send(Misc::Terminal(request)).is_ok(),
-            ),
-            ClientFrame::Hstry(request) => {
-                ("hstry", misc_tx.try_send(Misc::Hstry(request)).is_ok())
-            }
+        // Kept for the "busy" answer, which goes to the frame's channel with its id.
+        let (channel, id) = frame_identity(&frame);
+        let queued = match frame {
+            ClientFrame::Agent(command) => agent_tx.try_send(command).is_ok(),
+            ClientFrame::Files(request) => files_tx.try_send(request).is_ok(),
+            ClientFrame::Terminal(request) => misc_tx.try_send(Misc::Terminal(request)).is_ok(),
+            ClientFrame::Hstry(request) => misc_tx.try_send(Misc::Hstry(request)).is_ok(),
         };
         state
             .metrics
             .frames_received
             .get_or_create(&ChannelLabel {
-                channel: channel.into(),
+                channel: channel.as_str().into(),
             })
             .inc();
         if !queued {
@@ -156,8 +153,8 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
                 &state,
                 &out,
                 "busy",
-                None,
-                None,
+                Some(channel),
+                id,
                 format!("Server busy: the {channel} command queue is full"),
             );
         }
@@ -172,6 +169,17 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     drop(out);
     writer.abort();
     debug!(connection, "connection closed");
+}
+
+/// A client frame's channel and correlation id.
+fn frame_identity(frame: &ClientFrame) -> (Channel, Option<String>) {
+    match frame {
+        ClientFrame::Agent(command) => (Channel::Agent, command.id.clone()),
+        ClientFrame::Files(request) => (Channel::Files, request.id.clone()),
+        ClientFrame::Terminal(TerminalRequest::Open { id, .. }) => (Channel::Terminal, id.clone()),
+        ClientFrame::Terminal(_) => (Channel::Terminal, None),
+        ClientFrame::Hstry(HstryRequest::Query { id, .. }) => (Channel::Hstry, id.clone()),
+    }
 }
 
 fn frame_channel(frame: &ServerFrame) -> &'static str {
