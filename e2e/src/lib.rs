@@ -18,6 +18,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
+pub mod mux;
+
 /// Field manager of everything the test support applies.
 pub const FIELD_MANAGER: &str = "oqto-e2e";
 
@@ -112,6 +114,46 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
         .with_context(|| format!("CRD {name} not Established after 30s"))??;
     }
     Ok(())
+}
+
+/// Polls `check` every 100 ms until it gives Some; an error naming `what` after `wait`.
+pub async fn eventually<T, F, Fut>(what: &str, wait: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {wait:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The pinned Pi: `$variable` when set, else what `hack/pi/install.sh <line>` installs (cached
+/// outside the checkout; `line` is `current` or `legacy`).
+pub fn installed_pi(variable: &str, line: &str) -> anyhow::Result<PathBuf> {
+    if let Some(pi) = std::env::var_os(variable) {
+        return Ok(PathBuf::from(pi));
+    }
+    let script = repo_root().join("hack/pi/install.sh");
+    let output = Command::new(&script)
+        .arg(line)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(output.status.success(), "{} failed", script.display());
+    let stdout = String::from_utf8(output.stdout)?;
+    let path = stdout
+        .lines()
+        .last()
+        .context("install.sh prints the pi path")?;
+    Ok(PathBuf::from(path.trim()))
 }
 
 /// One test's view of the control plane: a client, kubectl, and a namespace of its own.

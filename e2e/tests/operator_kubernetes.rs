@@ -111,22 +111,12 @@ where
     eventually_within(WAIT, what, check).await
 }
 
-async fn eventually_within<T, F, Fut>(wait: Duration, what: &str, mut check: F) -> T
+async fn eventually_within<T, F, Fut>(wait: Duration, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    oqto_e2e::eventually(what, wait, check).await.unwrap()
 }
 
 async fn session_phase(env: &TestEnv, name: &str) -> Option<SessionPhase> {

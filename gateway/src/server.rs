@@ -59,11 +59,8 @@ pub async fn run(
             let local = LocalResources::open(&settings.state_dir, &settings.namespace)
                 .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?;
             let routes = Arc::new(RouteTable::new(Addressing::StatusEndpoint));
-            // The poller reads through a store of its own (the store is a directory).
-            let store = oqto_operator::podman::Store::open(&settings.state_dir)
-                .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?;
             tokio::spawn(crate::routing::poll_local(
-                store,
+                local.store(),
                 settings.namespace.clone(),
                 routes.clone(),
                 Duration::from_millis(settings.poll_ms.max(10)),

@@ -70,6 +70,28 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
     ]
 }
 
+/// The HTTP status that refused the WebSocket upgrade; None when it was accepted.
+async fn upgrade(url: &str, token: Option<&str>, origin: Option<&str>) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}").parse().unwrap();
+        request.headers_mut().insert("authorization", value);
+    }
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Some(response.status().as_u16())
+        }
+        Err(other) => panic!("the upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
 fn token_with(claims: Value, secret: &str) -> String {
     encode(
         &Header::default(),
@@ -244,6 +266,35 @@ async fn nobody_reaches_what_is_not_theirs() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Alice lists her workspace's sessions (the apiserver's field selector on workspaceRef),
+    // and not bob's, in the same namespace.
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &bob,
+        Some(json!({"name":"bob-ws"})),
+    )
+    .await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces/bob-ws/sessions",
+        &bob,
+        Some(json!({"spec":{"suspended":true}})),
+    )
+    .await;
+    let listed = rest
+        .ok(
+            Method::GET,
+            "/api/workspaces/alice-ws/sessions",
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed["items"][0]["metadata"]["name"], "alice-s",
+        "{listed}"
+    );
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     // Alice's objects are unchanged, and hers to see (with her API key too); admins see all.
     let session = rest
         .ok(
@@ -264,7 +315,7 @@ async fn nobody_reaches_what_is_not_theirs() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let all = rest.ok(Method::GET, "/api/workspaces", &admin, None).await;
-    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
 
     // The WebSocket: refused before the upgrade without valid credentials, and with a
     // foreign Origin.
@@ -275,45 +326,16 @@ async fn nobody_reaches_what_is_not_theirs() {
         Some(tampered.as_str()),
         Some(revoked_key.as_str()),
     ] {
-        let mut request =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                ws_url.as_str(),
-            )
-            .unwrap();
-        if let Some(token) = bad {
-            request
-                .headers_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        }
-        match tokio_tungstenite::connect_async(request).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 401)
-            }
-            other => panic!("expected 401, got {other:?}"),
-        }
+        assert_eq!(upgrade(&ws_url, bad, None).await, Some(401), "{bad:?}");
     }
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-            ws_url.as_str(),
-        )
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {bob}").parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", "https://evil.example".parse().unwrap());
-    match tokio_tungstenite::connect_async(request).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 403)
-        }
-        other => panic!("expected 403, got {other:?}"),
-    }
+    assert_eq!(
+        upgrade(&ws_url, Some(&bob), Some("https://evil.example")).await,
+        Some(403)
+    );
     // ?token= works on the upgrade (browsers cannot set headers there).
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token={bob}"))
+    oqto_e2e::mux::MuxClient::connect(&format!("{ws_url}?token={bob}"), None)
         .await
         .unwrap();
-    drop(futures::StreamExt::next(&mut socket).await);
 
     // Bob on alice's session, on every channel: "not found", and the socket stays up.
     let mut mux = Mux::connect(&ws_url, &bob).await;

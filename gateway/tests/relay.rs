@@ -415,7 +415,6 @@ async fn a_frame_for_a_suspended_session_wakes_it_and_is_answered() {
         )
         .await;
     assert_eq!(session["spec"]["suspended"], false);
-    drop(setup.env);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -488,5 +487,4 @@ async fn after_a_gateway_crash_the_client_reattaches_and_every_message_is_there_
         .map(|m| m["idx"].as_u64().unwrap())
         .collect();
     assert_eq!(idx, [0, 1, 2, 3]);
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }

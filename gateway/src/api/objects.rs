@@ -12,13 +12,7 @@ use crate::state::AppState;
 
 /// A DNS-1123 subdomain, as object names must be.
 pub fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let valid = oqto_operator::core::names::is_object_name(name);
     if valid {
         Ok(())
     } else {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use oqto_api::{Workspace, WorkspaceSpec};
+use oqto_api::Workspace;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -111,7 +111,3 @@ pub async fn delete(
     state.resources.delete_workspace(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// The spec type, for the OpenAPI document's description.
-#[allow(dead_code)]
-type Spec = WorkspaceSpec;

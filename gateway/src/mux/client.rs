@@ -22,6 +22,10 @@ use crate::state::AppState;
 /// runners back (back-pressure), never the gateway's memory.
 const OUT_QUEUE: usize = 1024;
 const PING_EVERY: Duration = Duration::from_secs(10);
+/// How long a frame for a session the table does not know yet waits for it: the table
+/// follows writes by a watch event (Kubernetes) or a poll (single-node), so a session created
+/// a moment ago may not be in it. Only that client's frames wait.
+const FRESH_SESSION_GRACE: Duration = Duration::from_secs(2);
 /// Sessions one connection may talk to at once.
 pub const MAX_SESSIONS: usize = 64;
 
@@ -46,7 +50,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let answer = route_frame(&state, &user, &mut links, &out, text.as_str());
+        let answer = route_frame(&state, &user, &mut links, &out, text.as_str()).await;
         if let Some(answer) = answer
             && out.send(answer).await.is_err()
         {
@@ -61,7 +65,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
 }
 
 /// Queues one client frame for its session; the refusal to send back when it cannot be.
-fn route_frame(
+async fn route_frame(
     state: &Arc<AppState>,
     user: &User,
     links: &mut HashMap<String, Link>,
@@ -84,7 +88,11 @@ fn route_frame(
         }
     };
     // Another user's session is "not found", exactly like a missing one.
-    let visible = state.routes.route(&envelope.session).is_some_and(|route| {
+    let route = state
+        .routes
+        .known_route(&envelope.session, FRESH_SESSION_GRACE)
+        .await;
+    let visible = route.is_some_and(|route| {
         user.is_admin() || route.owner.as_deref() == Some(user.username.as_str())
     });
     if !visible {
@@ -110,10 +118,10 @@ fn route_frame(
             ))
         }
     };
-    let queue = if envelope.channel == Channel::Agent {
-        &link.agent
+    let (queue, queue_name) = if envelope.channel == Channel::Agent {
+        (&link.agent, "agent")
     } else {
-        &link.other
+        (&link.other, "other")
     };
     let queued = Queued {
         text: text.to_owned(),
@@ -121,7 +129,7 @@ fn route_frame(
     };
     match queue.try_send(queued) {
         Ok(()) => {
-            state.metrics.relayed(queue_channel(&link.agent, queue));
+            state.metrics.relayed(queue_name);
             None
         }
         Err(TrySendError::Full(queued)) | Err(TrySendError::Closed(queued)) => {
@@ -135,23 +143,8 @@ fn route_frame(
     }
 }
 
-fn queue_channel(agent: &mpsc::Sender<Queued>, queue: &mpsc::Sender<Queued>) -> &'static str {
-    if agent.same_channel(queue) {
-        "agent"
-    } else {
-        "other"
-    }
-}
-
 fn system_refusal(error: &str) -> String {
-    Refusal {
-        channel: None,
-        session: None,
-        id: None,
-        op: None,
-        error: error.to_owned(),
-    }
-    .to_frame()
+    Refusal::system(None, error).to_frame()
 }
 
 async fn write_frames(

@@ -50,15 +50,22 @@ pub fn envelope(text: &str) -> Result<Envelope, Refusal> {
         op: None,
         error: error.to_string(),
     };
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    // Only the envelope is read: the rest of the frame (a file's content, a prompt) is
+    // skipped by the parser, never built into a tree. A struct would also accept a JSON
+    // array (positionally), so anything but an object is told apart first.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => refuse(FrameError::NotObject),
+            Err(e) => refuse(FrameError::NotJson {
+                reason: e.to_string(),
+            }),
+        });
+    }
+    let raw: Raw = serde_json::from_str(text).map_err(|e| {
         refuse(FrameError::NotJson {
             reason: e.to_string(),
         })
     })?;
-    if !value.is_object() {
-        return Err(refuse(FrameError::NotObject));
-    }
-    let raw: Raw = serde_json::from_value(value).map_err(|_| refuse(FrameError::NotObject))?;
     let id = raw.id.as_ref().and_then(Value::as_str).map(str::to_owned);
     let Some(name) = raw.channel.as_ref().and_then(Value::as_str) else {
         return Err(refuse(FrameError::MissingChannel { id }));
@@ -102,7 +109,7 @@ pub fn envelope(text: &str) -> Result<Envelope, Refusal> {
             )));
         }
     };
-    if !is_object_name(&session) {
+    if !oqto_operator::core::names::is_object_name(&session) {
         return Err(refusal(format!(
             "Invalid {channel} frame `{op}`: field `session_id`: {session:?} is not a session name"
         )));
@@ -113,17 +120,6 @@ pub fn envelope(text: &str) -> Result<Envelope, Refusal> {
         id,
         op,
     })
-}
-
-/// A DNS-1123 subdomain, as Session names are.
-fn is_object_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 impl Envelope {
@@ -140,6 +136,17 @@ impl Envelope {
 }
 
 impl Refusal {
+    /// A `system.error` (tagged with the session when there is one).
+    pub fn system(session: Option<&str>, error: impl Into<String>) -> Self {
+        Self {
+            channel: None,
+            session: session.map(str::to_owned),
+            id: None,
+            op: None,
+            error: error.into(),
+        }
+    }
+
     /// The answer: a failed `response` for an agent command of a known session, the
     /// channel's `error` for files, terminal and hstry, `system.error` otherwise.
     pub fn to_frame(&self) -> String {
@@ -185,12 +192,29 @@ pub fn tag(text: &str, session: &str) -> Option<String> {
     if text == PING || text == CONNECTED {
         return None;
     }
-    let mut value: Value = serde_json::from_str(text).ok()?;
-    let object = value.as_object_mut()?;
-    if !object.contains_key("session_id") {
-        object.insert("session_id".into(), Value::String(session.to_owned()));
+    // Only whether the frame has a top-level `session_id` is read; the tag goes in as text.
+    #[derive(Deserialize)]
+    struct Top {
+        session_id: Option<serde::de::IgnoredAny>,
     }
-    Some(value.to_string())
+    let Ok(top) = serde_json::from_str::<Top>(text) else {
+        tracing::warn!(
+            session,
+            "the runner sent a frame that is not a JSON object; dropped"
+        );
+        return None;
+    };
+    let body = text.trim_start().strip_prefix('{')?;
+    if top.session_id.is_some() {
+        return Some(text.to_owned());
+    }
+    let session = Value::String(session.to_owned());
+    let comma = if body.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    Some(format!("{{\"session_id\":{session}{comma}{body}"))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_conf
 
 use super::frame::{self, Envelope, Refusal};
 use crate::state::AppState;
+#[cfg(test)]
+use serde_json::Value;
 
 /// Frames waiting for one session, per queue. Full → the client gets "busy".
 pub const AGENT_QUEUE: usize = 256;
@@ -31,6 +33,9 @@ const DIAL_BACKOFF: [Duration; 5] = [
     Duration::from_millis(800),
     Duration::from_millis(1600),
 ];
+/// pi-bridge pings every 10 s; a runner silent for this long is gone (its pod vanished
+/// without closing the connection), and the client is told so instead of waiting forever.
+const RUNNER_SILENCE: Duration = Duration::from_secs(35);
 /// Largest frame accepted from a runner (file reads can be large).
 const MAX_RUNNER_FRAME: usize = 256 * 1024 * 1024;
 
@@ -133,15 +138,12 @@ async fn run(
                 break;
             }
         }
-        let closed = Refusal {
-            channel: None,
-            session: Some(session.clone()),
-            id: None,
-            op: None,
-            error: format!(
+        let closed = Refusal::system(
+            Some(&session),
+            format!(
                 "the connection to the runner of session {session} closed; send session.create again to re-attach"
             ),
-        };
+        );
         if out.send(closed.to_frame()).await.is_err() {
             return;
         }
@@ -149,12 +151,12 @@ async fn run(
 }
 
 /// Runner → client, tagged with the session.
-async fn forward_runner_frames(
-    mut stream: futures::stream::SplitStream<Runner>,
+async fn forward_runner_frames<E>(
+    mut stream: impl futures::Stream<Item = Result<Message, E>> + Unpin,
     session: String,
     out: mpsc::Sender<String>,
 ) {
-    while let Some(message) = stream.next().await {
+    while let Ok(Some(message)) = tokio::time::timeout(RUNNER_SILENCE, stream.next()).await {
         match message {
             Ok(Message::Text(text)) => {
                 if let Some(tagged) = frame::tag(text.as_str(), &session)
@@ -240,4 +242,35 @@ async fn connect(
     Err(format!(
         "the runner of session {session} does not answer: {last_error}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_runner_counts_as_gone() {
+        let (out, mut frames) = mpsc::channel(4);
+        let silent = futures::stream::pending::<Result<Message, ()>>();
+        let started = tokio::time::Instant::now();
+        forward_runner_frames(silent, "s1".into(), out).await;
+        assert_eq!(started.elapsed(), RUNNER_SILENCE);
+        assert!(frames.recv().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runner_frames_are_tagged_and_pings_keep_the_connection() {
+        let (out, mut frames) = mpsc::channel(4);
+        let ping = || Ok::<_, ()>(Message::text(r#"{"channel":"system","type":"ping"}"#));
+        let stream = futures::stream::iter([
+            ping(),
+            Ok(Message::text(r#"{"channel":"files","type":"stat_result"}"#)),
+            ping(),
+        ])
+        .chain(futures::stream::pending());
+        let task = tokio::spawn(forward_runner_frames(Box::pin(stream), "s1".into(), out));
+        let tagged: Value = serde_json::from_str(&frames.recv().await.unwrap()).unwrap();
+        assert_eq!(tagged["session_id"], "s1");
+        task.await.unwrap();
+    }
 }

@@ -3,6 +3,7 @@
 //! podman` reconciles.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use oqto_api::{Session, Workspace};
 use oqto_operator::podman::{Store, StoreError};
@@ -11,15 +12,20 @@ use crate::error::ApiError;
 
 pub struct LocalResources {
     pub namespace: String,
-    store: Store,
+    store: Arc<Store>,
 }
 
 impl LocalResources {
     pub fn open(state_dir: &Path, namespace: &str) -> Result<Self, ApiError> {
         Ok(Self {
             namespace: namespace.to_owned(),
-            store: Store::open(state_dir).map_err(error)?,
+            store: Arc::new(Store::open(state_dir).map_err(error)?),
         })
+    }
+
+    /// The store, shared with the route table's poller.
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
     }
 
     fn in_namespace<K: kube::Resource>(&self, objects: Vec<K>) -> Vec<K> {

@@ -11,14 +11,24 @@ use oqto_operator::podman::Store;
 
 use super::{RouteTable, SessionEntry, WorkspaceEntry, ready_message};
 
-pub async fn poll_local(store: Store, namespace: String, table: Arc<RouteTable>, every: Duration) {
+pub async fn poll_local(
+    store: Arc<Store>,
+    namespace: String,
+    table: Arc<RouteTable>,
+    every: Duration,
+) {
     let mut first = true;
     loop {
         match read(&store, &namespace) {
             Ok((sessions, workspaces)) => {
-                table.update(|tables| {
-                    tables.sessions = sessions;
-                    tables.workspaces = workspaces;
+                // Waiters wake only when something changed, not on every read.
+                table.update_if(|tables| {
+                    let changed = tables.sessions != sessions || tables.workspaces != workspaces;
+                    if changed {
+                        tables.sessions = sessions;
+                        tables.workspaces = workspaces;
+                    }
+                    changed
                 });
                 if first {
                     first = false;

@@ -121,6 +121,37 @@ impl RouteTable {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Like [`RouteTable::update`], telling the waiters only when `change` says it changed
+    /// something.
+    pub fn update_if(&self, change: impl FnOnce(&mut Tables) -> bool) {
+        let changed = {
+            let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+            change(&mut tables)
+        };
+        if changed {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// The route once the session and its workspace are known, waiting at most `grace` for
+    /// the table to catch up with a recent write; then whatever the table has.
+    pub async fn known_route(&self, session: &str, grace: Duration) -> Option<Route> {
+        let known = |route: &Option<Route>| route.as_ref().is_some_and(|r| r.owner.is_some());
+        let mut changes = self.subscribe();
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            changes.mark_unchanged();
+            let route = self.route(session);
+            if known(&route) {
+                return route;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.route(session),
+            }
+        }
+    }
+
     pub fn route(&self, session: &str) -> Option<Route> {
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let entry = tables.sessions.get(session)?;
@@ -255,12 +286,51 @@ mod tests {
         assert_eq!(route.start_timeout, DEFAULT_START_TIMEOUT);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_session_written_a_moment_ago_is_waited_for() {
+        let table = std::sync::Arc::new(table(Addressing::StatusEndpoint));
+        let later = table.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            later.update(|t| {
+                let mut entry = t.sessions["s1"].clone();
+                entry.workspace = "ws".into();
+                t.sessions.insert("fresh".into(), entry);
+            });
+        });
+        let started = tokio::time::Instant::now();
+        let route = table.known_route("fresh", Duration::from_secs(2)).await;
+        assert_eq!(route.unwrap().owner.as_deref(), Some("alice"));
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        // Known at once: no wait; never known: None after the grace period.
+        assert!(
+            table
+                .known_route("s1", Duration::from_secs(2))
+                .await
+                .is_some()
+        );
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            table.known_route("nope", Duration::from_secs(2)).await,
+            None
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
     #[test]
     fn waiters_hear_about_changes() {
         let table = table(Addressing::StatusEndpoint);
         let mut changes = table.subscribe();
         changes.mark_unchanged();
         table.update(|_| {});
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        table.update_if(|_| false);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "nothing changed: nobody woken"
+        );
+        table.update_if(|_| true);
         assert!(changes.has_changed().unwrap());
     }
 }

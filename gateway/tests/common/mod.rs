@@ -16,23 +16,20 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, ResourceExt};
 use oqto_e2e::TestEnv;
+use oqto_e2e::mux::MuxClient;
 use oqto_hstry::listen::ListenAddr;
 use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 /// Bounds a hang; never a speed requirement.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -61,24 +58,41 @@ impl Gateway {
         runner_port: u16,
         extra: &[&str],
     ) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oqto-gateway"))
+        let mut command = Self::command(data_dir);
+        command
+            .args(["--runtime", "kubernetes", "--namespace", &env.namespace])
+            .args(["--runner-port", &runner_port.to_string()])
+            .args(extra)
+            .env("KUBECONFIG", &env.control_plane.kubeconfig);
+        Self::spawn(command).await
+    }
+
+    /// Single-node mode: Workspaces and Sessions in the operator's store at `state_dir`.
+    pub async fn start_local(data_dir: &Path, state_dir: &Path, namespace: &str) -> Self {
+        let mut command = Self::command(data_dir);
+        command
             .args([
-                "--listen",
-                "127.0.0.1:0",
                 "--runtime",
-                "kubernetes",
-                "--insecure-cookies",
+                "local",
+                "--namespace",
+                namespace,
+                "--poll-ms",
+                "50",
             ])
-            .arg("--namespace")
-            .arg(&env.namespace)
+            .arg("--state-dir")
+            .arg(state_dir);
+        Self::spawn(command).await
+    }
+
+    /// The gateway's command line common to both modes.
+    fn command(data_dir: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_oqto-gateway"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--insecure-cookies"])
             .arg("--data-dir")
             .arg(data_dir)
-            .arg("--runner-port")
-            .arg(runner_port.to_string())
             .arg("--ui-dir")
             .arg(data_dir.join("ui"))
-            .args(extra)
-            .env("KUBECONFIG", &env.control_plane.kubeconfig)
             .env("OQTO_ADMIN_USER", ADMIN.0)
             .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
             .env("OQTO_JWT_SECRET", JWT_SECRET)
@@ -88,9 +102,13 @@ impl Gateway {
             )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Starts it and waits until it serves with its session table listed.
+    async fn spawn(mut command: Command) -> Self {
+        let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
             let line = tokio::time::timeout(WAIT, lines.next_line())
@@ -121,6 +139,10 @@ impl Gateway {
             http: reqwest::Client::new(),
             base: self.url.clone(),
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
     }
 
     pub fn ws_url(&self) -> String {
@@ -206,62 +228,29 @@ impl Rest {
     }
 }
 
-/// A mux WebSocket client.
-pub struct Mux {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
+/// The mux client of the test support, failing the test on any error.
+pub struct Mux(MuxClient);
 
 impl Mux {
     pub async fn connect(url: &str, token: &str) -> Self {
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let (ws, _) = connect_async(request).await.unwrap();
-        let mut mux = Self { ws };
-        assert_eq!(
-            mux.next().await,
-            json!({"channel":"system","type":"connected"})
-        );
-        mux
+        Self(MuxClient::connect(url, Some(token)).await.unwrap())
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.send_raw(frame.to_string()).await;
+        self.0.send(frame).await.unwrap();
     }
 
     pub async fn send_raw(&mut self, text: String) {
-        self.ws.send(Message::Text(text.into())).await.unwrap();
+        self.0.send_raw(text).await.unwrap();
     }
 
     /// The next frame that is not a ping.
     pub async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait limit")
-                .expect("the connection is open")
-                .unwrap();
-            if let Message::Text(text) = message {
-                let value: Value = serde_json::from_str(text.as_str()).unwrap();
-                if value == json!({"channel":"system","type":"ping"}) {
-                    continue;
-                }
-                return value;
-            }
-        }
+        self.0.next().await.unwrap()
     }
 
     pub async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let mut frames = Vec::new();
-        loop {
-            let frame = self.next().await;
-            let stop = done(&frame);
-            frames.push(frame);
-            if stop {
-                return frames;
-            }
-        }
+        self.0.until(done).await.unwrap()
     }
 
     /// Sends an agent command and returns the frames up to its `response`.
@@ -272,54 +261,18 @@ impl Mux {
         cmd: &str,
         fields: Value,
     ) -> Vec<Value> {
-        let mut frame = json!({"channel":"agent","session_id":session,"id":id,"cmd":cmd});
-        frame
-            .as_object_mut()
-            .unwrap()
-            .extend(fields.as_object().unwrap().clone());
-        self.send(frame).await;
-        self.until(|f| is_response(f, id)).await
+        self.0.exchange(session, id, cmd, fields).await.unwrap()
     }
 }
 
-pub fn is_response(frame: &Value, id: &str) -> bool {
-    frame["channel"] == "agent" && frame["event"] == "response" && frame["id"] == id
-}
-
-pub fn is_event(frame: &Value, name: &str) -> bool {
-    frame["channel"] == "agent" && frame["event"] == name
-}
-
-pub fn event_names(frames: &[Value]) -> Vec<String> {
-    frames
-        .iter()
-        .filter(|f| f["channel"] == "agent")
-        .filter_map(|f| f["event"].as_str().map(str::to_owned))
-        .collect()
-}
+#[allow(unused_imports)] // Each test file uses its own part.
+pub use oqto_e2e::mux::{event_names, is_event, is_response};
 
 /// The pinned Pi (hack/pi/install.sh; $OQTO_PI when set).
 pub fn pi_program() -> PathBuf {
     static PI: OnceLock<PathBuf> = OnceLock::new();
-    PI.get_or_init(|| {
-        if let Some(pi) = std::env::var_os("OQTO_PI") {
-            return PathBuf::from(pi);
-        }
-        let output = std::process::Command::new(repo_root().join("hack/pi/install.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "hack/pi/install.sh failed");
-        PathBuf::from(
-            String::from_utf8(output.stdout)
-                .unwrap()
-                .lines()
-                .last()
-                .unwrap()
-                .trim(),
-        )
-    })
-    .clone()
+    PI.get_or_init(|| oqto_e2e::installed_pi("OQTO_PI", "current").unwrap())
+        .clone()
 }
 
 /// What every runner of one workspace shares: its files, Pi's home, hstry, and the LLM.
@@ -548,20 +501,10 @@ pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
 }
 
 /// Polls until `check` gives Some, or fails after WAIT.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    oqto_e2e::eventually(what, WAIT, check).await.unwrap()
 }

@@ -77,13 +77,7 @@ pub struct Store {
 
 /// DNS-1123 subdomain, as Kubernetes requires of object names.
 fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let valid = crate::core::names::is_object_name(name);
     if valid {
         Ok(())
     } else {

@@ -1,8 +1,9 @@
 //! The AGE column: an object's `creationTimestamp` (RFC 3339, as Kubernetes writes it) to
-//! kubectl's short durations (`45s`, `5m30s`, `3d4h`). Parsed by hand: this needs only the
-//! seconds, not a date-time library.
+//! kubectl's short durations (`45s`, `5m30s`, `3d4h`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::jiff::Timestamp;
 
 /// Unix seconds now (0 before 1970).
 pub fn now() -> i64 {
@@ -21,67 +22,9 @@ pub fn age(timestamp: Option<&str>, now: i64) -> String {
 }
 
 /// `2024-05-01T12:00:00Z`, with optional fractional seconds and a `±HH:MM` offset, to Unix
-/// seconds.
+/// seconds (jiff, which k8s-openapi uses for its timestamps too).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = text.get(range)?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
-    };
-    let bytes = text.as_bytes();
-    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if bytes.len() < 20
-        || separators.iter().any(|&(i, c)| bytes[i] != c)
-        || !matches!(bytes[10], b'T' | b't' | b' ')
-    {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    // Leap seconds (60) are allowed by RFC 3339; they count as the next second's start.
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let hours: i64 = rest.get(1..3)?.parse().ok()?;
-            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    text.parse::<Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// kubectl's `HumanDuration`: precise while small, coarser as it grows.
@@ -146,13 +89,17 @@ mod tests {
             Some(1_709_209_815)
         );
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
+        // ISO 8601's basic offset form is read too (Kubernetes itself writes `Z`).
+        assert_eq!(
+            parse_rfc3339("2024-02-29T14:30:15+0200"),
+            Some(1_709_209_815)
+        );
         for bad in [
             "",
             "2024-02-29",
             "2024-13-01T00:00:00Z",
             "2024-02-29T12:30:15",
             "2024-02-29T12:30:15.Z",
-            "2024-02-29T12:30:15+0200",
             "2024-02-29X12:30:15Z",
             "２０２4-02-29T12:30:15Z",
         ] {

@@ -9,18 +9,15 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use oqto_e2e::mux::MuxClient;
 use oqto_hstry::listen::ListenAddr;
 use oqto_hstry::server::{Listener, serve};
 use oqto_hstry::store::Store;
 use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 /// How long a test waits for one expected frame before failing. Generous: it bounds a hang, it
 /// does not measure speed (that is the benchmark's job).
@@ -41,24 +38,7 @@ pub fn legacy_pi_program() -> PathBuf {
 }
 
 fn installed_pi(variable: &str, line: &str) -> PathBuf {
-    if let Some(pi) = std::env::var_os(variable) {
-        return PathBuf::from(pi);
-    }
-    let script = repo_root().join("hack/pi/install.sh");
-    let output = std::process::Command::new(&script)
-        .arg(line)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    assert!(output.status.success(), "{} failed", script.display());
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    PathBuf::from(
-        stdout
-            .lines()
-            .last()
-            .expect("install.sh prints the pi path")
-            .trim(),
-    )
+    oqto_e2e::installed_pi(variable, line).unwrap()
 }
 
 pub fn repo_root() -> PathBuf {
@@ -205,101 +185,44 @@ impl Bridge {
     }
 }
 
-pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
+/// The mux client of the test support, failing the test on any error.
+pub struct Client(MuxClient);
 
 impl Client {
     /// Connects and checks the server's greeting.
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = connect_async(url).await.unwrap();
-        let mut client = Client { ws };
-        let hello = client.next().await;
-        assert_eq!(hello, json!({"channel":"system","type":"connected"}));
-        client
+        Client(MuxClient::connect(url, None).await.unwrap())
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws
-            .send(WsMessage::Text(frame.to_string().into()))
-            .await
-            .unwrap();
+        self.0.send(frame).await.unwrap();
     }
 
     pub async fn send_raw(&mut self, text: String) {
-        self.ws.send(WsMessage::Text(text.into())).await.unwrap();
+        self.0.send_raw(text).await.unwrap();
     }
 
     /// The next frame that is not a ping.
     pub async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait limit")
-                .expect("the connection is open")
-                .unwrap();
-            if let WsMessage::Text(text) = message {
-                let value: Value = serde_json::from_str(text.as_str()).unwrap();
-                if value == json!({"channel":"system","type":"ping"}) {
-                    continue;
-                }
-                return value;
-            }
-        }
+        self.0.next().await.unwrap()
     }
 
     /// Frames up to and including the first that satisfies `done`.
     pub async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let mut frames = Vec::new();
-        loop {
-            let frame = self.next().await;
-            let stop = done(&frame);
-            frames.push(frame);
-            if stop {
-                return frames;
-            }
-        }
+        self.0.until(done).await.unwrap()
     }
 
     /// Sends an agent command and returns its `response` event (events before it are kept
     /// by the caller's next `until`, so nothing is lost: the response always comes first).
     pub async fn command(&mut self, session: &str, id: &str, cmd: &str, fields: Value) -> Value {
-        let mut frame = json!({"channel":"agent","session_id":session,"id":id,"cmd":cmd});
-        if let (Some(frame), Some(fields)) = (frame.as_object_mut(), fields.as_object()) {
-            frame.extend(fields.clone());
-        }
-        self.send(frame).await;
-        let frames = self.until(|f| is_response(f, id)).await;
-        frames.last().cloned().unwrap()
+        self.0.command(session, id, cmd, fields).await.unwrap()
     }
 
     pub async fn create_session(&mut self, session: &str) -> Value {
-        let response = self
-            .command(
-                session,
-                "create",
-                "session.create",
-                json!({"config":{"harness":"pi"}}),
-            )
-            .await;
-        assert_eq!(response["success"], true, "{response}");
-        response
+        let frames = self.0.create_session(session).await.unwrap();
+        frames.last().cloned().unwrap()
     }
 }
 
-pub fn is_response(frame: &Value, id: &str) -> bool {
-    frame["channel"] == "agent" && frame["event"] == "response" && frame["id"] == id
-}
-
-pub fn is_event(frame: &Value, name: &str) -> bool {
-    frame["channel"] == "agent" && frame["event"] == name
-}
-
-/// The `event` names of agent frames, in order.
-pub fn event_names(frames: &[Value]) -> Vec<String> {
-    frames
-        .iter()
-        .filter(|f| f["channel"] == "agent")
-        .filter_map(|f| f["event"].as_str().map(str::to_owned))
-        .collect()
-}
+#[allow(unused_imports)] // Each test file uses its own part.
+pub use oqto_e2e::mux::{event_names, is_event, is_response};

@@ -1,0 +1,145 @@
+//! A client of the mux WebSocket (§2), for tests and benchmarks of everything that serves it:
+//! pi-bridge directly, the gateway in front of it, a proxy in between.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long a client waits for one frame: it bounds a hang, it does not measure speed. Pings
+/// do not count as frames, so a silent server cannot keep a test waiting past it.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub struct MuxClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl MuxClient {
+    /// Connects (with a bearer token when given) and checks the server's greeting.
+    pub async fn connect(url: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        let mut request = url.into_client_request()?;
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        let (ws, _) = tokio::time::timeout(WAIT, connect_async(request)).await??;
+        let mut client = Self { ws };
+        let hello = client.next().await?;
+        anyhow::ensure!(
+            hello == json!({"channel":"system","type":"connected"}),
+            "unexpected greeting {hello}"
+        );
+        Ok(client)
+    }
+
+    pub async fn send(&mut self, frame: Value) -> anyhow::Result<()> {
+        self.send_raw(frame.to_string()).await
+    }
+
+    pub async fn send_raw(&mut self, text: String) -> anyhow::Result<()> {
+        Ok(self.ws.send(Message::Text(text.into())).await?)
+    }
+
+    /// The next frame that is not a ping, within [`WAIT`] (pings included).
+    pub async fn next(&mut self) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("no frame within {WAIT:?}"))?
+                .ok_or_else(|| anyhow::anyhow!("the connection closed"))??;
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(text.as_str())?;
+                if value == json!({"channel":"system","type":"ping"}) {
+                    continue;
+                }
+                return Ok(value);
+            }
+        }
+    }
+
+    /// Frames up to and including the first that satisfies `done`.
+    pub async fn until(&mut self, done: impl Fn(&Value) -> bool) -> anyhow::Result<Vec<Value>> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await?;
+            let stop = done(&frame);
+            frames.push(frame);
+            if stop {
+                return Ok(frames);
+            }
+        }
+    }
+
+    /// Sends an agent command; the frames up to and including its `response`.
+    pub async fn exchange(
+        &mut self,
+        session: &str,
+        id: &str,
+        cmd: &str,
+        fields: Value,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut frame = json!({"channel":"agent","session_id":session,"id":id,"cmd":cmd});
+        if let (Some(frame), Some(fields)) = (frame.as_object_mut(), fields.as_object()) {
+            frame.extend(fields.clone());
+        }
+        self.send(frame).await?;
+        self.until(|f| is_response(f, id)).await
+    }
+
+    /// Sends an agent command and returns its `response` (events before it are dropped;
+    /// the runner answers before it streams).
+    pub async fn command(
+        &mut self,
+        session: &str,
+        id: &str,
+        cmd: &str,
+        fields: Value,
+    ) -> anyhow::Result<Value> {
+        let frames = self.exchange(session, id, cmd, fields).await?;
+        frames
+            .last()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no response"))
+    }
+
+    /// `session.create` for Pi; fails unless it succeeds.
+    pub async fn create_session(&mut self, session: &str) -> anyhow::Result<Vec<Value>> {
+        let frames = self
+            .exchange(
+                session,
+                "create",
+                "session.create",
+                json!({"config":{"harness":"pi"}}),
+            )
+            .await?;
+        let response = frames.last().cloned().unwrap_or_default();
+        anyhow::ensure!(
+            response["success"] == true,
+            "session.create failed: {response}"
+        );
+        Ok(frames)
+    }
+}
+
+pub fn is_response(frame: &Value, id: &str) -> bool {
+    frame["channel"] == "agent" && frame["event"] == "response" && frame["id"] == id
+}
+
+pub fn is_event(frame: &Value, name: &str) -> bool {
+    frame["channel"] == "agent" && frame["event"] == name
+}
+
+/// The `event` names of agent frames, in order.
+pub fn event_names(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f["channel"] == "agent")
+        .filter_map(|f| f["event"].as_str().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,175 @@
+//! Single-node mode (`--runtime local`): the REST API writes the operator's local store and
+//! the relay finds runners by the endpoint in a Session's status. The test plays the
+//! operator's Podman runtime (which needs Podman; its own tests cover it): it starts a real
+//! pi-bridge for a Session that should run, stops it for one that is suspended, and writes
+//! the status as the runtime would.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{ADMIN, Cred, Gateway, Mux, Runner, RunnerEnv, free_port, is_event};
+use oqto_api::{Session, SessionPhase, SessionStatus};
+use oqto_operator::podman::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const NAMESPACE: &str = "oqto";
+
+/// Runs a runner for every Session of the store that should run; reports it in the status.
+fn play_operator(store: Arc<Store>, runners: Arc<RunnerEnv>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut running: Option<Runner> = None;
+        loop {
+            for session in store.list::<Session>().unwrap() {
+                let phase = session.status.as_ref().and_then(|s| s.phase);
+                let (want, status) = if session.spec.suspended {
+                    running = None;
+                    (
+                        SessionPhase::Suspended,
+                        SessionStatus {
+                            phase: Some(SessionPhase::Suspended),
+                            ..Default::default()
+                        },
+                    )
+                } else {
+                    let runner = running.get_or_insert_with(|| {
+                        let listen: SocketAddr =
+                            format!("127.0.0.1:{}", free_port()).parse().unwrap();
+                        Runner::start(&runners, listen)
+                    });
+                    (
+                        SessionPhase::Running,
+                        SessionStatus {
+                            phase: Some(SessionPhase::Running),
+                            endpoint: Some(format!("http://{}", runner.listen)),
+                            ..Default::default()
+                        },
+                    )
+                };
+                if phase != Some(want) {
+                    let mut updated = session.clone();
+                    updated.status = Some(status);
+                    // A conflict means the gateway wrote meanwhile: the next round retries.
+                    let _ = store.update_status(&updated);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_serves_the_local_store_and_wakes_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let store = Arc::new(Store::open(&state).unwrap());
+    let runners = RunnerEnv::new(json!({"rules":[{"when_user_contains":"hello",
+        "steps":[{"kind":"text","chunks":["Hello", " locally."],"delay_ms":0}]}]}))
+    .await;
+    let gateway = Gateway::start_local(&dir.path().join("gateway"), &state, NAMESPACE).await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    let bob = rest.user(&admin, "bob").await;
+
+    // REST writes the store, as `oqto-operator apply` would.
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &alice,
+        Some(json!({"name":"ws"})),
+    )
+    .await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces/ws/sessions",
+        &alice,
+        Some(json!({"name":"s1"})),
+    )
+    .await;
+    let stored: Session = store.get(NAMESPACE, "s1").unwrap().unwrap();
+    assert_eq!(stored.spec.workspace_ref.name, "ws");
+    let workspace: oqto_api::Workspace = store.get(NAMESPACE, "ws").unwrap().unwrap();
+    assert_eq!(workspace.spec.owner, "alice");
+    let (status, _) = rest
+        .call(Method::GET, "/api/workspaces/ws", Cred::Bearer(&bob), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/apply",
+            Cred::Bearer(&alice),
+            Some(json!({"apiVersion":"oqto.dev/v1alpha1",
+            "kind":"Session","metadata":{"name":"s1"},"spec":{"workspaceRef":{"name":"other"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+
+    let _operator = play_operator(store.clone(), runners.clone());
+    let mut mux = Mux::connect(&gateway.ws_url(), &alice).await;
+    let frames = mux
+        .command(
+            "s1",
+            "c1",
+            "session.create",
+            json!({"config":{"harness":"pi"}}),
+        )
+        .await;
+    assert_eq!(frames.last().unwrap()["success"], true, "{frames:?}");
+    let mut turn = mux
+        .command("s1", "p1", "prompt", json!({"message":"hello"}))
+        .await;
+    turn.extend(mux.until(|f| is_event(f, "agent.idle")).await);
+    let text: String = turn
+        .iter()
+        .filter(|f| is_event(f, "stream.text_delta"))
+        .map(|f| f["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Hello locally.");
+
+    // Suspended through the API, the runner goes; a frame brings it back.
+    rest.ok(
+        Method::POST,
+        "/api/workspaces/ws/sessions/s1/suspend",
+        &alice,
+        None,
+    )
+    .await;
+    common::eventually("s1 suspended in the store", || async {
+        let s: Session = store.get(NAMESPACE, "s1").unwrap().unwrap();
+        (s.status.and_then(|s| s.phase) == Some(SessionPhase::Suspended)).then_some(())
+    })
+    .await;
+    let mut mux = Mux::connect(&gateway.ws_url(), &alice).await;
+    let frames = mux
+        .command(
+            "s1",
+            "c2",
+            "session.create",
+            json!({"config":{"harness":"pi"}}),
+        )
+        .await;
+    let working = frames
+        .iter()
+        .find(|f| is_event(f, "agent.working"))
+        .expect("told it starts");
+    assert_eq!(working["phase"], "initializing");
+    assert_eq!(frames.last().unwrap()["success"], true, "{frames:?}");
+    let resumed: Session = store.get(NAMESPACE, "s1").unwrap().unwrap();
+    assert!(
+        !resumed.spec.suspended,
+        "the gateway resumed it in the store"
+    );
+    // History is the workspace's: the first turn is still there.
+    let frames = mux.command("s1", "m", "get_messages", json!({})).await;
+    let messages = frames.last().unwrap()["data"]["messages"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+}
