@@ -23,6 +23,7 @@ use oqto_operator::podman::Store;
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "bench";
+const NGINX_PATHS: [&str; 2] = ["/usr/sbin/nginx", "/usr/bin/nginx"];
 /// Requests in flight in the throughput run (below every queue, so nothing is "busy").
 const WINDOW: usize = 64;
 
@@ -243,7 +244,19 @@ async fn main() {
     );
     drop(idle);
     if let Some((mut child, _)) = nginx {
-        let _ = child.kill();
+        // `-s stop` makes the master stop its workers too (a killed master orphans them).
+        let _ = std::process::Command::new(
+            NGINX_PATHS
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap_or(&"nginx"),
+        )
+        .arg("-p")
+        .arg(&nginx_dir)
+        .arg("-c")
+        .arg(nginx_dir.join("nginx.conf"))
+        .args(["-s", "stop"])
+        .status();
         let _ = child.wait();
     }
     drop(runner);

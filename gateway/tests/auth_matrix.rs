@@ -282,6 +282,18 @@ async fn nobody_reaches_what_is_not_theirs() {
         Some(json!({"spec":{"suspended":true}})),
     )
     .await;
+    // Nor take alice's session by applying one of that name into his own workspace.
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/apply",
+            Cred::Bearer(&bob),
+            Some(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+                "metadata":{"name":"alice-s"},"spec":{"workspaceRef":{"name":"bob-ws"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["error"], "session \"alice-s\" not found");
     let listed = rest
         .ok(
             Method::GET,

@@ -290,8 +290,12 @@ impl Accounts {
         let Some((user, key_id)) = found else {
             return Ok(None);
         };
-        conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1")?
-            .execute(params![key_id, now_ms()])?;
+        // At most one write a minute per key: a CLI loop must not turn reads into writes.
+        conn.prepare_cached(
+            "UPDATE api_keys SET last_used_at = ?2
+             WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
+        )?
+        .execute(params![key_id, now_ms()])?;
         Ok(Some(user))
     }
 }
@@ -382,7 +386,15 @@ mod tests {
         assert_eq!(accounts.user_by_api_key(&key).unwrap(), Some(alice.clone()));
         let listed = accounts.list_api_keys(&alice).unwrap();
         assert_eq!(listed.len(), 1);
-        assert!(listed[0].last_used_at.is_some());
+        let first_use = listed[0].last_used_at;
+        assert!(first_use.is_some());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        accounts.user_by_api_key(&key).unwrap();
+        assert_eq!(
+            accounts.list_api_keys(&alice).unwrap()[0].last_used_at,
+            first_use,
+            "not rewritten within a minute"
+        );
         assert!(
             !accounts.revoke_api_key(&bob, &info.id).unwrap(),
             "not bob's key"

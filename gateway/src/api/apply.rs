@@ -120,6 +120,14 @@ pub async fn apply(
                     ))
                 })?;
             let existing = state.resources.get_session(&name).await?;
+            // Someone else's session of the same name is "not found", like their workspace.
+            if let Some(existing) = &existing
+                && objects::visible_workspace(&state, &principal, &existing.spec.workspace_ref.name)
+                    .await
+                    .is_err()
+            {
+                return Err(ApiError::NotFound(format!("session {name:?} not found")));
+            }
             let applied = state.resources.apply_session(session).await?;
             (action(existing.is_some()), to_value(clean(applied))?)
         }

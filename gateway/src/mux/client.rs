@@ -88,13 +88,11 @@ async fn route_frame(
         }
     };
     // Another user's session is "not found", exactly like a missing one.
-    let route = state
+    let owner = state
         .routes
-        .known_route(&envelope.session, FRESH_SESSION_GRACE)
+        .known_owner(&envelope.session, FRESH_SESSION_GRACE)
         .await;
-    let visible = route.is_some_and(|route| {
-        user.is_admin() || route.owner.as_deref() == Some(user.username.as_str())
-    });
+    let visible = owner.is_some_and(|owner| user.is_admin() || owner == user.username);
     if !visible {
         state.metrics.refused("not_found");
         let error = format!("session {} not found", envelope.session);

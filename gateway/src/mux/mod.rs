@@ -15,6 +15,9 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The read buffer a connection starts with.
+pub const IDLE_READ_BUFFER: usize = 4 * 1024;
+
 pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Response {
     let principal = match state.auth.principal(&parts, true) {
         Ok(principal) => principal,
@@ -33,7 +36,10 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
     // ignores the limit) end the connection, with close code 1009.
     let hard_limit = state.settings.max_frame_bytes.saturating_mul(4);
     let user = principal.0;
+    // Buffers grow with the frames; a small start keeps idle connections small (the
+    // default 128 KiB read buffer made an idle connection cost ~130 KiB).
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
+        .read_buffer_size(IDLE_READ_BUFFER)
         .on_upgrade(move |socket| client::serve(socket, state, user))
 }

@@ -133,23 +133,30 @@ impl RouteTable {
         }
     }
 
-    /// The route once the session and its workspace are known, waiting at most `grace` for
-    /// the table to catch up with a recent write; then whatever the table has.
-    pub async fn known_route(&self, session: &str, grace: Duration) -> Option<Route> {
-        let known = |route: &Option<Route>| route.as_ref().is_some_and(|r| r.owner.is_some());
+    /// The owner of a session (through its workspace), waiting at most `grace` for the table
+    /// to catch up with a recent write. Looked up on every frame: no route is built.
+    pub async fn known_owner(&self, session: &str, grace: Duration) -> Option<String> {
+        if let Some(owner) = self.owner(session) {
+            return Some(owner);
+        }
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + grace;
         loop {
             changes.mark_unchanged();
-            let route = self.route(session);
-            if known(&route) {
-                return route;
+            if let Some(owner) = self.owner(session) {
+                return Some(owner);
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}
-                _ => return self.route(session),
+                _ => return None,
             }
         }
+    }
+
+    fn owner(&self, session: &str) -> Option<String> {
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        let workspace = &tables.sessions.get(session)?.workspace;
+        tables.workspaces.get(workspace).map(|w| w.owner.clone())
     }
 
     pub fn route(&self, session: &str) -> Option<Route> {
@@ -299,19 +306,19 @@ mod tests {
             });
         });
         let started = tokio::time::Instant::now();
-        let route = table.known_route("fresh", Duration::from_secs(2)).await;
-        assert_eq!(route.unwrap().owner.as_deref(), Some("alice"));
+        let owner = table.known_owner("fresh", Duration::from_secs(2)).await;
+        assert_eq!(owner.as_deref(), Some("alice"));
         assert_eq!(started.elapsed(), Duration::from_millis(300));
         // Known at once: no wait; never known: None after the grace period.
         assert!(
             table
-                .known_route("s1", Duration::from_secs(2))
+                .known_owner("s1", Duration::from_secs(2))
                 .await
                 .is_some()
         );
         let started = tokio::time::Instant::now();
         assert_eq!(
-            table.known_route("nope", Duration::from_secs(2)).await,
+            table.known_owner("nope", Duration::from_secs(2)).await,
             None
         );
         assert_eq!(started.elapsed(), Duration::from_secs(2));
