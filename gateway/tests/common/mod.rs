@@ -58,12 +58,13 @@ impl Gateway {
         runner_port: u16,
         extra: &[&str],
     ) -> Self {
+        let kubeconfig = narrow_kubeconfig(env, data_dir).await;
         let mut command = Self::command(data_dir);
         command
             .args(["--runtime", "kubernetes", "--namespace", &env.namespace])
             .args(["--runner-port", &runner_port.to_string()])
             .args(extra)
-            .env("KUBECONFIG", &env.control_plane.kubeconfig);
+            .env("KUBECONFIG", kubeconfig);
         Self::spawn(command).await
     }
 
@@ -153,6 +154,55 @@ impl Gateway {
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The gateway's shipped RBAC (gateway/deploy/rbac.yaml) in the test's namespace, and a
+/// kubeconfig with its service account's token: the gateway under test has exactly the
+/// access it ships with, not the control plane's admin.
+async fn narrow_kubeconfig(env: &TestEnv, dir: &Path) -> PathBuf {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let rbac = repo_root().join("gateway/deploy/rbac.yaml");
+    oqto_e2e::run_ok(env.kubectl().arg("apply").arg("-f").arg(&rbac)).unwrap();
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let token = env
+        .api::<ServiceAccount>()
+        .create_token_request("oqto-gateway", &Default::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .and_then(|status| status.token)
+        .unwrap();
+    let admin = std::fs::read_to_string(&env.control_plane.kubeconfig).unwrap();
+    let narrow: String = admin
+        .lines()
+        .map(|line| match line.split_once("token: ") {
+            Some((indent, _)) if indent.trim().is_empty() => format!("{indent}token: {token}\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert_ne!(narrow, admin, "the kubeconfig has a token line to replace");
+    let path = dir.join("gateway-kubeconfig");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&path, narrow).unwrap();
+    // Narrow indeed: Secrets (say) are out of its reach.
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, &env.namespace);
+    match secrets.list(&Default::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("the gateway's account may list secrets: {other:?}"),
+    }
+    path
 }
 
 #[derive(Clone, Copy)]
