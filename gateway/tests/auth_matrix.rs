@@ -397,8 +397,26 @@ async fn nobody_reaches_what_is_not_theirs() {
 async fn logins_are_rate_limited_and_set_an_http_only_cookie() {
     let env = TestEnv::new("gw-login").await.unwrap();
     let data = tempfile::tempdir().unwrap();
+    // A built UI (the gateway serves `<data>/ui` in tests).
+    std::fs::create_dir_all(data.path().join("ui/assets")).unwrap();
+    std::fs::write(data.path().join("ui/index.html"), "<html>oqto ui</html>").unwrap();
+    std::fs::write(data.path().join("ui/assets/app.js"), "console.log(1)").unwrap();
     let gateway = Gateway::start_with(&env, data.path(), 8080, &["--login-rate", "3"]).await;
     let rest = gateway.rest();
+    // Files as they are, client-side routes get index.html, unknown API routes stay JSON.
+    for (path, body) in [
+        ("/assets/app.js", "console.log(1)"),
+        ("/", "<html>oqto ui</html>"),
+        ("/sessions/alice-s", "<html>oqto ui</html>"),
+    ] {
+        let (status, answer) = rest.call(Method::GET, path, Cred::None, None).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!(body)), "{path}");
+    }
+    let (status, answer) = rest.call(Method::GET, "/api/nope", Cred::None, None).await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("not_found"))
+    );
     let response = rest
         .http
         .post(format!("{}/api/auth/login", rest.base))
