@@ -29,15 +29,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building tests"
 cargo test --workspace --locked --no-run
 
-step "building the runner image with Podman (offline base; layers cached)"
-hack/podman/setup.sh
-OQTO_RUNNER_IMAGE="$(runner-image/build.sh | tail -n 1)"
-export OQTO_RUNNER_IMAGE
+step "starting the single-node stack with the README's run command (hack/up.sh; builds the images)"
+# The stack's own home and port, so a developer's stack is neither reused nor stopped.
+export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090
+trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down' EXIT
+hack/down.sh --purge >/dev/null 2>&1 || true
+hack/up.sh
+export OQTO_RUNNER_IMAGE=localhost/oqto-runner:dev
 
 step "starting the control plane"
 # Our own directory, so a developer's running control plane is neither reused nor stopped.
 export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"
-trap 'hack/k8s/controlplane.sh down' EXIT
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
 

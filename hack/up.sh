@@ -1,25 +1,108 @@
 #!/usr/bin/env bash
-# Runs what exists of Oqto so far: a local Kubernetes control plane (etcd + kube-apiserver +
-# kube-controller-manager, built from source on first use) with the Oqto CRDs installed and the
-# example Workspace and Session applied. Later issues replace this with the full single-node stack.
+# Oqto on one machine, from a fresh machine to a working stack in one command:
+#   installs what is missing (Podman, podman-compose, the Podman settings this host needs),
+#   starts Podman's API socket, builds the images (progress on stderr; cached afterwards),
+#   picks the LLM provider from the environment or .env (the demo provider when there is none),
+#   starts compose.yaml, waits until it is healthy, and prints the URL and the first admin.
+# Running it again is fast and keeps every user, workspace and chat. Stop with hack/down.sh.
+#
+# Settings (environment or .env in the repository): OQTO_PORT (8080), OQTO_LISTEN (0.0.0.0),
+# OQTO_HOME (~/.local/share/oqto: the admin's first password, provider keys),
+# OPENAI_API_KEY [OQTO_LLM_MODEL], ANTHROPIC_API_KEY [OQTO_LLM_MODEL],
+# OQTO_LLM_BASE_URL (an OpenAI-compatible endpoint) [OQTO_LLM_API_KEY] [OQTO_LLM_MODEL].
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+started=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - started ))s] $*" >&2; }
+
+if [ -f .env ]; then set -a; . ./.env; set +a; fi
+export OQTO_HOME="${OQTO_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/oqto}" OQTO_PROJECT="${OQTO_PROJECT:-oqto}"
+export OQTO_PORT="${OQTO_PORT:-8080}" OQTO_ADMIN_USER="${OQTO_ADMIN_USER:-admin}"
+mkdir -p "$OQTO_HOME/secrets/default"
+chmod 700 "$OQTO_HOME"
+
+step "checking tools (Podman, podman-compose, Rust)"
 hack/ensure-tools.sh
-kubeconfig="$(hack/k8s/controlplane.sh up)"
-kubectl="$(cat "${OQTO_CONTROLPLANE_DIR:-$repo/target/controlplane}/bin-dir")/kubectl"
-export KUBECONFIG="$kubeconfig"
+hack/podman/setup.sh
+hack/podman/compose.sh >/dev/null
 
-"$kubectl" apply --server-side --field-manager=oqto-up -f crds/
-"$kubectl" wait --for=condition=Established --timeout=60s crd/workspaces.oqto.dev crd/sessions.oqto.dev
-"$kubectl" apply -f crds/examples/
-"$kubectl" get oqto
+step "starting Podman's API socket (the operator creates runner containers through it)"
+socket="$(hack/podman/service.sh up)"
+export OQTO_PODMAN_SOCKET_PATH="$socket"
 
+step "installing the pinned Pi from npm (cached after the first run)"
+hack/pi/install.sh >/dev/null
+
+step "building images (cached after the first run)"
+hack/images/build.sh >/dev/null
+
+step "choosing the LLM provider"
+secret="$OQTO_HOME/secrets/default/oqto-llm.env"
+services=(operator gateway)
+( umask 077; : > "$secret.new" )
+if [ -n "${OQTO_LLM_BASE_URL:-}" ]; then
+  export OQTO_DEFAULT_LLM_PROVIDER=custom OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:?OQTO_LLM_BASE_URL needs OQTO_LLM_MODEL}"
+  export OQTO_DEFAULT_LLM_BASE_URL="$OQTO_LLM_BASE_URL"
+  echo "OQTO_LLM_API_KEY=${OQTO_LLM_API_KEY:-none}" > "$secret.new"
+  provider="the OpenAI-compatible endpoint $OQTO_LLM_BASE_URL, model $OQTO_DEFAULT_LLM_MODEL"
+elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+  export OQTO_DEFAULT_LLM_PROVIDER=anthropic OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:-claude-sonnet-4-5}" OQTO_DEFAULT_LLM_BASE_URL=
+  echo "ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY" > "$secret.new"
+  provider="Anthropic, model $OQTO_DEFAULT_LLM_MODEL (ANTHROPIC_API_KEY)"
+elif [ -n "${OPENAI_API_KEY:-}" ]; then
+  export OQTO_DEFAULT_LLM_PROVIDER=openai OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:-gpt-4.1-mini}" OQTO_DEFAULT_LLM_BASE_URL=
+  echo "OPENAI_API_KEY=$OPENAI_API_KEY" > "$secret.new"
+  provider="OpenAI, model $OQTO_DEFAULT_LLM_MODEL (OPENAI_API_KEY)"
+else
+  port="${OQTO_DEMO_LLM_PORT:-8090}"
+  export OQTO_DEFAULT_LLM_PROVIDER=oqto-demo OQTO_DEFAULT_LLM_MODEL=demo-not-a-real-llm
+  export OQTO_DEFAULT_LLM_BASE_URL="http://host.containers.internal:$port/v1"
+  echo "OQTO_LLM_API_KEY=demo" > "$secret.new"
+  services+=(demo-llm)
+  provider="the DEMO provider (scripted answers, not a real LLM): set OPENAI_API_KEY, ANTHROPIC_API_KEY or OQTO_LLM_BASE_URL for a real one"
+fi
+mv "$secret.new" "$secret"
+export OQTO_DEFAULT_LLM_SECRET=oqto-llm
+echo "    sessions use $provider" >&2
+
+if [ ! -s "$OQTO_HOME/admin-password" ]; then
+  ( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$OQTO_HOME/admin-password" )
+fi
+OQTO_ADMIN_PASSWORD="$(cat "$OQTO_HOME/admin-password")"
+export OQTO_ADMIN_PASSWORD
+
+step "starting the stack (compose.yaml)"
+compose=("$(hack/podman/compose.sh)" -p "$OQTO_PROJECT" -f "$repo/compose.yaml")
+# Containers are stateless (the data is in volumes): recreate them so new images and settings
+# apply. Runner containers are not part of the project and keep running.
+"${compose[@]}" down >/dev/null 2>&1 || true
+"${compose[@]}" up -d "${services[@]}" >/dev/null
+
+step "waiting for the gateway and the operator"
+url="http://127.0.0.1:$OQTO_PORT"
+for _ in $(seq 1 120); do
+  if curl -fsS "$url/readyz" >/dev/null 2>&1 \
+    && [ "$(podman inspect --format '{{.State.Running}}' "$OQTO_PROJECT-operator" 2>/dev/null)" = true ]; then
+    break
+  fi
+  for c in "$OQTO_PROJECT-gateway" "$OQTO_PROJECT-operator"; do
+    if [ "$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null)" = exited ]; then
+      echo "$c exited; its log:" >&2; podman logs --tail 30 "$c" >&2; exit 1
+    fi
+  done
+  sleep 0.5
+done
+curl -fsS "$url/readyz" >/dev/null || { echo "the gateway did not become ready at $url" >&2; podman logs --tail 30 "$OQTO_PROJECT-gateway" >&2; exit 1; }
+
+host="$(hostname -f 2>/dev/null || hostname)"
 cat <<MSG
 
-Oqto's API is up. To use it from this shell:
-  $(hack/k8s/controlplane.sh env)
-  kubectl get ws,sessions
-  kubectl explain workspace.spec
-Stop it with: hack/down.sh
+Oqto is up ($(( $(date +%s) - started ))s).
+  URL:      http://$host:$OQTO_PORT  (on this machine: $url)
+  admin:    $OQTO_ADMIN_USER
+  password: $OQTO_ADMIN_PASSWORD   (the first admin's; kept in $OQTO_HOME/admin-password)
+  LLM:      $provider
+  CLI:      $repo/target/release/oqtoctl --server $url login --username $OQTO_ADMIN_USER
+Stop it with hack/down.sh (data is kept).
 MSG

@@ -27,6 +27,6 @@ cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/ru
 
 echo "building $tag from $base" >&2
 start=$(date +%s)
-podman build --build-arg "BASE_IMAGE=$base" --tag "$tag" --file "$context/Containerfile" "$context" >&2
+podman build ${OQTO_QUIET_BUILD:+--quiet} --build-arg "BASE_IMAGE=$base" --tag "$tag" --file "$context/Containerfile" "$context" >&2
 echo "built $tag in $(( $(date +%s) - start ))s" >&2
 echo "$tag"

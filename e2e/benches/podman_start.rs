@@ -93,6 +93,7 @@ async fn main() {
         defaults: OperatorDefaults {
             runner_image: Some(image.clone()),
             gateway_labels: Default::default(),
+            llm: None,
         },
         http: http.clone(),
         resync: Duration::from_millis(100),

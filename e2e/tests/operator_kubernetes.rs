@@ -56,6 +56,7 @@ fn settings(env: &TestEnv, runner_port: u16, identity: &str) -> Settings {
                 "app.kubernetes.io/name".into(),
                 "oqto-gateway".into(),
             )]),
+            llm: None,
         },
         runner_port,
         activity_every: Duration::from_millis(500),

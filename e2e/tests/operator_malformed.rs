@@ -123,6 +123,7 @@ async fn an_unreadable_workspace_is_reported_and_the_others_keep_working() {
         defaults: OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
             gateway_labels: BTreeMap::new(),
+            llm: None,
         },
         runner_port: 1,
         activity_every: Duration::from_secs(1),

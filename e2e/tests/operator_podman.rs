@@ -105,6 +105,7 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         defaults: OperatorDefaults {
             runner_image: Some(image),
             gateway_labels: Default::default(),
+            llm: None,
         },
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(2))

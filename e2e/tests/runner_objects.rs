@@ -51,6 +51,7 @@ async fn runner_objects_pass_restricted_pod_security_and_schema_validation() {
     let defaults = OperatorDefaults {
         runner_image: Some("localhost/oqto-runner:dev".into()),
         gateway_labels: BTreeMap::from([("app.kubernetes.io/name".into(), "oqto-gateway".into())]),
+        llm: None,
     };
     let plan = RunnerPlan::build(&workspace, &session, &defaults).unwrap();
     let workspace_owner = workspace.controller_owner_ref(&()).unwrap();

@@ -24,6 +24,8 @@ enum Runtime {
     Podman,
 }
 
+// Parsed once at start: the size of the `run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Reconcile Workspaces and Sessions until SIGTERM.
@@ -36,6 +38,34 @@ enum Command {
         /// Runner image for Workspaces that name none.
         #[arg(long, env = "OQTO_RUNNER_IMAGE")]
         runner_image: Option<String>,
+        /// LLM provider (as Pi names it) of Workspaces that set no `spec.llm`.
+        #[arg(
+            long,
+            env = "OQTO_DEFAULT_LLM_PROVIDER",
+            requires = "default_llm_model"
+        )]
+        default_llm_provider: Option<String>,
+        /// Model of that provider.
+        #[arg(
+            long,
+            env = "OQTO_DEFAULT_LLM_MODEL",
+            requires = "default_llm_provider"
+        )]
+        default_llm_model: Option<String>,
+        /// OpenAI-compatible base URL of that provider (for providers Pi does not know).
+        #[arg(
+            long,
+            env = "OQTO_DEFAULT_LLM_BASE_URL",
+            requires = "default_llm_provider"
+        )]
+        default_llm_base_url: Option<String>,
+        /// Secret (in the Session's namespace) with that provider's keys, e.g. OPENAI_API_KEY.
+        #[arg(
+            long,
+            env = "OQTO_DEFAULT_LLM_SECRET",
+            requires = "default_llm_provider"
+        )]
+        default_llm_secret: Option<String>,
         /// Label of the gateway pods (KEY=VALUE, repeatable): only they may reach runners.
         #[arg(long = "gateway-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-gateway")]
         gateway_labels: Vec<(String, String)>,
@@ -105,6 +135,10 @@ fn main() -> anyhow::Result<()> {
             runtime,
             namespace,
             runner_image,
+            default_llm_provider,
+            default_llm_model,
+            default_llm_base_url,
+            default_llm_secret,
             gateway_labels,
             identity,
             lease_namespace,
@@ -112,9 +146,16 @@ fn main() -> anyhow::Result<()> {
             state_dir,
             podman_socket,
         } => {
+            let llm = default_llm(
+                default_llm_provider,
+                default_llm_model,
+                default_llm_base_url,
+                default_llm_secret,
+            )?;
             let defaults = OperatorDefaults {
                 runner_image,
                 gateway_labels: gateway_labels.into_iter().collect::<BTreeMap<_, _>>(),
+                llm,
             };
             if let Runtime::Podman = runtime {
                 return tokio::runtime::Runtime::new()?.block_on(run_podman(
@@ -136,6 +177,103 @@ fn main() -> anyhow::Result<()> {
                 lease_namespace,
                 http_listen,
             ))
+        }
+    }
+}
+
+/// The default LLM from its flags, which obey the rules `spec.llm` has in the CRD: checked
+/// before anything starts, so a typo fails the start with the flag's name instead of every
+/// runner. An empty value counts as unset (compose passes unset variables as empty).
+fn default_llm(
+    provider: Option<String>,
+    model: Option<String>,
+    base_url: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<Option<oqto_api::LlmSpec>> {
+    let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (provider, model, base_url, secret) =
+        (set(provider), set(model), set(base_url), set(secret));
+    let Some(provider) = provider else {
+        if model.is_some() || base_url.is_some() || secret.is_some() {
+            bail!(
+                "--default-llm-model, --default-llm-base-url and --default-llm-secret need --default-llm-provider"
+            );
+        }
+        return Ok(None);
+    };
+    let name_ok = provider.len() <= 63
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && provider.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && provider.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !name_ok {
+        bail!(
+            "--default-llm-provider {provider:?}: must be a lowercase name like openai or anthropic"
+        );
+    }
+    let Some(model) = model else {
+        bail!("--default-llm-provider needs --default-llm-model");
+    };
+    if let Some(url) = &base_url {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && !url.chars().any(char::is_whitespace);
+        if !ok {
+            bail!("--default-llm-base-url: must be an http:// or https:// URL");
+        }
+    }
+    if let Some(secret) = &secret
+        && !oqto_operator::core::names::is_object_name(secret)
+    {
+        bail!("--default-llm-secret {secret:?}: must be a DNS-1123 object name");
+    }
+    Ok(Some(oqto_api::LlmSpec {
+        provider,
+        model,
+        base_url,
+        credentials_secret_ref: secret.map(|name| oqto_api::SecretReference { name }),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_default_llm_treats_empty_as_unset_and_names_the_bad_flag() {
+        assert_eq!(
+            default_llm(some(""), some(""), some(""), some("")).unwrap(),
+            None
+        );
+        let llm = default_llm(some("oqto-demo"), some("demo"), some(""), some("oqto-llm"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((llm.provider.as_str(), llm.base_url), ("oqto-demo", None));
+        assert_eq!(llm.credentials_secret_ref.unwrap().name, "oqto-llm");
+        for (args, flag) in [
+            (
+                (some("Open AI"), some("m"), None, None),
+                "--default-llm-provider",
+            ),
+            ((some("openai"), None, None, None), "--default-llm-model"),
+            (
+                (some("openai"), some("m"), some("ftp://x"), None),
+                "--default-llm-base-url",
+            ),
+            (
+                (some("openai"), some("m"), None, some("Bad_Name")),
+                "--default-llm-secret",
+            ),
+            ((None, some("m"), None, None), "--default-llm-provider"),
+        ] {
+            let err = default_llm(args.0, args.1, args.2, args.3)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag), "{err}");
         }
     }
 }

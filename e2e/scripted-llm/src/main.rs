@@ -12,22 +12,34 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
     /// The script: JSON `{"rules":[{"when_user_contains", "steps":[...]}]}`.
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    script: Option<PathBuf>,
+    /// Serve the built-in demo script (the single-node stack's demo provider).
     #[arg(long)]
-    script: PathBuf,
+    demo: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let text = std::fs::read_to_string(&args.script)
-        .with_context(|| format!("reading {}", args.script.display()))?;
-    let script =
-        Script::from_json(&text).with_context(|| format!("parsing {}", args.script.display()))?;
+    let script = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Script::from_json(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => Script::from_json(oqto_scripted_llm::DEMO_SCRIPT).context("the demo script")?,
+    };
     let llm = ScriptedLlm::spawn(script, &args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     // Callers parse this line to learn the port.
     println!("listening on http://{}", llm.addr());
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, or SIGTERM from `podman stop` (through tini).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = term.recv() => {}
+    }
     Ok(())
 }

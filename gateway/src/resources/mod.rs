@@ -57,7 +57,14 @@ impl Resources {
         dispatch!(self, r => r.apply_workspace(workspace))
     }
 
+    /// Deletes the Workspace and its Sessions (their runners go with them), so no session
+    /// is left waiting for a workspace that is gone.
     pub async fn delete_workspace(&self, name: &str) -> Result<bool, ApiError> {
+        for session in self.list_sessions(name).await? {
+            if let Some(session) = session.metadata.name.as_deref() {
+                self.delete_session(session).await?;
+            }
+        }
         dispatch!(self, r => r.delete_workspace(name))
     }
 

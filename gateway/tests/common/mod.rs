@@ -536,6 +536,7 @@ pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
                 "app.kubernetes.io/name".into(),
                 "oqto-gateway".into(),
             )]),
+            llm: None,
         },
         runner_port,
         activity_every: Duration::from_millis(500),

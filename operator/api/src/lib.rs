@@ -11,7 +11,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
-pub use workspace::{Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus};
+pub use workspace::{
+    LlmSpec, SecretReference, Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus,
+};
 
 /// The API group of every Oqto resource.
 pub const GROUP: &str = "oqto.dev";

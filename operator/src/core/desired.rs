@@ -18,6 +18,8 @@ pub struct OperatorDefaults {
     pub runner_image: Option<String>,
     /// Labels of the gateway pods: the only ones allowed to reach a runner.
     pub gateway_labels: BTreeMap<String, String>,
+    /// The LLM of Workspaces that set no `spec.llm` (a stack-wide provider, or the demo one).
+    pub llm: Option<oqto_api::LlmSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +127,7 @@ impl RunnerPlan {
             });
         }
 
-        let llm = workspace.spec.llm.as_ref();
+        let llm = workspace.spec.llm.as_ref().or(defaults.llm.as_ref());
         // A Session's override wins; the schema makes a provider override carry a model.
         let provider = session
             .spec
@@ -226,6 +228,7 @@ pub(crate) mod tests {
                 "app.kubernetes.io/name".into(),
                 "oqto-gateway".into(),
             )]),
+            llm: None,
         }
     }
 
@@ -271,6 +274,49 @@ pub(crate) mod tests {
         assert_eq!(plan.endpoint(), "http://oqto-sess-fix-bug.team.svc:8080");
         assert_eq!(plan.storage.claim_name, "oqto-ws-alice-dev");
         assert_eq!(plan.start_timeout_seconds, 300);
+    }
+
+    #[test]
+    fn a_workspace_without_llm_gets_the_operators_default_and_its_own_llm_wins() {
+        let with_default = OperatorDefaults {
+            llm: Some(oqto_api::LlmSpec {
+                provider: "oqto-demo".into(),
+                model: "demo".into(),
+                base_url: Some("http://host.containers.internal:8090/v1".into()),
+                credentials_secret_ref: Some(oqto_api::SecretReference {
+                    name: "oqto-llm".into(),
+                }),
+            }),
+            ..defaults()
+        };
+        let session = session(json!({"workspaceRef":{"name":"alice-dev"}}));
+        let plain = RunnerPlan::build(
+            &workspace(json!({"owner":"alice"})),
+            &session,
+            &with_default,
+        )
+        .unwrap();
+        assert_eq!(var(&plain, "PI_BRIDGE_PROVIDER"), Some("oqto-demo"));
+        assert_eq!(
+            var(&plain, "OQTO_LLM_BASE_URL"),
+            Some("http://host.containers.internal:8090/v1")
+        );
+        assert_eq!(
+            plain.env_from[0].secret_ref.as_ref().unwrap().name,
+            "oqto-llm"
+        );
+        let own = RunnerPlan::build(
+            &workspace(json!({"owner":"alice","llm":{"provider":"anthropic","model":"claude"}})),
+            &session,
+            &with_default,
+        )
+        .unwrap();
+        assert_eq!(var(&own, "PI_BRIDGE_PROVIDER"), Some("anthropic"));
+        assert_eq!(var(&own, "OQTO_LLM_BASE_URL"), None);
+        assert!(
+            own.env_from.is_empty(),
+            "the default's Secret stays with the default"
+        );
     }
 
     #[test]

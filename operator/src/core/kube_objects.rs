@@ -393,6 +393,7 @@ mod tests {
                 "app.kubernetes.io/name".into(),
                 "oqto-gateway".into(),
             )]),
+            llm: None,
         }
     }
 

@@ -12,6 +12,8 @@ pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
 pub const LABEL_SESSION_UID: &str = "oqto.dev/session-uid";
 pub const LABEL_RUNNER_HASH: &str = "oqto.dev/runner-hash";
 pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
+/// The id of the local store whose Session or Workspace the object serves.
+pub const LABEL_STORE: &str = "oqto.dev/store";
 
 fn runner_port() -> String {
     format!("{}/tcp", names::RUNNER_PORT)
@@ -113,6 +115,7 @@ mod tests {
         let defaults = OperatorDefaults {
             runner_image: Some("img".into()),
             gateway_labels: Default::default(),
+            llm: None,
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
         let body = container(&plan, "uid-1", &[("K".into(), "v".into())]);

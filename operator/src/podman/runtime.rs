@@ -18,7 +18,9 @@ use k8s_openapi::jiff::Timestamp;
 use oqto_api::workspace::ReclaimPolicy;
 use oqto_api::{Session, SessionPhase, SessionStatus, Workspace, WorkspacePhase, WorkspaceStatus};
 
-use super::render::{self, LABEL_NAMESPACE, LABEL_RECLAIM, LABEL_RUNNER_HASH, LABEL_SESSION_UID};
+use super::render::{
+    self, LABEL_NAMESPACE, LABEL_RECLAIM, LABEL_RUNNER_HASH, LABEL_SESSION_UID, LABEL_STORE,
+};
 use super::store::Store;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::{OperatorDefaults, RunnerPlan, names};
@@ -42,10 +44,22 @@ fn not_found(e: &DockerError) -> bool {
     )
 }
 
-fn managed_filter() -> HashMap<String, Vec<String>> {
+/// A runner container that stopped sooner than this after its start is started again only
+/// this long after it stopped.
+const CRASH_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often the store's version file is read for other processes' writes: one small read, so a
+/// Session created through the gateway starts without waiting for the full resync.
+const STORE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Objects this operator made for this store (filters on several labels must all hold).
+fn managed_filter(store: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_owned(),
-        vec![format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY)],
+        vec![
+            format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY),
+            format!("{LABEL_STORE}={store}"),
+        ],
     )])
 }
 
@@ -55,18 +69,30 @@ impl PodmanRuntime {
         Docker::connect_with_unix(socket, 30, bollard::API_DEFAULT_VERSION)
     }
 
-    /// Reconciles until `shutdown` resolves: on every store change and every `resync`.
+    /// Reconciles until `shutdown` resolves: on every store change (this process's, or another's
+    /// seen on disk within `STORE_POLL`) and every `resync`.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut changes = self.store.subscribe();
         tokio::pin!(shutdown);
         loop {
+            let seen = self.store.version_on_disk();
             if let Err(e) = self.reconcile_all().await {
                 tracing::warn!(error = %e, "podman reconcile failed; retrying");
             }
-            tokio::select! {
-                () = &mut shutdown => return,
-                _ = changes.changed() => {}
-                () = tokio::time::sleep(self.resync) => {}
+            let resync = tokio::time::sleep(self.resync);
+            tokio::pin!(resync);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    _ = changes.changed() => break,
+                    () = &mut resync => break,
+                    () = tokio::time::sleep(STORE_POLL) => {
+                        // The gateway writes the store from its own process (or container).
+                        if self.store.version_on_disk() != seen {
+                            break;
+                        }
+                    }
+                }
             }
         }
     }
@@ -101,6 +127,7 @@ impl PodmanRuntime {
                         .collect::<HashMap<_, _>>();
                     labels.insert(LABEL_NAMESPACE.into(), namespace.clone());
                     labels.insert(LABEL_RECLAIM.into(), reclaim.into());
+                    labels.insert(LABEL_STORE.into(), self.store.id().into());
                     self.docker
                         .create_volume(VolumeCreateRequest {
                             name: Some(volume),
@@ -153,6 +180,17 @@ impl PodmanRuntime {
                 && w.metadata.namespace.as_deref() == Some(namespace.as_str())
         });
         let Some(workspace) = workspace else {
+            // A runner outlives nothing of its Workspace: stop it (the volumes follow the
+            // Workspace's reclaim policy in prune).
+            match self
+                .docker
+                .inspect_container(&container, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(_) => self.remove_container(&container).await?,
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
             let message = format!(
                 "Workspace {:?} does not exist in namespace {namespace:?}; the session starts when it appears",
                 session.spec.workspace_ref.name
@@ -226,7 +264,10 @@ impl PodmanRuntime {
                 }
             }
         }
-        let desired = render::container(&plan, &uid, &secret_env);
+        let mut desired = render::container(&plan, &uid, &secret_env);
+        if let Some(labels) = desired.labels.as_mut() {
+            labels.insert(LABEL_STORE.into(), self.store.id().into());
+        }
         let desired_hash = desired
             .labels
             .as_ref()
@@ -285,12 +326,57 @@ impl PodmanRuntime {
         let endpoint = port.map(|p| format!("http://127.0.0.1:{p}"));
         if !running {
             let exit = state.and_then(|s| s.exit_code).unwrap_or_default();
-            let message = format!("the runner container stopped (exit code {exit})");
+            // Playing the kubelet's restartPolicy: the runner is started again (its files and
+            // history are on the volumes). One that died soon after its start waits
+            // CRASH_BACKOFF first, and a start that keeps crashing past the Workspace's
+            // startTimeout fails, as CrashLoopBackOff would on Kubernetes.
+            let at = |t: Option<&String>| t.and_then(|t| t.parse::<Timestamp>().ok());
+            let finished = at(state.and_then(|s| s.finished_at.as_ref()));
+            let lasted = finished
+                .zip(at(state.and_then(|s| s.started_at.as_ref())))
+                .and_then(|(end, start)| Duration::try_from(end.duration_since(start)).ok());
+            let since_exit = finished
+                .and_then(|end| Duration::try_from(Timestamp::now().duration_since(end)).ok())
+                .unwrap_or_default();
+            let crashed = lasted.is_none_or(|d| d < CRASH_BACKOFF);
+            if crashed && waited > Duration::from_secs(plan.start_timeout_seconds) {
+                let message = format!(
+                    "the runner container keeps stopping (exit code {exit}) soon after it starts"
+                );
+                return self.write_status(
+                    session,
+                    SessionPhase::Failed,
+                    false,
+                    "RunnerExited",
+                    &message,
+                    Some(container),
+                    None,
+                );
+            }
+            if crashed && since_exit < CRASH_BACKOFF {
+                let message = format!(
+                    "the runner container stopped (exit code {exit}); starting it again in {}s",
+                    (CRASH_BACKOFF - since_exit).as_secs().max(1)
+                );
+                return self.write_status(
+                    session,
+                    SessionPhase::Starting,
+                    false,
+                    "CrashLoopBackOff",
+                    &message,
+                    Some(container),
+                    None,
+                );
+            }
+            tracing::info!(session = %name, exit, "runner container stopped; starting it again");
+            self.docker.start_container(&container, None).await?;
+            let message =
+                format!("the runner container stopped (exit code {exit}) and was started again");
             return self.write_status(
                 session,
-                SessionPhase::Failed,
+                SessionPhase::Starting,
                 false,
-                "RunnerExited",
+                "RunnerRestarted",
                 &message,
                 Some(container),
                 None,
@@ -394,7 +480,7 @@ impl PodmanRuntime {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(managed_filter()),
+                filters: Some(managed_filter(self.store.id())),
                 ..Default::default()
             }))
             .await?;
@@ -420,7 +506,7 @@ impl PodmanRuntime {
         let volumes = self
             .docker
             .list_volumes(Some(ListVolumesOptions {
-                filters: Some(managed_filter()),
+                filters: Some(managed_filter(self.store.id())),
             }))
             .await?;
         for volume in volumes.volumes.unwrap_or_default() {

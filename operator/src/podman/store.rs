@@ -6,7 +6,6 @@
 //! concurrency). One JSON file per object, written atomically (temp file + rename).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -71,7 +70,7 @@ impl StoredKind for Session {
 
 pub struct Store {
     dir: PathBuf,
-    write: Mutex<()>,
+    id: String,
     changed: watch::Sender<u64>,
 }
 
@@ -95,11 +94,82 @@ impl Store {
             source,
         })?;
         let (changed, _) = watch::channel(0);
+        let id = Self::read_or_create_id(dir)?;
         Ok(Self {
             dir: dir.into(),
-            write: Mutex::new(()),
+            id,
             changed,
         })
+    }
+
+    /// This store's identity (`<dir>/store-id`, made once): the Podman objects of one store
+    /// carry it, so two stores on one Podman host (a developer's stack and a test's) never
+    /// prune each other's runners.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn read_or_create_id(dir: &Path) -> Result<String, StoreError> {
+        let path = dir.join("store-id");
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Ok(id) = std::fs::read_to_string(&path)
+            && !id.trim().is_empty()
+        {
+            return Ok(id.trim().to_owned());
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        // create_new: of two processes opening a new store at once, one id wins.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                use std::io::Write;
+                file.write_all(id.as_bytes()).map_err(io)?;
+                Ok(id)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                Ok(std::fs::read_to_string(&path)
+                    .map_err(io)?
+                    .trim()
+                    .to_owned())
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Writers take an exclusive `flock` on `<dir>/.lock`: the operator, the gateway and
+    /// `oqto-operator apply` are separate processes (or containers) sharing this directory, and
+    /// every check-then-write (resource versions, optimistic status) must see the others' writes.
+    /// The lock goes with the returned file.
+    fn lock(&self) -> Result<std::fs::File, StoreError> {
+        let path = self.dir.join(".lock");
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
+    /// The store's resource version as written by any process: it moves on every write and
+    /// delete, so a poll of this one small file tells whether anything changed.
+    pub fn version_on_disk(&self) -> u64 {
+        std::fs::read_to_string(self.dir.join("resource-version"))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// A receiver that changes on every write.
@@ -188,10 +258,7 @@ impl Store {
     /// Creates or updates an object's metadata (labels, annotations) and spec, as `kubectl
     /// apply` would; the status is kept.
     pub fn apply<K: StoredKind>(&self, mut object: K) -> Result<K, StoreError> {
-        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
-            field: "store",
-            reason: "poisoned".into(),
-        })?;
+        let _guard = self.lock()?;
         let name = object.meta().name.clone().unwrap_or_default();
         check_name("name", &name)?;
         let namespace = object
@@ -249,10 +316,7 @@ impl Store {
 
     /// Writes `object`'s status if nothing changed since it was read.
     pub fn update_status<K: StoredKind>(&self, object: &K) -> Result<K, StoreError> {
-        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
-            field: "store",
-            reason: "poisoned".into(),
-        })?;
+        let _guard = self.lock()?;
         let meta = object.meta();
         let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
         let name = meta.name.clone().unwrap_or_default();
@@ -318,13 +382,11 @@ impl Store {
     }
 
     pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
-        let _guard = self.write.lock().map_err(|_| StoreError::Invalid {
-            field: "store",
-            reason: "poisoned".into(),
-        })?;
+        let _guard = self.lock()?;
         let path = self.path::<K>(namespace, name);
         match std::fs::remove_file(&path) {
             Ok(()) => {
+                self.next_version()?;
                 self.changed.send_modify(|n| *n += 1);
                 Ok(true)
             }
@@ -421,5 +483,47 @@ mod tests {
         bad.metadata.name = Some("Bad_Name".into());
         let err = store.apply(bad).unwrap_err();
         assert!(err.to_string().starts_with("metadata.name:"), "{err}");
+    }
+
+    #[test]
+    fn two_stores_on_one_directory_never_hand_out_a_resource_version_twice() {
+        // Two Store values stand for two processes (the gateway and the operator): each write
+        // opens the lock file anew, so flock separates them exactly as it separates processes.
+        let dir = tempfile::tempdir().unwrap();
+        let stores = [
+            std::sync::Arc::new(Store::open(dir.path()).unwrap()),
+            std::sync::Arc::new(Store::open(dir.path()).unwrap()),
+        ];
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let store = stores[t % 2].clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            let mut s = session(json!({"workspaceRef":{"name":"w"}}));
+                            s.metadata.name = Some(format!("s-{t}-{i}"));
+                            store.apply(s).unwrap().metadata.resource_version.unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut versions: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        versions.sort();
+        versions.dedup();
+        assert_eq!(versions.len(), 200, "every write got its own version");
+        assert_eq!(stores[1].version_on_disk(), 200);
+        assert!(stores[0].delete::<Session>("default", "s-0-0").unwrap());
+        assert_eq!(stores[1].version_on_disk(), 201, "a delete is a change too");
+        assert_eq!(
+            stores[0].id(),
+            stores[1].id(),
+            "one directory, one store id"
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(Store::open(other.path()).unwrap().id(), stores[0].id());
     }
 }

@@ -19,7 +19,13 @@ pub fn models_json(provider: &str, model: &str, base_url: &str) -> Value {
     }}})
 }
 
-/// Writes `models.json` into `agent_dir` unless one exists (a user's own file wins).
+/// Where the bridge keeps a copy of the `models.json` it wrote last: a `models.json` equal to it
+/// is the bridge's own and follows the configuration; any other is the user's.
+const GENERATED_COPY: &str = ".oqto-models.json";
+
+/// Writes `models.json` into `agent_dir` unless the user made their own (a user's file wins).
+/// A file the bridge wrote earlier is replaced when the endpoint changed (a new provider URL, a
+/// demo stack that got a real provider). Returns whether it wrote.
 pub fn ensure(
     agent_dir: &Path,
     provider: &str,
@@ -27,13 +33,18 @@ pub fn ensure(
     base_url: &str,
 ) -> std::io::Result<bool> {
     let path = agent_dir.join("models.json");
-    if path.exists() {
-        return Ok(false);
-    }
-    std::fs::create_dir_all(agent_dir)?;
+    let copy = agent_dir.join(GENERATED_COPY);
     let text = serde_json::to_string_pretty(&models_json(provider, model, base_url))
         .map_err(std::io::Error::other)?;
-    std::fs::write(&path, text)?;
+    if let Ok(current) = std::fs::read_to_string(&path) {
+        let ours = std::fs::read_to_string(&copy).is_ok_and(|c| c == current);
+        if !ours || current == text {
+            return Ok(false);
+        }
+    }
+    std::fs::create_dir_all(agent_dir)?;
+    std::fs::write(&path, &text)?;
+    std::fs::write(&copy, &text)?;
     Ok(true)
 }
 
@@ -57,6 +68,19 @@ mod tests {
             "${OQTO_LLM_API_KEY}"
         );
         assert_eq!(written["providers"]["corp"]["models"][0]["id"], "m1");
+        assert!(
+            !ensure(dir.path(), "corp", "m1", "http://llm.internal/v1").unwrap(),
+            "unchanged"
+        );
+        assert!(
+            ensure(dir.path(), "corp", "m1", "http://moved/v1").unwrap(),
+            "the bridge's own file follows a new endpoint"
+        );
+        assert!(
+            std::fs::read_to_string(dir.path().join("models.json"))
+                .unwrap()
+                .contains("moved")
+        );
         std::fs::write(dir.path().join("models.json"), "{\"mine\":true}").unwrap();
         assert!(!ensure(dir.path(), "corp", "m1", "http://other/v1").unwrap());
         assert_eq!(
