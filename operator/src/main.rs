@@ -235,49 +235,6 @@ fn default_llm(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn some(v: &str) -> Option<String> {
-        Some(v.to_owned())
-    }
-
-    #[test]
-    fn the_default_llm_treats_empty_as_unset_and_names_the_bad_flag() {
-        assert_eq!(
-            default_llm(some(""), some(""), some(""), some("")).unwrap(),
-            None
-        );
-        let llm = default_llm(some("oqto-demo"), some("demo"), some(""), some("oqto-llm"))
-            .unwrap()
-            .unwrap();
-        assert_eq!((llm.provider.as_str(), llm.base_url), ("oqto-demo", None));
-        assert_eq!(llm.credentials_secret_ref.unwrap().name, "oqto-llm");
-        for (args, flag) in [
-            (
-                (some("Open AI"), some("m"), None, None),
-                "--default-llm-provider",
-            ),
-            ((some("openai"), None, None, None), "--default-llm-model"),
-            (
-                (some("openai"), some("m"), some("ftp://x"), None),
-                "--default-llm-base-url",
-            ),
-            (
-                (some("openai"), some("m"), None, some("Bad_Name")),
-                "--default-llm-secret",
-            ),
-            ((None, some("m"), None, None), "--default-llm-provider"),
-        ] {
-            let err = default_llm(args.0, args.1, args.2, args.3)
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(flag), "{err}");
-        }
-    }
-}
-
 /// hostname-pid: unique per process, readable in Events.
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -445,4 +402,47 @@ fn crd(write: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_default_llm_treats_empty_as_unset_and_names_the_bad_flag() {
+        assert_eq!(
+            default_llm(some(""), some(""), some(""), some("")).unwrap(),
+            None
+        );
+        let llm = default_llm(some("oqto-demo"), some("demo"), some(""), some("oqto-llm"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((llm.provider.as_str(), llm.base_url), ("oqto-demo", None));
+        assert_eq!(llm.credentials_secret_ref.unwrap().name, "oqto-llm");
+        for (args, flag) in [
+            (
+                (some("Open AI"), some("m"), None, None),
+                "--default-llm-provider",
+            ),
+            ((some("openai"), None, None, None), "--default-llm-model"),
+            (
+                (some("openai"), some("m"), some("ftp://x"), None),
+                "--default-llm-base-url",
+            ),
+            (
+                (some("openai"), some("m"), None, some("Bad_Name")),
+                "--default-llm-secret",
+            ),
+            ((None, some("m"), None, None), "--default-llm-provider"),
+        ] {
+            let err = default_llm(args.0, args.1, args.2, args.3)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+    }
 }
