@@ -13,8 +13,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 tag="${OQTO_RUNNER_IMAGE:-localhost/oqto-runner:dev}"
 base="${BASE_IMAGE:-$("$root/hack/images/base.sh" runner)}"
 
-echo "building release binaries (pi-bridge, hstry)" >&2
-cargo build --release --manifest-path "$root/Cargo.toml" -p oqto-pi-bridge -p oqto-hstry --bins >&2
+# hack/images/build.sh has built them already, with the feature set of all the images: building
+# these two alone would unify features differently and recompile much of the tree.
+if [ -z "${OQTO_BINARIES_BUILT:-}" ]; then
+  echo "building release binaries (pi-bridge, hstry)" >&2
+  cargo build --release --locked --manifest-path "$root/Cargo.toml" -p oqto-pi-bridge -p oqto-hstry --bins >&2
+fi
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 context="$(mktemp -d)"

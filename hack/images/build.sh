@@ -55,5 +55,5 @@ build oqto-gateway "$root/gateway/Containerfile" "$target/release/oqto-gateway" 
 build oqto-operator "$root/operator/Containerfile" "$target/release/oqto-operator"
 build oqto-demo-llm "$root/e2e/scripted-llm/Containerfile" "$target/release/scripted-llm"
 say "building the runner image"
-OQTO_QUIET_BUILD=1 OQTO_RUNNER_IMAGE="localhost/oqto-runner:$tag" "$root/runner-image/build.sh" | tail -n 1
+OQTO_BINARIES_BUILT=1 OQTO_QUIET_BUILD=1 OQTO_RUNNER_IMAGE="localhost/oqto-runner:$tag" "$root/runner-image/build.sh" | tail -n 1
 say "images ready"
