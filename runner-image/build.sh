@@ -21,16 +21,28 @@ if [ -z "${OQTO_BINARIES_BUILT:-}" ]; then
 fi
 target="${CARGO_TARGET_DIR:-$root/target}"
 
+pi_home="$(dirname "$(dirname "$("$root/hack/pi/install.sh" | tail -n 1)")")"
+# The image's inputs, cheaply: Pi's tree is fixed by its lock file (npm ci), the rest is hashed.
+# An image with the same key is not rebuilt (staging and hashing Pi's tree takes ~20 s).
+base_id="$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")"
+key="$({ echo "$base_id"; sha256sum "$target/release/pi-bridge" "$target/release/hstry" \
+  "$pi_home/package-lock.json" "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" \
+  "$root/runner-image/pi-launcher" | cut -d' ' -f1; } | sha256sum | cut -c1-16)"
+if [ "$(podman image inspect --format '{{index .Labels "dev.oqto.build-key"}}' "$tag" 2>/dev/null || true)" = "$key" ]; then
+  echo "$tag is up to date" >&2
+  echo "$tag"
+  exit 0
+fi
+
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/bin" "$context/pi"
 cp "$target/release/pi-bridge" "$target/release/hstry" "$context/bin/"
-pi_home="$(dirname "$(dirname "$("$root/hack/pi/install.sh" | tail -n 1)")")"
 cp -a "$pi_home/node_modules" "$pi_home/package.json" "$pi_home/package-lock.json" "$context/pi/"
 cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/runner-image/pi-launcher" "$context/"
 
 echo "building $tag from $base" >&2
 start=$(date +%s)
-podman build ${OQTO_QUIET_BUILD:+--quiet} --build-arg "BASE_IMAGE=$base" --tag "$tag" --file "$context/Containerfile" "$context" >&2
+podman build ${OQTO_QUIET_BUILD:+--quiet} --build-arg "BASE_IMAGE=$base" --label "dev.oqto.build-key=$key" --tag "$tag" --file "$context/Containerfile" "$context" >&2
 echo "built $tag in $(( $(date +%s) - start ))s" >&2
 echo "$tag"
