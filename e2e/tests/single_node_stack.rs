@@ -169,16 +169,9 @@ fn text_of(frames: &[Value]) -> String {
 async fn messages_after_restart(mux: &mut MuxClient, session: &str) -> Vec<Value> {
     let deadline = Instant::now() + START;
     loop {
-        let created = mux
-            .command(
-                session,
-                "create",
-                "session.create",
-                json!({"config":{"harness":"pi"}}),
-            )
-            .await
-            .unwrap();
-        if created["success"] == true {
+        // Refused while the runner is still down; `create_session` says why.
+        let created = mux.create_session(session).await;
+        if created.is_ok() {
             let frames = mux
                 .command(session, "m", "get_messages", json!({}))
                 .await
@@ -189,7 +182,8 @@ async fn messages_after_restart(mux: &mut MuxClient, session: &str) -> Vec<Value
         }
         assert!(
             Instant::now() < deadline,
-            "the runner never came back: {created}"
+            "the runner never came back: {:?}",
+            created.err()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
