@@ -33,6 +33,24 @@ fn runner_image() -> String {
         .to_owned()
 }
 
+/// Removes what this test's store made, also when the test fails half-way: CI may run on a
+/// host that keeps its containers, and a leftover runner would hold its port and volumes.
+struct RemoveStoreObjects(String);
+
+impl Drop for RemoveStoreObjects {
+    fn drop(&mut self) {
+        let label = format!("label=oqto.dev/store={}", self.0);
+        let (_, containers) = podman(&["ps", "-aq", "--filter", &label]);
+        for id in containers.split_whitespace() {
+            podman(&["rm", "-f", id]);
+        }
+        let (_, volumes) = podman(&["volume", "ls", "-q", "--filter", &label]);
+        for name in volumes.split_whitespace() {
+            podman(&["volume", "rm", "-f", name]);
+        }
+    }
+}
+
 /// `podman system service` on a socket of this test; stopped on drop.
 struct PodmanService(Child);
 
@@ -98,6 +116,7 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let socket = dir.path().join("podman.sock");
     let _service = podman_service(&socket).await;
     let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+    let _cleanup = RemoveStoreObjects(store.id().to_owned());
     let namespace = format!("t{}", std::process::id());
     let runtime = PodmanRuntime {
         docker: PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
@@ -113,6 +132,21 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
             .unwrap(),
         resync: Duration::from_millis(500),
     };
+    // Another store's volume on this host (a developer's stack beside the test), marked for
+    // deletion and named by no Workspace here: this operator must leave it alone.
+    let foreign = format!("oqto-{namespace}-foreign-files");
+    let (created, _) = podman(&[
+        "volume",
+        "create",
+        "--label",
+        "app.kubernetes.io/managed-by=oqto-operator",
+        "--label",
+        "oqto.dev/reclaim-policy=Delete",
+        "--label",
+        "oqto.dev/store=another-store",
+        &foreign,
+    ]);
+    assert!(created, "podman volume create {foreign}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runtime.run(async {
         let _ = stopped.await;
@@ -289,6 +323,11 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         podman(&["volume", "exists", &kept_files]).0,
         "Retain keeps the volumes"
     );
+    assert!(
+        podman(&["volume", "exists", &foreign]).0,
+        "another store's volume is not pruned"
+    );
+    podman(&["volume", "rm", "-f", &foreign]);
     let _ = stop.send(());
     let _ = running.await;
     podman(&["volume", "rm", "-f", &kept_files, &kept_home]);

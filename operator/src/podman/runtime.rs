@@ -53,14 +53,17 @@ const CRASH_BACKOFF: Duration = Duration::from_secs(5);
 const STORE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Objects this operator made for this store (filters on several labels must all hold).
-fn managed_filter(store: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([(
-        "label".to_owned(),
-        vec![
-            format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY),
-            format!("{LABEL_STORE}={store}"),
-        ],
-    )])
+/// Lists only this store's objects. One label per filter: Podman 4.3 ORs several `label`
+/// filters on volumes (it ANDs them on containers), and an OR would let two stores on one host
+/// prune each other's volumes. [`is_ours`] checks the rest on the answer.
+fn store_filter(store: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_owned(), vec![format!("{LABEL_STORE}={store}")])])
+}
+
+/// Managed by the operator and of this store: the only objects prune may remove.
+fn is_ours(labels: &HashMap<String, String>, store: &str) -> bool {
+    labels.get(names::LABEL_MANAGED_BY).map(String::as_str) == Some(names::MANAGED_BY)
+        && labels.get(LABEL_STORE).map(String::as_str) == Some(store)
 }
 
 impl PodmanRuntime {
@@ -480,15 +483,16 @@ impl PodmanRuntime {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(managed_filter(self.store.id())),
+                filters: Some(store_filter(self.store.id())),
                 ..Default::default()
             }))
             .await?;
         for container in containers {
             let labels = container.labels.unwrap_or_default();
-            if !labels
-                .get(LABEL_SESSION_UID)
-                .is_some_and(|uid| live.contains(uid))
+            if is_ours(&labels, self.store.id())
+                && !labels
+                    .get(LABEL_SESSION_UID)
+                    .is_some_and(|uid| live.contains(uid))
                 && let Some(name) = container.names.and_then(|n| n.first().cloned())
             {
                 self.remove_container(name.trim_start_matches('/')).await?;
@@ -506,11 +510,12 @@ impl PodmanRuntime {
         let volumes = self
             .docker
             .list_volumes(Some(ListVolumesOptions {
-                filters: Some(managed_filter(self.store.id())),
+                filters: Some(store_filter(self.store.id())),
             }))
             .await?;
         for volume in volumes.volumes.unwrap_or_default() {
-            if !wanted.contains(&volume.name)
+            if is_ours(&volume.labels, self.store.id())
+                && !wanted.contains(&volume.name)
                 && volume.labels.get(LABEL_RECLAIM).map(String::as_str) == Some("Delete")
             {
                 match self
@@ -580,5 +585,36 @@ impl PodmanRuntime {
             let _ = self.store.update_status(&updated);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn only_objects_of_this_store_are_ours() {
+        let managed = (names::LABEL_MANAGED_BY, names::MANAGED_BY);
+        assert!(is_ours(&labels(&[managed, (LABEL_STORE, "a")]), "a"));
+        // Another store's runner on the same host (a test beside a developer's stack).
+        assert!(!is_ours(&labels(&[managed, (LABEL_STORE, "b")]), "a"));
+        // Something else that happens to carry the store label.
+        assert!(!is_ours(&labels(&[(LABEL_STORE, "a")]), "a"));
+        assert!(!is_ours(&labels(&[managed]), "a"));
+    }
+
+    #[test]
+    fn the_list_filter_has_one_label() {
+        // Podman 4.3 ORs several label filters on volumes; one label keeps the list exact.
+        let filter = store_filter("a");
+        assert_eq!(filter.len(), 1);
+        assert_eq!(filter["label"], vec![format!("{LABEL_STORE}=a")]);
     }
 }
