@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 
 use super::{Message, Role, Sender, StopReason};
 
@@ -14,11 +15,12 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Event {
     pub session_id: String,
     pub runner_id: String,
     /// Unix milliseconds.
+    #[ts(type = "number")]
     pub ts: i64,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -40,7 +42,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentPhase {
     Generating,
@@ -51,8 +53,9 @@ pub enum AgentPhase {
     Initializing,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct MessageVersion {
+    #[ts(type = "number")]
     pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_count: Option<u32>,
@@ -60,21 +63,23 @@ pub struct MessageVersion {
     pub last_message_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ProcessInfo {
     pub alive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "number | null")]
     pub rss_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "number | null")]
     pub uptime_s: Option<u64>,
 }
 
 /// A question the agent asks the user (`agent.input_needed`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputRequest {
     Select {
@@ -82,6 +87,7 @@ pub enum InputRequest {
         title: String,
         options: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         timeout: Option<u64>,
     },
     Confirm {
@@ -89,6 +95,7 @@ pub enum InputRequest {
         title: String,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         timeout: Option<u64>,
     },
     Input {
@@ -97,6 +104,7 @@ pub enum InputRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         placeholder: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         timeout: Option<u64>,
     },
     Permission {
@@ -109,14 +117,14 @@ pub enum InputRequest {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CompactReason {
     Threshold,
     Overflow,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyLevel {
     Info,
@@ -124,21 +132,21 @@ pub enum NotifyLevel {
     Error,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ToolCallInfo {
     pub id: String,
     pub name: String,
     pub input: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DelegateMode {
     Sync,
     Async,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DelegateErrorCode {
     TargetNotFound,
@@ -150,7 +158,7 @@ pub enum DelegateErrorCode {
 }
 
 /// One row of the §1.3 table per variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "event")]
 pub enum EventKind {
     #[serde(rename = "session.created")]
@@ -230,7 +238,11 @@ pub enum EventKind {
     #[serde(rename = "stream.done")]
     StreamDone { reason: StopReason },
     #[serde(rename = "stream.resync_required")]
-    StreamResyncRequired { dropped_count: u64, reason: String },
+    StreamResyncRequired {
+        #[ts(type = "number")]
+        dropped_count: u64,
+        reason: String,
+    },
     #[serde(rename = "tool.start")]
     ToolStart {
         tool_call_id: String,
@@ -251,12 +263,14 @@ pub enum EventKind {
         output: Value,
         is_error: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         duration_ms: Option<u64>,
     },
     #[serde(rename = "retry.start")]
     RetryStart {
         attempt: u32,
         max_attempts: u32,
+        #[ts(type = "number")]
         delay_ms: u64,
         error: String,
     },
@@ -278,6 +292,7 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         tokens_before: Option<u64>,
     },
     #[serde(rename = "config.model_changed")]
@@ -311,6 +326,7 @@ pub enum EventKind {
         response: Box<Message>,
         responder: Sender,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         duration_ms: Option<u64>,
     },
     #[serde(rename = "delegate.error")]

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolCallStatus {
     #[default]
@@ -20,7 +21,7 @@ impl ToolCallStatus {
 }
 
 /// Where media bytes are: flattened into the part, tagged by `source`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "source", rename_all = "camelCase")]
 pub enum MediaSource {
     #[serde(rename_all = "camelCase")]
@@ -39,7 +40,7 @@ pub enum MediaSource {
     Base64 { data: String, mime_type: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +49,7 @@ pub struct FileRange {
     pub end_line: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Part {
     Text {
@@ -82,6 +83,7 @@ pub enum Part {
         #[serde(default)]
         is_error: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         duration_ms: Option<u64>,
     },
     FileRef {
@@ -125,6 +127,7 @@ pub enum Part {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filename: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         size_bytes: Option<u64>,
     },
 }

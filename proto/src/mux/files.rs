@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// A `files` request: `{channel:"files", type, id?, workspace_path?, ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct FilesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -12,7 +13,7 @@ pub struct FilesRequest {
 }
 
 /// Paths are relative to the workspace root; `""` is the root.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FilesOp {
     Tree {
@@ -23,8 +24,10 @@ pub enum FilesOp {
         #[serde(default)]
         include_hidden: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         offset: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         limit: Option<u64>,
     },
     Read {
@@ -90,7 +93,7 @@ impl FilesOp {
 }
 
 /// `file`, `directory` or `symlink`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryType {
     File,
@@ -99,44 +102,50 @@ pub enum EntryType {
 }
 
 /// One entry of a `list_result`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DirEntry {
     pub name: String,
     pub is_dir: bool,
     pub is_symlink: bool,
+    #[ts(type = "number")]
     pub size: u64,
     /// Unix milliseconds.
+    #[ts(type = "number | null")]
     pub modified_at: Option<i64>,
 }
 
 /// One node of a `tree_result`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TreeEntry {
     pub name: String,
     pub path: String,
     #[serde(rename = "type")]
     pub entry_type: EntryType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "number | null")]
     pub size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "number | null")]
     pub modified: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<TreeEntry>>,
 }
 
 /// What `stat` reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct FileStat {
     pub name: String,
     pub path: String,
     #[serde(rename = "type")]
     pub entry_type: EntryType,
+    #[ts(type = "number")]
     pub size: u64,
+    #[ts(type = "number | null")]
     pub modified_at: Option<i64>,
     pub readonly: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FilesEvent {
     TreeResult {
@@ -150,10 +159,13 @@ pub enum FilesEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stop_reason: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         visited_nodes: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         next_offset: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         total_entries: Option<u64>,
     },
     ReadResult {
@@ -163,6 +175,7 @@ pub enum FilesEvent {
         /// Base64.
         content: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         size: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         truncated: Option<bool>,

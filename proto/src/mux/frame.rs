@@ -1,6 +1,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use super::field_locator::locate_bad_field;
 use super::{
@@ -10,7 +11,7 @@ use super::{
 use crate::canonical::{Command, CommandKind, Event};
 
 /// What a client may send to this endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum ClientFrame {
     Agent(Command),
@@ -20,7 +21,7 @@ pub enum ClientFrame {
 }
 
 /// What the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum ServerFrame {
     Agent(Event),

@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HstryRequest {
     /// With `session_id`: that conversation's messages; with `query`: a full-text search.
@@ -13,6 +14,7 @@ pub enum HstryRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         query: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(type = "number | null")]
         limit: Option<i64>,
     },
 }
@@ -21,7 +23,7 @@ impl HstryRequest {
     pub const TYPES: [&'static str; 1] = ["query"];
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HstryEvent {
     Result {

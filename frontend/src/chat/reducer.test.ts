@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { chatReducer, initialChat, phaseLabel, toolOutputText, type ChatState } from "./reducer";
+import type { AgentFrame } from "../mux/frames";
+import type { Message } from "../generated/Message";
+import { recorded } from "../test/recorded";
+
+const frames = recorded("demo-session.jsonl").filter((f): f is AgentFrame => f.channel === "agent");
+
+/** Replays the recording as the page sees it: the user's send, then the agent's events. */
+function replay(until?: (frame: AgentFrame) => boolean): ChatState {
+  let state = initialChat;
+  for (const frame of frames) {
+    if (frame.event === "response" && frame.cmd === "prompt") {
+      const text = frame.id === "p1" ? "please write a file" : "hello";
+      state = chatReducer(state, { type: "sent", clientId: `client-${frame.id}`, text });
+    }
+    state = chatReducer(state, { type: "event", frame });
+    if (until?.(frame)) break;
+  }
+  return state;
+}
+
+function history(): Message[] {
+  const last = frames[frames.length - 1];
+  if (!last || last.event !== "response" || last.cmd !== "get_messages") throw new Error("the recording ends with get_messages");
+  return (last.data as unknown as { messages: Message[] }).messages;
+}
+
+describe("chat reducer on the real bridge's stream", () => {
+  it("streams text into the assistant message while the turn runs", () => {
+    let seen = 0;
+    const state = replay((f) => f.event === "stream.text_delta" && ++seen === 2);
+    const last = state.messages[state.messages.length - 1]!;
+    expect(last.streaming).toBe(true);
+    const text = last.parts.find((p) => p.kind === "text");
+    expect(text && text.kind === "text" && text.text).toBe(
+      "I wrote **hello-from-oqto.md** in your workspace. Open it in the file browser, or run `cat hello-from-oqto.md` in the terminal.\n\n",
+    );
+    const thinking = last.parts.find((p) => p.kind === "thinking");
+    expect(thinking && thinking.kind === "thinking" && thinking.text).toBe(
+      "The write tool ran. I should tell the user where the file is.",
+    );
+    expect(state.working).toBe(true);
+    expect(phaseLabel(state)).toBe("generating");
+  });
+
+  it("shows the tool as a running card, then with its output", () => {
+    const running = replay((f) => f.event === "tool.start");
+    expect(phaseLabel(running)).toBe("running write");
+    const card = running.messages.flatMap((m) => m.parts).find((p) => p.kind === "tool");
+    expect(card).toMatchObject({ kind: "tool", name: "write", status: "running", toolCallId: "call_1" });
+    expect(card && card.kind === "tool" && (card.input as { path: string }).path).toBe("hello-from-oqto.md");
+    // The arguments streamed before the call was complete.
+    expect(card && card.kind === "tool" && card.inputText).toContain("hello-from-oqto.md");
+
+    const done = replay((f) => f.event === "tool.end");
+    const ended = done.messages.flatMap((m) => m.parts).find((p) => p.kind === "tool");
+    expect(ended).toMatchObject({ status: "success" });
+    expect(toolOutputText(ended && ended.kind === "tool" ? ended.output : undefined)).toBe(
+      "Successfully wrote to hello-from-oqto.md",
+    );
+  });
+
+  it("ends both turns idle with every message finished", () => {
+    const state = replay((f) => f.event === "response" && f.cmd === "get_messages");
+    expect(state.working).toBe(false);
+    expect(phaseLabel(state)).toBe("idle");
+    expect(state.messages.every((m) => !m.streaming)).toBe(true);
+    expect(state.messages.map((m) => m.role)).toEqual(["user", "assistant", "assistant", "user", "assistant", "assistant"]);
+    const bash = state.messages.flatMap((m) => m.parts).find((p) => p.kind === "tool" && p.name === "bash");
+    expect(bash && bash.kind === "tool" && toolOutputText(bash.output)).toContain("total");
+  });
+
+  it("loads the history on open: tool results fold into their cards", () => {
+    const state = chatReducer(initialChat, { type: "history", messages: history() });
+    expect(state.historyLoaded).toBe(true);
+    expect(state.messages.map((m) => m.role)).toEqual(["user", "assistant", "assistant", "user", "assistant", "assistant"]);
+    const write = state.messages[1]!.parts[0]!;
+    expect(write).toMatchObject({ kind: "tool", name: "write", status: "success" });
+    expect(toolOutputText(write.kind === "tool" ? write.output : undefined)).toBe("Successfully wrote to hello-from-oqto.md");
+    expect(state.messages[0]!.parts[0]).toMatchObject({ kind: "text", text: "please write a file" });
+  });
+
+  it("a history reload after the live turn leaves no duplicate and keeps unsent messages", () => {
+    let state = replay((f) => f.event === "response" && f.cmd === "get_messages");
+    state = chatReducer(state, { type: "sent", clientId: "client-later", text: "not yet sent" });
+    state = chatReducer(state, { type: "history", messages: history() });
+    const users = state.messages.filter((m) => m.role === "user");
+    expect(users.map((m) => m.parts[0]!.kind === "text" && m.parts[0]!.text)).toEqual([
+      "please write a file",
+      "hello",
+      "not yet sent",
+    ]);
+    expect(users[2]!.pending).toBe(true);
+  });
+
+  it("shows an agent error on the turn it broke and stops working when it is final", () => {
+    let state = replay((f) => f.event === "stream.text_delta");
+    const base = frames.find((f) => f.event === "agent.working")!;
+    state = chatReducer(state, {
+      type: "event",
+      frame: { ...base, event: "agent.error", error: "the model is overloaded", recoverable: false } as AgentFrame,
+    });
+    expect(state.working).toBe(false);
+    expect(state.messages[state.messages.length - 1]!.error).toBe("the model is overloaded");
+  });
+
+  it("asks for a resync when the bridge dropped events", () => {
+    const base = frames.find((f) => f.event === "agent.working")!;
+    const state = chatReducer(initialChat, {
+      type: "event",
+      frame: { ...base, event: "stream.resync_required", dropped_count: 3, reason: "slow client" } as AgentFrame,
+    });
+    expect(state.needsResync).toBe(true);
+    expect(chatReducer(state, { type: "history", messages: [] }).needsResync).toBe(false);
+  });
+});

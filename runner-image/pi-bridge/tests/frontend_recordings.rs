@@ -1,0 +1,93 @@
+//! The recorded event streams the frontend's unit tests replay (frontend/src/test/recorded/)
+//! come from this test: the real pi-bridge, the real Pi and the demo script of the single-node
+//! stack. The test fails when the bridge's stream no longer has the shape of the recording (the
+//! order of event kinds; ids, times and the split of deltas may differ from run to run).
+//! `OQTO_WRITE_GENERATED=1 cargo test -p oqto-pi-bridge --test frontend_recordings` records anew.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
+
+mod common;
+
+use common::{Env, is_event, is_response, repo_root};
+use serde_json::{Value, json};
+
+const HINT: &str = "record anew with `OQTO_WRITE_GENERATED=1 cargo test -p oqto-pi-bridge --test frontend_recordings`";
+
+/// One prompt's frames, up to `agent.idle`.
+async fn turn(client: &mut common::Client, session: &str, id: &str, message: &str) -> Vec<Value> {
+    client
+        .send(
+            json!({"channel":"agent","session_id":session,"id":id,"cmd":"prompt",
+            "message":message,"client_id":format!("client-{id}")}),
+        )
+        .await;
+    client.until(|f| is_event(f, "agent.idle")).await
+}
+
+/// What must stay the same between recordings: each frame's kind, runs of one kind as one.
+fn shape(frames: &[Value]) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for frame in frames {
+        let kind = format!(
+            "{}:{}",
+            frame["event"].as_str().unwrap_or_default(),
+            frame["cmd"].as_str().unwrap_or_default()
+        );
+        if kinds.last() != Some(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
+
+fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{} unreadable ({e}); {HINT}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_frontend_recordings_have_the_shape_of_the_bridges_stream() {
+    let demo: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("e2e/scripted-llm/demo.json")).unwrap(),
+    )
+    .unwrap();
+    let env = Env::new(demo).await;
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    let session = "recorded";
+    let mut frames = vec![client.create_session(session).await];
+    frames.extend(turn(&mut client, session, "p1", "please write a file").await);
+    frames.extend(turn(&mut client, session, "p2", "hello").await);
+    client
+        .send(json!({"channel":"agent","session_id":session,"id":"h1","cmd":"get_messages"}))
+        .await;
+    let history = client.until(|f| is_response(f, "h1")).await;
+    frames.push(history.last().cloned().unwrap());
+
+    let path = repo_root().join("frontend/src/test/recorded/demo-session.jsonl");
+    if std::env::var_os("OQTO_WRITE_GENERATED").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text: String = frames.iter().map(|f| format!("{f}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let recorded = read_jsonl(&path);
+    assert_eq!(
+        shape(&frames),
+        shape(&recorded),
+        "the bridge's stream changed shape; {HINT}"
+    );
+    let messages = frames.last().unwrap()["data"]["messages"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        messages.len(),
+        recorded.last().unwrap()["data"]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        "history holds another number of messages; {HINT}"
+    );
+}
