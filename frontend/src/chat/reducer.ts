@@ -21,7 +21,7 @@ export type ChatPart =
       inputText: string;
       input?: JsonValue;
       status: ToolStatus;
-      progress?: string;
+      progress?: JsonValue;
       output?: JsonValue;
       durationMs?: number;
     };

@@ -1,0 +1,91 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError, type User } from "./api/rest";
+import { MuxProvider } from "./mux/context";
+import { ConnectionBadge } from "./ui/ConnectionBadge";
+import { LoginPage } from "./ui/LoginPage";
+import { navigate, useRoute } from "./ui/router";
+import { applyTheme, nextTheme, storedTheme } from "./ui/theme";
+import { WorkspacesPage } from "./workspaces/WorkspacesPage";
+import { WorkspacePage } from "./workspaces/WorkspacePage";
+import { SessionPage } from "./session/SessionPage";
+
+export function App() {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+
+  const check = useCallback(() => {
+    api
+      .me()
+      .then((me) => {
+        setUser(me);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (e instanceof ApiError && e.status === 401) setUser(null);
+        else {
+          setError(e instanceof Error ? e.message : String(e));
+          setTimeout(check, 2000);
+        }
+      });
+  }, []);
+  useEffect(check, [check]);
+
+  if (user === undefined) {
+    return <main className="centered">{error ? <p className="error">{error}: retrying…</p> : <p>Loading…</p>}</main>;
+  }
+  if (user === null) return <LoginPage onLogin={setUser} />;
+  return (
+    <MuxProvider>
+      <Shell user={user} onLogout={() => setUser(null)} />
+    </MuxProvider>
+  );
+}
+
+function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
+  const route = useRoute();
+  const [theme, setTheme] = useState(storedTheme);
+  const logout = () => {
+    api.logout().finally(onLogout);
+  };
+  return (
+    <div className="app">
+      <header className="topbar">
+        <a
+          className="brand"
+          href="/"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ page: "workspaces" });
+          }}
+        >
+          Oqto
+        </a>
+        <ConnectionBadge />
+        <span className="spacer" />
+        <button
+          type="button"
+          className="ghost"
+          aria-label={`theme: ${theme} (change)`}
+          onClick={() => {
+            const next = nextTheme(theme);
+            applyTheme(next);
+            setTheme(next);
+          }}
+        >
+          {theme === "dark" ? "☾" : theme === "light" ? "☀" : "◐"}
+        </button>
+        <span className="user" title={user.role}>
+          {user.username}
+        </span>
+        <button type="button" className="ghost" onClick={logout}>
+          Log out
+        </button>
+      </header>
+      {route.page === "workspaces" && <WorkspacesPage />}
+      {route.page === "workspace" && <WorkspacePage workspace={route.workspace} />}
+      {route.page === "session" && (
+        <SessionPage key={`${route.workspace}/${route.session}`} workspace={route.workspace} session={route.session} tab={route.tab} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,75 @@
+import { useState } from "react";
+import { navigate } from "../ui/router";
+import { ChatView } from "../chat/ChatView";
+import { FilesView } from "../files/FilesView";
+import { TerminalView } from "../terminal/TerminalView";
+import { useAttach } from "./useAttach";
+
+type Tab = "chat" | "files" | "terminal";
+const TABS: { id: Tab; label: string }[] = [
+  { id: "chat", label: "Chat" },
+  { id: "files", label: "Files" },
+  { id: "terminal", label: "Terminal" },
+];
+
+/** One session: chat, files and terminal, each kept alive while another tab shows. */
+export function SessionPage({ workspace, session, tab }: { workspace: string; session: string; tab: Tab }) {
+  const attach = useAttach(session);
+  const [opened, setOpened] = useState<Set<Tab>>(() => new Set([tab]));
+  if (!opened.has(tab)) setOpened(new Set([...opened, tab]));
+  const go = (next: Tab) => navigate({ page: "session", workspace, session, tab: next });
+  return (
+    <main className="session">
+      <div className="session-head">
+        <nav className="crumbs" aria-label="breadcrumb">
+          <a
+            href={`/w/${encodeURIComponent(workspace)}`}
+            onClick={(e) => {
+              e.preventDefault();
+              navigate({ page: "workspace", workspace });
+            }}
+          >
+            {workspace}
+          </a>{" "}
+          / <span aria-current="page">{session}</span>
+        </nav>
+        <div className="tabs" role="tablist" aria-label="session views">
+          {TABS.map((t) => (
+            <button
+              key={t.id}
+              type="button"
+              role="tab"
+              id={`tab-${t.id}`}
+              aria-selected={tab === t.id}
+              aria-controls={`panel-${t.id}`}
+              className={tab === t.id ? "tab active" : "tab"}
+              onClick={() => go(t.id)}
+              onKeyDown={(e) => {
+                const index = TABS.findIndex((x) => x.id === tab);
+                if (e.key === "ArrowRight") go(TABS[(index + 1) % TABS.length]!.id);
+                if (e.key === "ArrowLeft") go(TABS[(index + TABS.length - 1) % TABS.length]!.id);
+              }}
+            >
+              {t.label}
+            </button>
+          ))}
+        </div>
+        {attach.status === "attaching" && <span className="badge phase-starting">starting the runner…</span>}
+        {attach.status === "failed" && (
+          <span className="error small" role="alert">
+            {attach.error}
+          </span>
+        )}
+      </div>
+      {TABS.map((t) =>
+        opened.has(t.id) ? (
+          <section key={t.id} id={`panel-${t.id}`} role="tabpanel" aria-labelledby={`tab-${t.id}`} className="panel" hidden={tab !== t.id}>
+            {t.id === "chat" && <ChatView session={session} attach={attach} />}
+            {t.id === "files" && <FilesView session={session} attach={attach} visible={tab === "files"} />}
+            {t.id === "terminal" && <TerminalView session={session} attach={attach} visible={tab === "terminal"} />}
+          </section>
+        ) : null,
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,43 @@
+/** Attaches the page to a session's agent (`session.create`, which also wakes a suspended
+ * session) now and after every reconnect, so events flow again without user action. */
+import { useEffect, useState } from "react";
+import { newId } from "../mux/client";
+import { useMux } from "../mux/context";
+import type { OutgoingFrame } from "../mux/frames";
+
+export type Attach = { status: "attaching"; since: number } | { status: "attached"; generation: number } | { status: "failed"; error: string };
+
+/** A runner starting from cold may take a while; the operator's startTimeout bounds it. */
+const ATTACH_TIMEOUT_MS = 180_000;
+
+export function useAttach(session: string): Attach {
+  const mux = useMux();
+  const [attach, setAttach] = useState<Attach>({ status: "attaching", since: Date.now() });
+  useEffect(() => {
+    let live = true;
+    let generation = 0;
+    const run = () => {
+      generation += 1;
+      const mine = generation;
+      setAttach({ status: "attaching", since: Date.now() });
+      const frame = { channel: "agent", session_id: session, id: newId("attach"), cmd: "session.create", config: { harness: "pi" } } as OutgoingFrame;
+      mux
+        .request(frame, ATTACH_TIMEOUT_MS)
+        .then(() => {
+          if (live && mine === generation) setAttach({ status: "attached", generation: mine });
+        })
+        .catch((e: unknown) => {
+          if (live && mine === generation && mux.state.status === "open") setAttach({ status: "failed", error: e instanceof Error ? e.message : String(e) });
+        });
+    };
+    const off = mux.onOpen((reconnected) => {
+      if (reconnected) run();
+    });
+    run();
+    return () => {
+      live = false;
+      off();
+    };
+  }, [mux, session]);
+  return attach;
+}

@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { parseRoute, routePath, type Route } from "./router";
+
+describe("routes", () => {
+  it("round-trip through the URL, names with odd characters included", () => {
+    const routes: Route[] = [
+      { page: "workspaces" },
+      { page: "workspace", workspace: "dev" },
+      { page: "session", workspace: "dev", session: "dev-x1", tab: "chat" },
+      { page: "session", workspace: "a.b", session: "s", tab: "terminal" },
+      { page: "session", workspace: "w", session: "s", tab: "files" },
+    ];
+    for (const route of routes) expect(parseRoute(routePath(route))).toEqual(route);
+  });
+
+  it("sends unknown paths to the workspace list", () => {
+    expect(parseRoute("/nope/x")).toEqual({ page: "workspaces" });
+  });
+});

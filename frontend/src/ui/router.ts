@@ -1,0 +1,48 @@
+/** The few routes of the UI, in the URL so reload and links work (the gateway serves index.html
+ * for every path that is not a file or /api). */
+import { useEffect, useState } from "react";
+
+export type Route =
+  | { page: "workspaces" }
+  | { page: "workspace"; workspace: string }
+  | { page: "session"; workspace: string; session: string; tab: "chat" | "files" | "terminal" };
+
+export function parseRoute(path: string): Route {
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "w" && parts[1]) {
+    if (parts[2] === "s" && parts[3]) {
+      const tab = parts[4] === "files" || parts[4] === "terminal" ? parts[4] : "chat";
+      return { page: "session", workspace: parts[1], session: parts[3], tab };
+    }
+    return { page: "workspace", workspace: parts[1] };
+  }
+  return { page: "workspaces" };
+}
+
+export function routePath(route: Route): string {
+  const e = encodeURIComponent;
+  switch (route.page) {
+    case "workspaces":
+      return "/";
+    case "workspace":
+      return `/w/${e(route.workspace)}`;
+    case "session":
+      return `/w/${e(route.workspace)}/s/${e(route.session)}${route.tab === "chat" ? "" : `/${route.tab}`}`;
+  }
+}
+
+export function navigate(route: Route): void {
+  const path = routePath(route);
+  if (path !== location.pathname) history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.pathname));
+  useEffect(() => {
+    const update = () => setRoute(parseRoute(location.pathname));
+    window.addEventListener("popstate", update);
+    return () => window.removeEventListener("popstate", update);
+  }, []);
+  return route;
+}
