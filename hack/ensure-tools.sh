@@ -4,7 +4,8 @@
 set -euo pipefail
 
 missing=()
-for pair in curl:curl openssl:openssl python3:python3 cc:gcc git:git npm:npm; do
+# chromium: the browser tests drive Debian's Chromium (playwright-core cannot download one here).
+for pair in curl:curl openssl:openssl python3:python3 cc:gcc git:git npm:npm chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

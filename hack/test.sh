@@ -29,6 +29,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building tests"
 cargo test --workspace --locked --no-run
 
+step "frontend: npm packages, typecheck, unit tests (Vitest)"
+hack/frontend/build.sh install
+(cd frontend && npx tsc --noEmit -p . && npx vitest run)
+
 step "starting the single-node stack with the README's run command (hack/up.sh; builds the images)"
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
 export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090
@@ -36,6 +40,11 @@ trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
 hack/up.sh
 export OQTO_RUNNER_IMAGE=localhost/oqto-runner:dev
+
+step "browser tests: the web UI in Debian's Chromium against the stack (screenshots in target/browser-screenshots)"
+OQTO_UI_URL="http://127.0.0.1:$OQTO_PORT" OQTO_UI_PASSWORD="$(cat "$OQTO_HOME/admin-password")" \
+  OQTO_GATEWAY_CONTAINER="$OQTO_PROJECT-gateway" OQTO_SCREENSHOTS="$repo/target/browser-screenshots" \
+  node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
 
 step "starting the control plane"
 # Our own directory, so a developer's running control plane is neither reused nor stopped.

@@ -34,6 +34,9 @@ export OQTO_PODMAN_SOCKET_PATH="$socket"
 step "installing the pinned Pi from npm (cached after the first run)"
 hack/pi/install.sh >/dev/null
 
+step "building the web UI (frontend/dist)"
+hack/frontend/build.sh
+
 step "building images (cached after the first run)"
 hack/images/build.sh >/dev/null
 

@@ -41,8 +41,16 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
   // On every (re)attach: the stored conversation, so nothing shown is stale after a reconnect.
   const generation = attach.status === "attached" ? attach.generation : 0;
   useEffect(() => {
-    if (generation > 0) loadHistory();
-  }, [generation, loadHistory]);
+    if (generation === 0) return;
+    dispatch({ type: "attached" });
+    loadHistory();
+    agent("get_state")
+      .then((reply) => {
+        const data = (reply as { data?: { isStreaming?: unknown } }).data;
+        if (typeof data?.isStreaming === "boolean") dispatch({ type: "agent_state", streaming: data.isStreaming });
+      })
+      .catch(() => {});
+  }, [generation, loadHistory, agent]);
   useEffect(() => {
     if (state.needsResync && generation > 0) loadHistory();
   }, [state.needsResync, generation, loadHistory]);

@@ -115,3 +115,26 @@ describe("chat reducer on the real bridge's stream", () => {
     expect(chatReducer(state, { type: "history", messages: [] }).needsResync).toBe(false);
   });
 });
+
+describe("chat reducer around attaching", () => {
+  const working = frames.find((f) => f.event === "agent.working")!;
+  it("ends the gateway's 'starting the runner' once the session is attached", () => {
+    let state = chatReducer(initialChat, {
+      type: "event",
+      frame: { ...working, phase: "initializing", detail: "starting the session's runner" } as AgentFrame,
+    });
+    expect(phaseLabel(state)).toBe("starting the agent");
+    state = chatReducer(state, { type: "attached" });
+    expect(phaseLabel(state)).toBe("idle");
+  });
+
+  it("keeps a real turn going when attached, and follows get_state", () => {
+    let state = chatReducer(initialChat, { type: "event", frame: working });
+    state = chatReducer(state, { type: "attached" });
+    expect(state.working).toBe(true);
+    state = chatReducer(state, { type: "agent_state", streaming: false });
+    expect(phaseLabel(state)).toBe("idle");
+    state = chatReducer(state, { type: "agent_state", streaming: true });
+    expect(phaseLabel(state)).toBe("generating");
+  });
+});

@@ -66,7 +66,11 @@ export type ChatAction =
   | { type: "event"; frame: AgentFrame }
   | { type: "history"; messages: Message[] }
   | { type: "sent"; clientId: string; text: string }
-  | { type: "send_failed"; clientId: string; error: string };
+  | { type: "send_failed"; clientId: string; error: string }
+  /** `session.create` answered: the runner is up (the gateway's "initializing" is over). */
+  | { type: "attached" }
+  /** `get_state`'s `isStreaming`: whether the agent is in a turn right now. */
+  | { type: "agent_state"; streaming: boolean };
 
 function toolFromPart(part: Extract<Part, { type: "tool_call" }>): ChatPart {
   return {
@@ -371,6 +375,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           { id: `local-${action.clientId}`, role: "user", clientId: action.clientId, parts: [{ kind: "text", key: `${action.clientId}:0`, text: action.text }], streaming: false, pending: true },
         ],
       };
+    case "attached":
+      return state.phase === "initializing" ? { ...state, working: false, phase: null, detail: undefined } : state;
+    case "agent_state":
+      if (action.streaming === state.working) return state;
+      return action.streaming
+        ? { ...state, working: true, phase: state.phase ?? "generating" }
+        : { ...state, working: false, phase: null, detail: undefined };
     case "send_failed":
       return {
         ...state,

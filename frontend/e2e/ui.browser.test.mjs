@@ -1,0 +1,182 @@
+// The web UI in real Chromium (Debian's), driven by playwright-core, against the real
+// single-node stack with the demo provider (hack/up.sh). One user's path through the product,
+// step by step, with a screenshot of each step in $OQTO_SCREENSHOTS.
+//
+//   OQTO_UI_URL=http://127.0.0.1:8080 OQTO_UI_PASSWORD=... \
+//   OQTO_GATEWAY_CONTAINER=oqto-gateway node --test frontend/e2e/ui.browser.test.mjs
+//
+// The gateway is stopped and started with podman: the UI must notice and reconnect by itself.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.OQTO_UI_URL ?? "http://127.0.0.1:8080";
+const user = process.env.OQTO_UI_USER ?? "admin";
+const password = process.env.OQTO_UI_PASSWORD;
+const gateway = process.env.OQTO_GATEWAY_CONTAINER ?? "oqto-gateway";
+const shots = process.env.OQTO_SCREENSHOTS ?? join(process.cwd(), "test-results", "screenshots");
+const browserPath = process.env.OQTO_CHROMIUM ?? "/usr/bin/chromium";
+/** A runner's cold start, a turn of the demo model: generous bounds on hangs, not speed tests. */
+const LONG = 120_000;
+
+assert.ok(password, "OQTO_UI_PASSWORD: the admin's password (hack/up.sh keeps it in $OQTO_HOME/admin-password)");
+
+test("a user works with an agent in the browser", { timeout: 600_000 }, async (t) => {
+  mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: browserPath,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  }); // playwright gives every launch a fresh, empty profile
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  let shot = 0;
+  const screenshot = async (name) => {
+    shot += 1;
+    const file = join(shots, `${String(shot).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+  };
+  const workspace = `ui-${Date.now().toString(36)}`;
+  const connection = page.getByTestId("connection");
+
+  try {
+    await t.test("logs in with the keyboard alone", async () => {
+      await page.goto(url);
+      await page.getByLabel("Username").waitFor();
+      await screenshot("login");
+      await page.keyboard.type(user); // the username field has the focus
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(password);
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Workspaces" }).waitFor();
+      await connection.filter({ hasText: "connected" }).waitFor();
+      await screenshot("workspaces");
+    });
+
+    await t.test("refuses a bad workspace name where it is typed", async () => {
+      await page.getByLabel("Name").fill("Not_A_Name");
+      await page.getByText("Name: lowercase letters").waitFor();
+      assert.equal(await page.getByRole("button", { name: "Create workspace" }).isDisabled(), true);
+    });
+
+    await t.test("creates a workspace and a session", async () => {
+      await page.getByLabel("Name").fill(workspace);
+      await page.getByLabel("When deleted").selectOption("Delete");
+      await page.getByRole("button", { name: "Create workspace" }).click();
+      await page.getByRole("heading", { name: "Sessions" }).waitFor();
+      await page.getByRole("button", { name: "New session" }).click();
+      await page.getByRole("tab", { name: "Chat" }).waitFor();
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await screenshot("session-ready");
+    });
+
+    await t.test("streams the reply to a prompt and shows the tool call as a card", async () => {
+      // Seen while streaming: an assistant message that is still busy and already has text.
+      await page.evaluate(() => {
+        window.__sawPartialReply = false;
+        new MutationObserver(() => {
+          const busy = document.querySelector('[data-testid="message-assistant"][aria-busy="true"] .markdown');
+          if (busy && busy.textContent.trim().length > 0) window.__sawPartialReply = true;
+        }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+      const box = page.getByLabel("message to the agent");
+      await box.fill("please write a file");
+      await box.press("Enter");
+      await page.getByTestId("agent-phase").filter({ hasText: /generating|running|thinking/ }).first().waitFor({ timeout: LONG });
+      const card = page.getByTestId("tool-card").filter({ hasText: "write" });
+      await card.waitFor({ timeout: LONG });
+      await page.getByText("I wrote").waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await card.filter({ hasText: "done" }).waitFor();
+      assert.equal(await page.evaluate(() => window.__sawPartialReply), true, "the reply was shown while it streamed");
+      assert.match(await card.innerText(), /hello-from-oqto\.md/);
+      // Thinking is there, collapsed.
+      const thinking = page.locator("details.thinking").first();
+      assert.equal(await thinking.getAttribute("open"), null);
+      await screenshot("chat-reply");
+    });
+
+    await t.test("opens the file the tool wrote", async () => {
+      await page.getByRole("tab", { name: "Files" }).click();
+      await page.getByRole("button", { name: "hello-from-oqto.md" }).click();
+      const editor = page.getByLabel("contents of hello-from-oqto.md");
+      await editor.waitFor();
+      assert.match(await editor.inputValue(), /# Hello from Oqto/);
+      await screenshot("files");
+    });
+
+    await t.test("runs echo in the terminal", async () => {
+      await page.getByRole("tab", { name: "Terminal" }).click();
+      const terminal = page.getByTestId("terminal");
+      await terminal.locator(".xterm-rows").waitFor();
+      await page.getByText("opening a shell").waitFor({ state: "detached", timeout: LONG });
+      await terminal.click();
+      await page.keyboard.type("echo oqto-$((6*7))\n");
+      await terminal.locator(".xterm-rows").filter({ hasText: "oqto-42" }).waitFor({ timeout: 30_000 });
+      await screenshot("terminal");
+    });
+
+    await t.test("finds the conversation intact after a reload", async () => {
+      await page.reload();
+      await page.getByRole("tab", { name: "Chat" }).click();
+      await page.getByText("please write a file").waitFor({ timeout: LONG });
+      await page.getByText("I wrote").waitFor({ timeout: LONG });
+      await page.getByTestId("tool-card").filter({ hasText: "write" }).filter({ hasText: "done" }).waitFor();
+      await screenshot("after-reload");
+    });
+
+    await t.test("reconnects by itself after the gateway restarts", async () => {
+      execFileSync("podman", ["stop", "--time", "2", gateway], { stdio: "ignore" });
+      await connection.filter({ hasText: /offline|reconnecting/ }).waitFor({ timeout: 40_000 });
+      await screenshot("gateway-down");
+      execFileSync("podman", ["start", gateway], { stdio: "ignore" });
+      await connection.filter({ hasText: /^connected$/ }).waitFor({ timeout: LONG });
+      // Re-attached: the agent answers again on the same page.
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      const box = page.getByLabel("message to the agent");
+      await box.fill("hello");
+      await box.press("Enter");
+      await page.getByText("I just ran").waitFor({ timeout: LONG });
+      await screenshot("reconnected");
+    });
+
+    await t.test("fits a 375 px wide screen", async () => {
+      await page.setViewportSize({ width: 375, height: 740 });
+      await page.getByText("I just ran").waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+      await screenshot("narrow");
+      await page.setViewportSize({ width: 1280, height: 820 });
+    });
+
+    await t.test("deletes the workspace after asking", async () => {
+      await page.getByRole("link", { name: "Oqto" }).click();
+      const row = page.getByRole("listitem").filter({ hasText: workspace });
+      await row.getByRole("button", { name: "Delete" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Delete workspace" }).click();
+      await row.waitFor({ state: "detached", timeout: 30_000 });
+      await screenshot("deleted");
+    });
+
+    assert.deepEqual(consoleErrors, [], "no uncaught errors in the page");
+  } catch (error) {
+    await screenshot("failure").catch(() => {});
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
