@@ -5,11 +5,13 @@
 //   OQTO_UI_URL=http://127.0.0.1:8080 OQTO_UI_PASSWORD=... \
 //   OQTO_GATEWAY_CONTAINER=oqto-gateway node --test frontend/e2e/ui.browser.test.mjs
 //
-// The gateway is stopped and started with podman: the UI must notice and reconnect by itself.
+// The gateway is stopped and started with podman (or with the shell commands
+// $OQTO_GATEWAY_STOP_CMD and $OQTO_GATEWAY_START_CMD, for a gateway that is not a container): the
+// UI must notice and reconnect by itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { execFileSync, execSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -19,12 +21,21 @@ const password = process.env.OQTO_UI_PASSWORD;
 const gateway = process.env.OQTO_GATEWAY_CONTAINER ?? "oqto-gateway";
 const shots = process.env.OQTO_SCREENSHOTS ?? join(process.cwd(), "test-results", "screenshots");
 const browserPath = process.env.OQTO_CHROMIUM ?? "/usr/bin/chromium";
+const stopGateway = () =>
+  process.env.OQTO_GATEWAY_STOP_CMD
+    ? execSync(process.env.OQTO_GATEWAY_STOP_CMD, { stdio: "ignore" })
+    : execFileSync("podman", ["stop", "--time", "2", gateway], { stdio: "ignore" });
+const startGateway = () =>
+  process.env.OQTO_GATEWAY_START_CMD
+    ? execSync(process.env.OQTO_GATEWAY_START_CMD, { stdio: "ignore" })
+    : execFileSync("podman", ["start", gateway], { stdio: "ignore" });
 /** A runner's cold start, a turn of the demo model: generous bounds on hangs, not speed tests. */
 const LONG = 120_000;
 
 assert.ok(password, "OQTO_UI_PASSWORD: the admin's password (hack/up.sh keeps it in $OQTO_HOME/admin-password)");
 
 test("a user works with an agent in the browser", { timeout: 600_000 }, async (t) => {
+  rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({
     executablePath: browserPath,
@@ -52,9 +63,21 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
   };
   const workspace = `ui-${Date.now().toString(36)}`;
   const connection = page.getByTestId("connection");
+  // Each step needs the ones before it: after a failure the rest are skipped, not timed out.
+  let failed = false;
+  const step = (name, fn) =>
+    t.test(name, { skip: failed ? "an earlier step failed" : false }, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        failed = true;
+        await screenshot(`failed-${name.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+        throw error;
+      }
+    });
 
   try {
-    await t.test("logs in with the keyboard alone", async () => {
+    await step("logs in with the keyboard alone", async () => {
       await page.goto(url);
       await page.getByLabel("Username").waitFor();
       await screenshot("login");
@@ -67,13 +90,13 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("workspaces");
     });
 
-    await t.test("refuses a bad workspace name where it is typed", async () => {
+    await step("refuses a bad workspace name where it is typed", async () => {
       await page.getByLabel("Name").fill("Not_A_Name");
       await page.getByText("Name: lowercase letters").waitFor();
       assert.equal(await page.getByRole("button", { name: "Create workspace" }).isDisabled(), true);
     });
 
-    await t.test("creates a workspace and a session", async () => {
+    await step("creates a workspace and a session", async () => {
       await page.getByLabel("Name").fill(workspace);
       await page.getByLabel("When deleted").selectOption("Delete");
       await page.getByRole("button", { name: "Create workspace" }).click();
@@ -84,7 +107,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("session-ready");
     });
 
-    await t.test("streams the reply to a prompt and shows the tool call as a card", async () => {
+    await step("streams the reply to a prompt and shows the tool call as a card", async () => {
       // Seen while streaming: an assistant message that is still busy and already has text.
       await page.evaluate(() => {
         window.__sawPartialReply = false;
@@ -110,7 +133,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("chat-reply");
     });
 
-    await t.test("opens the file the tool wrote", async () => {
+    await step("opens the file the tool wrote", async () => {
       await page.getByRole("tab", { name: "Files" }).click();
       await page.getByRole("button", { name: "hello-from-oqto.md" }).click();
       const editor = page.getByLabel("contents of hello-from-oqto.md");
@@ -119,7 +142,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("files");
     });
 
-    await t.test("runs echo in the terminal", async () => {
+    await step("runs echo in the terminal", async () => {
       await page.getByRole("tab", { name: "Terminal" }).click();
       const terminal = page.getByTestId("terminal");
       await terminal.locator(".xterm-rows").waitFor();
@@ -130,7 +153,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("terminal");
     });
 
-    await t.test("finds the conversation intact after a reload", async () => {
+    await step("finds the conversation intact after a reload", async () => {
       await page.reload();
       await page.getByRole("tab", { name: "Chat" }).click();
       await page.getByText("please write a file").waitFor({ timeout: LONG });
@@ -139,11 +162,11 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("after-reload");
     });
 
-    await t.test("reconnects by itself after the gateway restarts", async () => {
-      execFileSync("podman", ["stop", "--time", "2", gateway], { stdio: "ignore" });
+    await step("reconnects by itself after the gateway restarts", async () => {
+      stopGateway();
       await connection.filter({ hasText: /offline|reconnecting/ }).waitFor({ timeout: 40_000 });
       await screenshot("gateway-down");
-      execFileSync("podman", ["start", gateway], { stdio: "ignore" });
+      startGateway();
       await connection.filter({ hasText: /^connected$/ }).waitFor({ timeout: LONG });
       // Re-attached: the agent answers again on the same page.
       await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
@@ -154,7 +177,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("reconnected");
     });
 
-    await t.test("fits a 375 px wide screen", async () => {
+    await step("fits a 375 px wide screen", async () => {
       await page.setViewportSize({ width: 375, height: 740 });
       await page.getByText("I just ran").waitFor();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -163,7 +186,19 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.setViewportSize({ width: 1280, height: 820 });
     });
 
-    await t.test("deletes the workspace after asking", async () => {
+    await step("switches to the dark theme and keeps it", async () => {
+      const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const light = await background();
+      const toggle = page.getByRole("button", { name: /^theme:/ });
+      while ((await page.evaluate(() => document.documentElement.dataset.theme)) !== "dark") await toggle.click();
+      assert.notEqual(await background(), light);
+      await page.reload();
+      await page.getByText("I just ran").waitFor({ timeout: LONG });
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+      await screenshot("dark");
+    });
+
+    await step("deletes the workspace after asking", async () => {
       await page.getByRole("link", { name: "Oqto" }).click();
       const row = page.getByRole("listitem").filter({ hasText: workspace });
       await row.getByRole("button", { name: "Delete" }).click();
@@ -173,9 +208,6 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
     });
 
     assert.deepEqual(consoleErrors, [], "no uncaught errors in the page");
-  } catch (error) {
-    await screenshot("failure").catch(() => {});
-    throw error;
   } finally {
     await browser.close();
   }

@@ -58,9 +58,9 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
   const send = (mode: "prompt" | "steer" | "follow_up", text: string) => {
     const clientId = newId("c");
     dispatch({ type: "sent", clientId, text });
-    agent(mode, { message: text, client_id: clientId }).catch((e: unknown) =>
-      dispatch({ type: "send_failed", clientId, error: e instanceof Error ? e.message : String(e) }),
-    );
+    agent(mode, { message: text, client_id: clientId })
+      .then(() => dispatch({ type: "accepted", clientId }))
+      .catch((e: unknown) => dispatch({ type: "send_failed", clientId, error: e instanceof Error ? e.message : String(e) }));
   };
   const abort = () => {
     mux.send({ channel: "agent", session_id: session, cmd: "abort" } as OutgoingFrame);

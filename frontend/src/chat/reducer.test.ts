@@ -138,3 +138,20 @@ describe("chat reducer around attaching", () => {
     expect(phaseLabel(state)).toBe("generating");
   });
 });
+
+describe("chat reducer for the user's own messages", () => {
+  it("shows a sent message as pending until the agent accepts it, and an error when it fails", () => {
+    let state = chatReducer(initialChat, { type: "sent", clientId: "a", text: "one" });
+    state = chatReducer(state, { type: "sent", clientId: "b", text: "two" });
+    expect(state.messages.map((m) => m.pending)).toEqual([true, true]);
+    state = chatReducer(state, { type: "accepted", clientId: "a" });
+    state = chatReducer(state, { type: "send_failed", clientId: "b", error: "session s not found" });
+    expect(state.messages.map((m) => [m.pending, m.error])).toEqual([
+      [false, undefined],
+      [false, "session s not found"],
+    ]);
+    // Not stored yet: a history reload keeps both.
+    state = chatReducer(state, { type: "history", messages: [] });
+    expect(state.messages.length).toBe(2);
+  });
+});

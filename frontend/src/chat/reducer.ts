@@ -67,6 +67,8 @@ export type ChatAction =
   | { type: "history"; messages: Message[] }
   | { type: "sent"; clientId: string; text: string }
   | { type: "send_failed"; clientId: string; error: string }
+  /** The agent accepted the message (its `response`); the stored copy comes with the history. */
+  | { type: "accepted"; clientId: string }
   /** `session.create` answered: the runner is up (the gateway's "initializing" is over). */
   | { type: "attached" }
   /** `get_state`'s `isStreaming`: whether the agent is in a turn right now. */
@@ -354,7 +356,8 @@ function reduceHistory(state: ChatState, history: Message[]): ChatState {
     }
   }
   const known = new Set(messages.map((m) => m.clientId).filter(Boolean));
-  const unsent = state.messages.filter((m) => m.pending && !(m.clientId && known.has(m.clientId)));
+  // Messages sent from this page that the store does not have yet (or that failed) stay.
+  const unsent = state.messages.filter((m) => m.id.startsWith("local-") && !(m.clientId && known.has(m.clientId)));
   // A turn still streaming is kept: history holds only finished messages.
   const live = state.working ? state.messages.filter((m) => m.streaming && !messages.some((h) => h.id === m.id)) : [];
   return { ...state, messages: [...messages, ...unsent, ...live], historyLoaded: true, needsResync: false };
@@ -382,6 +385,11 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return action.streaming
         ? { ...state, working: true, phase: state.phase ?? "generating" }
         : { ...state, working: false, phase: null, detail: undefined };
+    case "accepted":
+      return {
+        ...state,
+        messages: state.messages.map((m) => (m.clientId === action.clientId && m.pending ? { ...m, pending: false } : m)),
+      };
     case "send_failed":
       return {
         ...state,
