@@ -155,3 +155,15 @@ describe("chat reducer for the user's own messages", () => {
     expect(state.messages.length).toBe(2);
   });
 });
+
+describe("chat reducer with the older Pi line", () => {
+  it("places tool-call deltas that name no call by their message and index", () => {
+    const start = frames.find((f) => f.event === "stream.tool_call_start")!;
+    const delta = frames.find((f) => f.event === "stream.tool_call_delta" && f.delta !== "")!;
+    let state = chatReducer(initialChat, { type: "event", frame: frames.find((f) => f.event === "stream.message_start")! });
+    state = chatReducer(state, { type: "event", frame: start });
+    state = chatReducer(state, { type: "event", frame: { ...delta, tool_call_id: "" } as AgentFrame });
+    const card = state.messages[0]!.parts[0]!;
+    expect(card.kind === "tool" && card.inputText).toContain("hello-from-oqto.md");
+  });
+});

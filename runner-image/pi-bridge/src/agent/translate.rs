@@ -32,6 +32,8 @@ pub struct Translator {
     retrying: bool,
     /// Start times of running tools, for `tool.end.duration_ms`.
     tool_started_ms: HashMap<String, i64>,
+    /// The tool calls of the streamed message by content index: Pi's deltas do not name theirs.
+    streamed_calls: HashMap<u32, String>,
 }
 
 impl Translator {
@@ -50,6 +52,7 @@ impl Translator {
         self.retrying = false;
         self.current_message = None;
         self.tool_started_ms.clear();
+        self.streamed_calls.clear();
     }
 
     /// Translates one Pi stdout object. `now_ms` stamps durations and fallback times.
@@ -160,6 +163,7 @@ impl Translator {
         self.current_message = Some(id.clone());
         self.done_sent = false;
         self.streamed = true;
+        self.streamed_calls.clear();
         vec![EventKind::StreamMessageStart {
             message_id: id,
             role: Role::Assistant,
@@ -198,17 +202,24 @@ impl Translator {
             }],
             // 0.87 names the call at its start; 0.73 does not (then only the end names it).
             "toolcall_start" => match (opt_str(update, "id"), opt_str(update, "toolName")) {
-                (Some(tool_call_id), Some(name)) => vec![EventKind::StreamToolCallStart {
-                    message_id: self.message_id(),
-                    tool_call_id,
-                    name,
-                    content_index,
-                }],
+                (Some(tool_call_id), Some(name)) => {
+                    self.streamed_calls
+                        .insert(content_index, tool_call_id.clone());
+                    vec![EventKind::StreamToolCallStart {
+                        message_id: self.message_id(),
+                        tool_call_id,
+                        name,
+                        content_index,
+                    }]
+                }
                 _ => Vec::new(),
             },
+            // Empty when the start named no call (0.73): the message and index still place it.
             "toolcall_delta" => vec![EventKind::StreamToolCallDelta {
                 message_id: self.message_id(),
-                tool_call_id: String::new(),
+                tool_call_id: opt_str(update, "id")
+                    .or_else(|| self.streamed_calls.get(&content_index).cloned())
+                    .unwrap_or_default(),
                 delta: str_of(update, "delta"),
                 content_index,
             }],
@@ -532,6 +543,26 @@ mod tests {
     fn run(lines: &[Value]) -> Vec<EventKind> {
         let mut t = Translator::new();
         lines.iter().flat_map(|l| t.translate(l, 1_000)).collect()
+    }
+
+    #[test]
+    fn tool_call_deltas_name_the_call_their_start_named() {
+        let events = run(&[
+            json!({"type":"agent_start"}),
+            json!({"type":"message_start","message":{"role":"assistant","content":[]}}),
+            json!({"type":"message_update","assistantMessageEvent":{"type":"toolcall_start","contentIndex":1,"id":"call_7","toolName":"bash"}}),
+            json!({"type":"message_update","assistantMessageEvent":{"type":"toolcall_delta","contentIndex":1,"delta":"{\"command\""}}),
+            json!({"type":"message_update","assistantMessageEvent":{"type":"toolcall_delta","contentIndex":2,"delta":"{}"}}),
+        ]);
+        let ids: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                EventKind::StreamToolCallDelta { tool_call_id, .. } => Some(tool_call_id.clone()),
+                _ => None,
+            })
+            .collect();
+        // An index no start named stays without an id (the client places it by index).
+        assert_eq!(ids, ["call_7", ""]);
     }
 
     #[test]
