@@ -15,6 +15,10 @@ step "checking tools"
 step "building the control plane (cached after the first run)"
 hack/k8s/build.sh >/dev/null
 
+step "building helm from the Go module proxy (cached after the first run)"
+OQTO_HELM="$(hack/helm/build.sh)"
+export OQTO_HELM
+
 step "installing the pinned Pi from npm (cached after the first run)"
 OQTO_PI="$(hack/pi/install.sh | tail -n 1)"
 OQTO_PI_LEGACY="$(hack/pi/install.sh legacy | tail -n 1)"

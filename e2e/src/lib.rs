@@ -156,6 +156,26 @@ pub fn installed_pi(variable: &str, line: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(path.trim()))
 }
 
+/// The `helm` binary: $OQTO_HELM, or the one `hack/helm/build.sh` builds from the Go module
+/// proxy (cached).
+pub fn helm() -> anyhow::Result<PathBuf> {
+    if let Some(helm) = std::env::var_os("OQTO_HELM") {
+        return Ok(PathBuf::from(helm));
+    }
+    let script = repo_root().join("hack/helm/build.sh");
+    let output = Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(output.status.success(), "{} failed", script.display());
+    let stdout = String::from_utf8(output.stdout)?;
+    let path = stdout
+        .lines()
+        .last()
+        .context("build.sh prints the helm path")?;
+    Ok(PathBuf::from(path.trim()))
+}
+
 /// One test's view of the control plane: a client, kubectl, and a namespace of its own.
 pub struct TestEnv {
     pub control_plane: ControlPlane,
