@@ -156,6 +156,23 @@ pub fn installed_pi(variable: &str, line: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(path.trim()))
 }
 
+/// The runner image: $OQTO_RUNNER_IMAGE, or the one `runner-image/build.sh` builds (skipped
+/// when its inputs did not change).
+pub fn runner_image() -> anyhow::Result<String> {
+    if let Ok(image) = std::env::var("OQTO_RUNNER_IMAGE") {
+        return Ok(image);
+    }
+    let script = repo_root().join("runner-image/build.sh");
+    let output = Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(output.status.success(), "building the runner image failed");
+    let stdout = String::from_utf8(output.stdout)?;
+    let image = stdout.lines().last().context("build.sh prints the image")?;
+    Ok(image.trim().to_owned())
+}
+
 /// The `helm` binary: $OQTO_HELM, or the one `hack/helm/build.sh` builds from the Go module
 /// proxy (cached).
 pub fn helm() -> anyhow::Result<PathBuf> {

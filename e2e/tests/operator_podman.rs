@@ -15,24 +15,6 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-fn runner_image() -> String {
-    if let Ok(image) = std::env::var("OQTO_RUNNER_IMAGE") {
-        return image;
-    }
-    let output = Command::new(oqto_e2e::repo_root().join("runner-image/build.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("runner-image/build.sh runs");
-    assert!(output.status.success(), "building the runner image failed");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 /// Removes what this test's store made, also when the test fails half-way: CI may run on a
 /// host that keeps its containers, and a leftover runner would hold its port and volumes.
 struct RemoveStoreObjects(String);
@@ -111,7 +93,7 @@ fn object<K: serde::de::DeserializeOwned>(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume() {
-    let image = runner_image();
+    let image = oqto_e2e::runner_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("podman.sock");
     let _service = podman_service(&socket).await;

@@ -20,6 +20,8 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Invalid(e) => e.reason(),
+            // Missing RBAC rights: named apart, it is the admin's to fix, not a flaky API.
+            Self::Api(kube::Error::Api(status)) if status.is_forbidden() => "Forbidden",
             Self::Api(_) => "ApiError",
             Self::Serialize { .. } => "InternalError",
         }
@@ -28,5 +30,25 @@ impl Error {
     /// Retrying cannot fix a user error; a change of the object will trigger a new reconcile.
     pub fn is_transient(&self) -> bool {
         !matches!(self, Self::Invalid(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str) -> Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "reason": reason, "message": "m"
+        }))
+        .unwrap_or_default();
+        Error::Api(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn a_refused_permission_has_its_own_reason() {
+        assert_eq!(api_error(403, "Forbidden").reason(), "Forbidden");
+        assert_eq!(api_error(409, "Conflict").reason(), "ApiError");
+        assert!(api_error(403, "Forbidden").is_transient());
     }
 }
