@@ -68,17 +68,22 @@ fn render_chart(env: &TestEnv, runner_image: &str) -> String {
     run_ok(Command::new(oqto_e2e::helm().unwrap()).args(&args)).unwrap()
 }
 
+/// `kubectl apply --server-side`: a server-side dry run first (the apiserver's validation and
+/// admission, nothing stored), then for real.
 fn apply(env: &TestEnv, manifests: &str) {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), manifests).unwrap();
-    run_ok(env.kubectl().args([
-        "apply",
-        "--server-side",
-        "--field-manager=chart-e2e",
-        "-f",
-        file.path().to_str().unwrap(),
-    ]))
-    .unwrap();
+    for dry_run in ["--dry-run=server", "--dry-run=none"] {
+        run_ok(env.kubectl().args([
+            "apply",
+            "--server-side",
+            "--field-manager=chart-e2e",
+            dry_run,
+            "-f",
+            file.path().to_str().unwrap(),
+        ]))
+        .unwrap();
+    }
 }
 
 /// A kubeconfig that authenticates as `service_account` (a TokenRequest token), for the same
