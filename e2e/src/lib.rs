@@ -138,59 +138,40 @@ where
 /// The pinned Pi: `$variable` when set, else what `hack/pi/install.sh <line>` installs (cached
 /// outside the checkout; `line` is `current` or `legacy`).
 pub fn installed_pi(variable: &str, line: &str) -> anyhow::Result<PathBuf> {
-    if let Some(pi) = std::env::var_os(variable) {
-        return Ok(PathBuf::from(pi));
-    }
-    let script = repo_root().join("hack/pi/install.sh");
-    let output = Command::new(&script)
-        .arg(line)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    anyhow::ensure!(output.status.success(), "{} failed", script.display());
-    let stdout = String::from_utf8(output.stdout)?;
-    let path = stdout
-        .lines()
-        .last()
-        .context("install.sh prints the pi path")?;
-    Ok(PathBuf::from(path.trim()))
+    env_or_script(variable, "hack/pi/install.sh", &[line]).map(PathBuf::from)
 }
 
 /// The runner image: $OQTO_RUNNER_IMAGE, or the one `runner-image/build.sh` builds (skipped
 /// when its inputs did not change).
 pub fn runner_image() -> anyhow::Result<String> {
-    if let Ok(image) = std::env::var("OQTO_RUNNER_IMAGE") {
-        return Ok(image);
-    }
-    let script = repo_root().join("runner-image/build.sh");
-    let output = Command::new(&script)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    anyhow::ensure!(output.status.success(), "building the runner image failed");
-    let stdout = String::from_utf8(output.stdout)?;
-    let image = stdout.lines().last().context("build.sh prints the image")?;
-    Ok(image.trim().to_owned())
+    env_or_script("OQTO_RUNNER_IMAGE", "runner-image/build.sh", &[])
 }
 
 /// The `helm` binary: $OQTO_HELM, or the one `hack/helm/build.sh` builds from the Go module
 /// proxy (cached).
 pub fn helm() -> anyhow::Result<PathBuf> {
-    if let Some(helm) = std::env::var_os("OQTO_HELM") {
-        return Ok(PathBuf::from(helm));
+    env_or_script("OQTO_HELM", "hack/helm/build.sh", &[]).map(PathBuf::from)
+}
+
+/// `$variable`, or the last line a script of the repository prints (its progress goes to
+/// this test's stderr): how tests find what `hack/test.sh` prepared, or prepare it themselves.
+fn env_or_script(variable: &str, script: &str, args: &[&str]) -> anyhow::Result<String> {
+    if let Some(value) = std::env::var_os(variable) {
+        return Ok(value.to_string_lossy().into_owned());
     }
-    let script = repo_root().join("hack/helm/build.sh");
+    let script = repo_root().join(script);
     let output = Command::new(&script)
+        .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     anyhow::ensure!(output.status.success(), "{} failed", script.display());
     let stdout = String::from_utf8(output.stdout)?;
-    let path = stdout
+    let last = stdout
         .lines()
         .last()
-        .context("build.sh prints the helm path")?;
-    Ok(PathBuf::from(path.trim()))
+        .with_context(|| format!("{} printed nothing", script.display()))?;
+    Ok(last.trim().to_owned())
 }
 
 /// One test's view of the control plane: a client, kubectl, and a namespace of its own.

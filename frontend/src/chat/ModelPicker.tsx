@@ -54,7 +54,6 @@ export function ModelPicker({
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [attached, session, mux]);
 
   useEffect(() => {

@@ -68,12 +68,10 @@ export function FilesView({ session, attach, visible }: { session: string; attac
     if (current && !(current.kind === "text" && current.text !== current.saved)) {
       readFile(current.path).catch(() => undefined);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [loadDir, readFile, expanded]);
 
   useEffect(() => {
     if (attached && visible) refresh();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [attached, visible, attach.status === "attached" ? attach.generation : 0]);
 
   // Live refresh: a finished tool run may have changed files.
