@@ -11,7 +11,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, execSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -104,6 +104,8 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.getByRole("button", { name: "New session" }).click();
       await page.getByRole("tab", { name: "Chat" }).waitFor();
       await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      // The model picker lists what get_models returned, the demo marked as such.
+      await page.getByLabel("model").locator("option", { hasText: "demo, not a real LLM" }).first().waitFor({ state: "attached" });
       await screenshot("session-ready");
     });
 
@@ -139,7 +141,29 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       const editor = page.getByLabel("contents of hello-from-oqto.md");
       await editor.waitFor();
       assert.match(await editor.inputValue(), /# Hello from Oqto/);
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download" }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), "hello-from-oqto.md");
+      assert.match(readFileSync(await download.path(), "utf8"), /^# Hello from Oqto/);
       await screenshot("files");
+    });
+
+    await step("uploads a file, edits and saves it", async () => {
+      await page.getByLabel("upload files").setInputFiles({
+        name: "notes.txt",
+        mimeType: "text/plain",
+        buffer: Buffer.from("uploaded from the browser\n"),
+      });
+      await page.getByRole("button", { name: "notes.txt" }).click();
+      const editor = page.getByLabel("contents of notes.txt");
+      await editor.waitFor();
+      assert.equal(await editor.inputValue(), "uploaded from the browser\n");
+      await editor.fill("edited in the browser\n");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByText("Saved notes.txt").waitFor();
+      await screenshot("files-saved");
     });
 
     await step("runs echo in the terminal", async () => {
@@ -150,6 +174,9 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await terminal.click();
       await page.keyboard.type("echo oqto-$((6*7))\n");
       await terminal.locator(".xterm-rows").filter({ hasText: "oqto-42" }).waitFor({ timeout: 30_000 });
+      // What the editor saved is what the workspace holds.
+      await page.keyboard.type("cat notes.txt\n");
+      await terminal.locator(".xterm-rows").filter({ hasText: "edited in the browser" }).waitFor({ timeout: 30_000 });
       await screenshot("terminal");
     });
 

@@ -7,6 +7,7 @@ import type { Attach } from "../session/useAttach";
 import { Markdown } from "./Markdown";
 import { ModelPicker } from "./ModelPicker";
 import { chatReducer, initialChat, phaseLabel, type ChatMessage } from "./reducer";
+import { composerKey, type SendMode } from "./keys";
 import { ToolCard } from "./ToolCard";
 
 export function ChatView({ session, attach }: { session: string; attach: Attach }) {
@@ -55,7 +56,7 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
     if (state.needsResync && generation > 0) loadHistory();
   }, [state.needsResync, generation, loadHistory]);
 
-  const send = (mode: "prompt" | "steer" | "follow_up", text: string) => {
+  const send = (mode: SendMode, text: string) => {
     const clientId = newId("c");
     dispatch({ type: "sent", clientId, text });
     agent(mode, { message: text, client_id: clientId })
@@ -81,13 +82,13 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
           {state.error.message}
         </p>
       )}
-      <Transcript messages={state.messages} />
+      <Transcript messages={state.messages} loaded={state.historyLoaded} />
       <Composer working={state.working} disabled={attach.status === "failed"} onSend={send} onAbort={abort} />
     </div>
   );
 }
 
-function Transcript({ messages }: { messages: ChatMessage[] }) {
+function Transcript({ messages, loaded }: { messages: ChatMessage[]; loaded: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   useEffect(() => {
@@ -105,7 +106,7 @@ function Transcript({ messages }: { messages: ChatMessage[] }) {
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
       }}
     >
-      {messages.length === 0 && <p className="muted centered-text">Ask the agent something to start.</p>}
+      {messages.length === 0 && <p className="muted centered-text">{loaded ? "Ask the agent something to start." : "Loading the conversation…"}</p>}
       {messages.map((m) => (
         <MessageView key={m.id} message={m} />
       ))}
@@ -155,23 +156,23 @@ function Composer({
 }: {
   working: boolean;
   disabled: boolean;
-  onSend: (mode: "prompt" | "steer" | "follow_up", text: string) => void;
+  onSend: (mode: SendMode, text: string) => void;
   onAbort: () => void;
 }) {
   const [text, setText] = useState("");
-  const submit = (mode: "prompt" | "steer" | "follow_up") => {
+  const submit = (mode: SendMode) => {
     const message = text.trim();
     if (!message) return;
     onSend(mode, message);
     setText("");
   };
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+    const action = composerKey({ key: e.key, shiftKey: e.shiftKey, altKey: e.altKey, composing: e.nativeEvent.isComposing }, working);
+    if (action === "abort") onAbort();
+    else if (action) {
       e.preventDefault();
-      // While the agent works, Enter steers it; Alt+Enter queues a follow-up.
-      submit(working ? (e.altKey ? "follow_up" : "steer") : "prompt");
+      submit(action.send);
     }
-    if (e.key === "Escape" && working) onAbort();
   };
   return (
     <form

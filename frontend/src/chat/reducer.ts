@@ -36,7 +36,6 @@ export interface ChatMessage {
   error?: string;
   /** The user message is sent but not yet confirmed by the agent. */
   pending?: boolean;
-  model?: string;
 }
 
 export interface ChatState {
@@ -100,7 +99,6 @@ function fromMessage(message: Message): ChatMessage {
     parts,
     streaming: false,
     clientId: message.client_id ?? undefined,
-    model: message.model ?? undefined,
     error: message.stop_reason === "error" ? "the model stopped with an error" : undefined,
   };
 }
@@ -187,18 +185,7 @@ function finishMessage(messages: ChatMessage[], message: Message): ChatMessage[]
   const index = messages.findIndex(
     (m) => m.id === message.id || (message.client_id != null && m.clientId === message.client_id),
   );
-  if (index < 0) {
-    // A user message confirmed without stream events: the optimistic one is the last pending.
-    if (message.role === "user") {
-      const pending = messages.findIndex((m) => m.pending);
-      if (pending >= 0) {
-        const copy = messages.slice();
-        copy[pending] = finished;
-        return copy;
-      }
-    }
-    return [...messages, finished];
-  }
+  if (index < 0) return [...messages, finished];
   const before = messages[index]!;
   const parts = finished.parts.map((part) => {
     if (part.kind !== "tool") return part;

@@ -86,7 +86,8 @@ export class MuxClient {
   private stopped = true;
   private retryTimer: unknown = null;
   private staleTimer: unknown = null;
-  private queue: string[] = [];
+  /** Frames sent while down, serialized, with their request id. */
+  private queue: { text: string; id?: string }[] = [];
   private pending = new Map<string, Pending>();
   private stateListeners = new Set<(state: ConnectionState) => void>();
   private frameListeners = new Set<(frame: ServerFrame) => void>();
@@ -159,18 +160,23 @@ export class MuxClient {
 
   /** Sends now when connected, else holds the frame until the next open. */
   send(frame: OutgoingFrame): void {
-    const text = JSON.stringify(frame);
+    const held = { text: JSON.stringify(frame), id: (frame as { id?: string | null }).id ?? undefined };
     if (this.socket && this.socket.readyState === OPEN && this.current.status === "open") {
-      this.socket.send(text);
-      this.markSent(frame);
+      this.transmit(held);
       return;
     }
-    this.queue.push(text);
+    this.queue.push(held);
     if (this.queue.length > this.options.maxQueued) {
       const dropped = this.queue.shift();
-      const id = dropped ? (JSON.parse(dropped) as { id?: string }).id : undefined;
-      if (id) this.settle(id, new RequestError("too many frames waiting for the connection"));
+      if (dropped?.id) this.settle(dropped.id, new RequestError("too many frames waiting for the connection"));
     }
+  }
+
+  /** Puts a frame on the wire; a request on the wire fails if the connection drops. */
+  private transmit(frame: { text: string; id?: string }): void {
+    this.socket?.send(frame.text);
+    const pending = frame.id ? this.pending.get(frame.id) : undefined;
+    if (pending) pending.sent = true;
   }
 
   /** Sends a frame with an `id` and resolves with its reply (rejects on an error reply). */
@@ -184,12 +190,6 @@ export class MuxClient {
       this.pending.set(id, { resolve, reject, timer, sent: false });
       this.send(withId);
     });
-  }
-
-  private markSent(frame: OutgoingFrame): void {
-    const id = (frame as { id?: string | null }).id;
-    const pending = id ? this.pending.get(id) : undefined;
-    if (pending) pending.sent = true;
   }
 
   private settle(id: string, outcome: ServerFrame | Error): void {
@@ -262,12 +262,7 @@ export class MuxClient {
     for (const hook of [...this.openHooks]) hook(reconnected);
     const held = this.queue;
     this.queue = [];
-    for (const text of held) {
-      this.socket?.send(text);
-      const id = (JSON.parse(text) as { id?: string }).id;
-      const pending = id ? this.pending.get(id) : undefined;
-      if (pending) pending.sent = true;
-    }
+    for (const frame of held) this.transmit(frame);
   }
 
   private scheduleRetry(reason: string): void {
