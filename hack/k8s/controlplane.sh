@@ -40,11 +40,16 @@ start() {
   echo $! >"$run/$name.pid"
 }
 
+# Whether the process `start` just launched still runs. Not `our_pid`: until the forked shell has
+# exec'd the binary, its command line is this script's, without the run directory, and a loaded
+# machine can take longer to get there than curl takes to be refused (a CI run failed on it).
+started_alive() { kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
 wait_for() { # name url timeout [curl args]
   local name="$1" url="$2" timeout="$3"; shift 3
   local deadline=$(( $(date +%s) + timeout ))
   until curl -fsS --max-time 2 "$@" "$url" >/dev/null 2>&1; do
-    our_pid "$name" >/dev/null || { tail -n 30 "$run/$name.log" >&2; die "$name exited during start (log: $run/$name.log)"; }
+    started_alive "$name" || { tail -n 30 "$run/$name.log" >&2; die "$name exited during start (log: $run/$name.log)"; }
     [ "$(date +%s)" -lt "$deadline" ] || { tail -n 30 "$run/$name.log" >&2; die "$name not ready at $url after ${timeout}s (log: $run/$name.log)"; }
     sleep 0.5
   done
