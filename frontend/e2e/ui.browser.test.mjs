@@ -56,11 +56,13 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
   const consoleErrors = [];
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
   let shot = 0;
-  const screenshot = async (name) => {
+  const screenshot = async (name, of = page) => {
     shot += 1;
     const file = join(shots, `${String(shot).padStart(2, "0")}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    await of.screenshot({ path: file, fullPage: true });
   };
+  /** A second tab on the same session, to see what another viewer sees. */
+  let watcher;
   const workspace = `ui-${Date.now().toString(36)}`;
   const connection = page.getByTestId("connection");
   // Each step needs the ones before it: after a failure the rest are skipped, not timed out.
@@ -109,6 +111,14 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("session-ready");
     });
 
+    await step("shows the session's files in a second tab", async () => {
+      watcher = await context.newPage();
+      watcher.on("pageerror", (e) => consoleErrors.push(String(e)));
+      await watcher.goto(`${page.url().replace(/\/(files|terminal)$/, "")}/files`);
+      await watcher.getByText("No files yet.").or(watcher.locator(".tree-item").first()).waitFor({ timeout: LONG });
+      assert.equal(await watcher.getByRole("button", { name: "hello-from-oqto.md" }).count(), 0);
+    });
+
     await step("streams the reply to a prompt and shows the tool call as a card", async () => {
       // Seen while streaming: an assistant message that is still busy and already has text.
       await page.evaluate(() => {
@@ -133,6 +143,13 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       const thinking = page.locator("details.thinking").first();
       assert.equal(await thinking.getAttribute("open"), null);
       await screenshot("chat-reply");
+    });
+
+    await step("lists the file the agent wrote in the other tab by itself", async () => {
+      // No reload and no click on Refresh: the tab follows the agent's tool runs.
+      await watcher.getByRole("button", { name: "hello-from-oqto.md" }).waitFor({ timeout: 30_000 });
+      await screenshot("files-live-refresh", watcher);
+      await watcher.close();
     });
 
     await step("opens the file the tool wrote", async () => {
@@ -178,6 +195,31 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.keyboard.type("cat notes.txt\n");
       await terminal.locator(".xterm-rows").filter({ hasText: "edited in the browser" }).waitFor({ timeout: 30_000 });
       await screenshot("terminal");
+    });
+
+    await step("resizes the terminal's shell with its pane", async () => {
+      const terminal = page.getByTestId("terminal");
+      // `stty size` is what the shell's pty says: "rows cols".
+      const ptySize = async (marker) => {
+        await page.keyboard.type(`echo ${marker}=$(stty size | tr ' ' x)\n`);
+        const rows = terminal.locator(".xterm-rows");
+        const pattern = new RegExp(`${marker}=(\\d+)x(\\d+)`);
+        await rows.filter({ hasText: pattern }).waitFor({ timeout: 30_000 });
+        const [, r, c] = (await rows.innerText()).match(pattern);
+        return { rows: Number(r), cols: Number(c) };
+      };
+      const wide = await ptySize("wide");
+      await page.setViewportSize({ width: 760, height: 620 });
+      // The pane shrinks, xterm refits, the resize frame reaches the pty.
+      let narrow = await ptySize("narrow");
+      for (let i = 0; narrow.cols >= wide.cols && i < 10; i += 1) {
+        await page.waitForTimeout(300);
+        narrow = await ptySize(`narrow${i}`);
+      }
+      assert.ok(narrow.cols < wide.cols, `the shell kept ${narrow.cols} columns (was ${wide.cols}) after the pane shrank`);
+      assert.ok(narrow.rows < wide.rows, `the shell kept ${narrow.rows} rows (was ${wide.rows}) after the pane shrank`);
+      await screenshot("terminal-resized");
+      await page.setViewportSize({ width: 1280, height: 820 });
     });
 
     await step("finds the conversation intact after a reload", async () => {

@@ -70,7 +70,7 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
   return (
     <div className="chat">
       <div className="chat-bar">
-        <span className={`badge agent-phase ${state.working ? "working" : "idle"}`} role="status" aria-live="polite" data-testid="agent-phase">
+        <span className={`badge agent-phase ${state.working ? "working" : "idle"}`} role="status" aria-live="polite" data-testid="agent-phase" title={state.retry ? `the model failed: ${state.retry.error}` : undefined}>
           {attach.status === "attached" ? phaseLabel(state) : "waiting for the runner"}
         </span>
         <span className="spacer" />

@@ -167,3 +167,51 @@ describe("chat reducer with the older Pi line", () => {
     expect(card.kind === "tool" && card.inputText).toContain("hello-from-oqto.md");
   });
 });
+
+describe("chat reducer while Pi compacts", () => {
+  const base = frames.find((f) => f.event === "agent.working")!;
+  const event = (fields: Record<string, unknown>) => ({ type: "event", frame: { ...base, ...fields } as AgentFrame }) as const;
+
+  it("says it compacts, and shows a compaction that failed for good", () => {
+    let state = chatReducer(initialChat, event({ event: "agent.working", phase: "compacting", detail: null }));
+    state = chatReducer(state, event({ event: "compact.start", reason: "overflow" }));
+    expect(phaseLabel(state)).toBe("compacting the context");
+    // Pi will try again: nothing to report yet.
+    const retried = chatReducer(state, event({ event: "compact.end", success: false, will_retry: true, error: "busy" }));
+    expect(retried.error).toBeUndefined();
+    const failed = chatReducer(state, event({ event: "compact.end", success: false, will_retry: false, error: "context too large" }));
+    expect(failed.error?.message).toBe("Compacting the context failed: context too large");
+    const done = chatReducer(state, event({ event: "compact.end", success: true, will_retry: false, summary: "s" }));
+    expect(done.error).toBeUndefined();
+  });
+});
+
+describe("chat reducer while Pi retries a failing model (recorded)", () => {
+  const retried = recorded("retry-session.jsonl").filter((f): f is AgentFrame => f.channel === "agent");
+  const replayRetry = (until?: (frame: AgentFrame, index: number) => boolean): ChatState => {
+    let state = chatReducer(initialChat, { type: "sent", clientId: "client-p1", text: "hello" });
+    for (const [index, frame] of retried.entries()) {
+      state = chatReducer(state, { type: "event", frame });
+      if (until?.(frame, index)) break;
+    }
+    return state;
+  };
+
+  it("says which attempt runs, and keeps no failed attempt on the page", () => {
+    let starts = 0;
+    const second = replayRetry((f) => f.event === "retry.start" && ++starts === 2);
+    expect(phaseLabel(second)).toBe("retrying (2/2)");
+    expect(second.working).toBe(true);
+    expect(second.retry?.error).toContain("service unavailable");
+    expect(second.messages.map((m) => m.role)).toEqual(["user"]);
+  });
+
+  it("ends idle with the final error on the turn, shown once", () => {
+    const state = replayRetry();
+    expect(phaseLabel(state)).toBe("idle");
+    expect(state.working).toBe(false);
+    expect(state.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+    expect(state.messages[1]!.error).toContain("scripted: service unavailable");
+    expect(state.error).toBeUndefined();
+  });
+});

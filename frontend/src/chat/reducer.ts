@@ -317,10 +317,20 @@ function reduceEvent(state: ChatState, frame: AgentFrame): ChatState {
       return { ...state, needsResync: true };
     case "messages":
       return reduceHistory(state, frame.messages);
-    case "retry.start":
-      return { ...state, retry: { attempt: frame.attempt, maxAttempts: frame.max_attempts, error: frame.error } };
+    case "retry.start": {
+      // Pi drops the failed attempt from the conversation and asks again: so does the page.
+      const last = state.messages[state.messages.length - 1];
+      const messages = last && last.role === "assistant" && last.error ? state.messages.slice(0, -1) : state.messages;
+      return { ...state, messages, retry: { attempt: frame.attempt, maxAttempts: frame.max_attempts, error: frame.error } };
+    }
     case "retry.end":
-      return { ...state, retry: undefined, error: frame.success ? undefined : { message: frame.final_error ?? "retries failed", recoverable: false } };
+      // A failure is followed by the bridge's final `agent.error`, shown on the turn.
+      return { ...state, retry: undefined };
+    case "compact.end":
+      // A failed compaction that Pi will not retry leaves the context too large: say so.
+      return frame.success || frame.will_retry
+        ? state
+        : { ...state, error: { message: `Compacting the context failed: ${frame.error ?? "no reason given"}`, recoverable: true } };
     case "config.model_changed":
       return { ...state, model: { provider: frame.provider, modelId: frame.model_id } };
     case "config.thinking_level_changed":

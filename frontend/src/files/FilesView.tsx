@@ -17,6 +17,7 @@ type Open =
 export function FilesView({ session, attach, visible }: { session: string; attach: Attach; visible: boolean }) {
   const mux = useMux();
   const [tree, setTree] = useState<TreeEntry[]>([]);
+  const [listed, setListed] = useState(false);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<Open | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -37,6 +38,7 @@ export function FilesView({ session, attach, visible }: { session: string; attac
       files({ type: "tree", path, depth: path ? 1 : 2, include_hidden: false }).then((reply) => {
         const entries = (reply as Extract<ServerFrame, { type: "tree_result" }>).entries ?? [];
         setTree((current) => mergeTree(current, path, entries));
+        if (!path) setListed(true);
       }),
     [files],
   );
@@ -153,6 +155,7 @@ export function FilesView({ session, attach, visible }: { session: string; attac
           <input ref={upload} type="file" multiple hidden onChange={(e) => uploadFiles(e.target.files)} aria-label="upload files" />
         </div>
         {!attached && <p className="muted">Waiting for the runner…</p>}
+        {attached && listed && tree.length === 0 && <p className="muted">No files yet.</p>}
         <TreeList entries={tree} expanded={expanded} selected={open?.path} onToggle={toggle} onOpen={(e) => readFile(e.path).catch(fail(`Opening ${e.path} failed`))} />
       </aside>
       <div className="viewer">

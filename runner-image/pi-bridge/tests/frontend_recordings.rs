@@ -39,6 +39,25 @@ fn shape(frames: &[Value]) -> Vec<String> {
     kinds
 }
 
+/// Writes the frames as the recording `name` when re-recording (then `None`); else checks that
+/// the bridge's stream still has the recording's shape and returns the recording.
+fn record_or_read(name: &str, frames: &[Value]) -> Option<Vec<Value>> {
+    let path = repo_root().join("frontend/src/test/recorded").join(name);
+    if std::env::var_os("OQTO_WRITE_GENERATED").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text: String = frames.iter().map(|f| format!("{f}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        return None;
+    }
+    let recorded = read_jsonl(&path);
+    assert_eq!(
+        shape(frames),
+        shape(&recorded),
+        "the bridge's stream for {name} changed shape; {HINT}"
+    );
+    Some(recorded)
+}
+
 fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{} unreadable ({e}); {HINT}", path.display()))
@@ -66,19 +85,9 @@ async fn the_frontend_recordings_have_the_shape_of_the_bridges_stream() {
     let history = client.until(|f| is_response(f, "h1")).await;
     frames.push(history.last().cloned().unwrap());
 
-    let path = repo_root().join("frontend/src/test/recorded/demo-session.jsonl");
-    if std::env::var_os("OQTO_WRITE_GENERATED").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let text: String = frames.iter().map(|f| format!("{f}\n")).collect();
-        std::fs::write(&path, text).unwrap();
+    let Some(recorded) = record_or_read("demo-session.jsonl", &frames) else {
         return;
-    }
-    let recorded = read_jsonl(&path);
-    assert_eq!(
-        shape(&frames),
-        shape(&recorded),
-        "the bridge's stream changed shape; {HINT}"
-    );
+    };
     let messages = frames.last().unwrap()["data"]["messages"]
         .as_array()
         .unwrap();
@@ -90,4 +99,37 @@ async fn the_frontend_recordings_have_the_shape_of_the_bridges_stream() {
             .len(),
         "history holds another number of messages; {HINT}"
     );
+}
+
+/// A model that keeps failing: Pi retries (quickly, by the settings below), gives up, and the
+/// bridge ends the turn with a final error. The UI shows "retrying (n/m)", then the error.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retry_recording_has_the_shape_of_the_bridges_stream() {
+    let script = json!({"rules":[{"when_user_contains":"","steps":[
+        {"kind":"http_error","status":503,"body":"{\"error\":{\"message\":\"scripted: service unavailable\"}}"}
+    ]}]});
+    let env = Env::new(script).await;
+    std::fs::write(
+        env.home.join(".pi/agent/settings.json"),
+        json!({"retry":{"enabled":true,"maxRetries":2,"baseDelayMs":20}}).to_string(),
+    )
+    .unwrap();
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    let session = "retried";
+    let mut frames = vec![client.create_session(session).await];
+    frames.extend(turn(&mut client, session, "p1", "hello").await);
+    let kinds = shape(&frames);
+    for kind in ["retry.start:", "retry.end:", "agent.error:", "agent.idle:"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+    }
+    let end = frames.iter().find(|f| is_event(f, "retry.end")).unwrap();
+    assert_eq!(end["success"], false, "{end}");
+    // The failures Pi retried are no errors of the run: only its end is.
+    let errors: Vec<usize> = (0..frames.len())
+        .filter(|&i| is_event(&frames[i], "agent.error"))
+        .collect();
+    let retry_end = frames.iter().position(|f| is_event(f, "retry.end")).unwrap();
+    assert_eq!(errors, [retry_end + 1], "{kinds:?}");
+    record_or_read("retry-session.jsonl", &frames);
 }

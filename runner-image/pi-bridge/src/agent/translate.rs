@@ -30,6 +30,9 @@ pub struct Translator {
     streamed: bool,
     /// Inside an auto-retry cycle intermediate starts, ends and errors are suppressed.
     retrying: bool,
+    /// The error of a failed assistant message, held until `agent_end` tells whether Pi retries
+    /// it (`willRetry`, 0.87): a retried failure is not the run's final error.
+    failed_message: Option<String>,
     /// Start times of running tools, for `tool.end.duration_ms`.
     tool_started_ms: HashMap<String, i64>,
     /// The tool calls of the streamed message by content index: Pi's deltas do not name theirs.
@@ -50,6 +53,7 @@ impl Translator {
     pub fn reset_run(&mut self) {
         self.working = false;
         self.retrying = false;
+        self.failed_message = None;
         self.current_message = None;
         self.tool_started_ms.clear();
         self.streamed_calls.clear();
@@ -142,15 +146,21 @@ impl Translator {
         events
     }
 
-    /// The terminal `agent.idle` of a run, once.
+    /// The terminal `agent.idle` of a run, once, after the error of its failed message if Pi did
+    /// not retry that.
     fn finish_run(&mut self) -> Vec<EventKind> {
         if !self.working {
             return Vec::new();
         }
+        let failed = self.failed_message.take();
         self.reset_run();
-        vec![EventKind::AgentIdle {
+        let idle = EventKind::AgentIdle {
             message_version: None,
-        }]
+        };
+        match failed {
+            Some(error) => vec![model_error(error, AgentPhase::Generating), idle],
+            None => vec![idle],
+        }
     }
 
     fn message_start(&mut self, pi: &Value) -> Vec<EventKind> {
@@ -289,11 +299,12 @@ impl Translator {
             message: Box::new(canonical),
         });
         if failed && !self.retrying {
-            events.push(EventKind::AgentError {
-                error: error.unwrap_or_else(|| "the model returned an error".into()),
-                recoverable: false,
-                phase: Some(AgentPhase::Generating),
-            });
+            let error = error.unwrap_or_else(|| "the model returned an error".into());
+            if self.working {
+                self.failed_message = Some(error);
+            } else {
+                events.push(model_error(error, AgentPhase::Generating));
+            }
         }
         self.current_message = None;
         events
@@ -367,6 +378,8 @@ impl Translator {
 
     fn retry_start(&mut self, pi: &Value) -> Vec<EventKind> {
         self.retrying = true;
+        // The failure being retried is reported by the retry, not as the run's error.
+        self.failed_message = None;
         self.working = true;
         let number = |key: &str| pi.get(key).and_then(Value::as_u64).unwrap_or(0);
         vec![
@@ -394,11 +407,10 @@ impl Translator {
             events.push(working(AgentPhase::Generating, None));
         } else {
             // Pi sends no final agent_end after giving up: end the run here.
-            events.push(EventKind::AgentError {
-                error: final_error.unwrap_or_else(|| "the model failed after retries".into()),
-                recoverable: false,
-                phase: Some(AgentPhase::Retrying),
-            });
+            events.push(model_error(
+                final_error.unwrap_or_else(|| "the model failed after retries".into()),
+                AgentPhase::Retrying,
+            ));
             events.extend(self.finish_run());
         }
         events
@@ -505,6 +517,15 @@ fn split_title(text: &str) -> (String, Option<String>) {
     };
     let title = rest.split_once(": ").map(|(_, t)| t).unwrap_or(rest);
     (title.to_owned(), readable)
+}
+
+/// The model failed for good: the run ends with this error.
+fn model_error(error: String, phase: AgentPhase) -> EventKind {
+    EventKind::AgentError {
+        error,
+        recoverable: false,
+        phase: Some(phase),
+    }
 }
 
 fn working(phase: AgentPhase, detail: Option<String>) -> EventKind {
@@ -670,6 +691,46 @@ mod tests {
             json!({"type":"agent_settled"}),
         ]);
         assert_eq!(names(&events), ["agent.working", "agent.idle"]);
+    }
+
+    fn failed_turn(will_retry: bool) -> Vec<Value> {
+        vec![
+            json!({"type":"agent_start"}),
+            json!({"type":"message_start","message":{"role":"assistant","content":[]}}),
+            json!({"type":"message_end","message":{"role":"assistant","stopReason":"error","errorMessage":"503: unavailable","content":[]}}),
+            json!({"type":"agent_end","messages":[],"willRetry":will_retry}),
+        ]
+    }
+
+    #[test]
+    fn a_failure_pi_retries_is_no_final_error() {
+        // What Pi 0.87 sent in frontend_recordings' retry test: the failed message, then
+        // agent_end{willRetry}, then the retry cycle.
+        let mut lines = failed_turn(true);
+        lines.extend([
+            json!({"type":"auto_retry_start","attempt":1,"maxAttempts":1,"delayMs":20,"errorMessage":"503: unavailable"}),
+            json!({"type":"message_start","message":{"role":"assistant","content":[]}}),
+            json!({"type":"message_update","assistantMessageEvent":{"type":"text_delta","contentIndex":0,"delta":"ok"}}),
+            json!({"type":"message_end","message":{"role":"assistant","stopReason":"stop","content":[{"type":"text","text":"ok"}]}}),
+            json!({"type":"auto_retry_end","success":true,"attempt":1}),
+            json!({"type":"agent_end","messages":[],"willRetry":false}),
+            json!({"type":"agent_settled"}),
+        ]);
+        let names = names(&run(&lines));
+        assert!(!names.iter().any(|n| n == "agent.error"), "{names:?}");
+        assert_eq!(names.last().map(String::as_str), Some("agent.idle"));
+    }
+
+    #[test]
+    fn a_failure_pi_does_not_retry_ends_the_run_with_its_error() {
+        let mut lines = failed_turn(false);
+        lines.push(json!({"type":"agent_settled"}));
+        let events = run(&lines);
+        let names = names(&events);
+        assert_eq!(&names[names.len() - 2..], ["agent.error", "agent.idle"]);
+        let error = serde_json::to_value(&events[names.len() - 2]).unwrap();
+        assert_eq!(error["error"], "503: unavailable");
+        assert_eq!(error["recoverable"], false);
     }
 
     #[test]
