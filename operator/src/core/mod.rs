@@ -10,6 +10,7 @@ pub mod idle;
 pub mod kube_objects;
 pub mod names;
 pub mod observe;
+pub mod restart;
 
 pub use desired::{OperatorDefaults, RunnerPlan, StoragePlan};
 pub use error::CoreError;

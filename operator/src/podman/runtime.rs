@@ -23,6 +23,7 @@ use super::render::{
 };
 use super::store::Store;
 use crate::core::conditions::{Wanted, merge};
+use crate::core::restart::{RestartDecision, StoppedRunner, restart_decision};
 use crate::core::{OperatorDefaults, RunnerPlan, names};
 
 pub struct PodmanRuntime {
@@ -43,10 +44,6 @@ fn not_found(e: &DockerError) -> bool {
         }
     )
 }
-
-/// A runner container that stopped sooner than this after its start is started again only
-/// this long after it stopped.
-const CRASH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How often the store's version file is read for other processes' writes: one small read, so a
 /// Session created through the gateway starts without waiting for the full resync.
@@ -329,47 +326,48 @@ impl PodmanRuntime {
         let endpoint = port.map(|p| format!("http://127.0.0.1:{p}"));
         if !running {
             let exit = state.and_then(|s| s.exit_code).unwrap_or_default();
-            // Playing the kubelet's restartPolicy: the runner is started again (its files and
-            // history are on the volumes). One that died soon after its start waits
-            // CRASH_BACKOFF first, and a start that keeps crashing past the Workspace's
-            // startTimeout fails, as CrashLoopBackOff would on Kubernetes.
             let at = |t: Option<&String>| t.and_then(|t| t.parse::<Timestamp>().ok());
             let finished = at(state.and_then(|s| s.finished_at.as_ref()));
-            let lasted = finished
-                .zip(at(state.and_then(|s| s.started_at.as_ref())))
-                .and_then(|(end, start)| Duration::try_from(end.duration_since(start)).ok());
-            let since_exit = finished
-                .and_then(|end| Duration::try_from(Timestamp::now().duration_since(end)).ok())
-                .unwrap_or_default();
-            let crashed = lasted.is_none_or(|d| d < CRASH_BACKOFF);
-            if crashed && waited > Duration::from_secs(plan.start_timeout_seconds) {
-                let message = format!(
-                    "the runner container keeps stopping (exit code {exit}) soon after it starts"
-                );
-                return self.write_status(
-                    session,
-                    SessionPhase::Failed,
-                    false,
-                    "RunnerExited",
-                    &message,
-                    Some(container),
-                    None,
-                );
-            }
-            if crashed && since_exit < CRASH_BACKOFF {
-                let message = format!(
-                    "the runner container stopped (exit code {exit}); starting it again in {}s",
-                    (CRASH_BACKOFF - since_exit).as_secs().max(1)
-                );
-                return self.write_status(
-                    session,
-                    SessionPhase::Starting,
-                    false,
-                    "CrashLoopBackOff",
-                    &message,
-                    Some(container),
-                    None,
-                );
+            let stopped = StoppedRunner {
+                lasted: finished
+                    .zip(at(state.and_then(|s| s.started_at.as_ref())))
+                    .and_then(|(end, start)| Duration::try_from(end.duration_since(start)).ok()),
+                since_exit: finished
+                    .and_then(|end| Duration::try_from(Timestamp::now().duration_since(end)).ok())
+                    .unwrap_or_default(),
+                since_created: waited,
+            };
+            match restart_decision(stopped, Duration::from_secs(plan.start_timeout_seconds)) {
+                RestartDecision::Fail => {
+                    let message = format!(
+                        "the runner container keeps stopping (exit code {exit}) soon after it starts"
+                    );
+                    return self.write_status(
+                        session,
+                        SessionPhase::Failed,
+                        false,
+                        "RunnerExited",
+                        &message,
+                        Some(container),
+                        None,
+                    );
+                }
+                RestartDecision::BackOff(left) => {
+                    let message = format!(
+                        "the runner container stopped (exit code {exit}); starting it again in {}s",
+                        left.as_secs().max(1)
+                    );
+                    return self.write_status(
+                        session,
+                        SessionPhase::Starting,
+                        false,
+                        "CrashLoopBackOff",
+                        &message,
+                        Some(container),
+                        None,
+                    );
+                }
+                RestartDecision::Restart => {}
             }
             tracing::info!(session = %name, exit, "runner container stopped; starting it again");
             self.docker.start_container(&container, None).await?;

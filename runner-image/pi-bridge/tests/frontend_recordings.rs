@@ -129,7 +129,10 @@ async fn the_retry_recording_has_the_shape_of_the_bridges_stream() {
     let errors: Vec<usize> = (0..frames.len())
         .filter(|&i| is_event(&frames[i], "agent.error"))
         .collect();
-    let retry_end = frames.iter().position(|f| is_event(f, "retry.end")).unwrap();
+    let retry_end = frames
+        .iter()
+        .position(|f| is_event(f, "retry.end"))
+        .unwrap();
     assert_eq!(errors, [retry_end + 1], "{kinds:?}");
     record_or_read("retry-session.jsonl", &frames);
 }
