@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use oqto_api::{Session, Workspace};
 use oqto_operator::core::OperatorDefaults;
-use oqto_operator::podman::{PodmanRuntime, Store, render};
+use oqto_operator::podman::{self, PodmanRuntime, render};
+use oqto_store::LocalStore;
 use serde_json::json;
 
 const STARTS: usize = 20;
@@ -86,19 +87,23 @@ async fn main() {
             .unwrap();
     }
 
-    let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
-    let runtime = PodmanRuntime {
-        docker: PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        store: store.clone(),
-        defaults: OperatorDefaults {
+    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
+    let reconciler = podman::reconciler(
+        store.clone(),
+        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        OperatorDefaults {
             runner_image: Some(image.clone()),
             gateway_labels: Default::default(),
             llm: None,
         },
-        http: http.clone(),
-        resync: Duration::from_millis(100),
-    };
-    tokio::spawn(runtime.run(std::future::pending()));
+    );
+    let health = std::sync::Arc::new(oqto_operator::http::Health::default());
+    tokio::spawn(podman::run(
+        reconciler,
+        health,
+        Duration::from_millis(100),
+        std::future::pending(),
+    ));
     let namespace = format!("bench{}", std::process::id());
     let ws: Workspace = serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
         "metadata":{"name":"w","namespace":namespace},"spec":{"owner":"bench","storage":{"reclaimPolicy":"Delete"}}}))

@@ -174,6 +174,23 @@ fn env_or_script(variable: &str, script: &str, args: &[&str]) -> anyhow::Result<
     Ok(last.trim().to_owned())
 }
 
+/// A binary of this workspace, built next to the running test (`cargo test --workspace` builds
+/// every member's binaries); a test runs it as the process it is in production.
+pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(name))
+        .context("the test binary has no target directory")?;
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace --bins`",
+        path.display()
+    );
+    Ok(path)
+}
+
 /// One test's view of the control plane: a client, kubectl, and a namespace of its own.
 pub struct TestEnv {
     pub control_plane: ControlPlane,

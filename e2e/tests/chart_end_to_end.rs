@@ -25,14 +25,7 @@ const ADMIN_PASSWORD: &str = "chart-e2e-password";
 
 /// A binary of this workspace, built beside the test (`cargo test --workspace` builds them).
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built: run `cargo build --workspace --bins`",
-        path.display()
-    );
-    path
+    oqto_e2e::workspace_binary(name).unwrap()
 }
 
 fn free_port() -> u16 {

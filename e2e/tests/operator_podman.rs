@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use oqto_api::{Session, SessionPhase, Workspace};
 use oqto_operator::core::OperatorDefaults;
-use oqto_operator::podman::{PodmanRuntime, Store, render};
+use oqto_operator::podman::{self, PodmanRuntime, render};
+use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -97,23 +98,19 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("podman.sock");
     let _service = podman_service(&socket).await;
-    let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
     let _cleanup = RemoveStoreObjects(store.id().to_owned());
     let namespace = format!("t{}", std::process::id());
-    let runtime = PodmanRuntime {
-        docker: PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        store: store.clone(),
-        defaults: OperatorDefaults {
+    let reconciler = podman::reconciler(
+        store.clone(),
+        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        OperatorDefaults {
             runner_image: Some(image),
             gateway_labels: Default::default(),
             llm: None,
         },
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap(),
-        resync: Duration::from_millis(500),
-    };
+    );
+    let health = std::sync::Arc::new(oqto_operator::http::Health::default());
     // Another store's volume on this host (a developer's stack beside the test), marked for
     // deletion and named by no Workspace here: this operator must leave it alone.
     let foreign = format!("oqto-{namespace}-foreign-files");
@@ -130,9 +127,14 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     ]);
     assert!(created, "podman volume create {foreign}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(runtime.run(async {
-        let _ = stopped.await;
-    }));
+    let running = tokio::spawn(podman::run(
+        reconciler,
+        health,
+        Duration::from_millis(500),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let secret = store.secret_path(&namespace, "llm-keys");
     std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
@@ -181,7 +183,7 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         ))
         .unwrap();
 
-    let phase = |store: Arc<Store>, ns: String| async move {
+    let phase = |store: Arc<LocalStore>, ns: String| async move {
         store
             .get::<Session>(&ns, "s1")
             .unwrap()

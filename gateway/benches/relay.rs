@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::{ADMIN, Gateway, Runner, RunnerEnv, free_port};
 use oqto_api::{Session, SessionPhase, SessionStatus};
 use oqto_e2e::mux::MuxClient;
-use oqto_operator::podman::Store;
+use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "bench";
@@ -153,7 +153,7 @@ async fn main() {
 
     // The gateway, in single-node mode, with a Session that points at the bridge.
     let state = dir.path().join("state");
-    let store = Store::open(&state).unwrap();
+    let store = LocalStore::open(&state).unwrap();
     let workspace: oqto_api::Workspace = serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1",
         "kind":"Workspace","metadata":{"name":"ws","namespace":NAMESPACE},"spec":{"owner":ADMIN.0}}))
     .unwrap();

@@ -16,9 +16,10 @@ use crate::auth::jwt::Tokens;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::{RuntimeKind, Settings};
 use crate::metrics::Metrics;
-use crate::resources::{KubeResources, LocalResources, Resources};
+use crate::resources::{Backend, FIELD_MANAGER, Resources};
 use crate::routing::{Addressing, RouteTable};
 use crate::state::{AppState, RuntimeSettings};
+use oqto_store::{KubeStore, LocalStore};
 
 /// Builds everything and serves until `shutdown` resolves.
 pub async fn run(
@@ -50,22 +51,28 @@ pub async fn run(
                 routes.clone(),
             );
             tokio::spawn(feeding);
+            let store = KubeStore::new(client, FIELD_MANAGER, None);
             (
-                Resources::Kubernetes(KubeResources::new(client, &settings.namespace)),
+                Resources::new(&settings.namespace, Backend::Kubernetes(store)),
                 routes,
             )
         }
         RuntimeKind::Local => {
-            let local = LocalResources::open(&settings.state_dir, &settings.namespace)
-                .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?;
+            let local = Arc::new(
+                LocalStore::open(&settings.state_dir)
+                    .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?,
+            );
             let routes = Arc::new(RouteTable::new(Addressing::StatusEndpoint));
             tokio::spawn(crate::routing::poll_local(
-                local.store(),
+                local.clone(),
                 settings.namespace.clone(),
                 routes.clone(),
                 Duration::from_millis(settings.poll_ms.max(10)),
             ));
-            (Resources::Local(local), routes)
+            (
+                Resources::new(&settings.namespace, Backend::Local(local)),
+                routes,
+            )
         }
     };
 

@@ -13,18 +13,18 @@ use std::time::Duration;
 
 use common::{ADMIN, Cred, Gateway, Mux, Runner, RunnerEnv, free_port, is_event};
 use oqto_api::{Session, SessionPhase, SessionStatus};
-use oqto_operator::podman::Store;
+use oqto_store::LocalStore;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const NAMESPACE: &str = "oqto";
 
 /// Runs a runner for every Session of the store that should run; reports it in the status.
-fn play_operator(store: Arc<Store>, runners: Arc<RunnerEnv>) -> tokio::task::JoinHandle<()> {
+fn play_operator(store: Arc<LocalStore>, runners: Arc<RunnerEnv>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut running: Option<Runner> = None;
         loop {
-            for session in store.list::<Session>().unwrap() {
+            for session in store.list::<Session>(None).unwrap() {
                 let phase = session.status.as_ref().and_then(|s| s.phase);
                 let (want, status) = if session.spec.suspended {
                     running = None;
@@ -66,7 +66,7 @@ fn play_operator(store: Arc<Store>, runners: Arc<RunnerEnv>) -> tokio::task::Joi
 async fn the_gateway_serves_the_local_store_and_wakes_its_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let store = Arc::new(Store::open(&state).unwrap());
+    let store = Arc::new(LocalStore::open(&state).unwrap());
     let runners = RunnerEnv::new(json!({"rules":[{"when_user_contains":"hello",
         "steps":[{"kind":"text","chunks":["Hello", " locally."],"delay_ms":0}]}]}))
     .await;

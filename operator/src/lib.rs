@@ -1,8 +1,13 @@
-//! The Oqto operator: a pure core that builds the desired runner of a Session, and the runtimes
-//! that carry it out (Kubernetes today; Podman in single-node mode).
+//! The Oqto operator: a pure core that decides a Session's lifecycle, one reconciler that
+//! carries it out, and the runtimes it acts through (Kubernetes; Podman in single-node mode).
 
 pub mod core;
+mod error;
 pub mod http;
 pub mod kubernetes;
 pub mod metrics;
 pub mod podman;
+pub mod reconcile;
+pub mod runtime;
+
+pub use error::Error;

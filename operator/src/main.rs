@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::kubernetes;
+use oqto_operator::podman::PodmanRuntime;
+use oqto_store::LocalStore;
 
 #[derive(Parser)]
 #[command(name = "oqto-operator", version, about = "Oqto's Kubernetes operator")]
@@ -75,6 +77,12 @@ enum Command {
         /// Namespace of the leader Lease (in a cluster: the operator's own namespace).
         #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
         lease_namespace: String,
+        /// Port of the runners' HTTP server (pi-bridge), where the operator asks for activity.
+        #[arg(long, default_value_t = oqto_api::names::RUNNER_PORT as u16)]
+        runner_port: u16,
+        /// How often a running Session's activity is checked (idle suspend), e.g. 30s.
+        #[arg(long, default_value = "30s")]
+        activity_every: oqto_api::BoundedDuration,
         /// Address of /healthz, /readyz and /metrics.
         #[arg(long, default_value = "0.0.0.0:8081")]
         http_listen: std::net::SocketAddr,
@@ -143,6 +151,8 @@ fn main() -> anyhow::Result<()> {
             identity,
             lease_namespace,
             http_listen,
+            runner_port,
+            activity_every,
             state_dir,
             podman_socket,
         } => {
@@ -162,13 +172,14 @@ fn main() -> anyhow::Result<()> {
                     defaults,
                     state_dir,
                     podman_socket,
+                    http_listen,
                 ));
             }
             let settings = kubernetes::Settings {
                 namespace,
                 defaults,
-                runner_port: 8080,
-                activity_every: Duration::from_secs(30),
+                runner_port,
+                activity_every: activity_every.as_duration(),
                 prune_every: Duration::from_secs(60),
                 identity: identity.unwrap_or_else(default_identity),
             };
@@ -223,7 +234,7 @@ fn default_llm(
         }
     }
     if let Some(secret) = &secret
-        && !oqto_operator::core::names::is_object_name(secret)
+        && !oqto_api::names::is_object_name(secret)
     {
         bail!("--default-llm-secret {secret:?}: must be a DNS-1123 object name");
     }
@@ -274,10 +285,7 @@ async fn run_kubernetes(
         Duration::from_secs(15),
     );
     let context = Arc::new(kubernetes::Context::new(client, settings));
-    let listener = tokio::net::TcpListener::bind(http_listen)
-        .await
-        .with_context(|| format!("binding {http_listen}"))?;
-    tokio::spawn(axum::serve(listener, oqto_operator::http::router(context.clone())).into_future());
+    serve_http(http_listen, context.health.clone(), context.metrics()).await?;
     if kubernetes::run_as_leader(context, lock, shutdown_signal()).await {
         // Lost the lease: exit so the pod restarts as a standby instead of acting stale.
         bail!("lost the leader lease");
@@ -293,37 +301,51 @@ fn default_state_dir() -> PathBuf {
     base.join("oqto/store")
 }
 
+/// `/healthz`, `/readyz` and `/metrics`, in the background.
+async fn serve_http(
+    listen: std::net::SocketAddr,
+    health: Arc<oqto_operator::http::Health>,
+    metrics: Arc<oqto_operator::metrics::Metrics>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tokio::spawn(axum::serve(listener, oqto_operator::http::router(health, metrics)).into_future());
+    Ok(())
+}
+
 async fn run_podman(
     defaults: OperatorDefaults,
     state_dir: PathBuf,
     socket: String,
+    http_listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let store = Arc::new(oqto_operator::podman::Store::open(&state_dir)?);
-    let docker = oqto_operator::podman::PodmanRuntime::connect(&socket).with_context(|| {
+    let store = Arc::new(LocalStore::open(&state_dir)?);
+    let docker = PodmanRuntime::connect(&socket).with_context(|| {
         format!("connecting to Podman at {socket} (start it with `podman system service`)")
     })?;
     tracing::info!(store = %state_dir.display(), %socket, "oqto-operator reconciling into Podman");
-    let runtime = oqto_operator::podman::PodmanRuntime {
-        docker,
-        store,
-        defaults,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?,
-        resync: Duration::from_secs(2),
-    };
-    runtime.run(shutdown_signal()).await;
+    let reconciler = oqto_operator::podman::reconciler(store, docker, defaults);
+    let health = Arc::new(oqto_operator::http::Health::default());
+    serve_http(http_listen, health.clone(), reconciler.metrics.clone()).await?;
+    oqto_operator::podman::run(
+        reconciler,
+        health,
+        Duration::from_secs(2),
+        shutdown_signal(),
+    )
+    .await;
     Ok(())
 }
 
 fn apply(file: &std::path::Path, state_dir: &std::path::Path) -> anyhow::Result<()> {
     use serde::Deserialize;
-    let store = oqto_operator::podman::Store::open(state_dir)?;
+    let store = LocalStore::open(state_dir)?;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     for (n, document) in serde_yaml::Deserializer::from_str(&text).enumerate() {
@@ -339,9 +361,6 @@ fn apply(file: &std::path::Path, state_dir: &std::path::Path) -> anyhow::Result<
             .to_owned();
         let applied = match kind.as_str() {
             "Workspace" => {
-                // Before deserialising: an overflowing duration would not parse safely.
-                oqto_operator::core::durations::check_workspace(&value)
-                    .with_context(|| format!("document {}", n + 1))?;
                 let object: oqto_api::Workspace = serde_json::from_value(value)
                     .with_context(|| format!("document {}: not a valid Workspace", n + 1))?;
                 store.apply(object)?.metadata
@@ -373,7 +392,7 @@ fn delete(
     namespace: &str,
     state_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let store = oqto_operator::podman::Store::open(state_dir)?;
+    let store = LocalStore::open(state_dir)?;
     let deleted = match kind.to_lowercase().as_str() {
         "workspace" | "workspaces" | "ws" => {
             store.delete::<oqto_api::Workspace>(namespace, name)?

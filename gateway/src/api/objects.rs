@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// A DNS-1123 subdomain, as object names must be.
 pub fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
-    let valid = oqto_operator::core::names::is_object_name(name);
+    let valid = oqto_api::names::is_object_name(name);
     if valid {
         Ok(())
     } else {
@@ -36,11 +36,8 @@ pub fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiEr
     })
 }
 
-/// A Workspace document, its durations checked before parsing (an unbounded one would not
-/// parse safely).
+/// A Workspace document (its durations are bounded by their type).
 pub fn workspace_from(value: Value) -> Result<Workspace, ApiError> {
-    oqto_operator::core::durations::check_workspace(&value)
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
     typed(value, "")
 }
 

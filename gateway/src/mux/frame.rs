@@ -109,7 +109,7 @@ pub fn envelope(text: &str) -> Result<Envelope, Refusal> {
             )));
         }
     };
-    if !oqto_operator::core::names::is_object_name(&session) {
+    if !oqto_api::names::is_object_name(&session) {
         return Err(refusal(format!(
             "Invalid {channel} frame `{op}`: field `session_id`: {session:?} is not a session name"
         )));

@@ -1,14 +1,13 @@
-//! Workspaces and Sessions as the REST API and the relay need them, in one namespace: the
-//! apiserver in Kubernetes mode, the operator's local store in single-node mode. Both answer
-//! with the same typed objects and the same errors.
+//! Workspaces and Sessions as the REST API and the relay need them, in one namespace, through
+//! the shared object store (`oqto_store`): the apiserver in Kubernetes mode, the operator's
+//! local store in single-node mode. Both obey the same write rules and answer with the same
+//! errors.
 
-mod kubernetes;
-mod local;
+use std::sync::Arc;
 
 use oqto_api::{Session, Workspace};
-
-pub use kubernetes::KubeResources;
-pub use local::LocalResources;
+use oqto_store::{KubeStore, LocalStore, ObjectStore, StoreError};
+use serde_json::json;
 
 use crate::error::ApiError;
 
@@ -17,79 +16,118 @@ pub const FIELD_MANAGER: &str = "oqto-gateway";
 
 // One of each per process: the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum Resources {
-    Kubernetes(KubeResources),
-    Local(LocalResources),
+pub enum Backend {
+    Kubernetes(KubeStore),
+    Local(Arc<LocalStore>),
 }
 
-macro_rules! dispatch {
-    ($self:ident, $inner:ident => $call:expr) => {
-        match $self {
-            Resources::Kubernetes($inner) => $call.await,
-            Resources::Local($inner) => $call,
+pub struct Resources {
+    namespace: String,
+    backend: Backend,
+}
+
+/// The same `ObjectStore` call on whichever store serves (fully qualified: the local store's
+/// synchronous methods of the same names would win otherwise).
+macro_rules! on_store {
+    ($self:ident, $method:ident $(::<$kind:ty>)? ($($arg:expr),*)) => {
+        match &$self.backend {
+            Backend::Kubernetes(store) => ObjectStore::$method$(::<$kind>)?(store, $($arg),*).await,
+            Backend::Local(store) => ObjectStore::$method$(::<$kind>)?(store.as_ref(), $($arg),*).await,
         }
+        .map_err(error)
     };
 }
 
 impl Resources {
-    pub fn namespace(&self) -> &str {
-        match self {
-            Self::Kubernetes(k) => &k.namespace,
-            Self::Local(l) => &l.namespace,
+    pub fn new(namespace: &str, backend: Backend) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            backend,
         }
     }
 
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn in_namespace<K: kube::Resource>(&self, mut object: K) -> K {
+        object.meta_mut().namespace = Some(self.namespace.clone());
+        object
+    }
+
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>, ApiError> {
-        dispatch!(self, r => r.list_workspaces())
+        on_store!(self, list::<Workspace>(Some(&self.namespace)))
     }
 
     pub async fn get_workspace(&self, name: &str) -> Result<Option<Workspace>, ApiError> {
-        dispatch!(self, r => r.get_workspace(name))
+        on_store!(self, get::<Workspace>(&self.namespace, name))
     }
 
     /// Creates a Workspace; `already_exists` when the name is taken.
     pub async fn create_workspace(&self, workspace: Workspace) -> Result<Workspace, ApiError> {
-        dispatch!(self, r => r.create_workspace(workspace))
+        let workspace = self.in_namespace(workspace);
+        on_store!(self, create(workspace))
     }
 
     /// Creates or updates (like `kubectl apply`).
     pub async fn apply_workspace(&self, workspace: Workspace) -> Result<Workspace, ApiError> {
-        dispatch!(self, r => r.apply_workspace(workspace))
+        let workspace = self.in_namespace(workspace);
+        on_store!(self, apply(workspace))
     }
 
-    /// Deletes the Workspace and its Sessions (their runners go with them), so no session
-    /// is left waiting for a workspace that is gone.
+    /// Deletes the Workspace. The operator deletes its Sessions first, then its storage as
+    /// `reclaimPolicy` says (its finalizer holds the Workspace until then), the same as after
+    /// `kubectl delete workspace`.
     pub async fn delete_workspace(&self, name: &str) -> Result<bool, ApiError> {
-        for session in self.list_sessions(name).await? {
-            if let Some(session) = session.metadata.name.as_deref() {
-                self.delete_session(session).await?;
-            }
-        }
-        dispatch!(self, r => r.delete_workspace(name))
+        on_store!(self, delete::<Workspace>(&self.namespace, name))
     }
 
     pub async fn list_sessions(&self, workspace: &str) -> Result<Vec<Session>, ApiError> {
-        dispatch!(self, r => r.list_sessions(workspace))
+        let sessions: Vec<Session> = on_store!(self, list::<Session>(Some(&self.namespace)))?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.spec.workspace_ref.name == workspace)
+            .collect())
     }
 
     pub async fn get_session(&self, name: &str) -> Result<Option<Session>, ApiError> {
-        dispatch!(self, r => r.get_session(name))
+        on_store!(self, get::<Session>(&self.namespace, name))
     }
 
     pub async fn create_session(&self, session: Session) -> Result<Session, ApiError> {
-        dispatch!(self, r => r.create_session(session))
+        let session = self.in_namespace(session);
+        on_store!(self, create(session))
     }
 
     pub async fn apply_session(&self, session: Session) -> Result<Session, ApiError> {
-        dispatch!(self, r => r.apply_session(session))
+        let session = self.in_namespace(session);
+        on_store!(self, apply(session))
     }
 
     pub async fn delete_session(&self, name: &str) -> Result<bool, ApiError> {
-        dispatch!(self, r => r.delete_session(name))
+        on_store!(self, delete::<Session>(&self.namespace, name))
     }
 
     /// Sets `spec.suspended`; the operator stops or starts the runner.
     pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Session, ApiError> {
-        dispatch!(self, r => r.set_suspended(name, suspended))
+        let patch = json!({ "suspended": suspended });
+        on_store!(self, patch_spec::<Session>(&self.namespace, name, patch))
+    }
+}
+
+/// The store's answer as one of ours; the messages name the field and pass unchanged.
+fn error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound(m) => ApiError::NotFound(m),
+        StoreError::AlreadyExists(m) => ApiError::AlreadyExists(m),
+        StoreError::Conflict(m) => ApiError::Conflict(m),
+        StoreError::Invalid(message) => ApiError::Invalid {
+            message,
+            details: None,
+        },
+        StoreError::Forbidden(m) => ApiError::Unavailable(format!(
+            "the gateway's service account may not do this: {m}"
+        )),
+        other => ApiError::Unavailable(other.to_string()),
     }
 }

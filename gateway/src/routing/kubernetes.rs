@@ -12,11 +12,17 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
+use oqto_api::names;
 use oqto_api::{Session, Workspace};
-use oqto_operator::core::names;
-use oqto_operator::kubernetes::parse;
 
 use super::{PodEntry, RouteTable, SessionEntry, Tables, WorkspaceEntry, ready_message};
+
+/// The typed object, or `None` for one that cannot be read (skipped, as the operator reports it).
+fn typed<K: serde::de::DeserializeOwned>(object: &DynamicObject) -> Option<K> {
+    serde_json::to_value(object)
+        .ok()
+        .and_then(|value| serde_json::from_value(value).ok())
+}
 
 /// Starts the three watches; returns when each has listed once.
 pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<RouteTable>) {
@@ -45,7 +51,7 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
         table.clone(),
         synced_tx.clone(),
         |object: DynamicObject| {
-            let session: Session = parse::typed(&object).ok()?;
+            let session: Session = typed(&object)?;
             let status = session.status.as_ref();
             Some((
                 session.name_any(),
@@ -69,12 +75,12 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
         table.clone(),
         synced_tx.clone(),
         |object: DynamicObject| {
-            let workspace: Workspace = parse::typed(&object).ok()?;
+            let workspace: Workspace = typed(&object)?;
             Some((
                 workspace.name_any(),
                 WorkspaceEntry {
                     owner: workspace.spec.owner.clone(),
-                    start_timeout: Duration::from(workspace.spec.lifecycle.start_timeout),
+                    start_timeout: Duration::from(&workspace.spec.lifecycle.start_timeout),
                 },
             ))
         },

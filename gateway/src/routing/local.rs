@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use oqto_api::{Session, Workspace};
-use oqto_operator::podman::Store;
+use oqto_store::{LocalStore, StoreError};
 
 use super::{RouteTable, SessionEntry, WorkspaceEntry, ready_message};
 
 pub async fn poll_local(
-    store: Arc<Store>,
+    store: Arc<LocalStore>,
     namespace: String,
     table: Arc<RouteTable>,
     every: Duration,
@@ -46,10 +46,10 @@ type Read = (
     std::collections::HashMap<String, WorkspaceEntry>,
 );
 
-fn read(store: &Store, namespace: &str) -> Result<Read, oqto_operator::podman::StoreError> {
+fn read(store: &LocalStore, namespace: &str) -> Result<Read, StoreError> {
     let in_namespace = |ns: Option<String>| ns.as_deref() == Some(namespace);
     let sessions = store
-        .list::<Session>()?
+        .list::<Session>(Some(namespace))?
         .into_iter()
         .filter(|s| in_namespace(s.namespace()))
         .map(|session| {
@@ -66,13 +66,13 @@ fn read(store: &Store, namespace: &str) -> Result<Read, oqto_operator::podman::S
         })
         .collect();
     let workspaces = store
-        .list::<Workspace>()?
+        .list::<Workspace>(Some(namespace))?
         .into_iter()
         .filter(|w| in_namespace(w.namespace()))
         .map(|workspace| {
             let entry = WorkspaceEntry {
                 owner: workspace.spec.owner.clone(),
-                start_timeout: Duration::from(workspace.spec.lifecycle.start_timeout),
+                start_timeout: Duration::from(&workspace.spec.lifecycle.start_timeout),
             };
             (workspace.name_any(), entry)
         })

@@ -8,7 +8,7 @@
 #![allow(dead_code)] // Each test file uses its own part of this module.
 #![allow(clippy::unwrap_used)] // Test support: a failed step is a failed test.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -513,42 +513,42 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The operator, reconciling the test's namespace in this process.
+/// The operator as its own process (the binary `cargo test --workspace` built), reconciling the
+/// test's namespace; killed when dropped.
 pub struct Operator {
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _child: tokio::process::Child,
 }
 
 pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
-    use oqto_operator::kubernetes::{Context, Settings, run};
-    let settings = Settings {
-        namespace: Some(env.namespace.clone()),
-        defaults: oqto_operator::core::OperatorDefaults {
-            runner_image: Some("localhost/oqto-runner:dev".into()),
-            gateway_labels: BTreeMap::from([(
-                "app.kubernetes.io/name".into(),
-                "oqto-gateway".into(),
-            )]),
-            llm: None,
-        },
-        runner_port,
-        activity_every: Duration::from_millis(500),
-        prune_every: Duration::from_secs(1),
-        identity: "gateway-test-operator".into(),
-    };
-    let context = Arc::new(Context::new(env.client.clone(), settings));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(run(context, async {
-        let _ = stopped.await;
-    }));
-    Operator { stop: Some(stop) }
+    let binary = oqto_e2e::workspace_binary("oqto-operator").unwrap();
+    let child = Command::new(binary)
+        .args([
+            "run",
+            "--runtime",
+            "kubernetes",
+            "--identity",
+            "gateway-test-operator",
+        ])
+        .args([
+            "--namespace",
+            &env.namespace,
+            "--lease-namespace",
+            &env.namespace,
+        ])
+        .args(["--runner-image", "localhost/oqto-runner:dev"])
+        .args(["--runner-port", &runner_port.to_string()])
+        .args(["--activity-every", "500ms", "--http-listen", "127.0.0.1:0"])
+        .env("KUBECONFIG", &env.control_plane.kubeconfig)
+        .env(
+            "RUST_LOG",
+            std::env::var("OQTO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    Operator { _child: child }
 }
 
 /// Polls until `check` gives Some, or fails after WAIT.

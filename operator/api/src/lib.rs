@@ -3,6 +3,9 @@
 //! Types only: no client, no I/O. The CRD manifests in `crds/` are generated from these types
 //! (`oqto-operator crd`), and a test fails when they drift.
 
+pub mod duration;
+pub mod names;
+pub mod rules;
 pub mod schema;
 pub mod session;
 pub mod workspace;
@@ -10,6 +13,7 @@ pub mod workspace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use duration::BoundedDuration;
 pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
 pub use workspace::{
     LlmSpec, SecretReference, Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus,

@@ -5,10 +5,10 @@ use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
-use kube::core::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::BoundedDuration;
 use crate::schema;
 
 /// Desired state of a Workspace.
@@ -214,26 +214,26 @@ pub struct LifecycleSpec {
     /// (Kubernetes duration such as `30m`; `0s` never suspends for idleness).
     #[serde(default = "default_idle_timeout")]
     #[schemars(schema_with = "schema::duration")]
-    pub idle_timeout: Duration,
+    pub idle_timeout: BoundedDuration,
 
     /// Suspend a Session this long after its runner started, busy or not. Unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::duration")]
-    pub max_lifetime: Option<Duration>,
+    pub max_lifetime: Option<BoundedDuration>,
 
     /// Mark a Session `Failed` when its runner is not ready this long after it was created,
     /// with a reason that names what was stuck (image pull, scheduling, volume mount, crash).
     #[serde(default = "default_start_timeout")]
     #[schemars(schema_with = "schema::duration")]
-    pub start_timeout: Duration,
+    pub start_timeout: BoundedDuration,
 }
 
-fn default_idle_timeout() -> Duration {
-    Duration::from(std::time::Duration::from_secs(30 * 60))
+fn default_idle_timeout() -> BoundedDuration {
+    BoundedDuration::from_secs(30 * 60)
 }
 
-fn default_start_timeout() -> Duration {
-    Duration::from(std::time::Duration::from_secs(5 * 60))
+fn default_start_timeout() -> BoundedDuration {
+    BoundedDuration::from_secs(5 * 60)
 }
 
 impl Default for LifecycleSpec {

@@ -9,7 +9,7 @@ use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPoli
 use oqto_api::{Session, Workspace};
 
 use super::error::CoreError;
-use super::names;
+use oqto_api::names;
 
 /// Settings of the operator itself (flags), not of any one resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,7 +180,7 @@ impl RunnerPlan {
             service_account: names::service_account(&workspace_name),
             egress: workspace.spec.network.egress,
             start_timeout_seconds: std::time::Duration::from(
-                workspace.spec.lifecycle.start_timeout,
+                &workspace.spec.lifecycle.start_timeout,
             )
             .as_secs(),
             image,

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPolicy};
 
 use super::desired::{OperatorDefaults, RunnerPlan, StoragePlan};
-use super::names;
+use oqto_api::names;
 
 /// The runner image's user (runner-image/Containerfile).
 const RUNNER_UID: i64 = 1000;
@@ -337,7 +337,9 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
     }
 }
 
-/// A stable address for the runner (the pod's IP changes when it is recreated).
+/// A stable name for the runner (the pod's IP changes when it is recreated). Headless: its DNS
+/// name resolves to the Pod's IP, so no cluster IP is allocated per Session (at a thousand
+/// Sessions the apiserver's IP allocator was a bottleneck, and the gateway uses the Pod's IP).
 pub fn service(plan: &RunnerPlan, session_owner: OwnerReference) -> Service {
     let selector = BTreeMap::from([
         (
@@ -363,6 +365,8 @@ pub fn service(plan: &RunnerPlan, session_owner: OwnerReference) -> Service {
                 ..Default::default()
             }]),
             type_: Some("ClusterIP".into()),
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(false),
             ..Default::default()
         }),
         status: None,

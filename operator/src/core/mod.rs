@@ -4,11 +4,10 @@
 
 pub mod conditions;
 pub mod desired;
-pub mod durations;
 pub mod error;
 pub mod idle;
 pub mod kube_objects;
-pub mod names;
+pub mod lifecycle;
 pub mod observe;
 pub mod restart;
 

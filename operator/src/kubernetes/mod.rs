@@ -1,58 +1,151 @@
 //! The Kubernetes runtime: controllers for Workspaces and Sessions that apply the core's objects
 //! with server-side apply and write status back. Thin: decisions live in `crate::core`.
 
-pub mod activity;
-mod context;
-mod error;
 pub mod lease;
 pub mod parse;
-mod session;
-mod workspace;
+mod runtime;
 
-pub use context::{Context, Settings};
-pub use error::Error;
+pub use runtime::{KubeRuntime, MANAGER};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
+use oqto_api::names;
 use oqto_api::{Session, Workspace};
+use oqto_store::KubeStore;
 
-use crate::core::names;
+use crate::Error;
+use crate::core::OperatorDefaults;
+use crate::core::lifecycle::Requeue;
+use crate::http::Health;
+use crate::reconcile::Reconciler;
 
-/// Records a reconcile's duration when dropped (whichever way the reconcile ends).
-struct ReconcileTimer<'a> {
-    context: &'a Context,
-    controller: &'static str,
-    started: std::time::Instant,
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Watch one namespace only (tests, single-tenant installs); all when None.
+    pub namespace: Option<String>,
+    pub defaults: OperatorDefaults,
+    /// Port of the runner's HTTP server (pi-bridge) on its Pod's IP.
+    pub runner_port: u16,
+    /// How often a running Session's activity is checked.
+    pub activity_every: Duration,
+    /// How often runner pods without a live Session are looked for.
+    pub prune_every: Duration,
+    /// This replica's name in Events and the leader Lease (the pod name in a cluster).
+    pub identity: String,
 }
 
-impl<'a> ReconcileTimer<'a> {
-    fn new(context: &'a Context, controller: &'static str) -> Self {
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub reconciler: Reconciler<KubeStore, KubeRuntime>,
+    /// For objects that cannot be read as their type (reported untyped).
+    pub recorder: Recorder,
+    pub health: Arc<Health>,
+}
+
+impl Context {
+    pub fn new(client: Client, settings: Settings) -> Self {
+        let store = KubeStore::new(client.clone(), MANAGER, Some(settings.identity.clone()));
+        let runtime = KubeRuntime {
+            client: client.clone(),
+            namespace: settings.namespace.clone(),
+            defaults: settings.defaults.clone(),
+            runner_port: settings.runner_port,
+        };
+        let reporter = Reporter {
+            controller: MANAGER.into(),
+            instance: Some(settings.identity.clone()),
+        };
+        let mut reconciler = Reconciler::new(
+            Arc::new(store),
+            Arc::new(runtime),
+            settings.defaults.clone(),
+        );
+        reconciler.activity_every = settings.activity_every;
         Self {
-            context,
-            controller,
-            started: std::time::Instant::now(),
+            recorder: Recorder::new(client.clone(), reporter),
+            reconciler,
+            client,
+            settings,
+            health: Arc::new(Health::default()),
+        }
+    }
+
+    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+        self.reconciler.metrics.clone()
+    }
+
+    /// Whether this replica currently reconciles (for /readyz).
+    pub fn is_leading(&self) -> bool {
+        self.health.is_leading()
+    }
+
+    pub fn set_leading(&self, leading: bool) {
+        self.health.set_leading(leading);
+    }
+}
+
+fn action(requeue: Requeue) -> Action {
+    match requeue {
+        Requeue::After(after) => Action::requeue(after),
+        Requeue::OnChange => Action::await_change(),
+    }
+}
+
+/// Reads the watched object, reporting it on itself when it cannot be read.
+async fn reconcile_session(object: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    match parse::typed::<Session>(&object) {
+        Ok(session) => Ok(action(ctx.reconciler.session(&session).await?)),
+        Err(reason) => {
+            parse::report_invalid(&ctx, &object, &ApiResource::erase::<Session>(&()), &reason)
+                .await;
+            Ok(Action::await_change())
         }
     }
 }
 
-impl Drop for ReconcileTimer<'_> {
-    fn drop(&mut self) {
-        self.context
-            .metrics
-            .observe_reconcile(self.controller, self.started.elapsed().as_secs_f64());
+async fn reconcile_workspace(
+    object: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    match parse::typed::<Workspace>(&object) {
+        Ok(workspace) => Ok(action(ctx.reconciler.workspace(&workspace).await?)),
+        Err(reason) => {
+            parse::report_invalid(
+                &ctx,
+                &object,
+                &ApiResource::erase::<Workspace>(&()),
+                &reason,
+            )
+            .await;
+            Ok(Action::await_change())
+        }
     }
 }
 
-/// The field manager of everything the operator applies.
-pub const MANAGER: &str = "oqto-operator";
+fn error_policy(
+    controller: &'static str,
+) -> impl Fn(Arc<DynamicObject>, &Error, Arc<Context>) -> Action {
+    move |object, error, ctx| {
+        let key = format!(
+            "{controller}/{}/{}",
+            object.namespace().unwrap_or_default(),
+            object.name_any()
+        );
+        action(ctx.reconciler.failed(controller, &key, error))
+    }
+}
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -186,11 +279,7 @@ pub async fn run(
         .graceful_shutdown_on(async {
             let _ = sessions_stopped.await;
         })
-        .run(
-            session::reconcile_object,
-            session::error_policy,
-            context.clone(),
-        )
+        .run(reconcile_session, error_policy("session"), context.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "session reconcile failed");
@@ -220,11 +309,7 @@ pub async fn run(
     .graceful_shutdown_on(async {
         let _ = workspaces_stopped.await;
     })
-    .run(
-        workspace::reconcile_object,
-        workspace::error_policy,
-        context,
-    )
+    .run(reconcile_workspace, error_policy("workspace"), context)
     .for_each(|result| async move {
         if let Err(e) = result {
             tracing::debug!(error = %e, "workspace reconcile failed");
@@ -245,17 +330,8 @@ async fn prune_orphans(
     context: Arc<Context>,
     sessions: kube::runtime::reflector::Store<DynamicObject>,
 ) {
-    let every = context.settings.prune_every;
-    let client = context.client.clone();
-    let ns = context.settings.namespace.clone();
-    let selector = format!(
-        "{}={},{}=runner",
-        names::LABEL_MANAGED_BY,
-        names::MANAGED_BY,
-        names::LABEL_COMPONENT
-    );
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(context.settings.prune_every).await;
         // An empty store may just not be synced yet: never prune on it.
         if sessions.wait_until_ready().await.is_err() {
             continue;
@@ -265,43 +341,8 @@ async fn prune_orphans(
             .iter()
             .filter_map(|s| s.metadata.uid.clone())
             .collect();
-        let params = kube::api::ListParams::default().labels(&selector);
-        let owned_by_live =
-            |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
-                refs.iter()
-                    .any(|o| o.kind == "Session" && live.contains(&o.uid))
-            };
-        if let Ok(pods) = api::<Pod>(&client, ns.as_deref()).list(&params).await {
-            for pod in pods
-                .items
-                .iter()
-                .filter(|p| !owned_by_live(p.owner_references()))
-            {
-                let (Some(name), Some(namespace)) = (&pod.metadata.name, &pod.metadata.namespace)
-                else {
-                    continue;
-                };
-                tracing::info!(pod = %name, %namespace, "pruning a runner pod without a live Session");
-                let _ = Api::<Pod>::namespaced(client.clone(), namespace)
-                    .delete(name, &Default::default())
-                    .await;
-            }
-        }
-        if let Ok(services) = api::<Service>(&client, ns.as_deref()).list(&params).await {
-            for service in services
-                .items
-                .iter()
-                .filter(|s| !owned_by_live(s.owner_references()))
-            {
-                let (Some(name), Some(namespace)) =
-                    (&service.metadata.name, &service.metadata.namespace)
-                else {
-                    continue;
-                };
-                let _ = Api::<Service>::namespaced(client.clone(), namespace)
-                    .delete(name, &Default::default())
-                    .await;
-            }
+        if let Err(error) = context.reconciler.prune(&live).await {
+            tracing::warn!(%error, "pruning runners failed");
         }
     }
 }

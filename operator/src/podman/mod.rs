@@ -1,9 +1,109 @@
-//! Single-node mode: the same desired state as Podman volumes and containers, with Workspaces and
-//! Sessions kept in a local store of the same schema.
+//! Single-node mode: the same lifecycle as on Kubernetes, carried out as Podman volumes and
+//! containers, with Workspaces and Sessions kept in the local store (`oqto_store::LocalStore`).
 
 pub mod render;
-pub mod runtime;
-pub mod store;
+mod runtime;
 
 pub use runtime::PodmanRuntime;
-pub use store::{Store, StoreError};
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oqto_api::{Session, Workspace};
+use oqto_store::LocalStore;
+
+use crate::core::OperatorDefaults;
+use crate::http::Health;
+use crate::reconcile::Reconciler;
+
+/// The one reconciler, acting through Podman at `docker` for `store`.
+pub fn reconciler(
+    store: Arc<LocalStore>,
+    docker: bollard::Docker,
+    defaults: OperatorDefaults,
+) -> Arc<Reconciler<LocalStore, PodmanRuntime>> {
+    let runtime = PodmanRuntime {
+        docker,
+        store: store.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap_or_default(),
+    };
+    Arc::new(Reconciler::new(store, Arc::new(runtime), defaults))
+}
+
+/// How often the store's version file is read for other processes' writes: one small read, so a
+/// Session created through the gateway starts without waiting for the full resync.
+const STORE_POLL: Duration = Duration::from_millis(200);
+
+/// Reconciles until `shutdown` resolves: on every store change (this process's, or another's
+/// seen on disk within `STORE_POLL`) and every `resync`.
+pub async fn run(
+    reconciler: Arc<Reconciler<LocalStore, PodmanRuntime>>,
+    health: Arc<Health>,
+    resync: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let store = reconciler.store.clone();
+    let mut changes = store.subscribe();
+    tokio::pin!(shutdown);
+    health.set_leading(true);
+    loop {
+        let seen = store.version_on_disk();
+        match reconciler.runtime.ping().await {
+            Ok(()) => {
+                health.set_unreachable(None);
+                if let Err(e) = reconcile_all(&reconciler).await {
+                    tracing::warn!(error = %e, "podman reconcile failed; retrying");
+                }
+            }
+            Err(why) => {
+                tracing::warn!(%why, "the Podman API does not answer; retrying");
+                health.set_unreachable(Some(format!("the Podman API does not answer: {why}")));
+            }
+        }
+        let resync = tokio::time::sleep(resync);
+        tokio::pin!(resync);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = changes.changed() => break,
+                () = &mut resync => break,
+                () = tokio::time::sleep(STORE_POLL) => {
+                    // The gateway writes the store from its own process (or container).
+                    if store.version_on_disk() != seen {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One pass over the whole store: Workspaces, Sessions, then runners without a Session.
+pub async fn reconcile_all(
+    reconciler: &Reconciler<LocalStore, PodmanRuntime>,
+) -> Result<(), crate::Error> {
+    let store = &reconciler.store;
+    for workspace in store.list::<Workspace>(None)? {
+        if let Err(e) = reconciler.workspace(&workspace).await {
+            reconciler.failed("workspace", &format!("{:?}", workspace.metadata.name), &e);
+        }
+    }
+    let sessions = store.list::<Session>(None)?;
+    for session in &sessions {
+        if let Err(e) = reconciler.session(session).await {
+            reconciler.failed("session", &format!("{:?}", session.metadata.name), &e);
+        }
+    }
+    // Only this loop creates runners, and only for Sessions of this listing: every runner it
+    // made is live here, and a Session created meanwhile has no runner yet.
+    let live: HashSet<String> = sessions
+        .iter()
+        .filter_map(|s| s.metadata.uid.clone())
+        .collect();
+    reconciler.prune(&live).await?;
+    Ok(())
+}

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 
-use crate::core::{RunnerPlan, names};
+use crate::core::RunnerPlan;
+use oqto_api::names;
 
 pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
 pub const LABEL_SESSION_UID: &str = "oqto.dev/session-uid";

@@ -1,5 +1,5 @@
-//! The Kubernetes runtime's error: a stable reason for conditions, Events and metrics, and
-//! whether to retry (transient) or wait for a change (the user's to fix).
+//! The operator's one error: a stable reason for conditions, Events and metrics, and whether to
+//! retry (transient) or wait for a change (the user's to fix).
 
 use crate::core::CoreError;
 
@@ -7,8 +7,19 @@ use crate::core::CoreError;
 pub enum Error {
     #[error(transparent)]
     Invalid(#[from] CoreError),
+    /// A user error found while acting: the Session fails with this reason until it changes
+    /// (a Secret that single-node mode cannot find).
+    #[error("{message}")]
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] oqto_store::StoreError),
     #[error("the Kubernetes API failed: {0}")]
-    Api(#[from] kube::Error),
+    Kube(#[from] kube::Error),
+    #[error("the Podman API failed: {0}")]
+    Podman(#[from] bollard::errors::Error),
     #[error("serialising {what} failed: {source}")]
     Serialize {
         what: &'static str,
@@ -20,16 +31,23 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Invalid(e) => e.reason(),
+            Self::Refused { reason, .. } => reason,
+            Self::Store(e) => e.reason(),
             // Missing RBAC rights: named apart, it is the admin's to fix, not a flaky API.
-            Self::Api(kube::Error::Api(status)) if status.is_forbidden() => "Forbidden",
-            Self::Api(_) => "ApiError",
+            Self::Kube(kube::Error::Api(status)) if status.is_forbidden() => "Forbidden",
+            Self::Kube(_) => "ApiError",
+            Self::Podman(_) => "PodmanError",
             Self::Serialize { .. } => "InternalError",
         }
     }
 
     /// Retrying cannot fix a user error; a change of the object will trigger a new reconcile.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, Self::Invalid(_))
+        match self {
+            Self::Invalid(_) | Self::Refused { .. } => false,
+            Self::Store(e) => e.is_transient(),
+            _ => true,
+        }
     }
 }
 
@@ -42,7 +60,7 @@ mod tests {
             "status": "Failure", "code": code, "reason": reason, "message": "m"
         }))
         .unwrap_or_default();
-        Error::Api(kube::Error::Api(Box::new(status)))
+        Error::Kube(kube::Error::Api(Box::new(status)))
     }
 
     #[test]
@@ -50,5 +68,10 @@ mod tests {
         assert_eq!(api_error(403, "Forbidden").reason(), "Forbidden");
         assert_eq!(api_error(409, "Conflict").reason(), "ApiError");
         assert!(api_error(403, "Forbidden").is_transient());
+        let refused = Error::Refused {
+            reason: "SecretNotFound",
+            message: "x".into(),
+        };
+        assert!(!refused.is_transient());
     }
 }

@@ -9,66 +9,16 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::Resource;
-use oqto_api::{Session, Workspace};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use oqto_api::names::is_object_name;
 use serde_json::Value;
 use tokio::sync::watch;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(
-        "{kind} {namespace}/{name} was changed since it was read (resourceVersion {expected:?}, now {actual:?}); read it again"
-    )]
-    Conflict {
-        kind: &'static str,
-        namespace: String,
-        name: String,
-        expected: Option<String>,
-        actual: Option<String>,
-    },
-    #[error("{kind} {namespace}/{name} does not exist")]
-    NotFound {
-        kind: &'static str,
-        namespace: String,
-        name: String,
-    },
-    #[error("metadata.{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
-    #[error("store file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("store file {path}: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-}
+use crate::{EventNote, ObjectStore, StoreError, StoredKind, key_of};
 
-/// The kinds the store keeps.
-pub trait StoredKind: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone {
-    const KIND: &'static str;
-    fn spec_value(&self) -> Value;
-}
+/// Events kept per object (the newest), as `kubectl describe` shows the recent ones.
+const EVENTS_KEPT: usize = 32;
 
-impl StoredKind for Workspace {
-    const KIND: &'static str = "Workspace";
-    fn spec_value(&self) -> Value {
-        serde_json::to_value(&self.spec).unwrap_or(Value::Null)
-    }
-}
-
-impl StoredKind for Session {
-    const KIND: &'static str = "Session";
-    fn spec_value(&self) -> Value {
-        serde_json::to_value(&self.spec).unwrap_or(Value::Null)
-    }
-}
-
-pub struct Store {
+pub struct LocalStore {
     dir: PathBuf,
     id: String,
     changed: watch::Sender<u64>,
@@ -76,18 +26,16 @@ pub struct Store {
 
 /// DNS-1123 subdomain, as Kubernetes requires of object names.
 fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
-    let valid = crate::core::names::is_object_name(name);
-    if valid {
+    if is_object_name(name) {
         Ok(())
     } else {
-        Err(StoreError::Invalid {
-            field,
-            reason: format!("{name:?} must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.')"),
-        })
+        Err(StoreError::Invalid(format!(
+            "metadata.{field}: Invalid value: {name:?} must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.')"
+        )))
     }
 }
 
-impl Store {
+impl LocalStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.into(),
@@ -232,14 +180,18 @@ impl Store {
         self.read(&self.path::<K>(namespace, name))
     }
 
-    pub fn list<K: StoredKind>(&self) -> Result<Vec<K>, StoreError> {
+    /// Objects of one namespace, or of all with `None`, sorted by name.
+    pub fn list<K: StoredKind>(&self, namespace: Option<&str>) -> Result<Vec<K>, StoreError> {
         let root = self.dir.join(K::KIND);
         let mut out = Vec::new();
         let Ok(namespaces) = std::fs::read_dir(&root) else {
             return Ok(out);
         };
-        for namespace in namespaces.flatten() {
-            let Ok(files) = std::fs::read_dir(namespace.path()) else {
+        for entry in namespaces.flatten() {
+            if namespace.is_some_and(|ns| entry.file_name().to_str() != Some(ns)) {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(entry.path()) else {
                 continue;
             };
             for file in files.flatten() {
@@ -251,23 +203,36 @@ impl Store {
                 }
             }
         }
-        out.sort_by(|a: &K, b: &K| a.meta().name.cmp(&b.meta().name));
+        out.sort_by_key(|o| key_of(o));
         Ok(out)
     }
 
-    /// Creates or updates an object's metadata (labels, annotations) and spec, as `kubectl
-    /// apply` would; the status is kept.
-    pub fn apply<K: StoredKind>(&self, mut object: K) -> Result<K, StoreError> {
+    /// Creates; refused when the name is taken (also by an object still being deleted).
+    pub fn create<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
         let _guard = self.lock()?;
-        let name = object.meta().name.clone().unwrap_or_default();
+        let (namespace, name) = key_of(&object);
+        if self.get::<K>(&namespace, &name)?.is_some() {
+            return Err(StoreError::already_exists::<K>(&name));
+        }
+        self.apply_locked(object)
+    }
+
+    /// Creates or updates an object's metadata (labels, annotations) and spec, as `kubectl
+    /// apply` would; the status is kept. The rules of `oqto_api::rules` hold as on the apiserver.
+    pub fn apply<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
+        let _guard = self.lock()?;
+        self.apply_locked(object)
+    }
+
+    fn apply_locked<K: StoredKind>(&self, mut object: K) -> Result<K, StoreError> {
+        let (namespace, name) = key_of(&object);
         check_name("name", &name)?;
-        let namespace = object
-            .meta()
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
         check_name("namespace", &namespace)?;
+        object.validate()?;
         let existing: Option<K> = self.get(&namespace, &name)?;
+        if let Some(old) = &existing {
+            object.validate_update(old)?;
+        }
         let version = self.next_version()?;
         let spec = object.spec_value();
         let meta = object.meta_mut();
@@ -279,67 +244,210 @@ impl Store {
                 meta.uid = Some(uuid::Uuid::new_v4().to_string());
                 meta.creation_timestamp = Some(Time(Timestamp::now()));
                 meta.generation = Some(1);
+                meta.deletion_timestamp = None;
             }
             Some(old) => {
                 let old_meta = old.meta();
                 meta.uid = old_meta.uid.clone();
                 meta.creation_timestamp = old_meta.creation_timestamp.clone();
+                // Set by delete only; finalizers are the operator's (set_finalizers).
+                meta.deletion_timestamp = old_meta.deletion_timestamp.clone();
+                meta.finalizers = old_meta.finalizers.clone();
                 let bump = i64::from(old.spec_value() != spec);
                 meta.generation = Some(old_meta.generation.unwrap_or(1) + bump);
             }
         }
         // The status belongs to the operator: an apply never changes it.
-        let mut value = serde_json::to_value(&object).map_err(|source| StoreError::Corrupt {
-            path: self.dir.clone(),
-            source,
-        })?;
         let old_status = existing
             .as_ref()
             .and_then(|o| serde_json::to_value(o).ok())
             .and_then(|v| v.get("status").cloned());
-        match (value.as_object_mut(), old_status) {
-            (Some(map), Some(status)) => {
-                map.insert("status".into(), status);
-            }
-            (Some(map), None) => {
-                map.remove("status");
-            }
-            _ => {}
-        }
-        let object: K = serde_json::from_value(value).map_err(|source| StoreError::Corrupt {
-            path: self.dir.clone(),
-            source,
-        })?;
+        let object = self.with_status(&object, old_status)?;
         self.write(&object)?;
         Ok(object)
     }
 
-    /// Writes `object`'s status if nothing changed since it was read.
+    /// `object` with its status replaced by `status` (removed with None).
+    fn with_status<K: StoredKind>(
+        &self,
+        object: &K,
+        status: Option<Value>,
+    ) -> Result<K, StoreError> {
+        let corrupt = |source| StoreError::Corrupt {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(object).map_err(corrupt)?;
+        if let Some(map) = value.as_object_mut() {
+            match status {
+                Some(status) => map.insert("status".into(), status),
+                None => map.remove("status"),
+            };
+        }
+        serde_json::from_value(value).map_err(corrupt)
+    }
+
+    /// A JSON merge patch of the spec, under the same rules as an apply.
+    pub fn patch_spec<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<K, StoreError> {
+        let _guard = self.lock()?;
+        let current: K = self
+            .get(namespace, name)?
+            .ok_or_else(|| StoreError::not_found::<K>(name))?;
+        let corrupt = |source| StoreError::Corrupt {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(&current).map_err(corrupt)?;
+        if let Some(spec) = value.get_mut("spec") {
+            merge_patch(spec, patch);
+        }
+        let patched: K = serde_json::from_value(value)
+            .map_err(|e| StoreError::Invalid(format!("spec: Invalid value: {e}")))?;
+        self.apply_locked(patched)
+    }
+
+    /// Writes `object`'s status if nothing changed since it was read (optimistic concurrency:
+    /// a conflict means the next pass sees the newer object).
     pub fn update_status<K: StoredKind>(&self, object: &K) -> Result<K, StoreError> {
         let _guard = self.lock()?;
-        let meta = object.meta();
-        let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
-        let name = meta.name.clone().unwrap_or_default();
+        let (namespace, name) = key_of(object);
         let Some(current) = self.get::<K>(&namespace, &name)? else {
-            return Err(StoreError::NotFound {
-                kind: K::KIND,
-                namespace,
-                name,
-            });
+            return Err(StoreError::not_found::<K>(&name));
         };
-        if current.meta().resource_version != meta.resource_version {
-            return Err(StoreError::Conflict {
-                kind: K::KIND,
-                namespace,
-                name,
-                expected: meta.resource_version.clone(),
-                actual: current.meta().resource_version.clone(),
-            });
+        let expected = &object.meta().resource_version;
+        if expected.is_some() && current.meta().resource_version != *expected {
+            return Err(StoreError::Conflict(format!(
+                "{} {name:?} was changed since it was read (resourceVersion {expected:?}, now {:?}); read it again",
+                K::RESOURCE,
+                current.meta().resource_version
+            )));
         }
-        let mut updated = object.clone();
+        let status = serde_json::to_value(object)
+            .ok()
+            .and_then(|v| v.get("status").cloned());
+        let mut updated = self.with_status(&current, status)?;
         updated.meta_mut().resource_version = Some(self.next_version()?);
         self.write(&updated)?;
         Ok(updated)
+    }
+
+    /// Deletes an object; one with finalizers gets a `deletionTimestamp` and stays until they
+    /// are removed.
+    pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
+        let _guard = self.lock()?;
+        let Some(mut current) = self.get::<K>(namespace, name)? else {
+            return Ok(false);
+        };
+        if current
+            .meta()
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| !f.is_empty())
+        {
+            if current.meta().deletion_timestamp.is_none() {
+                current.meta_mut().deletion_timestamp = Some(Time(Timestamp::now()));
+                current.meta_mut().resource_version = Some(self.next_version()?);
+                self.write(&current)?;
+            }
+            return Ok(true);
+        }
+        self.remove::<K>(namespace, name)?;
+        Ok(true)
+    }
+
+    fn remove<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
+        let path = self.path::<K>(namespace, name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        }
+        self.next_version()?;
+        self.changed.send_modify(|n| *n += 1);
+        let _ = std::fs::remove_file(self.events_path::<K>(namespace, name));
+        Ok(())
+    }
+
+    /// Sets the finalizers; removing the last one of a deleted object removes it.
+    pub fn set_finalizers<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        finalizers: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.lock()?;
+        let Some(mut current) = self.get::<K>(namespace, name)? else {
+            return Err(StoreError::not_found::<K>(name));
+        };
+        if current.meta().deletion_timestamp.is_some() && finalizers.is_empty() {
+            return self.remove::<K>(namespace, name);
+        }
+        if current.meta().deletion_timestamp.is_some()
+            && finalizers
+                .iter()
+                .any(|f| !current.meta().finalizers.iter().flatten().any(|o| o == f))
+        {
+            return Err(StoreError::Invalid(
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted".into(),
+            ));
+        }
+        current.meta_mut().finalizers = (!finalizers.is_empty()).then_some(finalizers);
+        current.meta_mut().resource_version = Some(self.next_version()?);
+        self.write(&current)
+    }
+
+    fn events_path<K: StoredKind>(&self, namespace: &str, name: &str) -> PathBuf {
+        self.dir
+            .join("events")
+            .join(namespace)
+            .join(format!("{}.{name}.jsonl", K::KIND))
+    }
+
+    /// Appends an Event to the object's list (the newest `EVENTS_KEPT`).
+    pub fn record_event<K: StoredKind>(
+        &self,
+        object: &K,
+        event: &EventNote,
+    ) -> Result<(), StoreError> {
+        let _guard = self.lock()?;
+        let (namespace, name) = key_of(object);
+        let path = self.events_path::<K>(&namespace, &name);
+        let mut lines: Vec<String> = std::fs::read_to_string(&path)
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default();
+        #[derive(serde::Serialize)]
+        struct Stored<'a> {
+            time: Time,
+            #[serde(flatten)]
+            event: &'a EventNote,
+        }
+        let line = serde_json::to_string(&Stored {
+            time: Time(Timestamp::now()),
+            event,
+        })
+        .map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        lines.push(line);
+        let keep = lines.len().saturating_sub(EVENTS_KEPT);
+        write_atomic(&path, (lines[keep..].join("\n") + "\n").as_bytes())
+    }
+
+    /// The recorded Events of an object, oldest first.
+    pub fn events<K: StoredKind>(&self, namespace: &str, name: &str) -> Vec<EventNote> {
+        std::fs::read_to_string(self.events_path::<K>(namespace, name))
+            .map(|t| {
+                t.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Where single-node mode keeps Secrets: `secrets/<namespace>/<name>.env`, `KEY=VALUE` lines.
@@ -370,29 +478,32 @@ impl Store {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
-                return Err(StoreError::Invalid {
-                    field: "secret",
-                    // Never echo the line: it may hold a value.
-                    reason: format!("{}: line {} is not KEY=VALUE", path.display(), n + 1),
-                });
+                // Never echo the line: it may hold a value.
+                return Err(StoreError::Invalid(format!(
+                    "secret {}: line {} is not KEY=VALUE",
+                    path.display(),
+                    n + 1
+                )));
             };
             pairs.push((key.trim().to_owned(), value.to_owned()));
         }
         Ok(Some(pairs))
     }
+}
 
-    pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
-        let _guard = self.lock()?;
-        let path = self.path::<K>(namespace, name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                self.next_version()?;
-                self.changed.send_modify(|n| *n += 1);
-                Ok(true)
+/// RFC 7396: objects merge, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(StoreError::Io { path, source }),
         }
+        _ => *target = patch.clone(),
     }
 }
 
@@ -409,9 +520,66 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// The file operations are short (one small file, one `flock`), so they run inline.
+impl ObjectStore for LocalStore {
+    async fn get<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<K>, StoreError> {
+        LocalStore::get(self, namespace, name)
+    }
+
+    async fn list<K: StoredKind>(&self, namespace: Option<&str>) -> Result<Vec<K>, StoreError> {
+        LocalStore::list(self, namespace)
+    }
+
+    async fn create<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
+        LocalStore::create(self, object)
+    }
+
+    async fn apply<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
+        LocalStore::apply(self, object)
+    }
+
+    async fn patch_spec<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: Value,
+    ) -> Result<K, StoreError> {
+        LocalStore::patch_spec(self, namespace, name, &patch)
+    }
+
+    async fn write_status<K: StoredKind>(&self, object: &K) -> Result<(), StoreError> {
+        LocalStore::update_status(self, object).map(drop)
+    }
+
+    async fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
+        LocalStore::delete::<K>(self, namespace, name)
+    }
+
+    async fn set_finalizers<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        finalizers: Vec<String>,
+    ) -> Result<(), StoreError> {
+        LocalStore::set_finalizers::<K>(self, namespace, name, finalizers)
+    }
+
+    async fn record_event<K: StoredKind>(&self, object: &K, event: EventNote) {
+        tracing::info!(kind = K::KIND, object = ?key_of(object), reason = %event.reason, note = %event.note, warning = event.warning, "event");
+        if let Err(error) = LocalStore::record_event(self, object, &event) {
+            tracing::debug!(%error, "recording an event failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oqto_api::Session;
     use serde_json::json;
 
     fn session(spec: Value) -> Session {
@@ -423,7 +591,7 @@ mod tests {
     #[test]
     fn apply_assigns_identity_and_bumps_generation_only_on_spec_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
         let first = store
             .apply(session(json!({"workspaceRef":{"name":"w"}})))
             .unwrap();
@@ -445,13 +613,13 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(changed.metadata.generation, Some(2));
-        assert_eq!(store.list::<Session>().unwrap().len(), 1);
+        assert_eq!(store.list::<Session>(None).unwrap().len(), 1);
     }
 
     #[test]
     fn status_writes_are_optimistic_and_applies_keep_status() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
         let read = store
             .apply(session(json!({"workspaceRef":{"name":"w"}})))
             .unwrap();
@@ -463,7 +631,7 @@ mod tests {
         store.update_status(&with_status).unwrap();
         // A second writer holding the old copy loses.
         let err = store.update_status(&with_status).unwrap_err();
-        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         // A user's apply keeps the operator's status.
         let applied = store
             .apply(session(
@@ -478,7 +646,7 @@ mod tests {
     #[test]
     fn names_are_validated_like_the_apiserver_does() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
         let mut bad = session(json!({"workspaceRef":{"name":"w"}}));
         bad.metadata.name = Some("Bad_Name".into());
         let err = store.apply(bad).unwrap_err();
@@ -491,8 +659,8 @@ mod tests {
         // opens the lock file anew, so flock separates them exactly as it separates processes.
         let dir = tempfile::tempdir().unwrap();
         let stores = [
-            std::sync::Arc::new(Store::open(dir.path()).unwrap()),
-            std::sync::Arc::new(Store::open(dir.path()).unwrap()),
+            std::sync::Arc::new(LocalStore::open(dir.path()).unwrap()),
+            std::sync::Arc::new(LocalStore::open(dir.path()).unwrap()),
         ];
         let writers: Vec<_> = (0..4)
             .map(|t| {
@@ -524,6 +692,6 @@ mod tests {
             "one directory, one store id"
         );
         let other = tempfile::tempdir().unwrap();
-        assert_ne!(Store::open(other.path()).unwrap().id(), stores[0].id());
+        assert_ne!(LocalStore::open(other.path()).unwrap().id(), stores[0].id());
     }
 }

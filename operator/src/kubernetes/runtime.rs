@@ -1,0 +1,319 @@
+//! The Kubernetes runtime: a Session's runner is a Pod (and a headless Service), a Workspace's
+//! storage a PersistentVolumeClaim (with its ServiceAccount and NetworkPolicy). Thin: it applies
+//! what `core::kube_objects` renders and reads Pods back as neutral health.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{
+    Event as CoreEvent, PersistentVolumeClaim, Pod, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use oqto_api::workspace::ReclaimPolicy;
+use oqto_api::{Session, Workspace, names};
+
+use crate::Error;
+use crate::core::lifecycle::{RunnerHealth, RunnerSeen};
+use crate::core::observe::read_pod;
+use crate::core::{OperatorDefaults, RunnerPlan, StoragePlan, kube_objects};
+use crate::runtime::{OwnedRunner, Runtime, StorageSeen};
+
+/// The field manager of everything the operator applies.
+pub const MANAGER: &str = "oqto-operator";
+
+/// Annotation with a hash of the desired pod: a pod built from an older spec is replaced
+/// (a pod's spec is immutable).
+const RUNNER_HASH: &str = "oqto.dev/runner-hash";
+
+pub struct KubeRuntime {
+    pub client: Client,
+    /// One namespace, or all with None.
+    pub namespace: Option<String>,
+    pub defaults: OperatorDefaults,
+    /// pi-bridge's port on the Pod's IP.
+    pub runner_port: u16,
+}
+
+fn fnv1a(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+fn namespace_of<K: Resource>(object: &K) -> String {
+    object.meta().namespace.clone().unwrap_or_default()
+}
+
+/// The Pod the plan describes, with the hash of its spec.
+fn desired_pod(plan: &RunnerPlan, session: &Session) -> Result<(Pod, String), Error> {
+    let owner = session
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::Refused {
+            reason: "InvalidObject",
+            message: "the Session has no uid yet".into(),
+        })?;
+    let mut pod = kube_objects::pod(plan, owner);
+    let hash = fnv1a(
+        &serde_json::to_string(&pod.spec).map_err(|source| Error::Serialize {
+            what: "pod",
+            source,
+        })?,
+    );
+    pod.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(RUNNER_HASH.into(), hash.clone());
+    Ok((pod, hash))
+}
+
+async fn apply<K>(api: &Api<K>, object: &K) -> Result<K, Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    Ok(api
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await?)
+}
+
+async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<(), Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl KubeRuntime {
+    fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// The newest warning Event about the runner pod, if any.
+    async fn last_warning(&self, namespace: &str, pod: &str) -> Option<(String, String)> {
+        let events = self
+            .api::<CoreEvent>(namespace)
+            .list(&ListParams::default().fields(&format!(
+                "involvedObject.kind=Pod,involvedObject.name={pod},type=Warning"
+            )))
+            .await
+            .ok()?;
+        events
+            .items
+            .into_iter()
+            .max_by_key(|e| {
+                e.last_timestamp
+                    .as_ref()
+                    .map(|t| t.0)
+                    .or(e.event_time.as_ref().map(|t| t.0))
+            })
+            .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+    }
+}
+
+impl Runtime for KubeRuntime {
+    async fn observe(
+        &self,
+        session: &Session,
+        plan: Option<&RunnerPlan>,
+    ) -> Result<Option<RunnerSeen>, Error> {
+        let namespace = namespace_of(session);
+        let name = names::runner(&session.name_any());
+        let Some(pod) = self.api::<Pod>(&namespace).get_opt(&name).await? else {
+            return Ok(None);
+        };
+        let ours = session.metadata.uid.as_ref().is_some_and(|uid| {
+            pod.owner_references()
+                .iter()
+                .any(|o| o.kind == "Session" && &o.uid == uid)
+        });
+        let current = match plan {
+            Some(plan) => {
+                let (_, hash) = desired_pod(plan, session)?;
+                pod.annotations().get(RUNNER_HASH) == Some(&hash)
+            }
+            None => true,
+        };
+        let ready = read_pod(&pod, None) == RunnerHealth::Ready;
+        // The Events list is read only for a pod that is not ready: a running fleet costs no
+        // extra requests.
+        let warning = if ready {
+            None
+        } else {
+            self.last_warning(&namespace, &name).await
+        };
+        let health = read_pod(
+            &pod,
+            warning.as_ref().map(|(r, m)| (r.as_str(), m.as_str())),
+        );
+        let age = pod
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok())
+            .unwrap_or_default();
+        let address = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.as_deref())
+            .map(|ip| {
+                let host = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_owned()
+                };
+                format!("http://{host}:{}", self.runner_port)
+            });
+        Ok(Some(RunnerSeen {
+            name: name.clone(),
+            ours,
+            current,
+            deleting: pod.metadata.deletion_timestamp.is_some(),
+            age,
+            health,
+            endpoint: Some(format!(
+                "http://{name}.{namespace}.svc:{}",
+                names::RUNNER_PORT
+            )),
+            address,
+        }))
+    }
+
+    async fn create(&self, session: &Session, plan: &RunnerPlan) -> Result<(), Error> {
+        let (pod, _) = desired_pod(plan, session)?;
+        let owner = session
+            .controller_owner_ref(&())
+            .ok_or_else(|| Error::Refused {
+                reason: "InvalidObject",
+                message: "the Session has no uid yet".into(),
+            })?;
+        apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
+        apply(
+            &self.api::<Service>(&plan.namespace),
+            &kube_objects::service(plan, owner),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The kubelet restarts containers; a Pod is never restarted by the operator.
+    async fn restart(&self, _namespace: &str, _runner: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn remove(&self, namespace: &str, runner: &str) -> Result<(), Error> {
+        delete_if_present(&self.api::<Pod>(namespace), runner).await?;
+        delete_if_present(&self.api::<Service>(namespace), runner).await
+    }
+
+    async fn list_owned(&self) -> Result<Vec<OwnedRunner>, Error> {
+        let selector = format!(
+            "{}={},{}=runner",
+            names::LABEL_MANAGED_BY,
+            names::MANAGED_BY,
+            names::LABEL_COMPONENT
+        );
+        let pods: Api<Pod> = match &self.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let list = pods.list(&ListParams::default().labels(&selector)).await?;
+        Ok(list
+            .items
+            .iter()
+            .map(|pod| OwnedRunner {
+                namespace: namespace_of(pod),
+                name: pod.name_any(),
+                session_uid: pod
+                    .owner_references()
+                    .iter()
+                    .find(|o| o.kind == "Session")
+                    .map(|o| o.uid.clone()),
+            })
+            .collect())
+    }
+
+    async fn ensure_workspace(&self, workspace: &Workspace) -> Result<StorageSeen, Error> {
+        let name = workspace.name_any();
+        let namespace = namespace_of(workspace);
+        let owner = workspace
+            .controller_owner_ref(&())
+            .ok_or_else(|| Error::Refused {
+                reason: "InvalidObject",
+                message: "the Workspace has no uid yet".into(),
+            })?;
+        apply(
+            &self.api::<ServiceAccount>(&namespace),
+            &kube_objects::service_account(&name, &namespace, owner.clone()),
+        )
+        .await?;
+        apply(
+            &self.api::<NetworkPolicy>(&namespace),
+            &kube_objects::network_policy(
+                &name,
+                &namespace,
+                workspace.spec.network.egress,
+                &self.defaults,
+                owner.clone(),
+            ),
+        )
+        .await?;
+        let storage = StoragePlan::for_workspace(workspace, &name);
+        let claim = apply(
+            &self.api::<PersistentVolumeClaim>(&namespace),
+            &kube_objects::claim(&storage, &name, &namespace, owner),
+        )
+        .await?;
+        let phase = claim
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into());
+        Ok(if phase == "Bound" {
+            StorageSeen {
+                ready: true,
+                reason: "ClaimBound",
+                message: format!("volume claim {} is bound", storage.claim_name),
+            }
+        } else {
+            StorageSeen {
+                ready: false,
+                reason: "ClaimPending",
+                message: format!(
+                    "volume claim {} is {phase}: waiting for a volume",
+                    storage.claim_name
+                ),
+            }
+        })
+    }
+
+    /// `Delete` removes the claim now (garbage collection would too, through its owner
+    /// reference); `Retain` keeps it, without an owner.
+    async fn release_workspace(&self, workspace: &Workspace) -> Result<bool, Error> {
+        if workspace.spec.storage.reclaim_policy == ReclaimPolicy::Delete {
+            let name = workspace.name_any();
+            let claim = StoragePlan::for_workspace(workspace, &name).claim_name;
+            delete_if_present(
+                &self.api::<PersistentVolumeClaim>(&namespace_of(workspace)),
+                &claim,
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+}

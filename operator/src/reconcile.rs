@@ -1,0 +1,397 @@
+//! The one reconciler of both runtimes: fetch (from the object store), decide (in
+//! `core::lifecycle`), act (through the runtime), then write status and Events. The Kubernetes
+//! controllers and the Podman loop only decide *when* to call it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use oqto_api::workspace::ReclaimPolicy;
+use oqto_api::{Session, Workspace, WorkspacePhase, WorkspaceStatus};
+use oqto_store::{EventNote, ObjectStore, key_of};
+use serde_json::json;
+
+use crate::Error;
+use crate::core::OperatorDefaults;
+use crate::core::conditions::{Wanted, merge};
+use crate::core::idle::Activity;
+use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
+use crate::metrics::Metrics;
+use crate::runtime::Runtime;
+
+/// Held on every Workspace: its deletion waits until its Sessions and storage are handled.
+pub const WORKSPACE_FINALIZER: &str = "oqto.dev/sessions";
+
+pub struct Reconciler<S, R> {
+    pub store: Arc<S>,
+    pub runtime: Arc<R>,
+    pub defaults: OperatorDefaults,
+    pub metrics: Arc<Metrics>,
+    /// How often a running Session's activity is checked.
+    pub activity_every: Duration,
+    http: reqwest::Client,
+    /// Consecutive transient failures per object, for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+/// Records a reconcile's duration when dropped (whichever way the reconcile ends).
+struct Timer<'a> {
+    metrics: &'a Metrics,
+    controller: &'static str,
+    started: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .observe_reconcile(self.controller, self.started.elapsed().as_secs_f64());
+    }
+}
+
+fn session_key(session: &Session) -> String {
+    let (namespace, name) = key_of(session);
+    format!("sess/{namespace}/{name}")
+}
+
+impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
+    pub fn new(store: Arc<S>, runtime: Arc<R>, defaults: OperatorDefaults) -> Self {
+        Self {
+            store,
+            runtime,
+            defaults,
+            metrics: Arc::new(Metrics::new()),
+            activity_every: lifecycle::ACTIVITY_EVERY,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    fn timer(&self, controller: &'static str) -> Timer<'_> {
+        Timer {
+            metrics: &self.metrics,
+            controller,
+            started: Instant::now(),
+        }
+    }
+
+    /// Exponential backoff for transient failures: 1 s, 2 s, 4 s … at most 5 min.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let Ok(mut failures) = self.failures.lock() else {
+            return Duration::from_secs(30);
+        };
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        *n = (*n + 1).min(9);
+        Duration::from_secs(1u64 << (*n - 1)).min(Duration::from_secs(300))
+    }
+
+    fn succeeded(&self, key: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(key);
+        }
+    }
+
+    /// Counts a failure and says when to try again (transient) or to wait for a change.
+    pub fn failed(&self, controller: &'static str, key: &str, error: &Error) -> Requeue {
+        self.metrics.failed(controller, error.reason());
+        tracing::warn!(object = %key, reason = error.reason(), %error, "reconcile failed");
+        if error.is_transient() {
+            Requeue::After(self.backoff(key))
+        } else {
+            Requeue::OnChange
+        }
+    }
+
+    async fn activity(&self, address: &str) -> Option<Activity> {
+        let response = self
+            .http
+            .get(format!("{address}/activity"))
+            .send()
+            .await
+            .ok()?;
+        response.error_for_status().ok()?.json().await.ok()
+    }
+
+    /// One Session: the lifecycle step, carried out.
+    pub async fn session(&self, session: &Session) -> Result<Requeue, Error> {
+        let _timer = self.timer("session");
+        let key = session_key(session);
+        let (namespace, name) = key_of(session);
+        if session.metadata.deletion_timestamp.is_some() {
+            self.metrics.session_phase(&key, None);
+            return Ok(Requeue::OnChange);
+        }
+        let workspace: Option<Workspace> = self
+            .store
+            .get(&namespace, &session.spec.workspace_ref.name)
+            .await?;
+        let plan = workspace
+            .as_ref()
+            .map(|w| lifecycle::plan(session, w, &self.defaults));
+        let plan_ref = plan.as_ref().map(|p| p.as_ref());
+        let mut runner = self
+            .runtime
+            .observe(session, plan_ref.and_then(|p| p.ok()))
+            .await?;
+        // A created runner is observed once more, so its first status says Starting.
+        for _ in 0..2 {
+            let activity = match &runner {
+                Some(r) if r.health == RunnerHealth::Ready => match &r.address {
+                    Some(address) => self.activity(address).await,
+                    None => None,
+                },
+                _ => None,
+            };
+            let seen = Observed {
+                session,
+                workspace: workspace.as_ref(),
+                runner: runner.as_ref(),
+                activity,
+                now: Timestamp::now(),
+                activity_every: self.activity_every,
+            };
+            let no_plan = crate::core::CoreError::WrongWorkspace {
+                wanted: session.spec.workspace_ref.name.clone(),
+                given: String::new(),
+            };
+            let step = lifecycle::step(&seen, plan_ref.unwrap_or(Err(&no_plan)));
+            match &step.action {
+                RunnerAction::Create => {
+                    let Some(Ok(plan)) = plan_ref else {
+                        return Ok(Requeue::OnChange);
+                    };
+                    match self.runtime.create(session, plan).await {
+                        Ok(()) => {
+                            runner = self.runtime.observe(session, Some(plan)).await?;
+                            if runner.is_some() {
+                                continue;
+                            }
+                        }
+                        Err(Error::Refused { reason, message }) => {
+                            let refused = lifecycle::refused(&seen, reason, &message);
+                            return self.finish(session, &key, refused).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                RunnerAction::Replace | RunnerAction::Remove => {
+                    if let Some(r) = &runner {
+                        tracing::info!(session = %key, runner = %r.name, action = ?step.action, "removing the runner");
+                        self.runtime.remove(&namespace, &r.name).await?;
+                    }
+                }
+                RunnerAction::Restart => {
+                    if let Some(r) = &runner {
+                        tracing::info!(session = %key, runner = %r.name, "runner stopped; starting it again");
+                        self.runtime.restart(&namespace, &r.name).await?;
+                    }
+                }
+                RunnerAction::None => {}
+            }
+            if let Some((reason, note)) = &step.suspend {
+                tracing::info!(session = %key, reason, %note, "suspending");
+                self.store
+                    .patch_spec::<Session>(&namespace, &name, json!({"suspended": true}))
+                    .await?;
+            }
+            return self.finish(session, &key, step).await;
+        }
+        Ok(Requeue::After(Duration::from_secs(1)))
+    }
+
+    async fn finish(&self, session: &Session, key: &str, step: Step) -> Result<Requeue, Error> {
+        if let Some(status) = &step.status {
+            self.metrics
+                .session_phase(key, status.phase.map(|p| format!("{p:?}")).as_deref());
+            if session.status.as_ref() != Some(status) {
+                let mut updated = session.clone();
+                updated.status = Some(status.clone());
+                match self.store.write_status(&updated).await {
+                    // Changed meanwhile: the change brings another pass.
+                    Err(oqto_store::StoreError::Conflict(_)) => {}
+                    other => other?,
+                }
+            }
+        }
+        if let Some(started) = step.started_after {
+            self.metrics
+                .session_start_seconds
+                .observe(started.as_secs_f64());
+        }
+        if let Some(event) = step.event {
+            self.store.record_event(session, event).await;
+        }
+        self.succeeded(key);
+        Ok(step.requeue)
+    }
+
+    /// One Workspace: its finalizer and storage, or, once deleted, the cascade: its Sessions
+    /// go first, then its storage as `reclaimPolicy` says, then the finalizer.
+    pub async fn workspace(&self, workspace: &Workspace) -> Result<Requeue, Error> {
+        let _timer = self.timer("workspace");
+        let (namespace, name) = key_of(workspace);
+        let key = format!("ws/{namespace}/{name}");
+        let finalizers = workspace.metadata.finalizers.clone().unwrap_or_default();
+        let held = finalizers.iter().any(|f| f == WORKSPACE_FINALIZER);
+        if workspace.metadata.deletion_timestamp.is_some() {
+            if !held {
+                return Ok(Requeue::OnChange);
+            }
+            return self.cascade(workspace, &namespace, &name, finalizers).await;
+        }
+        if !held {
+            let mut with = finalizers;
+            with.push(WORKSPACE_FINALIZER.into());
+            self.store
+                .set_finalizers::<Workspace>(&namespace, &name, with)
+                .await?;
+        }
+        let storage = self.runtime.ensure_workspace(workspace).await?;
+        let condition = Wanted::new(
+            "StorageReady",
+            storage.ready,
+            storage.reason,
+            storage.message.clone(),
+        );
+        let phase = if storage.ready {
+            WorkspacePhase::Ready
+        } else {
+            WorkspacePhase::Pending
+        };
+        self.write_workspace_status(workspace, phase, &condition)
+            .await?;
+        self.succeeded(&key);
+        Ok(if storage.ready {
+            Requeue::After(Duration::from_secs(600))
+        } else {
+            Requeue::After(Duration::from_secs(10))
+        })
+    }
+
+    async fn cascade(
+        &self,
+        workspace: &Workspace,
+        namespace: &str,
+        name: &str,
+        finalizers: Vec<String>,
+    ) -> Result<Requeue, Error> {
+        let sessions: Vec<Session> = self
+            .store
+            .list::<Session>(Some(namespace))
+            .await?
+            .into_iter()
+            .filter(|s| s.spec.workspace_ref.name == name)
+            .collect();
+        if !sessions.is_empty() {
+            for session in sessions
+                .iter()
+                .filter(|s| s.metadata.deletion_timestamp.is_none())
+            {
+                let (_, session_name) = key_of(session);
+                self.store
+                    .delete::<Session>(namespace, &session_name)
+                    .await?;
+            }
+            let condition = Wanted::new(
+                "StorageReady",
+                false,
+                "DeletingSessions",
+                format!("{} session(s) are being deleted first", sessions.len()),
+            );
+            self.write_workspace_status(workspace, WorkspacePhase::Terminating, &condition)
+                .await?;
+            return Ok(Requeue::After(Duration::from_secs(1)));
+        }
+        if !self.runtime.release_workspace(workspace).await? {
+            return Ok(Requeue::After(Duration::from_secs(2)));
+        }
+        let policy = workspace.spec.storage.reclaim_policy;
+        self.store
+            .record_event(
+                workspace,
+                EventNote {
+                    warning: false,
+                    reason: "Deleted".into(),
+                    note: match policy {
+                        ReclaimPolicy::Delete => "sessions and storage deleted".into(),
+                        ReclaimPolicy::Retain => {
+                            "sessions deleted; storage retained (reclaimPolicy Retain)".into()
+                        }
+                    },
+                },
+            )
+            .await;
+        let rest: Vec<String> = finalizers
+            .into_iter()
+            .filter(|f| f != WORKSPACE_FINALIZER)
+            .collect();
+        self.store
+            .set_finalizers::<Workspace>(namespace, name, rest)
+            .await?;
+        Ok(Requeue::OnChange)
+    }
+
+    async fn write_workspace_status(
+        &self,
+        workspace: &Workspace,
+        phase: WorkspacePhase,
+        condition: &Wanted,
+    ) -> Result<(), Error> {
+        let old = workspace.status.clone().unwrap_or_default();
+        let now = Time(Timestamp::now());
+        let status = WorkspaceStatus {
+            phase: Some(phase),
+            conditions: merge(
+                &old.conditions,
+                std::slice::from_ref(condition),
+                workspace.metadata.generation,
+                &now,
+            ),
+            observed_generation: workspace.metadata.generation,
+        };
+        if status != old {
+            let mut updated = workspace.clone();
+            updated.status = Some(status);
+            match self.store.write_status(&updated).await {
+                Err(oqto_store::StoreError::Conflict(_) | oqto_store::StoreError::NotFound(_)) => {}
+                other => other?,
+            }
+        }
+        if old.phase != Some(phase) {
+            self.store
+                .record_event(
+                    workspace,
+                    EventNote {
+                        warning: false,
+                        reason: condition.reason.clone(),
+                        note: condition.message.clone(),
+                    },
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Runners whose Session is gone (or was created again under its name) are removed.
+    /// `live`: the uids of the Sessions that exist, from a complete listing.
+    pub async fn prune(&self, live: &HashSet<String>) -> Result<usize, Error> {
+        let mut removed = 0;
+        for runner in self.runtime.list_owned().await? {
+            if runner
+                .session_uid
+                .as_ref()
+                .is_some_and(|u| live.contains(u))
+            {
+                continue;
+            }
+            tracing::info!(runner = %runner.name, namespace = %runner.namespace, "pruning a runner without a live Session");
+            self.runtime.remove(&runner.namespace, &runner.name).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,168 @@
+//! The store on the Kubernetes API server. The apiserver enforces the schema and the CEL rules
+//! generated from the same types as `oqto_api::rules`; its field-naming refusals reach the
+//! caller unchanged.
+
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use crate::{EventNote, ObjectStore, StoreError, StoredKind};
+
+pub struct KubeStore {
+    client: Client,
+    /// The field manager of every write (`oqto-operator`, `oqto-gateway`).
+    manager: String,
+    recorder: Recorder,
+}
+
+impl KubeStore {
+    /// `instance` names this replica in Events (the pod name in a cluster).
+    pub fn new(client: Client, manager: &str, instance: Option<String>) -> Self {
+        let reporter = Reporter {
+            controller: manager.into(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            manager: manager.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn api<K: StoredKind>(&self, namespace: &str) -> Api<K> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    fn not_found<K: StoredKind>(name: &str, error: StoreError) -> StoreError {
+        match error {
+            StoreError::NotFound(_) => StoreError::not_found::<K>(name),
+            other => other,
+        }
+    }
+}
+
+impl ObjectStore for KubeStore {
+    async fn get<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<K>, StoreError> {
+        Ok(self.api::<K>(namespace).get_opt(name).await?)
+    }
+
+    async fn list<K: StoredKind>(&self, namespace: Option<&str>) -> Result<Vec<K>, StoreError> {
+        let api: Api<K> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        Ok(api.list(&ListParams::default()).await?.items)
+    }
+
+    async fn create<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
+        let (namespace, _) = crate::key_of(&object);
+        Ok(self
+            .api::<K>(&namespace)
+            .create(&PostParams::default(), &object)
+            .await?)
+    }
+
+    async fn apply<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
+        let (namespace, name) = crate::key_of(&object);
+        Ok(self
+            .api::<K>(&namespace)
+            .patch(
+                &name,
+                &PatchParams::apply(&self.manager),
+                &Patch::Apply(&object),
+            )
+            .await?)
+    }
+
+    async fn patch_spec<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: Value,
+    ) -> Result<K, StoreError> {
+        self.api::<K>(namespace)
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": patch })),
+            )
+            .await
+            .map_err(|e| Self::not_found::<K>(name, e.into()))
+    }
+
+    /// Server-side apply of the status subresource: no read-modify-write, no conflicts with
+    /// the gateway's spec writes, one field manager.
+    async fn write_status<K: StoredKind>(&self, object: &K) -> Result<(), StoreError> {
+        let (namespace, name) = crate::key_of(object);
+        let status = serde_json::to_value(object)
+            .ok()
+            .and_then(|v| v.get("status").cloned())
+            .unwrap_or(Value::Null);
+        let body = json!({
+            "apiVersion": K::api_version(&()),
+            "kind": K::kind(&()),
+            "status": status,
+        });
+        self.api::<K>(&namespace)
+            .patch_status(
+                &name,
+                &PatchParams::apply(&self.manager).force(),
+                &Patch::Apply(body),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| Self::not_found::<K>(&name, e.into()))
+    }
+
+    async fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
+        match self
+            .api::<K>(namespace)
+            .delete(name, &DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn set_finalizers<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        finalizers: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let patch = json!({ "metadata": { "finalizers": finalizers } });
+        self.api::<K>(namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(drop)
+            .map_err(|e| Self::not_found::<K>(name, e.into()))
+    }
+
+    async fn record_event<K: StoredKind>(&self, object: &K, event: EventNote) {
+        let event = Event {
+            type_: if event.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: event.reason,
+            note: Some(event.note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::debug!(%error, "publishing an event failed");
+        }
+    }
+}
