@@ -125,10 +125,26 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             self.metrics.session_phase(&key, None);
             return Ok(Requeue::OnChange);
         }
-        let workspace: Option<Workspace> = self
+        let workspace: Option<Workspace> = match self
             .store
             .get(&namespace, &session.spec.workspace_ref.name)
-            .await?;
+            .await
+        {
+            Ok(workspace) => workspace,
+            Err(oqto_store::StoreError::Unreadable(reason)) => {
+                let seen = Observed {
+                    session,
+                    workspace: None,
+                    runner: None,
+                    activity: None,
+                    now: Timestamp::now(),
+                    activity_every: self.activity_every,
+                };
+                let step = lifecycle::workspace_unreadable(&seen, &reason);
+                return self.finish(session, &key, step).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let plan = workspace
             .as_ref()
             .map(|w| lifecycle::plan(session, w, &self.defaults));

@@ -155,6 +155,19 @@ pub fn refused(seen: &Observed<'_>, reason: &str, message: &str) -> Step {
     finish(seen, RunnerAction::None, verdict, None, Requeue::OnChange)
 }
 
+/// The step for a Session whose Workspace exists but cannot be read: it waits, saying why.
+pub fn workspace_unreadable(seen: &Observed<'_>, reason: &str) -> Step {
+    let verdict = Verdict::new(
+        SessionPhase::Pending,
+        "WorkspaceInvalid",
+        format!(
+            "Workspace {:?} cannot be read: {reason}",
+            seen.session.spec.workspace_ref.name
+        ),
+    );
+    finish(seen, RunnerAction::None, verdict, None, Requeue::OnChange)
+}
+
 /// The one lifecycle step.
 pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step {
     let session = seen.session;

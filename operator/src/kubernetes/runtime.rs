@@ -202,12 +202,14 @@ impl Runtime for KubeRuntime {
                 reason: "InvalidObject",
                 message: "the Session has no uid yet".into(),
             })?;
-        apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
+        // The Service first: a Pod exists only with its Service, even when the operator is
+        // killed between the two writes (a Pod is what `observe` looks for).
         apply(
             &self.api::<Service>(&plan.namespace),
             &kube_objects::service(plan, owner),
         )
         .await?;
+        apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
         Ok(())
     }
 

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// Refused: the message names the field (`spec.owner: Invalid value: owner is immutable`).
     #[error("{0}")]
     Invalid(String),
+    /// Stored, but not readable as its type (written under a looser schema): a change of the
+    /// object fixes it, a retry does not.
+    #[error("{0}")]
+    Unreadable(String),
     /// The caller's rights do not allow it (RBAC).
     #[error("{0}")]
     Forbidden(String),
@@ -49,6 +53,7 @@ impl StoreError {
             Self::AlreadyExists(_) => "AlreadyExists",
             Self::Conflict(_) => "Conflict",
             Self::Invalid(_) => "Invalid",
+            Self::Unreadable(_) => "InvalidObject",
             Self::Forbidden(_) => "Forbidden",
             Self::Unavailable(_) => "StoreUnavailable",
             Self::Io { .. } => "StoreIo",
@@ -58,7 +63,10 @@ impl StoreError {
 
     /// Retrying may help (the store was away, the object moved); a refusal needs a change.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, Self::Invalid(_) | Self::AlreadyExists(_))
+        !matches!(
+            self,
+            Self::Invalid(_) | Self::AlreadyExists(_) | Self::Unreadable(_)
+        )
     }
 }
 
@@ -83,6 +91,7 @@ impl From<kube::Error> for StoreError {
                     _ => Self::Unavailable(format!("the Kubernetes API answered: {message}")),
                 }
             }
+            kube::Error::SerdeError(e) => Self::Unreadable(e.to_string()),
             other => Self::Unavailable(format!("the Kubernetes API is unavailable: {other}")),
         }
     }

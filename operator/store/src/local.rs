@@ -145,14 +145,17 @@ impl LocalStore {
 
     fn read<K: StoredKind>(&self, path: &Path) -> Result<Option<K>, StoreError> {
         match std::fs::read(path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
+            // A file that is JSON but not the type (written by an older release, or by hand) is
+            // unreadable, not corrupt: it is reported on the object.
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(value) => serde_json::from_value(value)
                     .map(Some)
-                    .map_err(|source| StoreError::Corrupt {
-                        path: path.into(),
-                        source,
-                    })
-            }
+                    .map_err(|e| StoreError::Unreadable(format!("{}: {e}", path.display()))),
+                Err(source) => Err(StoreError::Corrupt {
+                    path: path.into(),
+                    source,
+                }),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io {
                 path: path.into(),
