@@ -29,7 +29,7 @@ hack/podman/compose.sh >/dev/null
 
 step "starting Podman's API socket (the operator creates runner containers through it)"
 socket="$(hack/podman/service.sh up)"
-export OQTO_PODMAN_SOCKET_PATH="$socket"
+export OQTO_PODMAN_SOCKET_DIR="$(dirname "$socket")"
 
 step "installing the pinned Pi from npm (cached after the first run)"
 hack/pi/install.sh >/dev/null

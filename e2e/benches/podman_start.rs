@@ -97,10 +97,8 @@ async fn main() {
             llm: None,
         },
     );
-    let health = std::sync::Arc::new(oqto_operator::http::Health::default());
     tokio::spawn(podman::run(
         reconciler,
-        health,
         Duration::from_millis(100),
         std::future::pending(),
     ));

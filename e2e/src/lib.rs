@@ -19,6 +19,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
 pub mod mux;
+pub mod podman;
 
 /// Field manager of everything the test support applies.
 pub const FIELD_MANAGER: &str = "oqto-e2e";

@@ -233,7 +233,7 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let context = operator.context.clone().unwrap();
-    let router = oqto_operator::http::router(context.health.clone(), context.metrics());
+    let router = oqto_operator::http::router(context.health(), context.metrics());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let metrics = reqwest::get(&metrics_url)
         .await

@@ -4,74 +4,17 @@
 //! is a failure, not a skip.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use oqto_api::{Session, SessionPhase, Workspace};
+use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service};
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::{self, PodmanRuntime, render};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(120);
-
-/// Removes what this test's store made, also when the test fails half-way: CI may run on a
-/// host that keeps its containers, and a leftover runner would hold its port and volumes.
-struct RemoveStoreObjects(String);
-
-impl Drop for RemoveStoreObjects {
-    fn drop(&mut self) {
-        let label = format!("label=oqto.dev/store={}", self.0);
-        let (_, containers) = podman(&["ps", "-aq", "--filter", &label]);
-        for id in containers.split_whitespace() {
-            podman(&["rm", "-f", id]);
-        }
-        let (_, volumes) = podman(&["volume", "ls", "-q", "--filter", &label]);
-        for name in volumes.split_whitespace() {
-            podman(&["volume", "rm", "-f", name]);
-        }
-    }
-}
-
-/// `podman system service` on a socket of this test; stopped on drop.
-struct PodmanService(Child);
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn podman_service(socket: &std::path::Path) -> PodmanService {
-    let child = Command::new("podman")
-        .args(["system", "service", "--time=0"])
-        .arg(format!("unix://{}", socket.display()))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("podman is installed (hack/podman/setup.sh)");
-    for _ in 0..100 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        socket.exists(),
-        "podman system service did not create {}",
-        socket.display()
-    );
-    PodmanService(child)
-}
-
-fn podman(args: &[&str]) -> (bool, String) {
-    let out = Command::new("podman").args(args).output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-    )
-}
 
 async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
@@ -97,7 +40,7 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let image = oqto_e2e::runner_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("podman.sock");
-    let _service = podman_service(&socket).await;
+    let _service = podman_service(&socket).await.unwrap();
     let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
     let _cleanup = RemoveStoreObjects(store.id().to_owned());
     let namespace = format!("t{}", std::process::id());
@@ -110,7 +53,6 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
             llm: None,
         },
     );
-    let health = std::sync::Arc::new(oqto_operator::http::Health::default());
     // Another store's volume on this host (a developer's stack beside the test), marked for
     // deletion and named by no Workspace here: this operator must leave it alone.
     let foreign = format!("oqto-{namespace}-foreign-files");
@@ -129,7 +71,6 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(podman::run(
         reconciler,
-        health,
         Duration::from_millis(500),
         async {
             let _ = stopped.await;
@@ -318,3 +259,87 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
 }
 
 use futures::FutureExt as _;
+
+/// The Podman API goes away under a running operator: `/readyz` and the waiting Session say
+/// so; when a service answers on the socket again, the Session starts without an operator
+/// restart.
+#[tokio::test]
+async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns() {
+    let image = oqto_e2e::runner_image().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("podman.sock");
+    let service = podman_service(&socket).await.unwrap();
+    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
+    let _cleanup = RemoveStoreObjects(store.id().to_owned());
+    let namespace = format!("lost{}", std::process::id());
+    let reconciler = podman::reconciler(
+        store.clone(),
+        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        OperatorDefaults {
+            runner_image: Some(image),
+            gateway_labels: Default::default(),
+            llm: None,
+        },
+    );
+    let health = reconciler.health.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(podman::run(reconciler, Duration::from_millis(300), async {
+        let _ = stopped.await;
+    }));
+    store
+        .apply::<Workspace>(object("Workspace", &namespace, "w", json!({"owner":"eve"})))
+        .unwrap();
+    eventually("the workspace's volumes", || async {
+        let [files, _] = render::volume_names(&namespace, "w");
+        podman(&["volume", "exists", &files]).0.then_some(())
+    })
+    .await;
+
+    drop(service);
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "waits",
+            json!({"workspaceRef":{"name":"w"}}),
+        ))
+        .unwrap();
+    let message = eventually("the session says the runtime is unreachable", || async {
+        let status = store.get::<Session>(&namespace, "waits").unwrap()?.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "RuntimeUnreachable").then(|| ready.message.clone())
+    })
+    .await;
+    assert!(message.contains("Podman API"), "{message}");
+    assert!(
+        health.unreachable().is_some(),
+        "/readyz reports the runtime unreachable"
+    );
+
+    // A new service on the same socket path (a new socket file).
+    let _service = podman_service(&socket).await.unwrap();
+    eventually("the session runs once Podman answers again", || async {
+        let phase = store
+            .get::<Session>(&namespace, "waits")
+            .unwrap()?
+            .status?
+            .phase?;
+        (phase == SessionPhase::Running).then_some(())
+    })
+    .await;
+    assert_eq!(health.unreachable(), None);
+    let _ = stop.send(());
+    let _ = running.await;
+    podman(&[
+        "volume",
+        "rm",
+        "-f",
+        &render::volume_names(&namespace, "w")[0],
+    ]);
+    podman(&[
+        "volume",
+        "rm",
+        "-f",
+        &render::volume_names(&namespace, "w")[1],
+    ]);
+}

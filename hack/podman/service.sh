@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Podman's API socket (the Docker-compatible API the operator speaks), for hosts without
-# systemd's podman.socket: `up` starts `podman system service` when nothing answers on the socket
-# and prints the socket's path; `down` stops the service only if `up` started it.
+# Podman's API socket (the Docker-compatible API the operator speaks): `up` starts a
+# `podman system service` of this stack's own (OQTO_PROJECT) when nothing answers on its socket
+# and prints the socket's path; `down` stops it. Each stack has its own service in a directory
+# of its own, so stopping one stack never takes the API away from another on the same host, and
+# the operator's container mounts the directory, not the socket file: a service started again
+# makes a new socket file there, and the running operator sees it.
 #
 #   hack/podman/service.sh up|down
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then
-  socket="${OQTO_PODMAN_SOCKET_PATH:-/run/podman/podman.sock}"
+  base=/run/podman
 else
-  socket="${OQTO_PODMAN_SOCKET_PATH:-${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/podman/podman.sock}"
+  base="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/podman"
 fi
+socket="${OQTO_PODMAN_SOCKET_PATH:-$base/oqto-${OQTO_PROJECT:-oqto}/podman.sock}"
 pidfile="$(dirname "$socket")/oqto-service.pid"
 
 answers() { curl -fsS --max-time 2 --unix-socket "$socket" http://d/v1.41/_ping >/dev/null 2>&1; }
@@ -29,8 +33,11 @@ case "${1:-}" in
     ;;
   down)
     if [ -f "$pidfile" ]; then
-      kill "$(cat "$pidfile")" 2>/dev/null || true
-      rm -f "$pidfile"
+      pid="$(cat "$pidfile")"
+      kill "$pid" 2>/dev/null || true
+      # Gone before `down` returns: a caller that checks right after sees it stopped.
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$pidfile" "$socket"
     fi
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;

@@ -41,6 +41,18 @@ impl Error {
         }
     }
 
+    /// `Some(why)` when the runtime itself cannot be reached (not a refusal of one request).
+    pub fn unreachable(&self) -> Option<String> {
+        match self {
+            Self::Kube(kube::Error::Api(_)) => None,
+            Self::Kube(e) => Some(format!("the Kubernetes API cannot be reached: {e}")),
+            Self::Podman(bollard::errors::Error::DockerResponseServerError { .. }) => None,
+            Self::Podman(e) => Some(format!("the Podman API cannot be reached: {e}")),
+            Self::Store(oqto_store::StoreError::Unavailable(m)) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
     /// Retrying cannot fix a user error; a change of the object will trigger a new reconcile.
     pub fn is_transient(&self) -> bool {
         match self {

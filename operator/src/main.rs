@@ -285,7 +285,7 @@ async fn run_kubernetes(
         Duration::from_secs(15),
     );
     let context = Arc::new(kubernetes::Context::new(client, settings));
-    serve_http(http_listen, context.health.clone(), context.metrics()).await?;
+    serve_http(http_listen, context.health(), context.metrics()).await?;
     if kubernetes::run_as_leader(context, lock, shutdown_signal()).await {
         // Lost the lease: exit so the pod restarts as a standby instead of acting stale.
         bail!("lost the leader lease");
@@ -331,15 +331,13 @@ async fn run_podman(
     })?;
     tracing::info!(store = %state_dir.display(), %socket, "oqto-operator reconciling into Podman");
     let reconciler = oqto_operator::podman::reconciler(store, docker, defaults);
-    let health = Arc::new(oqto_operator::http::Health::default());
-    serve_http(http_listen, health.clone(), reconciler.metrics.clone()).await?;
-    oqto_operator::podman::run(
-        reconciler,
-        health,
-        Duration::from_secs(2),
-        shutdown_signal(),
+    serve_http(
+        http_listen,
+        reconciler.health.clone(),
+        reconciler.metrics.clone(),
     )
-    .await;
+    .await?;
+    oqto_operator::podman::run(reconciler, Duration::from_secs(2), shutdown_signal()).await;
     Ok(())
 }
 

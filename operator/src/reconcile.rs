@@ -18,6 +18,7 @@ use crate::core::OperatorDefaults;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::idle::Activity;
 use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
+use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 
@@ -31,6 +32,8 @@ pub struct Reconciler<S, R> {
     pub metrics: Arc<Metrics>,
     /// How often a running Session's activity is checked.
     pub activity_every: Duration,
+    /// What `/readyz` reports: whether the runtime answers.
+    pub health: Arc<Health>,
     http: reqwest::Client,
     /// Consecutive transient failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -63,6 +66,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             defaults,
             metrics: Arc::new(Metrics::new()),
             activity_every: lifecycle::ACTIVITY_EVERY,
+            health: Arc::new(Health::default()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()
@@ -98,6 +102,9 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
     /// Counts a failure and says when to try again (transient) or to wait for a change.
     pub fn failed(&self, controller: &'static str, key: &str, error: &Error) -> Requeue {
         self.metrics.failed(controller, error.reason());
+        if let Some(why) = error.unreachable() {
+            self.health.set_unreachable(Some(why));
+        }
         tracing::warn!(object = %key, reason = error.reason(), %error, "reconcile failed");
         if error.is_transient() {
             Requeue::After(self.backoff(key))
@@ -219,6 +226,28 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         Ok(Requeue::After(Duration::from_secs(1)))
     }
 
+    /// Says on a Session that its runtime cannot be reached (the store can: single-node mode).
+    pub async fn runtime_unreachable(&self, session: &Session, why: &str) -> Result<(), Error> {
+        if session.metadata.deletion_timestamp.is_some()
+            || session.status.as_ref().and_then(|s| s.phase)
+                == Some(oqto_api::SessionPhase::Suspended)
+        {
+            return Ok(());
+        }
+        let seen = Observed {
+            session,
+            workspace: None,
+            runner: None,
+            activity: None,
+            now: Timestamp::now(),
+            activity_every: self.activity_every,
+        };
+        let step = lifecycle::runtime_unreachable(&seen, why);
+        self.finish(session, &session_key(session), step)
+            .await
+            .map(drop)
+    }
+
     async fn finish(&self, session: &Session, key: &str, step: Step) -> Result<Requeue, Error> {
         if let Some(status) = &step.status {
             self.metrics
@@ -242,6 +271,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             self.store.record_event(session, event).await;
         }
         self.succeeded(key);
+        self.health.set_unreachable(None);
         Ok(step.requeue)
     }
 

@@ -168,6 +168,30 @@ pub fn workspace_unreadable(seen: &Observed<'_>, reason: &str) -> Step {
     finish(seen, RunnerAction::None, verdict, None, Requeue::OnChange)
 }
 
+/// The step for a Session while its runtime (the Kubernetes API, the Podman socket) cannot be
+/// reached: its phase stays, and `Ready` says what is unreachable, so a waiting user sees why.
+pub fn runtime_unreachable(seen: &Observed<'_>, why: &str) -> Step {
+    let old = seen.session.status.as_ref();
+    let phase = old.and_then(|s| s.phase).unwrap_or(SessionPhase::Pending);
+    let verdict = Verdict::new(phase, "RuntimeUnreachable", why);
+    let mut step = finish(
+        seen,
+        RunnerAction::None,
+        verdict,
+        None,
+        Requeue::After(STARTING_EVERY),
+    );
+    if let Some(status) = step.status.as_mut() {
+        // What was known of the runner stays until it can be looked at again.
+        status.pod_name = old.and_then(|s| s.pod_name.clone());
+        status.endpoint = old.and_then(|s| s.endpoint.clone());
+        status.started_at = old.and_then(|s| s.started_at.clone());
+        status.last_activity_at = old.and_then(|s| s.last_activity_at.clone());
+    }
+    step.event = None;
+    step
+}
+
 /// The one lifecycle step.
 pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step {
     let session = seen.session;
@@ -413,7 +437,7 @@ fn finish(
     let mut wanted = vec![
         Wanted::new(
             "Ready",
-            verdict.phase == SessionPhase::Running,
+            verdict.phase == SessionPhase::Running && verdict.reason == "RunnerReady",
             &verdict.reason,
             verdict.message.clone(),
         ),

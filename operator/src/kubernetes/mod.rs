@@ -14,10 +14,12 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, reflector};
 use kube::{Api, Client, ResourceExt};
 use oqto_api::names;
 use oqto_api::{Session, Workspace};
@@ -51,7 +53,6 @@ pub struct Context {
     pub reconciler: Reconciler<KubeStore, KubeRuntime>,
     /// For objects that cannot be read as their type (reported untyped).
     pub recorder: Recorder,
-    pub health: Arc<Health>,
 }
 
 impl Context {
@@ -78,8 +79,11 @@ impl Context {
             reconciler,
             client,
             settings,
-            health: Arc::new(Health::default()),
         }
+    }
+
+    pub fn health(&self) -> Arc<Health> {
+        self.reconciler.health.clone()
     }
 
     pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
@@ -88,12 +92,24 @@ impl Context {
 
     /// Whether this replica currently reconciles (for /readyz).
     pub fn is_leading(&self) -> bool {
-        self.health.is_leading()
+        self.reconciler.health.is_leading()
     }
 
     pub fn set_leading(&self, leading: bool) {
-        self.health.set_leading(leading);
+        self.reconciler.health.set_leading(leading);
     }
+}
+
+/// Reconciles in flight per controller: enough to keep the apiserver busy, few enough that a
+/// burst of Sessions does not queue thousands of requests at once.
+const CONCURRENCY: u16 = 32;
+
+/// What the caches drop of every object.
+fn trim(object: &mut DynamicObject) {
+    object.managed_fields_mut().clear();
+    object
+        .annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
 }
 
 fn action(requeue: Requeue) -> Action {
@@ -246,45 +262,60 @@ pub async fn run(
         Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource),
         None => Api::<DynamicObject>::all_with(client.clone(), resource),
     };
-    let session_controller = Controller::new_with(
-        dynamic(&session_resource),
-        watcher::Config::default(),
-        session_resource.clone(),
-    );
-    let sessions = session_controller.store();
+    // The operator keeps only what it reads: no managedFields or last-applied annotation in
+    // the Session cache (at a thousand Sessions they were most of its memory).
+    let writer = reflector::store::Writer::<DynamicObject>::new(session_resource.clone());
+    let sessions = writer.as_reader();
+    let session_stream = watcher::watcher(dynamic(&session_resource), watcher::Config::default())
+        .default_backoff()
+        .modify(trim)
+        .reflect(writer)
+        .applied_objects();
     let prune = prune_orphans(context.clone(), sessions.clone());
     let mapped_resource = session_resource.clone();
-    let session_controller = session_controller
-        .owns(api::<Pod>(&client, ns), managed.clone())
-        .owns(api::<Service>(&client, ns), managed.clone())
-        // A Session waiting for its Workspace starts as soon as the Workspace appears.
-        .watches_with(
-            dynamic(&workspace_resource),
-            workspace_resource.clone(),
-            watcher::Config::default(),
-            move |workspace| {
-                let name = workspace.metadata.name.clone().unwrap_or_default();
-                let namespace = workspace.metadata.namespace.clone();
-                sessions
-                    .state()
-                    .into_iter()
-                    .filter(|s| {
-                        s.data["spec"]["workspaceRef"]["name"].as_str() == Some(name.as_str())
-                            && s.metadata.namespace == namespace
-                    })
-                    .map(|s| ObjectRef::from_obj_with(&*s, mapped_resource.clone()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .graceful_shutdown_on(async {
-            let _ = sessions_stopped.await;
-        })
-        .run(reconcile_session, error_policy("session"), context.clone())
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "session reconcile failed");
-            }
-        });
+    // Children are watched as metadata only: a change is all that triggers, the reconciler reads
+    // what it needs.
+    let session_controller =
+        Controller::for_stream_with(session_stream, sessions.clone(), session_resource.clone())
+            .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
+            .owns_stream(
+                watcher::watcher(api::<PartialObjectMeta<Pod>>(&client, ns), managed.clone())
+                    .default_backoff()
+                    .touched_objects(),
+            )
+            .owns_stream(
+                watcher::watcher(api::<PartialObjectMeta<Service>>(&client, ns), managed.clone())
+                    .default_backoff()
+                    .touched_objects(),
+            )
+            // A Session waiting for its Workspace starts as soon as the Workspace appears.
+            .watches_with(
+                dynamic(&workspace_resource),
+                workspace_resource.clone(),
+                watcher::Config::default(),
+                move |workspace| {
+                    let name = workspace.metadata.name.clone().unwrap_or_default();
+                    let namespace = workspace.metadata.namespace.clone();
+                    sessions
+                        .state()
+                        .into_iter()
+                        .filter(|s| {
+                            s.data["spec"]["workspaceRef"]["name"].as_str() == Some(name.as_str())
+                                && s.metadata.namespace == namespace
+                        })
+                        .map(|s| ObjectRef::from_obj_with(&*s, mapped_resource.clone()))
+                        .collect::<Vec<_>>()
+                },
+            )
+            .graceful_shutdown_on(async {
+                let _ = sessions_stopped.await;
+            })
+            .run(reconcile_session, error_policy("session"), context.clone())
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "session reconcile failed");
+                }
+            });
 
     let claim_resource = workspace_resource.clone();
     let workspace_controller = Controller::new_with(
@@ -292,8 +323,17 @@ pub async fn run(
         watcher::Config::default(),
         workspace_resource.clone(),
     )
-    .owns(api::<NetworkPolicy>(&client, ns), managed.clone())
-    .owns(api::<ServiceAccount>(&client, ns), managed.clone())
+    .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
+    .owns_stream(
+        watcher::watcher(api::<PartialObjectMeta<NetworkPolicy>>(&client, ns), managed.clone())
+            .default_backoff()
+            .touched_objects(),
+    )
+    .owns_stream(
+        watcher::watcher(api::<PartialObjectMeta<ServiceAccount>>(&client, ns), managed.clone())
+            .default_backoff()
+            .touched_objects(),
+    )
     // Claims with reclaimPolicy Retain have no owner: map them back by label.
     .watches(
         api::<PersistentVolumeClaim>(&client, ns),

@@ -28,6 +28,9 @@ pub const MANAGER: &str = "oqto-operator";
 /// (a pod's spec is immutable).
 const RUNNER_HASH: &str = "oqto.dev/runner-hash";
 
+/// How long a runner may start before its warning Events are read for what it is stuck on.
+const WARNINGS_AFTER: Duration = Duration::from_secs(10);
+
 pub struct KubeRuntime {
     pub client: Client,
     /// One namespace, or all with None.
@@ -149,10 +152,16 @@ impl Runtime for KubeRuntime {
             }
             None => true,
         };
+        let age = pod
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok())
+            .unwrap_or_default();
         let ready = read_pod(&pod, None) == RunnerHealth::Ready;
-        // The Events list is read only for a pod that is not ready: a running fleet costs no
-        // extra requests.
-        let warning = if ready {
+        // The Events list is read only for a pod that has been starting a while: a running
+        // fleet, or a burst of new runners, costs no extra requests.
+        let warning = if ready || age < WARNINGS_AFTER {
             None
         } else {
             self.last_warning(&namespace, &name).await
@@ -161,12 +170,6 @@ impl Runtime for KubeRuntime {
             &pod,
             warning.as_ref().map(|(r, m)| (r.as_str(), m.as_str())),
         );
-        let age = pod
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok())
-            .unwrap_or_default();
         let address = pod
             .status
             .as_ref()

@@ -14,7 +14,6 @@ use oqto_api::{Session, Workspace};
 use oqto_store::LocalStore;
 
 use crate::core::OperatorDefaults;
-use crate::http::Health;
 use crate::reconcile::Reconciler;
 
 /// The one reconciler, acting through Podman at `docker` for `store`.
@@ -42,11 +41,11 @@ const STORE_POLL: Duration = Duration::from_millis(200);
 /// seen on disk within `STORE_POLL`) and every `resync`.
 pub async fn run(
     reconciler: Arc<Reconciler<LocalStore, PodmanRuntime>>,
-    health: Arc<Health>,
     resync: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let store = reconciler.store.clone();
+    let health = reconciler.health.clone();
     let mut changes = store.subscribe();
     tokio::pin!(shutdown);
     health.set_leading(true);
@@ -60,8 +59,15 @@ pub async fn run(
                 }
             }
             Err(why) => {
-                tracing::warn!(%why, "the Podman API does not answer; retrying");
-                health.set_unreachable(Some(format!("the Podman API does not answer: {why}")));
+                let why = format!("the Podman API does not answer: {why}");
+                tracing::warn!(%why, "retrying");
+                health.set_unreachable(Some(why.clone()));
+                // The store answers: say it on the Sessions, where users look.
+                for session in store.list::<Session>(None).unwrap_or_default() {
+                    if let Err(e) = reconciler.runtime_unreachable(&session, &why).await {
+                        tracing::debug!(error = %e, "writing the unreachable condition failed");
+                    }
+                }
             }
         }
         let resync = tokio::time::sleep(resync);

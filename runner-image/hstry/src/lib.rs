@@ -8,11 +8,13 @@
 //!   dialling (eagerly, or lazily for a client that starts before hstry);
 //! - [`validate`], [`fts_query`], [`listen`]: input checks without I/O.
 
-pub mod client;
 mod closable_io;
 pub mod fts_query;
-pub mod listen;
 pub mod server;
 pub mod service;
 pub mod store;
 pub mod validate;
+
+/// Where hstry listens and how to dial it live in the wire contract (`oqto_proto::hstry`), so
+/// clients need not link the service.
+pub use oqto_proto::hstry::{client, listen};

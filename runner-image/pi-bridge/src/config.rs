@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use oqto_hstry::listen::ListenAddr;
+use oqto_proto::hstry::listen::ListenAddr;
 
 #[derive(Debug, Clone, Parser)]
 #[command(

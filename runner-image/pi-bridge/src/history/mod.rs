@@ -12,8 +12,8 @@ mod codec;
 
 use std::path::PathBuf;
 
-use oqto_hstry::listen::ListenAddr;
 use oqto_proto::canonical::Message;
+use oqto_proto::hstry::listen::ListenAddr;
 use oqto_proto::hstry::read_service_client::ReadServiceClient;
 use oqto_proto::hstry::search_service_client::SearchServiceClient;
 use oqto_proto::hstry::write_service_client::WriteServiceClient;
@@ -89,7 +89,7 @@ pub struct History {
 impl History {
     /// A lazily connecting client: the bridge starts while hstry may still be coming up.
     pub fn connect(addr: &ListenAddr, workspace: String) -> Result<Self, HistoryError> {
-        let channel = oqto_hstry::client::connect_lazy(addr)
+        let channel = oqto_proto::hstry::client::connect_lazy(addr)
             .map_err(|e| HistoryError::Address(e.to_string()))?;
         Ok(Self { channel, workspace })
     }

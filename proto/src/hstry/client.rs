@@ -4,7 +4,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::listen::ListenAddr;
+use super::listen::ListenAddr;
 
 /// A channel to hstry; the generated clients (`oqto_proto::hstry::*_client`) wrap it.
 pub async fn connect(addr: &ListenAddr) -> Result<Channel, tonic::transport::Error> {

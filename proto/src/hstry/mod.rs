@@ -1,6 +1,13 @@
 //! The hstry gRPC API (package `hstry.service`, `proto/hstry.proto`): messages, clients and
 //! server traits generated at build time without a system `protoc`.
 
+//!
+//! Also where hstry listens ([`listen`]) and how to dial it ([`client`]): the bridge, the tests
+//! and the benchmarks use these without linking the service itself.
+
+pub mod client;
+pub mod listen;
+
 tonic::include_proto!("hstry.service");
 
 #[cfg(test)]

@@ -1,0 +1,66 @@
+//! Real Podman for the single-node suites: an API service on a socket of the test's own, the
+//! `podman` command, and a guard that removes what a test's store made.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Removes what one store made (containers and volumes carrying its id), also when the test
+/// fails half-way: CI may run on a host that keeps its containers, and a leftover runner would
+/// hold its port and volumes.
+pub struct RemoveStoreObjects(pub String);
+
+impl Drop for RemoveStoreObjects {
+    fn drop(&mut self) {
+        let label = format!("label=oqto.dev/store={}", self.0);
+        let (_, containers) = podman(&["ps", "-aq", "--filter", &label]);
+        for id in containers.split_whitespace() {
+            podman(&["rm", "-f", id]);
+        }
+        let (_, volumes) = podman(&["volume", "ls", "-q", "--filter", &label]);
+        for name in volumes.split_whitespace() {
+            podman(&["volume", "rm", "-f", name]);
+        }
+    }
+}
+
+/// `podman system service` on a socket of this test; stopped on drop.
+pub struct PodmanService(Child);
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Podman's API service on `socket` and waits for the socket.
+pub async fn podman_service(socket: &Path) -> anyhow::Result<PodmanService> {
+    // A killed service leaves its socket file: waiting for the file must mean the new one.
+    let _ = std::fs::remove_file(socket);
+    let child = Command::new("podman")
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", socket.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("podman is not installed (hack/podman/setup.sh): {e}"))?;
+    let service = PodmanService(child);
+    for _ in 0..100 {
+        if socket.exists() {
+            return Ok(service);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("podman system service did not create {}", socket.display())
+}
+
+/// Runs `podman ARGS`: whether it succeeded, and its trimmed output.
+pub fn podman(args: &[&str]) -> (bool, String) {
+    match Command::new("podman").args(args).output() {
+        Ok(out) => (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        ),
+        Err(_) => (false, String::new()),
+    }
+}
