@@ -4,21 +4,24 @@
 //! `ObjectStore` interface the gateway uses; only looking at runners and storage differs.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{PodmanOperator, object};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event as EventsV1;
 use kube::api::{Patch, PatchParams};
 use oqto_api::{Session, SessionPhase, Workspace, names};
 use oqto_e2e::TestEnv;
-use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service};
+use oqto_e2e::podman::podman;
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::render;
 use oqto_store::{KubeStore, LocalStore, ObjectStore};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -36,17 +39,6 @@ trait Runners {
     /// Deletes a Workspace the way its users do: `kubectl delete`, or the local store's delete
     /// (the gateway's and `oqto-operator delete`).
     fn delete_workspace(&self, workspace: &str) -> impl Future<Output = ()>;
-}
-
-fn object<K: serde::de::DeserializeOwned>(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> K {
-    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
-        "metadata":{"name":name,"namespace":namespace},"spec":spec}))
-    .unwrap()
 }
 
 async fn until<F, Fut>(what: &str, check: F) -> Result<(), String>
@@ -425,37 +417,14 @@ impl Runners for PodmanRunners {
 
 #[tokio::test]
 async fn the_lifecycle_on_podman() {
-    let image = oqto_e2e::runner_image().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("podman.sock");
-    let _service = podman_service(&socket).await.unwrap();
-    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
-    let _cleanup = RemoveStoreObjects(store.id().to_owned());
+    let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
     let namespace = format!("table{}", std::process::id());
-    let reconciler = oqto_operator::podman::reconciler(
-        store.clone(),
-        oqto_operator::podman::PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        OperatorDefaults {
-            runner_image: Some(image),
-            gateway_labels: BTreeMap::new(),
-            llm: None,
-        },
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = tokio::spawn(oqto_operator::podman::run(
-        reconciler,
-        Duration::from_millis(500),
-        async {
-            let _ = stopped.await;
-        },
-    ));
     let runners = PodmanRunners {
-        store: store.clone(),
+        store: operator.store.clone(),
         namespace: namespace.clone(),
     };
-    let failures = behaviours(store.as_ref(), &runners, &namespace).await;
-    let _ = stop.send(());
-    let _ = operator.await;
+    let failures = behaviours(operator.store.as_ref(), &runners, &namespace).await;
+    operator.stop().await;
     for volume in render::volume_names(&namespace, "keep") {
         podman(&["volume", "rm", "-f", &volume]);
     }

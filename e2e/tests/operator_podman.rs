@@ -4,15 +4,18 @@
 //! is a failure, not a skip.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{PodmanOperator, object};
+use futures::FutureExt as _;
 use oqto_api::{Session, SessionPhase, Workspace};
-use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service};
-use oqto_operator::core::OperatorDefaults;
-use oqto_operator::podman::{self, PodmanRuntime, render};
+use oqto_e2e::podman::{podman, podman_service};
+use oqto_operator::podman::render;
 use oqto_store::LocalStore;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -24,35 +27,11 @@ where
     oqto_e2e::eventually(what, WAIT, check).await.unwrap()
 }
 
-fn object<K: serde::de::DeserializeOwned>(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> K {
-    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
-        "metadata":{"name":name,"namespace":namespace},"spec":spec}))
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume() {
-    let image = oqto_e2e::runner_image().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("podman.sock");
-    let _service = podman_service(&socket).await.unwrap();
-    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
-    let _cleanup = RemoveStoreObjects(store.id().to_owned());
+    let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
+    let store = operator.store.clone();
     let namespace = format!("t{}", std::process::id());
-    let reconciler = podman::reconciler(
-        store.clone(),
-        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        OperatorDefaults {
-            runner_image: Some(image),
-            gateway_labels: Default::default(),
-            llm: None,
-        },
-    );
     // Another store's volume on this host (a developer's stack beside the test), marked for
     // deletion and named by no Workspace here: this operator must leave it alone.
     let foreign = format!("oqto-{namespace}-foreign-files");
@@ -68,14 +47,6 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         &foreign,
     ]);
     assert!(created, "podman volume create {foreign}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(podman::run(
-        reconciler,
-        Duration::from_millis(500),
-        async {
-            let _ = stopped.await;
-        },
-    ));
 
     let secret = store.secret_path(&namespace, "llm-keys");
     std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
@@ -253,39 +224,18 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         "another store's volume is not pruned"
     );
     podman(&["volume", "rm", "-f", &foreign]);
-    let _ = stop.send(());
-    let _ = running.await;
+    operator.stop().await;
     podman(&["volume", "rm", "-f", &kept_files, &kept_home]);
 }
-
-use futures::FutureExt as _;
 
 /// The Podman API goes away under a running operator: `/readyz` and the waiting Session say
 /// so; when a service answers on the socket again, the Session starts without an operator
 /// restart.
 #[tokio::test]
 async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns() {
-    let image = oqto_e2e::runner_image().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("podman.sock");
-    let service = podman_service(&socket).await.unwrap();
-    let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
-    let _cleanup = RemoveStoreObjects(store.id().to_owned());
+    let mut operator = PodmanOperator::start(Duration::from_millis(300)).await;
+    let (store, health) = (operator.store.clone(), operator.health.clone());
     let namespace = format!("lost{}", std::process::id());
-    let reconciler = podman::reconciler(
-        store.clone(),
-        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        OperatorDefaults {
-            runner_image: Some(image),
-            gateway_labels: Default::default(),
-            llm: None,
-        },
-    );
-    let health = reconciler.health.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(podman::run(reconciler, Duration::from_millis(300), async {
-        let _ = stopped.await;
-    }));
     store
         .apply::<Workspace>(object("Workspace", &namespace, "w", json!({"owner":"eve"})))
         .unwrap();
@@ -295,7 +245,7 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     })
     .await;
 
-    drop(service);
+    drop(operator.service.take());
     store
         .apply::<Session>(object(
             "Session",
@@ -317,7 +267,7 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     );
 
     // A new service on the same socket path (a new socket file).
-    let _service = podman_service(&socket).await.unwrap();
+    let _service = podman_service(&operator.socket).await.unwrap();
     eventually("the session runs once Podman answers again", || async {
         let phase = store
             .get::<Session>(&namespace, "waits")
@@ -328,8 +278,7 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     })
     .await;
     assert_eq!(health.unreachable(), None);
-    let _ = stop.send(());
-    let _ = running.await;
+    operator.stop().await;
     podman(&[
         "volume",
         "rm",

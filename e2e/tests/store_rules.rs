@@ -4,21 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
+mod common;
+
+use common::object;
 use oqto_api::{Session, Workspace};
 use oqto_e2e::TestEnv;
 use oqto_store::{KubeStore, LocalStore, ObjectStore, StoreError, StoredKind};
 use serde_json::{Value, json};
-
-fn object<K: serde::de::DeserializeOwned>(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> K {
-    serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": kind,
-        "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-    .unwrap()
-}
 
 /// One refused write: what it does, and the words the refusal must contain.
 struct Row {

@@ -415,6 +415,25 @@ async fn a_frame_for_a_suspended_session_wakes_it_and_is_answered() {
         )
         .await;
     assert_eq!(session["spec"]["suspended"], false);
+
+    // The UI's delete is the same delete as `kubectl delete workspace`: the operator deletes
+    // the Sessions first (their runner pods go with them), then lets the Workspace go.
+    rest.ok(Method::DELETE, "/api/workspaces/ws", &setup.alice, None)
+        .await;
+    let sessions = setup.env.api::<oqto_api::Session>();
+    let pods = setup.env.api::<k8s_openapi::api::core::v1::Pod>();
+    let workspaces = setup.env.api::<oqto_api::Workspace>();
+    common::eventually("the workspace, its session and runner gone", || async {
+        let gone = sessions.get_opt("s1").await.unwrap().is_none()
+            && pods
+                .get_opt("oqto-sess-s1")
+                .await
+                .unwrap()
+                .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+            && workspaces.get_opt("ws").await.unwrap().is_none();
+        gone.then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

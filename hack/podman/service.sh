@@ -38,6 +38,7 @@ case "${1:-}" in
       # Gone before `down` returns: a caller that checks right after sees it stopped.
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       rm -f "$pidfile" "$socket"
+      rmdir "$(dirname "$socket")" 2>/dev/null || true
     fi
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;

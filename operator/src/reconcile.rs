@@ -20,7 +20,7 @@ use crate::core::idle::Activity;
 use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
 use crate::http::Health;
 use crate::metrics::Metrics;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Subject};
 
 /// Held on every Workspace: its deletion waits until its Sessions and storage are handled.
 pub const WORKSPACE_FINALIZER: &str = "oqto.dev/sessions";
@@ -139,14 +139,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         {
             Ok(workspace) => workspace,
             Err(oqto_store::StoreError::Unreadable(reason)) => {
-                let seen = Observed {
-                    session,
-                    workspace: None,
-                    runner: None,
-                    activity: None,
-                    now: Timestamp::now(),
-                    activity_every: self.activity_every,
-                };
+                let seen = self.observed_alone(session);
                 let step = lifecycle::workspace_unreadable(&seen, &reason);
                 return self.finish(session, &key, step).await;
             }
@@ -156,10 +149,15 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             .as_ref()
             .map(|w| lifecycle::plan(session, w, &self.defaults));
         let plan_ref = plan.as_ref().map(|p| p.as_ref());
-        let mut runner = self
-            .runtime
-            .observe(session, plan_ref.and_then(|p| p.ok()))
-            .await?;
+        let uid = session.metadata.uid.clone().unwrap_or_default();
+        let subject = Subject {
+            session,
+            namespace: &namespace,
+            name: &name,
+            uid: &uid,
+            plan: plan_ref.and_then(|p| p.ok()),
+        };
+        let mut runner = self.runtime.observe(subject).await?;
         // A created runner is observed once more, so its first status says Starting.
         for _ in 0..2 {
             let activity = match &runner {
@@ -189,7 +187,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                     };
                     match self.runtime.create(session, plan).await {
                         Ok(()) => {
-                            runner = self.runtime.observe(session, Some(plan)).await?;
+                            runner = self.runtime.observe(subject).await?;
                             if runner.is_some() {
                                 continue;
                             }
@@ -226,6 +224,18 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         Ok(Requeue::After(Duration::from_secs(1)))
     }
 
+    /// A Session observed without its Workspace or runner (neither could be looked at).
+    fn observed_alone<'a>(&self, session: &'a Session) -> Observed<'a> {
+        Observed {
+            session,
+            workspace: None,
+            runner: None,
+            activity: None,
+            now: Timestamp::now(),
+            activity_every: self.activity_every,
+        }
+    }
+
     /// Says on a Session that its runtime cannot be reached (the store can: single-node mode).
     pub async fn runtime_unreachable(&self, session: &Session, why: &str) -> Result<(), Error> {
         if session.metadata.deletion_timestamp.is_some()
@@ -234,14 +244,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         {
             return Ok(());
         }
-        let seen = Observed {
-            session,
-            workspace: None,
-            runner: None,
-            activity: None,
-            now: Timestamp::now(),
-            activity_every: self.activity_every,
-        };
+        let seen = self.observed_alone(session);
         let step = lifecycle::runtime_unreachable(&seen, why);
         self.finish(session, &session_key(session), step)
             .await

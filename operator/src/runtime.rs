@@ -30,13 +30,24 @@ pub struct StorageSeen {
     pub message: String,
 }
 
+/// The Session a runtime is asked about, with what the reconciler knows of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub session: &'a Session,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The Session's uid: a runner made for another uid is an earlier Session's.
+    pub uid: &'a str,
+    /// The desired runner; `None` when there is none to compare with (the Workspace is gone):
+    /// then the runner counts as current.
+    pub plan: Option<&'a RunnerPlan>,
+}
+
 pub trait Runtime: Send + Sync + 'static {
-    /// The Session's runner, if one exists. `plan` is `None` when there is none to compare
-    /// with (its Workspace is gone): then `current` is true.
+    /// The Session's runner, if one exists.
     fn observe(
         &self,
-        session: &Session,
-        plan: Option<&RunnerPlan>,
+        subject: Subject<'_>,
     ) -> impl Future<Output = Result<Option<RunnerSeen>, Error>> + Send;
 
     /// Creates and starts the runner of the plan. `Error::Refused` for what the user must fix.

@@ -14,11 +14,11 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{ApiResource, DynamicObject};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, reflector};
 use kube::{Api, Client, ResourceExt};
 use oqto_api::names;
@@ -284,9 +284,12 @@ pub async fn run(
                     .touched_objects(),
             )
             .owns_stream(
-                watcher::watcher(api::<PartialObjectMeta<Service>>(&client, ns), managed.clone())
-                    .default_backoff()
-                    .touched_objects(),
+                watcher::watcher(
+                    api::<PartialObjectMeta<Service>>(&client, ns),
+                    managed.clone(),
+                )
+                .default_backoff()
+                .touched_objects(),
             )
             // A Session waiting for its Workspace starts as soon as the Workspace appears.
             .watches_with(
@@ -325,14 +328,20 @@ pub async fn run(
     )
     .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
     .owns_stream(
-        watcher::watcher(api::<PartialObjectMeta<NetworkPolicy>>(&client, ns), managed.clone())
-            .default_backoff()
-            .touched_objects(),
+        watcher::watcher(
+            api::<PartialObjectMeta<NetworkPolicy>>(&client, ns),
+            managed.clone(),
+        )
+        .default_backoff()
+        .touched_objects(),
     )
     .owns_stream(
-        watcher::watcher(api::<PartialObjectMeta<ServiceAccount>>(&client, ns), managed.clone())
-            .default_backoff()
-            .touched_objects(),
+        watcher::watcher(
+            api::<PartialObjectMeta<ServiceAccount>>(&client, ns),
+            managed.clone(),
+        )
+        .default_backoff()
+        .touched_objects(),
     )
     // Claims with reclaimPolicy Retain have no owner: map them back by label.
     .watches(

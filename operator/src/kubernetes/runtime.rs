@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{
     Event as CoreEvent, PersistentVolumeClaim, Pod, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -19,7 +20,7 @@ use crate::Error;
 use crate::core::lifecycle::{RunnerHealth, RunnerSeen};
 use crate::core::observe::read_pod;
 use crate::core::{OperatorDefaults, RunnerPlan, StoragePlan, kube_objects};
-use crate::runtime::{OwnedRunner, Runtime, StorageSeen};
+use crate::runtime::{OwnedRunner, Runtime, StorageSeen, Subject};
 
 /// The field manager of everything the operator applies.
 pub const MANAGER: &str = "oqto-operator";
@@ -51,14 +52,19 @@ fn namespace_of<K: Resource>(object: &K) -> String {
     object.meta().namespace.clone().unwrap_or_default()
 }
 
-/// The Pod the plan describes, with the hash of its spec.
-fn desired_pod(plan: &RunnerPlan, session: &Session) -> Result<(Pod, String), Error> {
-    let owner = session
+/// The owner reference of a Workspace's or Session's children.
+fn owner_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<OwnerReference, Error> {
+    object
         .controller_owner_ref(&())
         .ok_or_else(|| Error::Refused {
             reason: "InvalidObject",
-            message: "the Session has no uid yet".into(),
-        })?;
+            message: format!("the {} has no uid yet", K::kind(&())),
+        })
+}
+
+/// The Pod the plan describes, with the hash of its spec.
+fn desired_pod(plan: &RunnerPlan, session: &Session) -> Result<(Pod, String), Error> {
+    let owner = owner_of(session)?;
     let mut pod = kube_objects::pod(plan, owner);
     let hash = fnv1a(
         &serde_json::to_string(&pod.spec).map_err(|source| Error::Serialize {
@@ -130,24 +136,19 @@ impl KubeRuntime {
 }
 
 impl Runtime for KubeRuntime {
-    async fn observe(
-        &self,
-        session: &Session,
-        plan: Option<&RunnerPlan>,
-    ) -> Result<Option<RunnerSeen>, Error> {
-        let namespace = namespace_of(session);
-        let name = names::runner(&session.name_any());
-        let Some(pod) = self.api::<Pod>(&namespace).get_opt(&name).await? else {
+    async fn observe(&self, subject: Subject<'_>) -> Result<Option<RunnerSeen>, Error> {
+        let namespace = subject.namespace;
+        let name = names::runner(subject.name);
+        let Some(pod) = self.api::<Pod>(namespace).get_opt(&name).await? else {
             return Ok(None);
         };
-        let ours = session.metadata.uid.as_ref().is_some_and(|uid| {
-            pod.owner_references()
-                .iter()
-                .any(|o| o.kind == "Session" && &o.uid == uid)
-        });
-        let current = match plan {
+        let ours = pod
+            .owner_references()
+            .iter()
+            .any(|o| o.kind == "Session" && o.uid == subject.uid);
+        let current = match subject.plan {
             Some(plan) => {
-                let (_, hash) = desired_pod(plan, session)?;
+                let (_, hash) = desired_pod(plan, subject.session)?;
                 pod.annotations().get(RUNNER_HASH) == Some(&hash)
             }
             None => true,
@@ -164,7 +165,7 @@ impl Runtime for KubeRuntime {
         let warning = if ready || age < WARNINGS_AFTER {
             None
         } else {
-            self.last_warning(&namespace, &name).await
+            self.last_warning(namespace, &name).await
         };
         let health = read_pod(
             &pod,
@@ -199,12 +200,7 @@ impl Runtime for KubeRuntime {
 
     async fn create(&self, session: &Session, plan: &RunnerPlan) -> Result<(), Error> {
         let (pod, _) = desired_pod(plan, session)?;
-        let owner = session
-            .controller_owner_ref(&())
-            .ok_or_else(|| Error::Refused {
-                reason: "InvalidObject",
-                message: "the Session has no uid yet".into(),
-            })?;
+        let owner = owner_of(session)?;
         // The Service first: a Pod exists only with its Service, even when the operator is
         // killed between the two writes (a Pod is what `observe` looks for).
         apply(
@@ -256,12 +252,7 @@ impl Runtime for KubeRuntime {
     async fn ensure_workspace(&self, workspace: &Workspace) -> Result<StorageSeen, Error> {
         let name = workspace.name_any();
         let namespace = namespace_of(workspace);
-        let owner = workspace
-            .controller_owner_ref(&())
-            .ok_or_else(|| Error::Refused {
-                reason: "InvalidObject",
-                message: "the Workspace has no uid yet".into(),
-            })?;
+        let owner = owner_of(workspace)?;
         apply(
             &self.api::<ServiceAccount>(&namespace),
             &kube_objects::service_account(&name, &namespace, owner.clone()),

@@ -29,7 +29,7 @@ use crate::Error;
 use crate::core::RunnerPlan;
 use crate::core::lifecycle::{RunnerHealth, RunnerSeen};
 use crate::core::restart::StoppedRunner;
-use crate::runtime::{OwnedRunner, Runtime, StorageSeen};
+use crate::runtime::{OwnedRunner, Runtime, StorageSeen, Subject};
 
 pub struct PodmanRuntime {
     pub docker: Docker,
@@ -98,14 +98,8 @@ impl PodmanRuntime {
 }
 
 impl Runtime for PodmanRuntime {
-    async fn observe(
-        &self,
-        session: &Session,
-        plan: Option<&RunnerPlan>,
-    ) -> Result<Option<RunnerSeen>, Error> {
-        let namespace = session.namespace().unwrap_or_default();
-        let name = render::container_name(&namespace, &session.name_any());
-        let uid = session.metadata.uid.clone().unwrap_or_default();
+    async fn observe(&self, subject: Subject<'_>) -> Result<Option<RunnerSeen>, Error> {
+        let name = render::container_name(subject.namespace, subject.name);
         let info = match self
             .docker
             .inspect_container(&name, None::<InspectContainerOptions>)
@@ -120,8 +114,8 @@ impl Runtime for PodmanRuntime {
             .as_ref()
             .and_then(|c| c.labels.clone())
             .unwrap_or_default();
-        let current = plan.is_none_or(|plan| {
-            labels.get(LABEL_RUNNER_HASH) == Self::desired_hash(plan, &uid).as_ref()
+        let current = subject.plan.is_none_or(|plan| {
+            labels.get(LABEL_RUNNER_HASH) == Self::desired_hash(plan, subject.uid).as_ref()
         });
         let at = |t: Option<&String>| t.and_then(|t| t.parse::<Timestamp>().ok());
         let age = since(at(info.created.as_ref())).unwrap_or_default();
@@ -165,7 +159,7 @@ impl Runtime for PodmanRuntime {
         };
         Ok(Some(RunnerSeen {
             name,
-            ours: labels.get(LABEL_SESSION_UID) == Some(&uid),
+            ours: labels.get(LABEL_SESSION_UID).map(String::as_str) == Some(subject.uid),
             current,
             deleting: false,
             age,

@@ -1,0 +1,93 @@
+//! What the single-node suites share: an operator reconciling a store of the test's own into
+//! real Podman, through an API service of the test's own.
+#![allow(dead_code)] // Each suite uses its part.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oqto_e2e::podman::{PodmanService, RemoveStoreObjects, podman_service};
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::http::Health;
+use oqto_operator::podman::{self, PodmanRuntime};
+use oqto_store::LocalStore;
+use serde_json::{Value, json};
+
+/// A Workspace or Session document in `namespace`.
+pub fn object<K: serde::de::DeserializeOwned>(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> K {
+    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
+        "metadata":{"name":name,"namespace":namespace},"spec":spec}))
+    .expect("a test object")
+}
+
+/// The operator in Podman mode, running until dropped (or `stop`).
+pub struct PodmanOperator {
+    pub store: Arc<LocalStore>,
+    pub health: Arc<Health>,
+    pub socket: PathBuf,
+    /// Dropping it stops the API service (a test that takes Podman away).
+    pub service: Option<PodmanService>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<()>>,
+    // Last: the store's containers and volumes go after the operator stopped.
+    _cleanup: RemoveStoreObjects,
+    _dir: tempfile::TempDir,
+}
+
+impl PodmanOperator {
+    /// Starts Podman's API service and the operator, resyncing every `resync`.
+    pub async fn start(resync: Duration) -> Self {
+        let image = oqto_e2e::runner_image().expect("$OQTO_RUNNER_IMAGE");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let socket = dir.path().join("podman.sock");
+        let service = podman_service(&socket).await.expect("Podman's API service");
+        let store = Arc::new(LocalStore::open(&dir.path().join("store")).expect("a store"));
+        let reconciler = podman::reconciler(
+            store.clone(),
+            PodmanRuntime::connect(&socket.display().to_string()).expect("a Podman client"),
+            OperatorDefaults {
+                runner_image: Some(image),
+                gateway_labels: Default::default(),
+                llm: None,
+            },
+        );
+        let health = reconciler.health.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(podman::run(reconciler, resync, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            _cleanup: RemoveStoreObjects(store.id().to_owned()),
+            store,
+            health,
+            socket,
+            service: Some(service),
+            stop: Some(stop),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the operator and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+}
+
+impl Drop for PodmanOperator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
