@@ -292,3 +292,174 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
         &render::volume_names(&namespace, "w")[1],
     ]);
 }
+
+/// A tiny deterministic generator for kill points (the seed is printed, so a failure can be
+/// replayed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Sessions created and deleted concurrently across Workspaces while the operator is killed
+/// and started again at random moments: afterwards exactly one container per live Session
+/// (none for deleted ones, none twice), every status converged at the current
+/// `observedGeneration`, and storage as `reclaimPolicy` says. Counts: `OQTO_CHAOS_SESSIONS`
+/// (default 16) across `OQTO_CHAOS_WORKSPACES` (default 4).
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_random_moments_the_podman_operator_converges() {
+    let count = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (sessions, workspaces) = (
+        count("OQTO_CHAOS_SESSIONS", 16),
+        count("OQTO_CHAOS_WORKSPACES", 4).max(2),
+    );
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    println!("chaos: {sessions} sessions, {workspaces} workspaces, seed {seed}");
+    let mut rng = Rng(seed);
+    let mut operator = PodmanOperator::start(Duration::from_millis(300)).await;
+    let store = operator.store.clone();
+    let namespace = format!("chaos{}", std::process::id());
+    let policy = |w: usize| {
+        if w.is_multiple_of(2) {
+            "Retain"
+        } else {
+            "Delete"
+        }
+    };
+    for w in 0..workspaces {
+        store
+            .apply::<Workspace>(object(
+                "Workspace",
+                &namespace,
+                &format!("w{w}"),
+                json!({"owner":"chaos","storage":{"reclaimPolicy":policy(w)}}),
+            ))
+            .unwrap();
+    }
+    let creating = {
+        let (store, namespace) = (store.clone(), namespace.clone());
+        tokio::spawn(async move {
+            for i in 0..sessions {
+                let workspace = format!("w{}", i % workspaces);
+                store
+                    .apply::<Session>(object(
+                        "Session",
+                        &namespace,
+                        &format!("s{i}"),
+                        json!({"workspaceRef":{"name":workspace}}),
+                    ))
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut kills = 0;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100 + rng.below(600))).await;
+        operator.kill_and_restart();
+        kills += 1;
+    }
+    creating.await.unwrap();
+    // Every other Session goes, and the last two Workspaces (one of each policy) with theirs.
+    for i in (0..sessions).step_by(2) {
+        store
+            .delete::<Session>(&namespace, &format!("s{i}"))
+            .unwrap();
+        if rng.below(4) == 0 {
+            operator.kill_and_restart();
+            kills += 1;
+        }
+    }
+    let gone_workspaces = [workspaces - 2, workspaces - 1];
+    let (retained_ws, deleted_ws) = if policy(workspaces - 2) == "Retain" {
+        (workspaces - 2, workspaces - 1)
+    } else {
+        (workspaces - 1, workspaces - 2)
+    };
+    for w in gone_workspaces {
+        store
+            .delete::<Workspace>(&namespace, &format!("w{w}"))
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+    operator.kill_and_restart();
+    kills += 1;
+
+    let live: std::collections::BTreeMap<String, String> = (0..sessions)
+        .filter(|i| i % 2 == 1 && !gone_workspaces.contains(&(i % workspaces)))
+        .map(|i| {
+            (
+                render::container_name(&namespace, &format!("s{i}")),
+                format!("s{i}"),
+            )
+        })
+        .collect();
+    let store_label = format!("label=oqto.dev/store={}", store.id());
+    let outcome = oqto_e2e::eventually("convergence", Duration::from_secs(300), || async {
+        let (_, listed) = podman(&[
+            "ps",
+            "-a",
+            "--filter",
+            &store_label,
+            "--format",
+            "{{.Names}} {{.Labels}}",
+        ]);
+        let names: Vec<&str> = listed
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        if names.len() != unique.len() || unique.len() != live.len() {
+            return None;
+        }
+        for (container, session) in &live {
+            if !unique.contains(container.as_str()) {
+                return None;
+            }
+            let s = store.get::<Session>(&namespace, session).unwrap()?;
+            let status = s.status?;
+            if status.phase != Some(SessionPhase::Running)
+                || status.observed_generation != s.metadata.generation
+            {
+                return None;
+            }
+        }
+        for w in gone_workspaces {
+            if store
+                .get::<Workspace>(&namespace, &format!("w{w}"))
+                .unwrap()
+                .is_some()
+            {
+                return None;
+            }
+        }
+        let deleted_volumes_gone = render::volume_names(&namespace, &format!("w{deleted_ws}"))
+            .iter()
+            .all(|v| !podman(&["volume", "exists", v]).0);
+        deleted_volumes_gone.then_some(())
+    })
+    .await;
+    let retained = render::volume_names(&namespace, &format!("w{retained_ws}"));
+    let retained_kept = retained.iter().all(|v| podman(&["volume", "exists", v]).0);
+    operator.stop().await;
+    println!("chaos: {kills} kills, converged: {}", outcome.is_ok());
+    outcome.unwrap();
+    assert!(retained_kept, "Retain keeps a deleted Workspace's volumes");
+    for volume in retained {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
+}

@@ -10,7 +10,9 @@ use clap::{Parser, ValueEnum};
 pub enum RuntimeKind {
     /// Workspaces and Sessions are custom resources in the cluster (the gateway's namespace).
     Kubernetes,
-    /// Single-node mode: the operator's local store in `--state-dir`.
+    /// Single-node mode (the operator's `--runtime podman`): the operator's local store in
+    /// `--state-dir`. `local` is the older name of the same.
+    #[value(name = "podman", alias = "local")]
     Local,
 }
 
@@ -41,8 +43,8 @@ pub struct Settings {
     #[arg(long, env = "OQTO_NAMESPACE", default_value = "default")]
     pub namespace: String,
 
-    /// The operator's state directory (single-node mode).
-    #[arg(long, env = "OQTO_STATE_DIR", default_value = "/var/lib/oqto")]
+    /// The operator's state directory (single-node mode); the same default as the operator's.
+    #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = oqto_store::LocalStore::default_dir())]
     pub state_dir: PathBuf,
 
     /// Port of pi-bridge in the runner pods (Kubernetes mode dials the pod IP on it).
@@ -104,7 +106,7 @@ mod tests {
         let s = Settings::try_parse_from([
             "oqto-gateway",
             "--runtime",
-            "local",
+            "podman",
             "--allowed-origins",
             "https://a.example,https://b.example",
         ])

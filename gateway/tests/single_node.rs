@@ -1,4 +1,4 @@
-//! Single-node mode (`--runtime local`): the REST API writes the operator's local store and
+//! Single-node mode (`--runtime podman`): the REST API writes the operator's local store and
 //! the relay finds runners by the endpoint in a Session's status. The test plays the
 //! operator's Podman runtime (which needs Podman; its own tests cover it): it starts a real
 //! pi-bridge for a Session that should run, stops it for one that is suspended, and writes

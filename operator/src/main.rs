@@ -87,7 +87,7 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:8081")]
         http_listen: std::net::SocketAddr,
         /// Podman mode: where Workspaces and Sessions are kept.
-        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
         state_dir: PathBuf,
         /// Podman mode: Podman's API socket (`podman system service`).
         #[arg(
@@ -101,7 +101,7 @@ enum Command {
     Apply {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
-        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
         state_dir: PathBuf,
     },
     /// Podman mode: delete a Workspace or Session.
@@ -111,7 +111,7 @@ enum Command {
         name: String,
         #[arg(short, long, default_value = "default")]
         namespace: String,
-        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = default_state_dir())]
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
         state_dir: PathBuf,
     },
     /// Print the CustomResourceDefinitions as YAML, or write one file per CRD.
@@ -291,14 +291,6 @@ async fn run_kubernetes(
         bail!("lost the leader lease");
     }
     Ok(())
-}
-
-fn default_state_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"));
-    base.join("oqto/store")
 }
 
 /// `/healthz`, `/readyz` and `/metrics`, in the background.

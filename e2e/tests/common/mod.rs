@@ -28,6 +28,8 @@ pub fn object<K: serde::de::DeserializeOwned>(
 /// The operator in Podman mode, running until dropped (or `stop`).
 pub struct PodmanOperator {
     pub store: Arc<LocalStore>,
+    image: String,
+    resync: Duration,
     pub health: Arc<Health>,
     pub socket: PathBuf,
     /// Dropping it stops the API service (a test that takes Podman away).
@@ -47,30 +49,49 @@ impl PodmanOperator {
         let socket = dir.path().join("podman.sock");
         let service = podman_service(&socket).await.expect("Podman's API service");
         let store = Arc::new(LocalStore::open(&dir.path().join("store")).expect("a store"));
+        let mut operator = Self {
+            _cleanup: RemoveStoreObjects(store.id().to_owned()),
+            store,
+            image,
+            resync,
+            health: Arc::default(),
+            socket,
+            service: Some(service),
+            stop: None,
+            running: None,
+            _dir: dir,
+        };
+        operator.spawn();
+        operator
+    }
+
+    /// A new operator process, as far as the test can tell: a fresh reconciler (no memory of
+    /// the last one) on the same store and socket.
+    fn spawn(&mut self) {
         let reconciler = podman::reconciler(
-            store.clone(),
-            PodmanRuntime::connect(&socket.display().to_string()).expect("a Podman client"),
+            self.store.clone(),
+            PodmanRuntime::connect(&self.socket.display().to_string()).expect("a Podman client"),
             OperatorDefaults {
-                runner_image: Some(image),
+                runner_image: Some(self.image.clone()),
                 gateway_labels: Default::default(),
                 llm: None,
             },
         );
-        let health = reconciler.health.clone();
+        self.health = reconciler.health.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(podman::run(reconciler, resync, async {
+        self.running = Some(tokio::spawn(podman::run(reconciler, self.resync, async {
             let _ = stopped.await;
-        }));
-        Self {
-            _cleanup: RemoveStoreObjects(store.id().to_owned()),
-            store,
-            health,
-            socket,
-            service: Some(service),
-            stop: Some(stop),
-            running: Some(running),
-            _dir: dir,
+        })));
+        self.stop = Some(stop);
+    }
+
+    /// Kills it wherever it is (mid-reconcile too: a crash, not a shutdown) and starts a new one.
+    pub fn kill_and_restart(&mut self) {
+        self.stop.take();
+        if let Some(running) = self.running.take() {
+            running.abort();
         }
+        self.spawn();
     }
 
     /// Stops the operator and waits for it.

@@ -74,7 +74,7 @@ impl Gateway {
         command
             .args([
                 "--runtime",
-                "local",
+                "podman",
                 "--namespace",
                 namespace,
                 "--poll-ms",

@@ -36,6 +36,17 @@ fn check_name(field: &'static str, name: &str) -> Result<(), StoreError> {
 }
 
 impl LocalStore {
+    /// Where single-node mode keeps its store unless told otherwise (`--state-dir`), the same
+    /// for the operator and the gateway: `$XDG_STATE_HOME/oqto/store`, else
+    /// `~/.local/state/oqto/store`, else `/var/lib/oqto/store`.
+    pub fn default_dir() -> PathBuf {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("/var/lib"))
+            .join("oqto/store")
+    }
+
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.into(),
