@@ -4,6 +4,7 @@ import { ConfirmButton } from "../ui/ConfirmButton";
 import { PhaseBadge } from "../ui/Phase";
 import { navigate } from "../ui/router";
 import { usePoll } from "../ui/usePoll";
+import { shownReason } from "./reasons";
 
 /** A workspace's sessions: status, create, suspend, resume, delete. */
 export function WorkspacePage({ workspace }: { workspace: string }) {
@@ -63,7 +64,11 @@ export function WorkspacePage({ workspace }: { workspace: string }) {
                 {s.metadata.name}
               </a>
               <PhaseBadge phase={s.status?.phase} message={ready?.message} />
-              {s.status?.phase === "Failed" && ready?.message && <span className="error small">{ready.message}</span>}
+              {shownReason(s.status?.phase, ready?.reason) && ready?.message && (
+                <span className="error small" role="status">
+                  {ready.message}
+                </span>
+              )}
               <span className="spacer" />
               {s.spec.suspended ? (
                 <button type="button" className="ghost" onClick={() => act("Resuming", api.resumeSession(workspace, s.metadata.name))}>
