@@ -259,7 +259,7 @@ async fn behaviours<S: ObjectStore, R: Runners>(store: &S, runners: &R, ns: &str
         .await?;
         runners.delete_workspace("keep").await;
         runners.delete_workspace("drop").await;
-        until("the sessions, runners and workspaces gone", || async {
+        let gone = until("the sessions, runners and workspaces gone", || async {
             let mut gone = true;
             for name in ["keep", "drop"] {
                 gone &= store
@@ -272,7 +272,21 @@ async fn behaviours<S: ObjectStore, R: Runners>(store: &S, runners: &R, ns: &str
             }
             gone
         })
-        .await?;
+        .await;
+        if let Err(e) = gone {
+            let mut seen = Vec::new();
+            for name in ["keep", "drop"] {
+                let session = store.get::<Session>(ns, &format!("{name}-s")).await;
+                let workspace = store.get::<Workspace>(ns, name).await;
+                seen.push(format!(
+                    "{name}: session {:?}, runner {}, workspace {:?}",
+                    session.map(|s| s.map(|s| s.status)),
+                    runners.runner_exists(&format!("{name}-s")).await,
+                    workspace.map(|w| w.map(|w| (w.metadata.finalizers, w.status))),
+                ));
+            }
+            return Err(format!("{e}; {seen:#?}"));
+        }
         until("Delete's storage removed", || async {
             !runners.storage_exists("drop").await
         })

@@ -253,8 +253,10 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
         ),
     )
     .unwrap();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo_root().join("target"), PathBuf::from);
     let oqtoctl = std::env::var_os("OQTO_OQTOCTL")
-        .map_or_else(|| repo_root().join("target/release/oqtoctl"), PathBuf::from);
+        .map_or_else(|| target.join("release/oqtoctl"), PathBuf::from);
     let applied = Command::new(&oqtoctl)
         .args(["--server", &stack.url, "--token", &token, "apply", "-f"])
         .arg(&manifest)

@@ -22,8 +22,7 @@ use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, Subject};
 
-/// Held on every Workspace: its deletion waits until its Sessions and storage are handled.
-pub const WORKSPACE_FINALIZER: &str = "oqto.dev/sessions";
+pub use crate::core::lifecycle::WORKSPACE_FINALIZER;
 
 pub struct Reconciler<S, R> {
     pub store: Arc<S>,
@@ -158,6 +157,8 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             plan: plan_ref.and_then(|p| p.ok()),
         };
         let mut runner = self.runtime.observe(subject).await?;
+        // The runtime answered.
+        self.health.set_unreachable(None);
         // A created runner is observed once more, so its first status says Starting.
         for _ in 0..2 {
             let activity = match &runner {
@@ -274,7 +275,6 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             self.store.record_event(session, event).await;
         }
         self.succeeded(key);
-        self.health.set_unreachable(None);
         Ok(step.requeue)
     }
 
@@ -300,6 +300,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                 .await?;
         }
         let storage = self.runtime.ensure_workspace(workspace).await?;
+        self.health.set_unreachable(None);
         let condition = Wanted::new(
             "StorageReady",
             storage.ready,

@@ -26,6 +26,11 @@ use super::idle::{Activity, should_suspend};
 use super::restart::{RestartDecision, StoppedRunner, restart_decision};
 use super::{CoreError, OperatorDefaults, RunnerPlan};
 
+/// Held on every Workspace once the operator prepared it: its deletion waits until its Sessions
+/// and storage are handled. A runner starts only in a Workspace that carries it, so a
+/// Workspace deleted at any moment still takes its runners with it.
+pub const WORKSPACE_FINALIZER: &str = "oqto.dev/sessions";
+
 /// How a runner is doing, in the runtime's own terms translated to neutral ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunnerHealth {
@@ -226,6 +231,29 @@ pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step 
         Ok(plan) => plan,
         Err(e) => return refused(seen, e.reason(), &e.to_string()),
     };
+    let prepared = workspace
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == WORKSPACE_FINALIZER);
+    if !prepared && seen.runner.is_none() {
+        let verdict = Verdict::new(
+            SessionPhase::Pending,
+            "WorkspacePreparing",
+            format!(
+                "Workspace {:?} is being prepared; the session starts then",
+                session.spec.workspace_ref.name
+            ),
+        );
+        return finish(
+            seen,
+            RunnerAction::None,
+            verdict,
+            None,
+            Requeue::After(Duration::from_secs(1)),
+        );
+    }
     if session.spec.suspended {
         let verdict = Verdict::new(
             SessionPhase::Suspended,
@@ -545,6 +573,12 @@ mod tests {
         runner: Option<&RunnerSeen>,
         activity: Option<Activity>,
     ) -> Step {
+        let prepared = ws.map(|w| {
+            let mut w = w.clone();
+            w.metadata.finalizers = Some(vec![WORKSPACE_FINALIZER.into()]);
+            w
+        });
+        let ws = prepared.as_ref();
         let plan = ws.map(|w| plan(sess, w, &defaults()));
         let seen = Observed {
             session: sess,
@@ -586,6 +620,27 @@ mod tests {
         assert_eq!(
             phase(&step),
             (SessionPhase::Starting, "StartingRunner".into())
+        );
+    }
+
+    #[test]
+    fn no_runner_starts_before_the_operator_prepared_the_workspace() {
+        let s = session(json!({"workspaceRef":{"name":"alice-dev"}}));
+        let w = workspace(json!({"owner":"alice"}));
+        let plan = plan(&s, &w, &defaults());
+        let seen = Observed {
+            session: &s,
+            workspace: Some(&w),
+            runner: None,
+            activity: None,
+            now: Timestamp::from_second(1_000_000).unwrap(),
+            activity_every: ACTIVITY_EVERY,
+        };
+        let step = step(&seen, plan.as_ref());
+        assert_eq!(step.action, RunnerAction::None);
+        assert_eq!(
+            phase(&step),
+            (SessionPhase::Pending, "WorkspacePreparing".into())
         );
     }
 
