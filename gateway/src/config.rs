@@ -48,7 +48,7 @@ pub struct Settings {
     pub state_dir: PathBuf,
 
     /// Port of pi-bridge in the runner pods (Kubernetes mode dials the pod IP on it).
-    #[arg(long, env = "OQTO_RUNNER_PORT", default_value_t = 8080)]
+    #[arg(long, env = "OQTO_RUNNER_PORT", default_value_t = oqto_proto::runner::PORT)]
     pub runner_port: u16,
 
     /// Origins allowed to open the WebSocket (comma-separated; `*` for any). Empty: the

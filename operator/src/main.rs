@@ -78,7 +78,7 @@ enum Command {
         #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
         lease_namespace: String,
         /// Port of the runners' HTTP server (pi-bridge), where the operator asks for activity.
-        #[arg(long, default_value_t = oqto_api::names::RUNNER_PORT as u16)]
+        #[arg(long, default_value_t = oqto_proto::runner::PORT)]
         runner_port: u16,
         /// How often a running Session's activity is checked (idle suspend), e.g. 30s.
         #[arg(long, default_value = "30s")]

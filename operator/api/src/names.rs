@@ -11,9 +11,6 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_WORKSPACE: &str = "oqto.dev/workspace";
 pub const LABEL_SESSION: &str = "oqto.dev/session";
 
-/// The runner's HTTP port (pi-bridge).
-pub const RUNNER_PORT: i32 = 8080;
-
 const MAX_LABEL: usize = 63;
 
 /// 64-bit FNV-1a: small, stable across releases and platforms (names must never change).

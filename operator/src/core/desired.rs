@@ -10,6 +10,7 @@ use oqto_api::{Session, Workspace};
 
 use super::error::CoreError;
 use oqto_api::names;
+use oqto_proto::runner;
 
 /// Settings of the operator itself (flags), not of any one resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,14 +81,7 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 }
 
 /// Variables the operator sets; a Workspace may not override them.
-const RESERVED_ENV: [&str; 6] = [
-    "PI_BRIDGE_LISTEN",
-    "PI_BRIDGE_WORKSPACE",
-    "PI_BRIDGE_RUNNER_ID",
-    "PI_BRIDGE_PROVIDER",
-    "PI_BRIDGE_MODEL",
-    "OQTO_LLM_BASE_URL",
-];
+const RESERVED_ENV: [&str; 6] = runner::OPERATOR_SET;
 
 impl RunnerPlan {
     /// Validates the pair and builds the plan.
@@ -142,20 +136,20 @@ impl RunnerPlan {
 
         let mut vars = vec![
             env(
-                "PI_BRIDGE_LISTEN",
-                format!("0.0.0.0:{}", names::RUNNER_PORT),
+                runner::ENV_LISTEN,
+                format!("0.0.0.0:{}", crate::core::RUNNER_PORT),
             ),
-            env("PI_BRIDGE_WORKSPACE", "/workspace"),
-            env("PI_BRIDGE_RUNNER_ID", session_name.clone()),
+            env(runner::ENV_WORKSPACE, "/workspace"),
+            env(runner::ENV_RUNNER_ID, session_name.clone()),
         ];
         if let Some(provider) = provider {
-            vars.push(env("PI_BRIDGE_PROVIDER", provider));
+            vars.push(env(runner::ENV_PROVIDER, provider));
         }
         if let Some(model) = model {
-            vars.push(env("PI_BRIDGE_MODEL", model));
+            vars.push(env(runner::ENV_MODEL, model));
         }
         if let Some(base_url) = llm.and_then(|l| l.base_url.clone()) {
-            vars.push(env("OQTO_LLM_BASE_URL", base_url));
+            vars.push(env(runner::ENV_LLM_BASE_URL, base_url));
         }
         vars.extend(runner.env.iter().cloned());
 
@@ -199,7 +193,7 @@ impl RunnerPlan {
             "http://{}.{}.svc:{}",
             self.name,
             self.namespace,
-            names::RUNNER_PORT
+            crate::core::RUNNER_PORT
         )
     }
 }

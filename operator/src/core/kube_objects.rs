@@ -183,7 +183,7 @@ pub fn network_policy(
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(vec![gateway]),
-                ports: Some(vec![port("TCP", names::RUNNER_PORT)]),
+                ports: Some(vec![port("TCP", crate::core::RUNNER_PORT)]),
             }]),
             egress: Some(egress_rules),
         }),
@@ -231,7 +231,7 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
         env_from: (!plan.env_from.is_empty()).then(|| plan.env_from.clone()),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
-            container_port: names::RUNNER_PORT,
+            container_port: crate::core::RUNNER_PORT,
             protocol: Some("TCP".into()),
             ..Default::default()
         }]),
@@ -359,7 +359,7 @@ pub fn service(plan: &RunnerPlan, session_owner: OwnerReference) -> Service {
             selector: Some(selector),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
-                port: names::RUNNER_PORT,
+                port: crate::core::RUNNER_PORT,
                 target_port: Some(IntOrString::String("http".into())),
                 protocol: Some("TCP".into()),
                 ..Default::default()

@@ -12,4 +12,7 @@ pub mod observe;
 pub mod restart;
 
 pub use desired::{OperatorDefaults, RunnerPlan, StoragePlan};
+
+/// pi-bridge's port in a runner, as Kubernetes types want it (`oqto_proto::runner::PORT`).
+pub const RUNNER_PORT: i32 = oqto_proto::runner::PORT as i32;
 pub use error::CoreError;

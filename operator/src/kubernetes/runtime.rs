@@ -192,7 +192,7 @@ impl Runtime for KubeRuntime {
             health,
             endpoint: Some(format!(
                 "http://{name}.{namespace}.svc:{}",
-                names::RUNNER_PORT
+                crate::core::RUNNER_PORT
             )),
             address,
         }))

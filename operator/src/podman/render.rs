@@ -17,7 +17,7 @@ pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
 pub const LABEL_STORE: &str = "oqto.dev/store";
 
 fn runner_port() -> String {
-    format!("{}/tcp", names::RUNNER_PORT)
+    format!("{}/tcp", crate::core::RUNNER_PORT)
 }
 
 /// Container names are global on a host: the namespace is part of them.

@@ -124,7 +124,7 @@ impl Runtime for PodmanRuntime {
             .as_ref()
             .and_then(|n| n.ports.as_ref())
             .and_then(|p| {
-                p.get(&format!("{}/tcp", names::RUNNER_PORT))
+                p.get(&format!("{}/tcp", crate::core::RUNNER_PORT))
                     .cloned()
                     .flatten()
             })

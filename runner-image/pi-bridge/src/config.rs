@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use oqto_proto::hstry::listen::ListenAddr;
+use oqto_proto::runner;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -16,11 +17,11 @@ use oqto_proto::hstry::listen::ListenAddr;
 )]
 pub struct Config {
     /// Address of the HTTP and WebSocket server.
-    #[arg(long, env = "PI_BRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = runner::ENV_LISTEN, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// The workspace directory: Pi's working directory and the root of the files channel.
-    #[arg(long, env = "PI_BRIDGE_WORKSPACE", default_value = "/workspace")]
+    #[arg(long, env = runner::ENV_WORKSPACE, default_value = "/workspace")]
     pub workspace: PathBuf,
 
     /// The `pi` command.
@@ -36,14 +37,14 @@ pub struct Config {
     pub session_dir: Option<PathBuf>,
 
     /// Default LLM provider and model of new conversations.
-    #[arg(long, env = "PI_BRIDGE_PROVIDER")]
+    #[arg(long, env = runner::ENV_PROVIDER)]
     pub provider: Option<String>,
-    #[arg(long, env = "PI_BRIDGE_MODEL")]
+    #[arg(long, env = runner::ENV_MODEL)]
     pub model: Option<String>,
 
     /// An OpenAI-compatible endpoint for the provider and model above: Pi's models.json is
     /// written for it at start when the agent directory has none.
-    #[arg(long, env = "OQTO_LLM_BASE_URL")]
+    #[arg(long, env = runner::ENV_LLM_BASE_URL)]
     pub llm_base_url: Option<String>,
 
     /// hstry, the chat history service: unix:/path.sock or tcp:127.0.0.1:PORT.
@@ -51,7 +52,7 @@ pub struct Config {
     pub hstry: ListenAddr,
 
     /// This runner's id in canonical events.
-    #[arg(long, env = "PI_BRIDGE_RUNNER_ID", default_value = "local")]
+    #[arg(long, env = runner::ENV_RUNNER_ID, default_value = "local")]
     pub runner_id: String,
 
     /// The shell of the terminal channel.

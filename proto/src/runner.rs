@@ -1,0 +1,28 @@
+//! The runner's environment contract: the variables the operator sets on a runner and
+//! pi-bridge reads, and the port pi-bridge serves on. Written once, here, for both sides.
+
+/// pi-bridge's HTTP and WebSocket port in a runner.
+pub const PORT: u16 = 8080;
+
+/// `ADDRESS:PORT` pi-bridge listens on.
+pub const ENV_LISTEN: &str = "PI_BRIDGE_LISTEN";
+/// The workspace directory (Pi's working directory, the files channel's root).
+pub const ENV_WORKSPACE: &str = "PI_BRIDGE_WORKSPACE";
+/// The runner's id in canonical events (the Session's name).
+pub const ENV_RUNNER_ID: &str = "PI_BRIDGE_RUNNER_ID";
+/// The default LLM provider of new conversations.
+pub const ENV_PROVIDER: &str = "PI_BRIDGE_PROVIDER";
+/// The default model of new conversations.
+pub const ENV_MODEL: &str = "PI_BRIDGE_MODEL";
+/// An OpenAI-compatible endpoint for that provider.
+pub const ENV_LLM_BASE_URL: &str = "OQTO_LLM_BASE_URL";
+
+/// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
+pub const OPERATOR_SET: [&str; 6] = [
+    ENV_LISTEN,
+    ENV_WORKSPACE,
+    ENV_RUNNER_ID,
+    ENV_PROVIDER,
+    ENV_MODEL,
+    ENV_LLM_BASE_URL,
+];
