@@ -121,8 +121,11 @@ pub struct Step {
 
 /// How often a running Session's activity is checked, unless the operator is told otherwise.
 pub const ACTIVITY_EVERY: Duration = Duration::from_secs(30);
-/// How often a starting Session is looked at without a change.
-const STARTING_EVERY: Duration = Duration::from_secs(5);
+/// How often a starting Session is looked at without a change. Its runner's changes bring a
+/// pass anyway (watches on Kubernetes, the resync on Podman); this only catches what changes
+/// nothing (a warning Event), so it is rare: at a thousand starting Sessions a 5 s requeue
+/// kept the queue full and new Sessions waited behind it.
+const STARTING_EVERY: Duration = Duration::from_secs(30);
 
 /// Phase, Ready reason and message: what the Session's status says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,7 +343,9 @@ pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step 
             let requeue = if verdict.phase == SessionPhase::Failed {
                 Requeue::OnChange
             } else {
-                Requeue::After(STARTING_EVERY)
+                // Also just after the start timeout, which no change announces.
+                let left = start_timeout.saturating_sub(runner.age) + Duration::from_secs(1);
+                Requeue::After(left.min(STARTING_EVERY))
             };
             finish(seen, RunnerAction::None, verdict, Some(runner), requeue)
         }
