@@ -48,8 +48,10 @@ struct Container(String);
 
 impl Drop for Container {
     fn drop(&mut self) {
+        // -v: the image's VOLUMEs this test does not mount became anonymous volumes; they go
+        // with the container instead of piling up on the host.
         let _ = Command::new("podman")
-            .args(["rm", "-f", "-t", "2", &self.0])
+            .args(["rm", "-f", "-v", "-t", "2", &self.0])
             .output();
     }
 }
