@@ -175,6 +175,20 @@ fn env_or_script(variable: &str, script: &str, args: &[&str]) -> anyhow::Result<
     Ok(last.trim().to_owned())
 }
 
+/// xorshift: reproducible "random" kill points for the chaos tests (they print the seed, so a
+/// failure can be replayed). The seed must not be zero.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
 /// A binary of this workspace, built next to the running test (`cargo test --workspace` builds
 /// every member's binaries); a test runs it as the process it is in production.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {

@@ -588,18 +588,6 @@ async fn the_lease_is_exclusive_between_concurrent_candidates() {
     assert!(!other.try_acquire().await.unwrap());
 }
 
-/// xorshift: reproducible "random" kill points; the seed is printed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_the_operator_converges_without_duplicates_or_orphans() {
     let _ = tracing_subscriber::fmt()
@@ -615,7 +603,7 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         .as_nanos() as u64
         | 1;
     println!("kill-point seed: {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = oqto_e2e::Rng(seed);
     create_workspace(
         &env,
         "ws",

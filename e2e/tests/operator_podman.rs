@@ -293,19 +293,6 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     ]);
 }
 
-/// A tiny deterministic generator for kill points (the seed is printed, so a failure can be
-/// replayed).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// Sessions created and deleted concurrently across Workspaces while the operator is killed
 /// and started again at random moments: afterwards exactly one container per live Session
 /// (none for deleted ones, none twice), every status converged at the current
@@ -329,7 +316,7 @@ async fn killed_at_random_moments_the_podman_operator_converges() {
         .as_nanos() as u64
         | 1;
     println!("chaos: {sessions} sessions, {workspaces} workspaces, seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = oqto_e2e::Rng(seed);
     let mut operator = PodmanOperator::start(Duration::from_millis(300)).await;
     let store = operator.store.clone();
     let namespace = format!("chaos{}", std::process::id());

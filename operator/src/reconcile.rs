@@ -14,10 +14,10 @@ use oqto_store::{EventNote, ObjectStore, key_of};
 use serde_json::json;
 
 use crate::Error;
-use crate::core::OperatorDefaults;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::idle::Activity;
 use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
+use crate::core::{OperatorDefaults, RunnerPlan};
 use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, Subject};
@@ -146,7 +146,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         };
         let plan = workspace
             .as_ref()
-            .map(|w| lifecycle::plan(session, w, &self.defaults));
+            .map(|w| RunnerPlan::build(w, session, &self.defaults));
         let plan_ref = plan.as_ref().map(|p| p.as_ref());
         let uid = session.metadata.uid.clone().unwrap_or_default();
         let subject = Subject {
@@ -176,11 +176,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                 now: Timestamp::now(),
                 activity_every: self.activity_every,
             };
-            let no_plan = crate::core::CoreError::WrongWorkspace {
-                wanted: session.spec.workspace_ref.name.clone(),
-                given: String::new(),
-            };
-            let step = lifecycle::step(&seen, plan_ref.unwrap_or(Err(&no_plan)));
+            let step = lifecycle::step(&seen, plan_ref);
             match &step.action {
                 RunnerAction::Create => {
                     let Some(Ok(plan)) = plan_ref else {
@@ -329,13 +325,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         name: &str,
         finalizers: Vec<String>,
     ) -> Result<Requeue, Error> {
-        let sessions: Vec<Session> = self
-            .store
-            .list::<Session>(Some(namespace))
-            .await?
-            .into_iter()
-            .filter(|s| s.spec.workspace_ref.name == name)
-            .collect();
+        let sessions = self.store.sessions_of(namespace, name).await?;
         if !sessions.is_empty() {
             for session in sessions
                 .iter()

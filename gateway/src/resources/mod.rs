@@ -83,11 +83,7 @@ impl Resources {
     }
 
     pub async fn list_sessions(&self, workspace: &str) -> Result<Vec<Session>, ApiError> {
-        let sessions: Vec<Session> = on_store!(self, list::<Session>(Some(&self.namespace)))?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.spec.workspace_ref.name == workspace)
-            .collect())
+        on_store!(self, sessions_of(&self.namespace, workspace))
     }
 
     pub async fn get_session(&self, name: &str) -> Result<Option<Session>, ApiError> {

@@ -24,7 +24,7 @@ use oqto_store::EventNote;
 use super::conditions::{Wanted, merge};
 use super::idle::{Activity, should_suspend};
 use super::restart::{RestartDecision, StoppedRunner, restart_decision};
-use super::{CoreError, OperatorDefaults, RunnerPlan};
+use super::{CoreError, RunnerPlan};
 
 /// Held on every Workspace once the operator prepared it: its deletion waits until its Sessions
 /// and storage are handled. A runner starts only in a Workspace that carries it, so a
@@ -147,15 +147,6 @@ impl Verdict {
     }
 }
 
-/// The plan for an observed pair, or the verdict that stops it.
-pub fn plan(
-    session: &Session,
-    workspace: &Workspace,
-    defaults: &OperatorDefaults,
-) -> Result<RunnerPlan, CoreError> {
-    RunnerPlan::build(workspace, session, defaults)
-}
-
 /// The step for a Session whose plan failed with a user error (a Secret the runtime cannot
 /// find counts too): the Session fails with that reason until something changes.
 pub fn refused(seen: &Observed<'_>, reason: &str, message: &str) -> Step {
@@ -200,8 +191,9 @@ pub fn runtime_unreachable(seen: &Observed<'_>, why: &str) -> Step {
     step
 }
 
-/// The one lifecycle step.
-pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step {
+/// The one lifecycle step. `plan` is the Workspace's and Session's `RunnerPlan::build`, `None`
+/// exactly when there is no Workspace.
+pub fn step(seen: &Observed<'_>, plan: Option<Result<&RunnerPlan, &CoreError>>) -> Step {
     let session = seen.session;
     if session.metadata.deletion_timestamp.is_some() {
         // Its runner goes with it (owner reference, or the prune of owned runners).
@@ -218,7 +210,7 @@ pub fn step(seen: &Observed<'_>, plan: Result<&RunnerPlan, &CoreError>) -> Step 
         Some(r) if !r.deleting => RunnerAction::Remove,
         _ => RunnerAction::None,
     };
-    let Some(workspace) = seen.workspace else {
+    let (Some(workspace), Some(plan)) = (seen.workspace, plan) else {
         let verdict = Verdict::new(
             SessionPhase::Pending,
             "WorkspaceNotFound",
@@ -540,6 +532,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::OperatorDefaults;
     use crate::core::desired::tests::{session, workspace};
     use serde_json::json;
 
@@ -584,7 +577,7 @@ mod tests {
             w
         });
         let ws = prepared.as_ref();
-        let plan = ws.map(|w| plan(sess, w, &defaults()));
+        let plan = ws.map(|w| RunnerPlan::build(w, sess, &defaults()));
         let seen = Observed {
             session: sess,
             workspace: ws,
@@ -593,8 +586,7 @@ mod tests {
             now: Timestamp::from_second(1_000_000).unwrap(),
             activity_every: ACTIVITY_EVERY,
         };
-        let missing = CoreError::NoRunnerImage;
-        step(&seen, plan.as_ref().map_or(Err(&missing), |p| p.as_ref()))
+        step(&seen, plan.as_ref().map(|p| p.as_ref()))
     }
 
     fn phase(step: &Step) -> (SessionPhase, String) {
@@ -632,7 +624,7 @@ mod tests {
     fn no_runner_starts_before_the_operator_prepared_the_workspace() {
         let s = session(json!({"workspaceRef":{"name":"alice-dev"}}));
         let w = workspace(json!({"owner":"alice"}));
-        let plan = plan(&s, &w, &defaults());
+        let plan = RunnerPlan::build(&w, &s, &defaults());
         let seen = Observed {
             session: &s,
             workspace: Some(&w),
@@ -641,7 +633,7 @@ mod tests {
             now: Timestamp::from_second(1_000_000).unwrap(),
             activity_every: ACTIVITY_EVERY,
         };
-        let step = step(&seen, plan.as_ref());
+        let step = step(&seen, Some(plan.as_ref()));
         assert_eq!(step.action, RunnerAction::None);
         assert_eq!(
             phase(&step),

@@ -95,13 +95,15 @@ pub async fn reconcile_all(
     let store = &reconciler.store;
     for workspace in store.list::<Workspace>(None)? {
         if let Err(e) = reconciler.workspace(&workspace).await {
-            reconciler.failed("workspace", &format!("{:?}", workspace.metadata.name), &e);
+            let (namespace, name) = oqto_store::key_of(&workspace);
+            reconciler.failed("workspace", &format!("ws/{namespace}/{name}"), &e);
         }
     }
     let sessions = store.list::<Session>(None)?;
     for session in &sessions {
         if let Err(e) = reconciler.session(session).await {
-            reconciler.failed("session", &format!("{:?}", session.metadata.name), &e);
+            let (namespace, name) = oqto_store::key_of(session);
+            reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
         }
     }
     // Only this loop creates runners, and only for Sessions of this listing: every runner it

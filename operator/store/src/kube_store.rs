@@ -7,6 +7,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
+use oqto_api::Session;
+
 use crate::{EventNote, ObjectStore, StoreError, StoredKind};
 
 pub struct KubeStore {
@@ -61,6 +63,15 @@ impl ObjectStore for KubeStore {
             None => Api::all(self.client.clone()),
         };
         Ok(api.list(&ListParams::default()).await?.items)
+    }
+
+    async fn sessions_of(
+        &self,
+        namespace: &str,
+        workspace: &str,
+    ) -> Result<Vec<Session>, StoreError> {
+        let params = ListParams::default().fields(&format!("spec.workspaceRef.name={workspace}"));
+        Ok(self.api::<Session>(namespace).list(&params).await?.items)
     }
 
     async fn create<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {

@@ -80,6 +80,14 @@ pub trait ObjectStore: Send + Sync + 'static {
         namespace: Option<&str>,
     ) -> impl Future<Output = Result<Vec<K>, StoreError>> + Send;
 
+    /// The Sessions of one Workspace (the apiserver selects them by `spec.workspaceRef.name`,
+    /// which the CRD declares selectable).
+    fn sessions_of(
+        &self,
+        namespace: &str,
+        workspace: &str,
+    ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+
     /// Creates; `AlreadyExists` when the name is taken.
     fn create<K: StoredKind>(
         &self,

@@ -548,6 +548,18 @@ impl ObjectStore for LocalStore {
         LocalStore::list(self, namespace)
     }
 
+    async fn sessions_of(
+        &self,
+        namespace: &str,
+        workspace: &str,
+    ) -> Result<Vec<oqto_api::Session>, StoreError> {
+        let sessions: Vec<oqto_api::Session> = LocalStore::list(self, Some(namespace))?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.spec.workspace_ref.name == workspace)
+            .collect())
+    }
+
     async fn create<K: StoredKind>(&self, object: K) -> Result<K, StoreError> {
         LocalStore::create(self, object)
     }
