@@ -148,6 +148,7 @@ async fn main() {
     let runner = Runner::start(
         &runners,
         format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        "s1",
     );
     let bridge = runner.listen.to_string();
 

@@ -147,12 +147,17 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
         .collect();
     assert_eq!(text, "Hello from the agent.");
 
-    // The same prompt straight to the runner's bridge (the one pod the kubelet started).
+    // The same prompt straight to the runner's bridge (the one pod the kubelet started), which
+    // serves its own session only.
     let pod_ip = "127.0.0.2";
     let mut direct = Mux::connect(&format!("ws://{pod_ip}:{}/ws", setup.port), "unused").await;
-    create(&mut direct, "direct-1").await;
+    let other = direct
+        .command("other", "create", "session.create", json!({"config":{"harness":"pi"}}))
+        .await;
+    assert_eq!(other.last().unwrap()["success"], false, "{other:?}");
+    create(&mut direct, "s1").await;
     let mut straight = direct
-        .command("direct-1", "p1", "prompt", json!({"message":"hello"}))
+        .command("s1", "p2", "prompt", json!({"message":"hello"}))
         .await;
     straight.extend(direct.until(|f| is_event(f, "agent.idle")).await);
     assert_eq!(
@@ -160,6 +165,9 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
         turn(&straight),
         "the gateway changes nothing in the stream"
     );
+    // The gateway's client watches s1, so it saw that turn too.
+    let seen = mux.until(|f| is_event(f, "agent.idle")).await;
+    assert_eq!(turn(&seen), turn(&straight));
 
     // oqtoctl streams the same reply to the terminal.
     let chat = tokio::process::Command::new(env!("CARGO_BIN_EXE_oqtoctl"))

@@ -39,7 +39,11 @@ fn play_operator(store: Arc<LocalStore>, runners: Arc<RunnerEnv>) -> tokio::task
                     let runner = running.get_or_insert_with(|| {
                         let listen: SocketAddr =
                             format!("127.0.0.1:{}", free_port()).parse().unwrap();
-                        Runner::start(&runners, listen)
+                        Runner::start(
+                            &runners,
+                            listen,
+                            session.metadata.name.as_deref().unwrap_or_default(),
+                        )
                     });
                     (
                         SessionPhase::Running,

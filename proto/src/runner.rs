@@ -10,6 +10,8 @@ pub const ENV_LISTEN: &str = "PI_BRIDGE_LISTEN";
 pub const ENV_WORKSPACE: &str = "PI_BRIDGE_WORKSPACE";
 /// The runner's id in canonical events (the Session's name).
 pub const ENV_RUNNER_ID: &str = "PI_BRIDGE_RUNNER_ID";
+/// The Session this runner serves: pi-bridge refuses frames for any other.
+pub const ENV_SESSION: &str = "PI_BRIDGE_SESSION";
 /// The default LLM provider of new conversations.
 pub const ENV_PROVIDER: &str = "PI_BRIDGE_PROVIDER";
 /// The default model of new conversations.
@@ -18,10 +20,11 @@ pub const ENV_MODEL: &str = "PI_BRIDGE_MODEL";
 pub const ENV_LLM_BASE_URL: &str = "OQTO_LLM_BASE_URL";
 
 /// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
-pub const OPERATOR_SET: [&str; 6] = [
+pub const OPERATOR_SET: [&str; 7] = [
     ENV_LISTEN,
     ENV_WORKSPACE,
     ENV_RUNNER_ID,
+    ENV_SESSION,
     ENV_PROVIDER,
     ENV_MODEL,
     ENV_LLM_BASE_URL,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 fn agent_frame(payload: Value) -> Value {
     with(
-        json!({"channel":"agent","session_id":"S","id":"req-1"}),
+        json!({"channel":"agent","session_id":"s","id":"req-1"}),
         payload,
     )
 }
@@ -73,7 +73,7 @@ fn every_row_of_the_command_table_round_trips_through_parse() {
         assert_eq!(command.kind.name(), payload["cmd"], "CommandKind::name()");
         assert_eq!(
             (command.id.as_deref(), command.session_id.as_str()),
-            (Some("req-1"), "S")
+            (Some("req-1"), "s")
         );
         seen.insert(command.kind.name());
     }

@@ -159,7 +159,7 @@ fn a_terminal_or_hstry_frame_with_an_unknown_type() {
 
 #[test]
 fn a_missing_field_is_named_with_its_frame() {
-    let error = refused(r#"{"channel":"files","type":"read","id":"h"}"#);
+    let error = refused(r#"{"channel":"files","session_id":"s","type":"read","id":"h"}"#);
     assert!(
         matches!(error, FrameError::InvalidField { .. }),
         "{error:?}"
@@ -190,7 +190,9 @@ fn a_missing_envelope_field_of_an_agent_frame_is_named() {
 
 #[test]
 fn a_wrong_type_names_the_field() {
-    let error = refused(r#"{"channel":"terminal","type":"open","cols":"wide","rows":2,"id":"j"}"#);
+    let error = refused(
+        r#"{"channel":"terminal","session_id":"s","type":"open","cols":"wide","rows":2,"id":"j"}"#,
+    );
     assert!(
         error
             .to_string()

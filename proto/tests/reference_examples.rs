@@ -11,7 +11,7 @@ use serde_json::json;
 
 #[test]
 fn the_e2e_streaming_exchange_of_section_2_3() {
-    let create = json!({"channel":"agent","cmd":"session.create","session_id":"S","id":"req-1",
+    let create = json!({"channel":"agent","cmd":"session.create","session_id":"s","id":"req-1",
         "config":{"harness":"pi","cwd":"/tmp","model":"mock/simple-text","provider":"mock"}});
     let frame = ClientFrame::parse(&create.to_string()).unwrap();
     assert_eq!(serde_json::to_value(&frame).unwrap(), create);
@@ -33,7 +33,7 @@ fn the_e2e_streaming_exchange_of_section_2_3() {
     ));
 
     let prompt =
-        json!({"channel":"agent","cmd":"prompt","session_id":"S","message":"hello","id":"req-2"});
+        json!({"channel":"agent","cmd":"prompt","session_id":"s","message":"hello","id":"req-2"});
     let parsed = ClientFrame::parse(&prompt.to_string()).unwrap();
     assert_eq!(serde_json::to_value(&parsed).unwrap(), prompt);
     let ClientFrame::Agent(Command {

@@ -3,9 +3,10 @@ import type { Event } from "./Event";
 import type { FilesEvent } from "./FilesEvent";
 import type { HstryEvent } from "./HstryEvent";
 import type { SystemEvent } from "./SystemEvent";
+import type { Tagged } from "./Tagged";
 import type { TerminalEvent } from "./TerminalEvent";
 
 /**
  * What the server sends.
  */
-export type ServerFrame = { "channel": "agent" } & Event | { "channel": "files" } & FilesEvent | { "channel": "terminal" } & TerminalEvent | { "channel": "hstry" } & HstryEvent | { "channel": "system" } & SystemEvent;
+export type ServerFrame = { "channel": "agent" } & Event | { "channel": "files" } & Tagged<FilesEvent> | { "channel": "terminal" } & Tagged<TerminalEvent> | { "channel": "hstry" } & Tagged<HstryEvent> | { "channel": "system" } & SystemEvent;

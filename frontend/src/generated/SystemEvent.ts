@@ -5,6 +5,10 @@
  */
 export type SystemEvent = { "type": "connected" } | { "type": "ping" } | { "type": "error", 
 /**
+ * The session the refused frame was for, when it could be read.
+ */
+session_id?: string | null, 
+/**
  * The refused frame's id; `null` when it had none (§2.1).
  */
 id: string | null, error: string, };

@@ -1,12 +1,12 @@
-/** The mux frames as the browser sends and receives them: the generated wire types, plus the
- * `session_id` the gateway routes every frame by (files and terminal frames carry it on top). */
+/** The mux frames as the browser sends and receives them: the generated wire types. Every
+ * frame names the session it is for (`session_id`), which the gateway routes it by. */
 import type { ClientFrame } from "../generated/ClientFrame";
 import type { ServerFrame } from "../generated/ServerFrame";
 import type { Event } from "../generated/Event";
 
 export type { ClientFrame, ServerFrame };
 
-export type OutgoingFrame = ClientFrame & { session_id: string };
+export type OutgoingFrame = ClientFrame;
 
 /** A server frame of the agent channel. */
 export type AgentFrame = Extract<ServerFrame, { channel: "agent" }>;
@@ -14,7 +14,7 @@ export type AgentFrame = Extract<ServerFrame, { channel: "agent" }>;
 /** One agent event kind, e.g. `EventOf<"stream.text_delta">`. */
 export type EventOf<K extends Event["event"]> = Extract<AgentFrame, { event: K }>;
 
-/** The session a server frame belongs to (the gateway tags runner frames with it). */
+/** The session a server frame belongs to (every runner frame names it). */
 export function frameSession(frame: ServerFrame): string | undefined {
   const session = (frame as { session_id?: unknown }).session_id;
   return typeof session === "string" ? session : undefined;

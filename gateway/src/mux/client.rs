@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use oqto_proto::mux::{Channel, ServerFrame, SystemEvent};
+use oqto_proto::mux::{
+    Channel, Envelope, PING_EVERY, Refusal, ServerFrame, SessionName, SystemEvent,
+};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::frame::{self, Refusal};
+use super::frame;
 use super::upstream::{self, Link, Queued};
 use crate::accounts::User;
 use crate::state::AppState;
@@ -21,7 +23,6 @@ use crate::state::AppState;
 /// Frames waiting to be written to the client. A client that does not read holds its own
 /// runners back (back-pressure), never the gateway's memory.
 const OUT_QUEUE: usize = 1024;
-const PING_EVERY: Duration = Duration::from_secs(10);
 /// How long a frame for a session the table does not know yet waits for it: the table
 /// follows writes by a watch event (Kubernetes) or a poll (single-node), so a session created
 /// a moment ago may not be in it. Only that client's frames wait.
@@ -33,7 +34,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
     let (sink, mut stream) = socket.split();
     let (out, out_rx) = mpsc::channel::<String>(OUT_QUEUE);
     let writer = tokio::spawn(write_frames(sink, out_rx));
-    let mut links: HashMap<String, Link> = HashMap::new();
+    let mut links: HashMap<SessionName, Link> = HashMap::new();
     state.metrics.connections.inc();
 
     while let Some(message) = stream.next().await {
@@ -68,7 +69,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
 async fn route_frame(
     state: &Arc<AppState>,
     user: &User,
-    links: &mut HashMap<String, Link>,
+    links: &mut HashMap<SessionName, Link>,
     out: &mpsc::Sender<String>,
     text: &str,
 ) -> Option<String> {
@@ -80,26 +81,26 @@ async fn route_frame(
             state.settings.max_frame_bytes
         )));
     }
-    let envelope = match frame::envelope(text) {
+    let envelope = match Envelope::peek(text) {
         Ok(envelope) => envelope,
         Err(refusal) => {
             state.metrics.refused("invalid");
-            return Some(refusal.to_frame());
+            return Some(frame::refusal(&refusal));
         }
     };
     // Another user's session is "not found", exactly like a missing one.
     let owner = state
         .routes
-        .known_owner(&envelope.session, FRESH_SESSION_GRACE)
+        .known_owner(envelope.session_id.as_str(), FRESH_SESSION_GRACE)
         .await;
     let visible = owner.is_some_and(|owner| user.is_admin() || owner == user.username);
     if !visible {
         state.metrics.refused("not_found");
-        let error = format!("session {} not found", envelope.session);
-        return Some(envelope.refuse(error).to_frame());
+        let error = format!("session {} not found", envelope.session_id);
+        return Some(frame::refusal(&envelope.refuse(error)));
     }
     let links_open = links.len();
-    let link = match links.entry(envelope.session.clone()) {
+    let link = match links.entry(envelope.session_id.clone()) {
         Entry::Occupied(entry) => entry.into_mut(),
         Entry::Vacant(entry) => {
             if links_open >= MAX_SESSIONS {
@@ -107,10 +108,10 @@ async fn route_frame(
                 let error = format!(
                     "this connection already talks to {MAX_SESSIONS} sessions; open another connection"
                 );
-                return Some(envelope.refuse(error).to_frame());
+                return Some(frame::refusal(&envelope.refuse(error)));
             }
             entry.insert(upstream::spawn(
-                envelope.session.clone(),
+                envelope.session_id.clone(),
                 state.clone(),
                 out.clone(),
             ))
@@ -134,15 +135,15 @@ async fn route_frame(
             state.metrics.refused("busy");
             let error = format!(
                 "Server busy: the {} queue of session {} is full; retry later",
-                queued.envelope.channel, queued.envelope.session
+                queued.envelope.channel, queued.envelope.session_id
             );
-            Some(queued.envelope.refuse(error).to_frame())
+            Some(frame::refusal(&queued.envelope.refuse(error)))
         }
     }
 }
 
 fn system_refusal(error: &str) -> String {
-    Refusal::system(None, error).to_frame()
+    frame::refusal(&Refusal::system(None, error))
 }
 
 async fn write_frames(

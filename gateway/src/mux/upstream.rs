@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
-use super::frame::{self, Envelope, Refusal};
+use oqto_proto::mux::{Envelope, PEER_SILENCE, Refusal, SessionName};
+
+use super::frame;
 use crate::state::AppState;
 #[cfg(test)]
 use serde_json::Value;
@@ -33,9 +35,6 @@ const DIAL_BACKOFF: [Duration; 5] = [
     Duration::from_millis(800),
     Duration::from_millis(1600),
 ];
-/// pi-bridge pings every 10 s; a runner silent for this long is gone (its pod vanished
-/// without closing the connection), and the client is told so instead of waiting forever.
-const RUNNER_SILENCE: Duration = Duration::from_secs(35);
 /// Largest frame accepted from a runner (file reads can be large).
 const MAX_RUNNER_FRAME: usize = 256 * 1024 * 1024;
 
@@ -59,7 +58,7 @@ impl Drop for Link {
 
 type Runner = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-pub fn spawn(session: String, state: Arc<AppState>, out: mpsc::Sender<String>) -> Link {
+pub fn spawn(session: SessionName, state: Arc<AppState>, out: mpsc::Sender<String>) -> Link {
     let (agent, agent_rx) = mpsc::channel(AGENT_QUEUE);
     let (other, other_rx) = mpsc::channel(OTHER_QUEUE);
     let task = tokio::spawn(run(session, state, agent_rx, other_rx, out));
@@ -67,7 +66,7 @@ pub fn spawn(session: String, state: Arc<AppState>, out: mpsc::Sender<String>) -
 }
 
 async fn run(
-    session: String,
+    session: SessionName,
     state: Arc<AppState>,
     mut agent_rx: mpsc::Receiver<Queued>,
     mut other_rx: mpsc::Receiver<Queued>,
@@ -99,7 +98,7 @@ async fn run(
                 }
                 for frame in refused {
                     if out
-                        .send(frame.envelope.refuse(error.clone()).to_frame())
+                        .send(frame::refusal(&frame.envelope.refuse(error.clone())))
                         .await
                         .is_err()
                     {
@@ -139,28 +138,30 @@ async fn run(
             }
         }
         let closed = Refusal::system(
-            Some(&session),
+            Some(session.clone()),
             format!(
                 "the connection to the runner of session {session} closed; send session.create again to re-attach"
             ),
         );
-        if out.send(closed.to_frame()).await.is_err() {
+        if out.send(frame::refusal(&closed)).await.is_err() {
             return;
         }
     }
 }
 
-/// Runner → client, tagged with the session.
+/// Runner → client: the frames that name the session, unchanged. A runner silent for
+/// `PEER_SILENCE` (it pings every `PING_EVERY`) is gone: its pod vanished without closing
+/// the connection, and the client is told so instead of waiting forever.
 async fn forward_runner_frames<E>(
     mut stream: impl futures::Stream<Item = Result<Message, E>> + Unpin,
-    session: String,
+    session: SessionName,
     out: mpsc::Sender<String>,
 ) {
-    while let Ok(Some(message)) = tokio::time::timeout(RUNNER_SILENCE, stream.next()).await {
+    while let Ok(Some(message)) = tokio::time::timeout(PEER_SILENCE, stream.next()).await {
         match message {
             Ok(Message::Text(text)) => {
-                if let Some(tagged) = frame::tag(text.as_str(), &session)
-                    && out.send(tagged).await.is_err()
+                if frame::from_runner(text.as_str(), &session)
+                    && out.send(text.as_str().to_owned()).await.is_err()
                 {
                     return;
                 }
@@ -174,21 +175,21 @@ async fn forward_runner_frames<E>(
 /// The runner's WebSocket, once the session can take frames: waking it when suspended and
 /// waiting (at most its start timeout) while it starts.
 async fn connect(
-    session: &str,
+    session: &SessionName,
     state: &AppState,
     out: &mpsc::Sender<String>,
 ) -> Result<Runner, String> {
     let mut changes = state.routes.subscribe();
     let not_found = || format!("session {session} not found");
-    let route = state.routes.route(session).ok_or_else(not_found)?;
+    let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
     let url = match route.websocket {
         Some(url) => url,
         None => {
             if route.suspended || route.phase == Some(SessionPhase::Suspended) {
-                tracing::info!(session, "waking a suspended session for a frame");
+                tracing::info!(%session, "waking a suspended session for a frame");
                 state
                     .resources
-                    .set_suspended(session, false)
+                    .set_suspended(session.as_str(), false)
                     .await
                     .map_err(|e| format!("session {session} could not be resumed: {e}"))?;
             }
@@ -203,7 +204,7 @@ async fn connect(
             let deadline = tokio::time::Instant::now() + route.start_timeout;
             loop {
                 changes.mark_unchanged();
-                let route = state.routes.route(session).ok_or_else(not_found)?;
+                let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
                 if let Some(url) = route.websocket {
                     break url;
                 }
@@ -253,24 +254,30 @@ mod tests {
         let (out, mut frames) = mpsc::channel(4);
         let silent = futures::stream::pending::<Result<Message, ()>>();
         let started = tokio::time::Instant::now();
-        forward_runner_frames(silent, "s1".into(), out).await;
-        assert_eq!(started.elapsed(), RUNNER_SILENCE);
+        forward_runner_frames(silent, SessionName::parse("s1").unwrap(), out).await;
+        assert_eq!(started.elapsed(), PEER_SILENCE);
         assert!(frames.recv().await.is_none());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn runner_frames_are_tagged_and_pings_keep_the_connection() {
+    async fn runner_frames_of_the_session_pass_and_pings_keep_the_connection() {
         let (out, mut frames) = mpsc::channel(4);
         let ping = || Ok::<_, ()>(Message::text(r#"{"channel":"system","type":"ping"}"#));
         let stream = futures::stream::iter([
             ping(),
-            Ok(Message::text(r#"{"channel":"files","type":"stat_result"}"#)),
+            Ok(Message::text(
+                r#"{"channel":"files","session_id":"s2","type":"stat_result"}"#,
+            )),
+            Ok(Message::text(
+                r#"{"channel":"files","session_id":"s1","type":"stat_result"}"#,
+            )),
             ping(),
         ])
         .chain(futures::stream::pending());
-        let task = tokio::spawn(forward_runner_frames(Box::pin(stream), "s1".into(), out));
-        let tagged: Value = serde_json::from_str(&frames.recv().await.unwrap()).unwrap();
-        assert_eq!(tagged["session_id"], "s1");
+        let session = SessionName::parse("s1").unwrap();
+        let task = tokio::spawn(forward_runner_frames(Box::pin(stream), session, out));
+        let passed: Value = serde_json::from_str(&frames.recv().await.unwrap()).unwrap();
+        assert_eq!(passed["session_id"], "s1", "the frame for s2 was dropped");
         task.await.unwrap();
     }
 }

@@ -371,11 +371,13 @@ impl RunnerEnv {
     }
 
     /// The bridge's configuration, as its command line would give it.
-    fn config(&self, listen: SocketAddr) -> oqto_pi_bridge::config::Config {
+    fn config(&self, listen: SocketAddr, session: &str) -> oqto_pi_bridge::config::Config {
         oqto_pi_bridge::config::Config::try_parse_from([
             "pi-bridge".into(),
             "--listen".into(),
             listen.to_string(),
+            "--session".into(),
+            session.to_owned(),
             "--runner-id".into(),
             "test-runner".into(),
             "--workspace".into(),
@@ -403,8 +405,9 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn start(env: &RunnerEnv, listen: SocketAddr) -> Self {
-        let config = env.config(listen);
+    /// A bridge serving `session`.
+    pub fn start(env: &RunnerEnv, listen: SocketAddr, session: &str) -> Self {
+        let config = env.config(listen, session);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -487,7 +490,17 @@ impl Kubelet {
                 }
                 let ip = format!("127.0.0.{next_ip}");
                 next_ip = next_ip.wrapping_add(1).max(2);
-                let runner = Runner::start(&runners, format!("{ip}:{port}").parse().unwrap());
+                // The Session the operator told the runner to serve, as pi-bridge reads it.
+                let session = pod
+                    .spec
+                    .iter()
+                    .flat_map(|spec| &spec.containers)
+                    .flat_map(|container| container.env.iter().flatten())
+                    .find(|var| var.name == oqto_proto::runner::ENV_SESSION)
+                    .and_then(|var| var.value.clone())
+                    .unwrap_or_default();
+                let listen = format!("{ip}:{port}").parse().unwrap();
+                let runner = Runner::start(&runners, listen, &session);
                 running.insert(name.clone(), (uid, runner));
                 let status = json!({"status":{"phase":"Running","podIP":ip,
                     "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}});

@@ -20,19 +20,11 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-/// `prefix-name`, at most 63 characters, ending in an alphanumeric character.
-/// A lowercase DNS-1123 subdomain, as Kubernetes requires of object names (checked where
-/// names arrive without an apiserver: the local store, the gateway).
-pub fn is_object_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
+/// A lowercase DNS-1123 subdomain, as Kubernetes requires of object names. The rule lives in
+/// `oqto-proto` because every mux frame names its Session by such a name.
+pub use oqto_proto::names::is_object_name;
 
+/// `prefix-name`, at most 63 characters, ending in an alphanumeric character.
 pub fn bounded(prefix: &str, name: &str) -> String {
     let full = format!("{prefix}-{name}");
     if full.len() <= MAX_LABEL {
@@ -88,25 +80,6 @@ pub fn runner_labels(workspace: &str, session: &str) -> BTreeMap<String, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn object_names_are_lowercase_dns_subdomains() {
-        for good in ["a", "alice-dev", "ws.team-1", &"a".repeat(253)] {
-            assert!(is_object_name(good), "{good}");
-        }
-        for bad in [
-            "",
-            "Alice",
-            "-a",
-            "a-",
-            "a_b",
-            "../x",
-            "a/b",
-            &"a".repeat(254),
-        ] {
-            assert!(!is_object_name(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn short_names_are_kept_and_long_ones_cut_uniquely() {

@@ -81,7 +81,7 @@ fn env(name: &str, value: impl Into<String>) -> EnvVar {
 }
 
 /// Variables the operator sets; a Workspace may not override them.
-const RESERVED_ENV: [&str; 6] = runner::OPERATOR_SET;
+const RESERVED_ENV: [&str; runner::OPERATOR_SET.len()] = runner::OPERATOR_SET;
 
 impl RunnerPlan {
     /// Validates the pair and builds the plan.
@@ -141,6 +141,7 @@ impl RunnerPlan {
             ),
             env(runner::ENV_WORKSPACE, "/workspace"),
             env(runner::ENV_RUNNER_ID, session_name.clone()),
+            env(runner::ENV_SESSION, session_name.clone()),
         ];
         if let Some(provider) = provider {
             vars.push(env(runner::ENV_PROVIDER, provider));

@@ -5,8 +5,8 @@ use ts_rs::TS;
 
 use super::field_locator::locate_bad_field;
 use super::{
-    Channel, FilesEvent, FilesOp, FilesRequest, FrameError, HstryEvent, HstryRequest, SystemEvent,
-    TerminalEvent, TerminalRequest,
+    Addressed, Channel, FilesEvent, FilesOp, FilesRequest, FrameError, HstryEvent, HstryRequest,
+    SessionName, SystemEvent, Tagged, TerminalEvent, TerminalRequest,
 };
 use crate::canonical::{Command, CommandKind, Event};
 
@@ -14,24 +14,49 @@ use crate::canonical::{Command, CommandKind, Event};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum ClientFrame {
+    /// The canonical command carries `session_id` itself (§1.4).
     Agent(Command),
-    Files(FilesRequest),
-    Terminal(TerminalRequest),
-    Hstry(HstryRequest),
+    Files(Addressed<FilesRequest>),
+    Terminal(Addressed<TerminalRequest>),
+    Hstry(Addressed<HstryRequest>),
 }
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// The canonical event carries `session_id` itself (§1.3).
     Agent(Event),
-    Files(FilesEvent),
-    Terminal(TerminalEvent),
-    Hstry(HstryEvent),
+    Files(Tagged<FilesEvent>),
+    Terminal(Tagged<TerminalEvent>),
+    Hstry(Tagged<HstryEvent>),
     System(SystemEvent),
 }
 
 impl ServerFrame {
+    pub fn files(session: &SessionName, event: FilesEvent) -> Self {
+        Self::Files(Tagged::new(Some(session.clone()), event))
+    }
+
+    pub fn terminal(session: &SessionName, event: TerminalEvent) -> Self {
+        Self::Terminal(Tagged::new(Some(session.clone()), event))
+    }
+
+    pub fn hstry(session: &SessionName, event: HstryEvent) -> Self {
+        Self::Hstry(Tagged::new(Some(session.clone()), event))
+    }
+
+    /// The frame's channel.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Agent(_) => Channel::Agent,
+            Self::Files(_) => Channel::Files,
+            Self::Terminal(_) => Channel::Terminal,
+            Self::Hstry(_) => Channel::Hstry,
+            Self::System(_) => Channel::System,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         // Serialising these types cannot fail: every map key is a string.
         serde_json::to_string(self).unwrap_or_else(|e| {
@@ -41,6 +66,16 @@ impl ServerFrame {
 }
 
 impl ClientFrame {
+    /// The session the frame is for.
+    pub fn session(&self) -> &str {
+        match self {
+            Self::Agent(command) => &command.session_id,
+            Self::Files(frame) => frame.session_id.as_str(),
+            Self::Terminal(frame) => frame.session_id.as_str(),
+            Self::Hstry(frame) => frame.session_id.as_str(),
+        }
+    }
+
     /// Parses a client frame step by step, so the error says exactly what is wrong: not JSON,
     /// no or unknown channel, no or unknown command/type, or which field of it is bad.
     pub fn parse(text: &str) -> Result<Self, FrameError> {
@@ -67,14 +102,18 @@ impl ClientFrame {
                 let envelope = ["cmd", "id", "session_id", "runner_id"];
                 typed(frame, &envelope, context).map(Self::Agent)
             }),
+            // As for agent frames: the session first, then the payload.
             Channel::Files => ("type", &FilesOp::TYPES, |frame, context| {
-                typed(frame, &["type"], context).map(Self::Files)
+                typed::<SessionEnvelope>(frame, &["type"], context)?;
+                typed(frame, &ENVELOPE, context).map(Self::Files)
             }),
             Channel::Terminal => ("type", &TerminalRequest::TYPES, |frame, context| {
-                typed(frame, &["type"], context).map(Self::Terminal)
+                typed::<SessionEnvelope>(frame, &["type"], context)?;
+                typed(frame, &ENVELOPE, context).map(Self::Terminal)
             }),
             Channel::Hstry => ("type", &HstryRequest::TYPES, |frame, context| {
-                typed(frame, &["type"], context).map(Self::Hstry)
+                typed::<SessionEnvelope>(frame, &["type"], context)?;
+                typed(frame, &ENVELOPE, context).map(Self::Hstry)
             }),
             Channel::Trx | Channel::Session | Channel::System | Channel::Bus => {
                 return Err(FrameError::UnsupportedChannel { channel, id });
@@ -128,10 +167,21 @@ fn operation(
 struct CommandEnvelope {
     #[serde(default)]
     id: Option<String>,
-    session_id: String,
+    session_id: SessionName,
     #[serde(default)]
     runner_id: Option<String>,
 }
+
+/// The envelope of a files, terminal or hstry frame, checked on its own.
+#[derive(Deserialize)]
+#[allow(dead_code)] // Only its errors matter.
+struct SessionEnvelope {
+    session_id: SessionName,
+}
+
+/// Fields of a files, terminal or hstry frame never blamed for a payload error (the tag, and
+/// the session already checked).
+const ENVELOPE: [&str; 2] = ["type", "session_id"];
 
 /// What an error about a frame's fields must say besides serde's message.
 struct Context<'a> {

@@ -5,12 +5,11 @@ use ts_rs::TS;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HstryRequest {
-    /// With `session_id`: that conversation's messages; with `query`: a full-text search.
+    /// Without `query`: the messages of the session the frame is for; with `query`: a
+    /// full-text search of the runner's history.
     Query {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         query: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,8 +11,6 @@ pub enum TerminalRequest {
         terminal_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workspace_path: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_id: Option<String>,
         cols: u16,
         rows: u16,
     },

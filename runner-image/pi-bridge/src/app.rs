@@ -62,6 +62,8 @@ pub async fn run(
         activity: activity.clone(),
     });
     let state = Arc::new(AppState {
+        session: config.session.clone(),
+        runner_id: config.runner_id.clone(),
         registry: Registry::new(shared),
         workspace: Arc::new(workspace),
         workspace_path: config.workspace.clone(),
@@ -80,7 +82,7 @@ pub async fn run(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
-    info!(%local, workspace = %config.workspace.display(), "pi-bridge serving");
+    info!(%local, session = %config.session, workspace = %config.workspace.display(), "pi-bridge serving");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;

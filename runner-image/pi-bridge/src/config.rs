@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use oqto_proto::hstry::listen::ListenAddr;
+use oqto_proto::mux::SessionName;
 use oqto_proto::runner;
 
 #[derive(Debug, Clone, Parser)]
@@ -51,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "PI_BRIDGE_HSTRY")]
     pub hstry: ListenAddr,
 
+    /// The Session this bridge serves (its resource name): frames naming another session are
+    /// refused.
+    #[arg(long, env = runner::ENV_SESSION, value_parser = parse_session)]
+    pub session: SessionName,
+
     /// This runner's id in canonical events.
     #[arg(long, env = runner::ENV_RUNNER_ID, default_value = "local")]
     pub runner_id: String,
@@ -89,6 +95,10 @@ impl Config {
 }
 
 /// `90s`, `2m`, `1500ms` or plain seconds.
+fn parse_session(s: &str) -> Result<SessionName, String> {
+    SessionName::parse(s)
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.trim().split_at(
         s.trim()
@@ -121,10 +131,20 @@ mod tests {
     }
 
     #[test]
-    fn hstry_is_required_and_parsed() {
+    fn hstry_and_the_session_are_required_and_parsed() {
         assert!(Config::try_parse_from(["pi-bridge"]).is_err());
-        let c = Config::try_parse_from(["pi-bridge", "--hstry", "unix:/tmp/h.sock"]).unwrap();
+        let hstry = ["pi-bridge", "--hstry", "unix:/tmp/h.sock"];
+        assert!(Config::try_parse_from(hstry).is_err(), "no session");
+        let c = Config::try_parse_from([&hstry[..], &["--session", "s1"]].concat()).unwrap();
         assert_eq!(c.hstry.to_string(), "unix:/tmp/h.sock");
+        assert_eq!(c.session.as_str(), "s1");
         assert_eq!(c.stall_timeout, Duration::from_secs(120));
+        let bad = Config::try_parse_from([&hstry[..], &["--session", "S_1"]].concat());
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("is not a session name"),
+            "the session is a Session's name"
+        );
     }
 }

@@ -9,6 +9,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use oqto_proto::mux::SessionName;
 use serde_json::json;
 
 use crate::activity::Activity;
@@ -22,6 +23,10 @@ use crate::metrics::Metrics;
 const SOCKET_MESSAGE_LIMIT: usize = 256 * 1024 * 1024;
 
 pub struct AppState {
+    /// The one Session this bridge serves.
+    pub session: SessionName,
+    /// This runner's id in canonical events.
+    pub runner_id: String,
     pub registry: Arc<Registry>,
     pub workspace: Arc<Workspace>,
     pub workspace_path: PathBuf,

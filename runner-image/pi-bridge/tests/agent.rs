@@ -30,12 +30,14 @@ async fn a_prompt_streams_canonical_events_in_order() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    let created = client.create_session("s-stream").await;
-    assert_eq!(created["data"]["session_id"], "s-stream");
+    let created = client.create_session("s").await;
+    assert_eq!(created["data"]["session_id"], "s");
     assert_eq!(created["runner_id"], "test-runner");
 
     client
-        .send(json!({"channel":"agent","session_id":"s-stream","id":"p1","cmd":"prompt","message":"hello"}))
+        .send(
+            json!({"channel":"agent","session_id":"s","id":"p1","cmd":"prompt","message":"hello"}),
+        )
         .await;
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
     let names = event_names(&frames);
@@ -62,7 +64,7 @@ async fn a_prompt_streams_canonical_events_in_order() {
     assert_eq!(response["success"], true);
     for frame in &frames {
         assert_eq!(frame["channel"], "agent");
-        assert_eq!(frame["session_id"], "s-stream");
+        assert_eq!(frame["session_id"], "s");
         assert_eq!(frame["runner_id"], "test-runner");
         assert!(
             frame["ts"].as_i64().unwrap() > 1_600_000_000_000,
@@ -116,9 +118,9 @@ async fn a_tool_call_runs_in_the_workspace() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-tool").await;
+    client.create_session("s").await;
     client
-        .send(json!({"channel":"agent","session_id":"s-tool","id":"p1","cmd":"prompt","message":"make a file"}))
+        .send(json!({"channel":"agent","session_id":"s","id":"p1","cmd":"prompt","message":"make a file"}))
         .await;
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
     let start = frames
@@ -147,13 +149,13 @@ async fn abort_ends_a_slow_stream_and_the_next_prompt_works() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-abort").await;
+    client.create_session("s").await;
     client
-        .send(json!({"channel":"agent","session_id":"s-abort","id":"p1","cmd":"prompt","message":"tell a long story"}))
+        .send(json!({"channel":"agent","session_id":"s","id":"p1","cmd":"prompt","message":"tell a long story"}))
         .await;
     client.until(|f| is_event(f, "stream.text_delta")).await;
     client
-        .send(json!({"channel":"agent","session_id":"s-abort","id":"a1","cmd":"abort"}))
+        .send(json!({"channel":"agent","session_id":"s","id":"a1","cmd":"abort"}))
         .await;
     // The acceptance bound: the turn ends within 2 s of the abort (the stream has a minute left).
     let frames = tokio::time::timeout(
@@ -169,7 +171,7 @@ async fn abort_ends_a_slow_stream_and_the_next_prompt_works() {
         "a successful abort has no response event"
     );
     let response = client
-        .command("s-abort", "p2", "prompt", json!({"message":"hello"}))
+        .command("s", "p2", "prompt", json!({"message":"hello"}))
         .await;
     assert_eq!(response["success"], true, "{response}");
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
@@ -191,22 +193,17 @@ async fn steer_and_follow_up_reach_the_model_while_streaming() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-steer").await;
+    client.create_session("s").await;
     client
-        .send(json!({"channel":"agent","session_id":"s-steer","id":"p1","cmd":"prompt","message":"start working"}))
+        .send(json!({"channel":"agent","session_id":"s","id":"p1","cmd":"prompt","message":"start working"}))
         .await;
     client.until(|f| is_event(f, "stream.text_delta")).await;
     let steer = client
-        .command("s-steer", "st", "steer", json!({"message":"STEER-NOW"}))
+        .command("s", "st", "steer", json!({"message":"STEER-NOW"}))
         .await;
     assert_eq!(steer["success"], true, "{steer}");
     let follow = client
-        .command(
-            "s-steer",
-            "fu",
-            "follow_up",
-            json!({"message":"FOLLOW-LATER"}),
-        )
+        .command("s", "fu", "follow_up", json!({"message":"FOLLOW-LATER"}))
         .await;
     assert_eq!(follow["success"], true, "{follow}");
     let mut text = String::new();
@@ -234,24 +231,17 @@ async fn a_killed_pi_ends_the_turn_and_the_conversation_continues() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-kill").await;
+    client.create_session("s").await;
     client
-        .command(
-            "s-kill",
-            "p1",
-            "prompt",
-            json!({"message":"remember swordfish"}),
-        )
+        .command("s", "p1", "prompt", json!({"message":"remember swordfish"}))
         .await;
     client.until(|f| is_event(f, "agent.idle")).await;
 
     client
-        .send(json!({"channel":"agent","session_id":"s-kill","id":"p2","cmd":"prompt","message":"tell a long story"}))
+        .send(json!({"channel":"agent","session_id":"s","id":"p2","cmd":"prompt","message":"tell a long story"}))
         .await;
     client.until(|f| is_event(f, "stream.text_delta")).await;
-    let sessions = client
-        .command("s-kill", "ls", "list_sessions", json!({}))
-        .await;
+    let sessions = client.command("s", "ls", "list_sessions", json!({})).await;
     let pid = sessions["data"]["sessions"][0]["pid"]
         .as_i64()
         .expect("pid of Pi");
@@ -268,12 +258,7 @@ async fn a_killed_pi_ends_the_turn_and_the_conversation_continues() {
     assert_eq!(error["recoverable"], true);
 
     let response = client
-        .command(
-            "s-kill",
-            "p3",
-            "prompt",
-            json!({"message":"what was the word"}),
-        )
+        .command("s", "p3", "prompt", json!({"message":"what was the word"}))
         .await;
     assert_eq!(response["success"], true, "{response}");
     client.until(|f| is_event(f, "agent.idle")).await;
@@ -293,10 +278,10 @@ async fn history_survives_a_bridge_restart_and_is_searchable() {
     .await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-history").await;
+    client.create_session("s").await;
     for (id, message) in [("p1", "first question"), ("p2", "second question")] {
         client
-            .command("s-history", id, "prompt", json!({"message": message}))
+            .command("s", id, "prompt", json!({"message": message}))
             .await;
         client.until(|f| is_event(f, "agent.idle")).await;
     }
@@ -304,10 +289,8 @@ async fn history_survives_a_bridge_restart_and_is_searchable() {
 
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    client.create_session("s-history").await;
-    let response = client
-        .command("s-history", "m", "get_messages", json!({}))
-        .await;
+    client.create_session("s").await;
+    let response = client.command("s", "m", "get_messages", json!({})).await;
     assert_eq!(response["success"], true, "{response}");
     let messages = response["data"]["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages
@@ -324,7 +307,9 @@ async fn history_survives_a_bridge_restart_and_is_searchable() {
     assert_eq!(messages[3]["provider"], "scripted");
 
     client
-        .send(json!({"channel":"hstry","type":"query","id":"q1","query":"pelicans"}))
+        .send(
+            json!({"channel":"hstry","session_id":"s","type":"query","id":"q1","query":"pelicans"}),
+        )
         .await;
     let result = client
         .until(|f| f["channel"] == "hstry")
@@ -349,9 +334,9 @@ async fn the_older_pi_line_serves_a_turn_with_a_tool_too() {
     .await;
     let bridge = env.start_bridge_on(&common::legacy_pi_program(), &[]).await;
     let mut client = bridge.connect().await;
-    client.create_session("s-legacy").await;
+    client.create_session("s").await;
     let response = client
-        .command("s-legacy", "p1", "prompt", json!({"message":"make a file"}))
+        .command("s", "p1", "prompt", json!({"message":"make a file"}))
         .await;
     assert_eq!(response["success"], true, "{response}");
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
@@ -389,14 +374,9 @@ async fn a_stalled_pi_is_stopped_and_the_next_prompt_works() {
     .await;
     let bridge = env.start_bridge_with(&["--stall-timeout", "2s"]).await;
     let mut client = bridge.connect().await;
-    client.create_session("s-stall").await;
+    client.create_session("s").await;
     client
-        .command(
-            "s-stall",
-            "p1",
-            "prompt",
-            json!({"message":"think forever"}),
-        )
+        .command("s", "p1", "prompt", json!({"message":"think forever"}))
         .await;
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
     let error = frames
@@ -409,7 +389,7 @@ async fn a_stalled_pi_is_stopped_and_the_next_prompt_works() {
     );
     assert_eq!(error["recoverable"], true);
     client
-        .command("s-stall", "p2", "prompt", json!({"message":"hello"}))
+        .command("s", "p2", "prompt", json!({"message":"hello"}))
         .await;
     let frames = client.until(|f| is_event(f, "agent.idle")).await;
     let text: String = frames
@@ -439,9 +419,9 @@ async fn a_model_that_keeps_failing_is_retried_then_ends_the_run_with_one_error(
         .unwrap();
         let bridge = env.start_bridge_on(&pi, &[]).await;
         let mut client = bridge.connect().await;
-        client.create_session("s-retry").await;
+        client.create_session("s").await;
         let response = client
-            .command("s-retry", "p1", "prompt", json!({"message":"hello"}))
+            .command("s", "p1", "prompt", json!({"message":"hello"}))
             .await;
         assert_eq!(response["success"], true, "{line}: {response}");
         let frames = client.until(|f| is_event(f, "agent.idle")).await;

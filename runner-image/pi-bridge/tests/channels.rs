@@ -29,7 +29,7 @@ async fn files_round_trip_inside_the_workspace() {
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
     let content = STANDARD.encode("hello files\n");
-    let written = files(&mut client, json!({"channel":"files","type":"write","id":"w","path":"src/a.txt","content":content,"create_parents":true})).await;
+    let written = files(&mut client, json!({"channel":"files","session_id":"s","type":"write","id":"w","path":"src/a.txt","content":content,"create_parents":true})).await;
     assert_eq!(written["type"], "write_result", "{written}");
     assert_eq!(written["success"], true);
     assert_eq!(
@@ -39,7 +39,7 @@ async fn files_round_trip_inside_the_workspace() {
 
     let read = files(
         &mut client,
-        json!({"channel":"files","type":"read","id":"r","path":"src/a.txt"}),
+        json!({"channel":"files","session_id":"s","type":"read","id":"r","path":"src/a.txt"}),
     )
     .await;
     assert_eq!(read["type"], "read_result", "{read}");
@@ -50,7 +50,7 @@ async fn files_round_trip_inside_the_workspace() {
 
     let list = files(
         &mut client,
-        json!({"channel":"files","type":"list","id":"l","path":"src"}),
+        json!({"channel":"files","session_id":"s","type":"list","id":"l","path":"src"}),
     )
     .await;
     assert_eq!(list["type"], "list_result", "{list}");
@@ -59,19 +59,19 @@ async fn files_round_trip_inside_the_workspace() {
 
     let stat = files(
         &mut client,
-        json!({"channel":"files","type":"stat","id":"s","path":"src/a.txt"}),
+        json!({"channel":"files","session_id":"s","type":"stat","id":"s","path":"src/a.txt"}),
     )
     .await;
     assert_eq!(stat["type"], "stat_result", "{stat}");
     assert_eq!(stat["stat"]["size"], 12);
 
-    let moved = files(&mut client, json!({"channel":"files","type":"move","id":"m","from":"src/a.txt","to":"b.txt","overwrite":false})).await;
+    let moved = files(&mut client, json!({"channel":"files","session_id":"s","type":"move","id":"m","from":"src/a.txt","to":"b.txt","overwrite":false})).await;
     assert_eq!(moved["type"], "move_result", "{moved}");
     assert!(env.workspace.join("b.txt").is_file());
 
     let tree = files(
         &mut client,
-        json!({"channel":"files","type":"tree","id":"t","path":""}),
+        json!({"channel":"files","session_id":"s","type":"tree","id":"t","path":""}),
     )
     .await;
     assert_eq!(tree["type"], "tree_result", "{tree}");
@@ -104,7 +104,7 @@ async fn every_traversal_attempt_is_refused() {
         let id = format!("r{n}");
         let reply = files(
             &mut client,
-            json!({"channel":"files","type":"read","id":id,"path":path}),
+            json!({"channel":"files","session_id":"s","type":"read","id":id,"path":path}),
         )
         .await;
         assert_eq!(reply["type"], "error", "{path}: {reply}");
@@ -114,7 +114,7 @@ async fn every_traversal_attempt_is_refused() {
         );
         assert!(!reply.to_string().contains("top secret"));
     }
-    let write = files(&mut client, json!({"channel":"files","type":"write","id":"w","path":"escape/new.txt","content":STANDARD.encode("x"),"create_parents":false})).await;
+    let write = files(&mut client, json!({"channel":"files","session_id":"s","type":"write","id":"w","path":"escape/new.txt","content":STANDARD.encode("x"),"create_parents":false})).await;
     assert_eq!(write["type"], "error", "{write}");
     assert!(!env.dir.path().join("new.txt").exists());
 }
@@ -125,7 +125,7 @@ async fn a_terminal_echoes_through_the_pty() {
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
     client
-        .send(json!({"channel":"terminal","type":"open","id":"o","cols":80,"rows":24}))
+        .send(json!({"channel":"terminal","session_id":"s","type":"open","id":"o","cols":80,"rows":24}))
         .await;
     let opened = client
         .until(|f| f["channel"] == "terminal")
@@ -136,7 +136,7 @@ async fn a_terminal_echoes_through_the_pty() {
     assert_eq!(opened["id"], "o");
     let terminal_id = opened["terminal_id"].as_str().unwrap().to_owned();
     client
-        .send(json!({"channel":"terminal","type":"input","terminal_id":terminal_id,"data":"echo hel''lo\n"}))
+        .send(json!({"channel":"terminal","session_id":"s","type":"input","terminal_id":terminal_id,"data":"echo hel''lo\n"}))
         .await;
     let mut output = Vec::new();
     // The shell echoes the typed line (`hel''lo`); only the command's output contains `hello`.
@@ -152,7 +152,9 @@ async fn a_terminal_echoes_through_the_pty() {
         }
     }
     client
-        .send(json!({"channel":"terminal","type":"close","terminal_id":terminal_id}))
+        .send(
+            json!({"channel":"terminal","session_id":"s","type":"close","terminal_id":terminal_id}),
+        )
         .await;
     let exit = client
         .until(|f| f["channel"] == "terminal" && f["type"] == "exit")
@@ -195,7 +197,7 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
     assert_eq!(error["id"], "x2");
 
     client
-        .send(json!({"channel":"files","type":"read","id":"x3"}))
+        .send(json!({"channel":"files","session_id":"s","type":"read","id":"x3"}))
         .await;
     let error = client.next().await;
     assert_eq!(
@@ -206,7 +208,7 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
 
     client
         .send_raw(format!(
-            "{{\"channel\":\"files\",\"type\":\"read\",\"path\":\"{}\"}}",
+            "{{\"channel\":\"files\",\"session_id\":\"s\",\"type\":\"read\",\"path\":\"{}\"}}",
             "a".repeat(5000)
         ))
         .await;
@@ -215,7 +217,7 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
     assert!(error["error"].as_str().unwrap().contains("4096"), "{error}");
 
     client
-        .send(json!({"channel":"agent","cmd":"get_state","session_id":"never-created","id":"x4"}))
+        .send(json!({"channel":"agent","cmd":"get_state","session_id":"s","id":"x4"}))
         .await;
     let response = client.next().await;
     assert_eq!(response["event"], "response", "{response}");
@@ -227,10 +229,38 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
             .contains("session.create")
     );
 
+    // Frames for any other session are refused before their payload is read: whoever reaches
+    // this runner's port speaks for its own Session only.
+    client
+        .send(json!({"channel":"agent","cmd":"session.create","session_id":"other","id":"x5","config":{"harness":"pi"}}))
+        .await;
+    let response = client.next().await;
+    assert_eq!(
+        (&response["event"], &response["success"], &response["id"]),
+        (&json!("response"), &json!(false), &json!("x5")),
+        "{response}"
+    );
+    assert!(
+        response["error"]
+            .as_str()
+            .unwrap()
+            .contains("session other is not served here"),
+        "{response}"
+    );
+    client
+        .send(json!({"channel":"files","session_id":"other","type":"read","id":"x6","path":"a"}))
+        .await;
+    let error = client.next().await;
+    assert_eq!(
+        (&error["channel"], &error["type"], &error["id"]),
+        (&json!("files"), &json!("error"), &json!("x6")),
+        "{error}"
+    );
+
     // Still up: a valid request is served.
     let list = files(
         &mut client,
-        json!({"channel":"files","type":"list","id":"ok","path":""}),
+        json!({"channel":"files","session_id":"s","type":"list","id":"ok","path":""}),
     )
     .await;
     assert_eq!(list["type"], "list_result", "{list}");
@@ -256,7 +286,7 @@ async fn probes_metrics_and_activity_report_what_happens() {
     let mut client = bridge.connect().await;
     files(
         &mut client,
-        json!({"channel":"files","type":"list","id":"l","path":""}),
+        json!({"channel":"files","session_id":"s","type":"list","id":"l","path":""}),
     )
     .await;
     let connected: Value = get("/activity").await.json().await.unwrap();

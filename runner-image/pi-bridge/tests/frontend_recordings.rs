@@ -75,7 +75,7 @@ async fn the_frontend_recordings_have_the_shape_of_the_bridges_stream() {
     let env = Env::new(demo).await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    let session = "recorded";
+    let session = common::SESSION;
     let mut frames = vec![client.create_session(session).await];
     frames.extend(turn(&mut client, session, "p1", "please write a file").await);
     frames.extend(turn(&mut client, session, "p2", "hello").await);
@@ -116,7 +116,7 @@ async fn the_retry_recording_has_the_shape_of_the_bridges_stream() {
     .unwrap();
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
-    let session = "retried";
+    let session = common::SESSION;
     let mut frames = vec![client.create_session(session).await];
     frames.extend(turn(&mut client, session, "p1", "hello").await);
     let kinds = shape(&frames);

@@ -89,6 +89,8 @@ async fn the_image_serves_healthz_and_a_prompt_round_trip() {
             "PI_BRIDGE_PROVIDER=scripted",
             "-e",
             "PI_BRIDGE_MODEL=scripted",
+            "-e",
+            "PI_BRIDGE_SESSION=s",
         ])
         .arg("-v")
         .arg(format!("{}:/home/oqto/.pi/agent:Z", agent_dir.display()))
@@ -126,9 +128,9 @@ async fn the_image_serves_healthz_and_a_prompt_round_trip() {
     }
 
     let mut client = Client::connect(&format!("ws://127.0.0.1:{port}/ws")).await;
-    client.create_session("s-image").await;
+    client.create_session("s").await;
     let response = client
-        .command("s-image", "p1", "prompt", json!({"message":"hello"}))
+        .command("s", "p1", "prompt", json!({"message":"hello"}))
         .await;
     assert_eq!(response["success"], true, "{response}");
     let frames = client.until(|f| is_event(f, "agent.idle")).await;

@@ -13,39 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::conversation::{ConversationHandle, Mail, Shared};
 use crate::mux::outbound::Outbound;
 
-/// Longest accepted session id.
-const MAX_SESSION_ID: usize = 128;
-
 pub struct Registry {
     shared: Arc<Shared>,
     open: Mutex<HashMap<String, ConversationHandle>>,
     closed: mpsc::UnboundedSender<String>,
-}
-
-/// Checks an Oqto session id (§1.5): provisional ids must never reach a runner.
-pub fn validate_session_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("session_id: must not be empty".into());
-    }
-    if id.len() > MAX_SESSION_ID {
-        return Err(format!(
-            "session_id: longer than {MAX_SESSION_ID} characters"
-        ));
-    }
-    if id.starts_with("pending-") || id.starts_with("tmp:") {
-        return Err(format!(
-            "session_id: {id:?} is a provisional id; create the session first"
-        ));
-    }
-    if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-    {
-        return Err(format!(
-            "session_id: {id:?} may contain only letters, digits, '-', '_', '.' and ':'"
-        ));
-    }
-    Ok(())
 }
 
 impl Registry {
@@ -96,10 +67,6 @@ impl Registry {
         if let CommandKind::ListSessions = command.kind {
             let sessions = self.list().await;
             self.respond(out, &command, Ok(Some(json!({ "sessions": sessions }))));
-            return;
-        }
-        if let Err(e) = validate_session_id(&command.session_id) {
-            self.respond(out, &command, Err(e));
             return;
         }
         let handle = match &command.kind {
@@ -235,25 +202,5 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids() {
-        assert!(validate_session_id("oqto-1776551198381-8f2870b424e238").is_ok());
-        assert!(validate_session_id("e2e-test-1.x:y_z").is_ok());
-        assert!(validate_session_id("").unwrap_err().contains("session_id"));
-        assert!(
-            validate_session_id("pending-1-abc")
-                .unwrap_err()
-                .contains("provisional")
-        );
-        assert!(validate_session_id("tmp:x").is_err());
-        assert!(validate_session_id("../etc").is_err());
-        assert!(validate_session_id(&"a".repeat(129)).is_err());
     }
 }

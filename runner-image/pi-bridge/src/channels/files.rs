@@ -5,38 +5,38 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use oqto_proto::mux::{FilesEvent, FilesOp, FilesRequest, ServerFrame};
+use oqto_proto::mux::{FilesEvent, FilesOp, FilesRequest};
 
 use crate::files::{FileError, Workspace, WorkspacePath};
 
 const DEFAULT_TREE_DEPTH: u32 = 2;
 const DEFAULT_TREE_LIMIT: usize = 1000;
 
-pub fn error_frame(id: Option<String>, error: String) -> ServerFrame {
-    ServerFrame::Files(FilesEvent::Error { id, error })
+fn error_event(id: Option<String>, error: String) -> FilesEvent {
+    FilesEvent::Error { id, error }
 }
 
 pub async fn handle(
     workspace: Arc<Workspace>,
     workspace_root: String,
     request: FilesRequest,
-) -> ServerFrame {
+) -> FilesEvent {
     let id = request.id.clone();
     if let Some(path) = request
         .workspace_path
         .as_ref()
         .filter(|p| **p != workspace_root)
     {
-        return error_frame(
+        return error_event(
             id,
             format!("workspace_path: {path:?} is not this runner's workspace"),
         );
     }
     let op_id = id.clone();
     match tokio::task::spawn_blocking(move || run(&workspace, op_id, request.op)).await {
-        Ok(Ok(event)) => ServerFrame::Files(event),
-        Ok(Err(e)) => error_frame(id, e.to_string()),
-        Err(e) => error_frame(id, format!("the file operation failed: {e}")),
+        Ok(Ok(event)) => event,
+        Ok(Err(e)) => error_event(id, e.to_string()),
+        Err(e) => error_event(id, format!("the file operation failed: {e}")),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The `hstry` channel: `query {session_id?, query?, limit?}` answered from hstry over gRPC.
-//! With a session id it returns that conversation's messages; without, a full-text search.
+//! The `hstry` channel: `query {query?, limit?}` answered from hstry over gRPC. Without a query
+//! it returns the messages of the frame's session (this runner's); with one, a full-text search
+//! of the runner's history.
 
-use oqto_proto::mux::{HstryEvent, HstryRequest, ServerFrame};
+use oqto_proto::mux::{HstryEvent, HstryRequest, SessionName};
 use serde_json::{Value, json};
 
 use crate::history::History;
@@ -9,26 +10,17 @@ use crate::history::History;
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 200;
 
-pub fn error_frame(id: Option<String>, error: String) -> ServerFrame {
-    ServerFrame::Hstry(HstryEvent::Error { id, error })
-}
-
-pub async fn handle(history: &History, request: HstryRequest) -> ServerFrame {
-    let HstryRequest::Query {
-        id,
-        session_id,
-        query,
-        limit,
-    } = request;
-    match query_result(history, session_id, query, limit).await {
-        Ok(data) => ServerFrame::Hstry(HstryEvent::Result { id, data }),
-        Err(error) => error_frame(id, error),
+pub async fn handle(history: &History, session: &SessionName, request: HstryRequest) -> HstryEvent {
+    let HstryRequest::Query { id, query, limit } = request;
+    match query_result(history, session, query, limit).await {
+        Ok(data) => HstryEvent::Result { id, data },
+        Err(error) => HstryEvent::Error { id, error },
     }
 }
 
 async fn query_result(
     history: &History,
-    session_id: Option<String>,
+    session: &SessionName,
     query: Option<String>,
     limit: Option<i64>,
 ) -> Result<Value, String> {
@@ -38,19 +30,15 @@ async fn query_result(
         Some(n) => return Err(format!("limit: {n} is not between 1 and {MAX_LIMIT}")),
     };
     let query = query.filter(|q| !q.trim().is_empty());
-    match (session_id, query) {
-        (Some(session_id), None) => {
-            crate::agent::registry::validate_session_id(&session_id)?;
+    match query {
+        None => {
             let messages = history
-                .messages(&session_id)
+                .messages(session.as_str())
                 .await
                 .map_err(|e| e.to_string())?;
             serde_json::to_value(messages).map_err(|e| e.to_string())
         }
-        (Some(_), Some(query)) => Err(format!(
-            "query: {query:?} with session_id is not supported (send one or the other)"
-        )),
-        (None, Some(query)) => {
+        Some(query) => {
             let hits = history
                 .search(&query, limit)
                 .await
@@ -74,6 +62,5 @@ async fn query_result(
                     .collect(),
             ))
         }
-        (None, None) => Ok(json!({"hits": [], "total": 0})),
     }
 }

@@ -1,7 +1,7 @@
 //! The `terminal` channel: requests of one connection to its PTY shells, and their output as
 //! frames.
 
-use oqto_proto::mux::{ServerFrame, TerminalEvent as WireEvent, TerminalRequest};
+use oqto_proto::mux::{TerminalEvent as WireEvent, TerminalRequest};
 use tokio::sync::mpsc;
 
 use crate::mux::outbound::Outbound;
@@ -11,12 +11,12 @@ use crate::terminal::{TerminalEvent, Terminals};
 /// Terminal output waiting for the connection's queue.
 const OUTPUT_QUEUE: usize = 256;
 
-pub fn error_frame(id: Option<String>, terminal_id: Option<String>, error: String) -> ServerFrame {
-    ServerFrame::Terminal(WireEvent::Error {
+fn error_event(id: Option<String>, terminal_id: Option<String>, error: String) -> WireEvent {
+    WireEvent::Error {
         id,
         terminal_id,
         error,
-    })
+    }
 }
 
 pub struct TerminalChannel {
@@ -31,7 +31,7 @@ impl TerminalChannel {
         let forward = out.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
-                forward.send(output_frame(event));
+                forward.terminal(output_event(event));
             }
         });
         Self {
@@ -52,17 +52,15 @@ impl TerminalChannel {
                 ..
             } => {
                 if let Some(path) = workspace_path.filter(|p| *p != self.workspace) {
-                    Some(error_frame(
+                    Some(error_event(
                         id,
                         terminal_id,
                         format!("workspace_path: {path:?} is not this runner's workspace"),
                     ))
                 } else {
                     match self.terminals.open(terminal_id.clone(), cols, rows) {
-                        Ok(terminal_id) => {
-                            Some(ServerFrame::Terminal(WireEvent::Opened { id, terminal_id }))
-                        }
-                        Err(e) => Some(error_frame(id, terminal_id, e.to_string())),
+                        Ok(terminal_id) => Some(WireEvent::Opened { id, terminal_id }),
+                        Err(e) => Some(error_event(id, terminal_id, e.to_string())),
                     }
                 }
             }
@@ -70,7 +68,7 @@ impl TerminalChannel {
                 .terminals
                 .input(&terminal_id, data.as_bytes())
                 .err()
-                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+                .map(|e| error_event(None, Some(terminal_id), e.to_string())),
             TerminalRequest::Resize {
                 terminal_id,
                 cols,
@@ -79,28 +77,26 @@ impl TerminalChannel {
                 .terminals
                 .resize(&terminal_id, cols, rows)
                 .err()
-                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+                .map(|e| error_event(None, Some(terminal_id), e.to_string())),
             TerminalRequest::Close { terminal_id } => self
                 .terminals
                 .close(&terminal_id)
                 .err()
-                .map(|e| error_frame(None, Some(terminal_id), e.to_string())),
+                .map(|e| error_event(None, Some(terminal_id), e.to_string())),
         };
-        if let Some(frame) = frame {
-            self.out.send(frame);
+        if let Some(event) = frame {
+            self.out.terminal(event);
         }
     }
 }
 
-fn output_frame(event: TerminalEvent) -> ServerFrame {
+fn output_event(event: TerminalEvent) -> WireEvent {
     use base64::Engine;
     match event {
-        TerminalEvent::Output { terminal_id, data } => ServerFrame::Terminal(WireEvent::Output {
+        TerminalEvent::Output { terminal_id, data } => WireEvent::Output {
             terminal_id,
             data_base64: base64::engine::general_purpose::STANDARD.encode(data),
-        }),
-        TerminalEvent::Exit { terminal_id } => {
-            ServerFrame::Terminal(WireEvent::Exit { terminal_id })
-        }
+        },
+        TerminalEvent::Exit { terminal_id } => WireEvent::Exit { terminal_id },
     }
 }

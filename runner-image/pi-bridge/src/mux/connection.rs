@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures::{SinkExt, StreamExt};
 use oqto_proto::mux::{
-    Channel, ClientFrame, FilesRequest, FrameError, HstryRequest, ServerFrame, SystemEvent,
-    TerminalRequest,
+    ClientFrame, Envelope, FilesRequest, HstryRequest, PING_EVERY, Refusal, ServerFrame,
+    SystemEvent, TerminalRequest,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -25,8 +24,6 @@ use crate::server::AppState;
 const AGENT_QUEUE: usize = 256;
 const FILES_QUEUE: usize = 128;
 const MISC_QUEUE: usize = 128;
-/// The server pings every client this often (§2.1).
-const PING_EVERY: Duration = Duration::from_secs(10);
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -40,7 +37,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let _client = state.activity.client_connected();
     state.metrics.connected_clients.inc();
-    let (out, mut outbound_rx) = Outbound::new(connection);
+    let (out, mut outbound_rx) = Outbound::new(connection, state.session.clone());
     let (mut sink, mut stream) = socket.split();
 
     let metrics = state.metrics.clone();
@@ -66,7 +63,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
             metrics
                 .frames_sent
                 .get_or_create(&ChannelLabel {
-                    channel: frame_channel(&frame).into(),
+                    channel: frame.channel().as_str().into(),
                 })
                 .inc();
             if sink
@@ -93,14 +90,8 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
         let text = match message {
             Ok(WsMessage::Text(text)) => text,
             Ok(WsMessage::Binary(_)) => {
-                reject(
-                    &state,
-                    &out,
-                    "binary",
-                    None,
-                    None,
-                    "binary frames are not supported; send JSON text frames".into(),
-                );
+                let error = "binary frames are not supported; send JSON text frames";
+                reject(&state, &out, "binary", Refusal::system(None, error));
                 continue;
             }
             Ok(WsMessage::Close(_)) => break,
@@ -111,52 +102,58 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
             }
         };
         if text.len() > state.max_frame_bytes {
-            reject(
-                &state,
-                &out,
-                "oversized",
-                None,
-                None,
-                format!(
-                    "frame of {} bytes exceeds the limit of {} bytes",
-                    text.len(),
-                    state.max_frame_bytes
-                ),
+            let error = format!(
+                "frame of {} bytes exceeds the limit of {} bytes",
+                text.len(),
+                state.max_frame_bytes
             );
+            reject(&state, &out, "oversized", Refusal::system(None, error));
             continue;
         }
         state.activity.touch();
-        let frame = match ClientFrame::parse(text.as_str()) {
-            Ok(frame) => frame,
-            Err(e) => {
-                reject_frame(&state, &out, &e);
+        // The envelope first: a frame for another session is refused before its payload is
+        // read (the gateway never sends one; anything else that reaches this port might).
+        let envelope = match Envelope::peek(text.as_str()) {
+            Ok(envelope) => envelope,
+            Err(refusal) => {
+                reject(&state, &out, "invalid", refusal);
                 continue;
             }
         };
-        // Kept for the "busy" answer, which goes to the frame's channel with its id.
-        let (channel, id) = frame_identity(&frame);
+        if envelope.session_id != state.session {
+            let error = format!(
+                "session {} is not served here (this runner serves session {})",
+                envelope.session_id, state.session
+            );
+            reject(&state, &out, "other_session", envelope.refuse(error));
+            continue;
+        }
+        let frame = match ClientFrame::parse(text.as_str()) {
+            Ok(frame) => frame,
+            Err(e) => {
+                reject(&state, &out, "invalid", envelope.refuse(e.to_string()));
+                continue;
+            }
+        };
         let queued = match frame {
             ClientFrame::Agent(command) => agent_tx.try_send(command).is_ok(),
-            ClientFrame::Files(request) => files_tx.try_send(request).is_ok(),
-            ClientFrame::Terminal(request) => misc_tx.try_send(Misc::Terminal(request)).is_ok(),
-            ClientFrame::Hstry(request) => misc_tx.try_send(Misc::Hstry(request)).is_ok(),
+            ClientFrame::Files(frame) => files_tx.try_send(frame.body).is_ok(),
+            ClientFrame::Terminal(frame) => misc_tx.try_send(Misc::Terminal(frame.body)).is_ok(),
+            ClientFrame::Hstry(frame) => misc_tx.try_send(Misc::Hstry(frame.body)).is_ok(),
         };
         state
             .metrics
             .frames_received
             .get_or_create(&ChannelLabel {
-                channel: channel.as_str().into(),
+                channel: envelope.channel.as_str().into(),
             })
             .inc();
         if !queued {
-            reject(
-                &state,
-                &out,
-                "busy",
-                Some(channel),
-                id,
-                format!("Server busy: the {channel} command queue is full"),
+            let error = format!(
+                "Server busy: the {} command queue is full",
+                envelope.channel
             );
+            reject(&state, &out, "busy", envelope.refuse(error));
         }
     }
 
@@ -171,48 +168,9 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     debug!(connection, "connection closed");
 }
 
-/// A client frame's channel and correlation id.
-fn frame_identity(frame: &ClientFrame) -> (Channel, Option<String>) {
-    match frame {
-        ClientFrame::Agent(command) => (Channel::Agent, command.id.clone()),
-        ClientFrame::Files(request) => (Channel::Files, request.id.clone()),
-        ClientFrame::Terminal(TerminalRequest::Open { id, .. }) => (Channel::Terminal, id.clone()),
-        ClientFrame::Terminal(_) => (Channel::Terminal, None),
-        ClientFrame::Hstry(HstryRequest::Query { id, .. }) => (Channel::Hstry, id.clone()),
-    }
-}
-
-fn frame_channel(frame: &ServerFrame) -> &'static str {
-    match frame {
-        ServerFrame::Agent(_) => "agent",
-        ServerFrame::Files(_) => "files",
-        ServerFrame::Terminal(_) => "terminal",
-        ServerFrame::Hstry(_) => "hstry",
-        ServerFrame::System(_) => "system",
-    }
-}
-
-/// Answers a frame that could not be parsed, on its own channel when that is known.
-fn reject_frame(state: &AppState, out: &Outbound, error: &FrameError) {
-    reject(
-        state,
-        out,
-        "invalid",
-        error.channel(),
-        error.id().map(str::to_owned),
-        error.to_string(),
-    );
-}
-
-fn reject(
-    state: &AppState,
-    out: &Outbound,
-    reason: &str,
-    channel: Option<Channel>,
-    id: Option<String>,
-    error: String,
-) {
-    warn!(reason, %error, "frame rejected");
+/// Answers a refused frame on its own channel when that is known.
+fn reject(state: &AppState, out: &Outbound, reason: &str, refusal: Refusal) {
+    warn!(reason, error = %refusal.error, "frame rejected");
     state
         .metrics
         .frames_rejected
@@ -220,13 +178,7 @@ fn reject(
             reason: reason.into(),
         })
         .inc();
-    let frame = match channel {
-        Some(Channel::Files) => files::error_frame(id, error),
-        Some(Channel::Terminal) => terminal::error_frame(id, None, error),
-        Some(Channel::Hstry) => hstry::error_frame(id, error),
-        _ => ServerFrame::System(SystemEvent::Error { id, error }),
-    };
-    out.send(frame);
+    out.send(refusal.to_frame(&state.runner_id));
 }
 
 async fn agent_worker(
@@ -242,7 +194,7 @@ async fn agent_worker(
 async fn files_worker(state: Arc<AppState>, mut rx: mpsc::Receiver<FilesRequest>, out: Outbound) {
     while let Some(request) = rx.recv().await {
         let root = state.workspace_path.display().to_string();
-        out.send(files::handle(state.workspace.clone(), root, request).await);
+        out.files(files::handle(state.workspace.clone(), root, request).await);
     }
 }
 
@@ -252,7 +204,7 @@ async fn misc_worker(state: Arc<AppState>, mut rx: mpsc::Receiver<Misc>, out: Ou
         match request {
             Misc::Terminal(request) => terminals.handle(request),
             Misc::Hstry(request) => {
-                out.send(hstry::handle(&state.history, request).await);
+                out.hstry(hstry::handle(&state.history, &state.session, request).await);
             }
         }
     }

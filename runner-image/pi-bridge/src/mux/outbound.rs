@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oqto_proto::canonical::{Event, EventKind};
-use oqto_proto::mux::ServerFrame;
+use oqto_proto::mux::{FilesEvent, HstryEvent, ServerFrame, SessionName, TerminalEvent};
 use tokio::sync::mpsc;
 
 /// Frames waiting for one client's socket.
@@ -16,15 +16,18 @@ pub const OUTBOUND_QUEUE: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Outbound {
     connection: u64,
+    /// The bridge's Session: every frame of the files, terminal and hstry channels names it.
+    session: SessionName,
     tx: mpsc::Sender<ServerFrame>,
     dropped: Arc<AtomicU64>,
 }
 
 impl Outbound {
-    pub fn new(connection: u64) -> (Self, mpsc::Receiver<ServerFrame>) {
+    pub fn new(connection: u64, session: SessionName) -> (Self, mpsc::Receiver<ServerFrame>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let outbound = Self {
             connection,
+            session,
             tx,
             dropped: Arc::default(),
         };
@@ -50,6 +53,18 @@ impl Outbound {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    pub fn files(&self, event: FilesEvent) -> bool {
+        self.send(ServerFrame::files(&self.session, event))
+    }
+
+    pub fn terminal(&self, event: TerminalEvent) -> bool {
+        self.send(ServerFrame::terminal(&self.session, event))
+    }
+
+    pub fn hstry(&self, event: HstryEvent) -> bool {
+        self.send(ServerFrame::hstry(&self.session, event))
     }
 
     /// Queues an agent event, first telling the client how many events it missed, if any.
@@ -92,7 +107,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_client_gets_a_resync_notice_instead_of_blocking() {
-        let (out, mut rx) = Outbound::new(1);
+        let (out, mut rx) = Outbound::new(1, SessionName::parse("s").unwrap());
         for n in 0..OUTBOUND_QUEUE as i64 {
             assert!(out.send_event(&event(n)));
         }

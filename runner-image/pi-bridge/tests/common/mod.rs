@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 /// How long a test waits for one expected frame before failing. Generous: it bounds a hang, it
 /// does not measure speed (that is the benchmark's job).
 pub const WAIT: Duration = Duration::from_secs(60);
+/// The Session every test bridge serves (`--session`).
+pub const SESSION: &str = "s";
 
 /// The `pi` command: $OQTO_PI, or the pinned Pi that hack/pi/install.sh installs (cached).
 pub fn pi_program() -> PathBuf {
@@ -131,6 +133,7 @@ impl Env {
     pub async fn start_bridge_on(&self, pi: &Path, extra: &[&str]) -> Bridge {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pi-bridge"))
             .args(["--listen", "127.0.0.1:0", "--runner-id", "test-runner"])
+            .args(["--session", SESSION])
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--pi")
