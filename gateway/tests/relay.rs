@@ -152,7 +152,12 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
     let pod_ip = "127.0.0.2";
     let mut direct = Mux::connect(&format!("ws://{pod_ip}:{}/ws", setup.port), "unused").await;
     let other = direct
-        .command("other", "create", "session.create", json!({"config":{"harness":"pi"}}))
+        .command(
+            "other",
+            "create",
+            "session.create",
+            json!({"config":{"harness":"pi"}}),
+        )
         .await;
     assert_eq!(other.last().unwrap()["success"], false, "{other:?}");
     create(&mut direct, "s1").await;

@@ -1,6 +1,7 @@
 //! The Oqto operator: a pure core that decides a Session's lifecycle, one reconciler that
 //! carries it out, and the runtimes it acts through (Kubernetes; Podman in single-node mode).
 
+pub mod config;
 pub mod core;
 mod error;
 pub mod http;

@@ -1,0 +1,326 @@
+//! Command line and environment of the `oqto-operator` binary, and what they become: the
+//! defaults for Workspaces that name none, and the Kubernetes controllers' settings. Flags
+//! whose values obey a CRD's rules are checked here, before anything starts, so a typo fails
+//! the start with the flag's name instead of every runner.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oqto_store::LocalStore;
+
+use crate::core::OperatorDefaults;
+use crate::kubernetes;
+
+#[derive(Parser)]
+#[command(
+    name = "oqto-operator",
+    version,
+    about = "Oqto's operator: reconciles Workspaces and Sessions into Kubernetes or Podman"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Runtime {
+    Kubernetes,
+    Podman,
+}
+
+// Parsed once at start: the size of the `run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// Reconcile Workspaces and Sessions until SIGTERM.
+    Run(RunArgs),
+    /// Podman mode: create or update Workspaces and Sessions from YAML (as `kubectl apply -f`).
+    Apply {
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
+        state_dir: PathBuf,
+    },
+    /// Podman mode: delete a Workspace or Session.
+    Delete {
+        /// `workspace` or `session`.
+        kind: String,
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
+        state_dir: PathBuf,
+    },
+    /// Print the CustomResourceDefinitions as YAML, or write one file per CRD.
+    Crd {
+        /// Write `<crd-name>.yaml` files into this directory instead of printing to stdout.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
+}
+
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// `run`: reconcile until SIGTERM.
+#[derive(Args)]
+pub struct RunArgs {
+    #[arg(long, value_enum, default_value = "kubernetes")]
+    pub runtime: Runtime,
+    /// Watch this namespace only (default: all namespaces).
+    #[arg(long, env = "OQTO_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Runner image for Workspaces that name none.
+    #[arg(long, env = "OQTO_RUNNER_IMAGE")]
+    pub runner_image: Option<String>,
+    /// LLM provider (as Pi names it) of Workspaces that set no `spec.llm`.
+    #[arg(
+        long,
+        env = "OQTO_DEFAULT_LLM_PROVIDER",
+        requires = "default_llm_model"
+    )]
+    pub default_llm_provider: Option<String>,
+    /// Model of that provider.
+    #[arg(
+        long,
+        env = "OQTO_DEFAULT_LLM_MODEL",
+        requires = "default_llm_provider"
+    )]
+    pub default_llm_model: Option<String>,
+    /// OpenAI-compatible base URL of that provider (for providers Pi does not know).
+    #[arg(
+        long,
+        env = "OQTO_DEFAULT_LLM_BASE_URL",
+        requires = "default_llm_provider"
+    )]
+    pub default_llm_base_url: Option<String>,
+    /// Secret (in the Session's namespace) with that provider's keys, e.g. OPENAI_API_KEY.
+    #[arg(
+        long,
+        env = "OQTO_DEFAULT_LLM_SECRET",
+        requires = "default_llm_provider"
+    )]
+    pub default_llm_secret: Option<String>,
+    /// Label of the gateway pods (KEY=VALUE, repeatable): only they may reach runners.
+    #[arg(long = "gateway-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-gateway")]
+    pub gateway_labels: Vec<(String, String)>,
+    /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Namespace of the leader Lease (in a cluster: the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Port of the runners' HTTP server (pi-bridge), where the operator asks for activity.
+    #[arg(long, default_value_t = oqto_proto::runner::PORT)]
+    pub runner_port: u16,
+    /// How often a running Session's activity is checked (idle suspend), e.g. 30s.
+    #[arg(long, default_value = "30s")]
+    pub activity_every: oqto_api::BoundedDuration,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    pub http_listen: std::net::SocketAddr,
+    /// Podman mode: where Workspaces and Sessions are kept.
+    #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = LocalStore::default_dir())]
+    pub state_dir: PathBuf,
+    /// Podman mode: Podman's API socket (`podman system service`).
+    #[arg(
+        long,
+        env = "OQTO_PODMAN_SOCKET",
+        default_value = "unix:///run/podman/podman.sock"
+    )]
+    pub podman_socket: String,
+}
+
+impl RunArgs {
+    /// What Workspaces that name no image or LLM get.
+    pub fn defaults(&self) -> anyhow::Result<OperatorDefaults> {
+        Ok(OperatorDefaults {
+            runner_image: self.runner_image.clone(),
+            gateway_labels: self
+                .gateway_labels
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<_, _>>(),
+            llm: default_llm(
+                self.default_llm_provider.clone(),
+                self.default_llm_model.clone(),
+                self.default_llm_base_url.clone(),
+                self.default_llm_secret.clone(),
+            )?,
+        })
+    }
+
+    /// The Kubernetes controllers' settings.
+    pub fn kubernetes(&self, defaults: OperatorDefaults) -> kubernetes::Settings {
+        kubernetes::Settings {
+            namespace: self.namespace.clone(),
+            defaults,
+            runner_port: self.runner_port,
+            activity_every: self.activity_every.as_duration(),
+            prune_every: Duration::from_secs(60),
+            identity: self.identity.clone().unwrap_or_else(default_identity),
+        }
+    }
+}
+
+/// hostname-pid: unique per process, readable in Events.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// The default LLM from its flags, which obey the rules `spec.llm` has in the CRD: checked
+/// before anything starts, so a typo fails the start with the flag's name instead of every
+/// runner. An empty value counts as unset (compose passes unset variables as empty).
+fn default_llm(
+    provider: Option<String>,
+    model: Option<String>,
+    base_url: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<Option<oqto_api::LlmSpec>> {
+    let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (provider, model, base_url, secret) =
+        (set(provider), set(model), set(base_url), set(secret));
+    let Some(provider) = provider else {
+        if model.is_some() || base_url.is_some() || secret.is_some() {
+            bail!(
+                "--default-llm-model, --default-llm-base-url and --default-llm-secret need --default-llm-provider"
+            );
+        }
+        return Ok(None);
+    };
+    let name_ok = provider.len() <= 63
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && provider.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && provider.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !name_ok {
+        bail!(
+            "--default-llm-provider {provider:?}: must be a lowercase name like openai or anthropic"
+        );
+    }
+    let Some(model) = model else {
+        bail!("--default-llm-provider needs --default-llm-model");
+    };
+    if let Some(url) = &base_url {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && !url.chars().any(char::is_whitespace);
+        if !ok {
+            bail!("--default-llm-base-url: must be an http:// or https:// URL");
+        }
+    }
+    if let Some(secret) = &secret
+        && !oqto_api::names::is_object_name(secret)
+    {
+        bail!("--default-llm-secret {secret:?}: must be a DNS-1123 object name");
+    }
+    Ok(Some(oqto_api::LlmSpec {
+        provider,
+        model,
+        base_url,
+        credentials_secret_ref: secret.map(|name| oqto_api::SecretReference { name }),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn the_default_llm_treats_empty_as_unset_and_names_the_bad_flag() {
+        assert_eq!(
+            default_llm(some(""), some(""), some(""), some("")).unwrap(),
+            None
+        );
+        let llm = default_llm(some("oqto-demo"), some("demo"), some(""), some("oqto-llm"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((llm.provider.as_str(), llm.base_url), ("oqto-demo", None));
+        assert_eq!(llm.credentials_secret_ref.unwrap().name, "oqto-llm");
+        for (args, flag) in [
+            (
+                (some("Open AI"), some("m"), None, None),
+                "--default-llm-provider",
+            ),
+            ((some("openai"), None, None, None), "--default-llm-model"),
+            (
+                (some("openai"), some("m"), some("ftp://x"), None),
+                "--default-llm-base-url",
+            ),
+            (
+                (some("openai"), some("m"), None, some("Bad_Name")),
+                "--default-llm-secret",
+            ),
+            ((None, some("m"), None, None), "--default-llm-provider"),
+        ] {
+            let err = default_llm(args.0, args.1, args.2, args.3)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn run_flags_become_the_reconcilers_settings() {
+        let Command::Run(args) = Cli::try_parse_from([
+            "oqto-operator",
+            "run",
+            "--namespace",
+            "team",
+            "--runner-image",
+            "registry.example/runner:1",
+            "--activity-every",
+            "45s",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("run")
+        };
+        assert!(matches!(args.runtime, Runtime::Kubernetes));
+        assert_eq!(args.runner_port, oqto_proto::runner::PORT);
+        let defaults = args.defaults().unwrap();
+        assert_eq!(
+            defaults.runner_image.as_deref(),
+            Some("registry.example/runner:1")
+        );
+        assert_eq!(
+            defaults
+                .gateway_labels
+                .get("app.kubernetes.io/name")
+                .map(String::as_str),
+            Some("oqto-gateway")
+        );
+        let settings = args.kubernetes(defaults);
+        assert_eq!(settings.namespace.as_deref(), Some("team"));
+        assert_eq!(settings.activity_every, Duration::from_secs(45));
+        assert!(!settings.identity.is_empty());
+    }
+
+    #[test]
+    fn bad_run_flags_fail_the_start_with_the_flags_name() {
+        for (flag, value) in [
+            ("--activity-every", "99999999999999h"),
+            ("--gateway-label", "no-equals-sign"),
+            ("--runtime", "docker"),
+        ] {
+            let error = Cli::try_parse_from(["oqto-operator", "run", flag, value])
+                .err()
+                .unwrap_or_else(|| panic!("{flag} {value} accepted"))
+                .to_string();
+            assert!(error.contains(flag), "{error}");
+        }
+    }
+}
