@@ -588,6 +588,13 @@ async fn the_lease_is_exclusive_between_concurrent_candidates() {
     assert!(!other.try_acquire().await.unwrap());
 }
 
+/// Sessions created and deleted concurrently across Workspaces while the operator is killed
+/// (its tasks dropped mid-flight, as SIGKILL would) and started again at random moments.
+/// Afterwards: exactly one runner Pod and Service per live Session, owned by it, none for
+/// deleted Sessions; every live Session Running at its current `observedGeneration`; the
+/// deleted Workspaces gone (their finalizer cleared) with their claims as `reclaimPolicy` says.
+/// Counts: `OQTO_CHAOS_SESSIONS` (default 24) across `OQTO_CHAOS_WORKSPACES` (default 4).
+/// The kubelet's part (reporting runner Pods ready) is played by the test.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_the_operator_converges_without_duplicates_or_orphans() {
     let _ = tracing_subscriber::fmt()
@@ -596,54 +603,92 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         ))
         .with_test_writer()
         .try_init();
+    let count = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (total, workspaces) = (
+        count("OQTO_CHAOS_SESSIONS", 24),
+        count("OQTO_CHAOS_WORKSPACES", 4).max(2),
+    );
     let env = TestEnv::new("op-crash").await.unwrap();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
         | 1;
-    println!("kill-point seed: {seed}");
+    println!("chaos: {total} sessions, {workspaces} workspaces, seed {seed}");
     let mut rng = oqto_e2e::Rng(seed);
-    create_workspace(
-        &env,
-        "ws",
-        json!({"owner":"fay","storage":{"accessModes":["ReadWriteMany"]}}),
-    )
-    .await;
+    let policy = |w: usize| {
+        if w.is_multiple_of(2) {
+            "Retain"
+        } else {
+            "Delete"
+        }
+    };
+    for w in 0..workspaces {
+        create_workspace(
+            &env,
+            &format!("w{w}"),
+            json!({"owner":"fay","storage":{"accessModes":["ReadWriteMany"],"reclaimPolicy":policy(w)}}),
+        )
+        .await;
+    }
     let mut operator = start_operator(&env, 1);
+    let started = std::time::Instant::now();
 
     let sessions = env.api::<Session>();
     let creating = tokio::spawn(async move {
-        for i in 0..50 {
+        for i in 0..total {
             let s: Session =
                 serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
-                "metadata":{"name":format!("s{i}")},"spec":{"workspaceRef":{"name":"ws"}}}))
+                "metadata":{"name":format!("s{i}")},"spec":{"workspaceRef":{"name":format!("w{}", i % workspaces)}}}))
                 .unwrap();
             sessions.create(&PostParams::default(), &s).await.unwrap();
         }
     });
+    let mut kills = 0;
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(50 + rng.below(400))).await;
         operator.kill();
+        kills += 1;
         tokio::time::sleep(Duration::from_millis(rng.below(200))).await;
         operator = start_operator(&env, 1);
     }
     creating.await.unwrap();
-    for i in (0..50).step_by(2) {
+    // Every other Session goes, and the last two Workspaces (one of each policy) with theirs.
+    for i in (0..total).step_by(2) {
         env.api::<Session>()
             .delete(&format!("s{i}"), &DeleteParams::background())
             .await
             .unwrap();
         if rng.below(5) == 0 {
             operator.kill();
+            kills += 1;
             operator = start_operator(&env, 1);
         }
     }
-    let _operator = operator;
+    let gone_workspaces = [workspaces - 2, workspaces - 1];
+    for w in gone_workspaces {
+        env.api::<Workspace>()
+            .delete(&format!("w{w}"), &DeleteParams::background())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+    operator.kill();
+    kills += 1;
+    let _operator = start_operator(&env, 1);
 
-    let live: BTreeSet<String> = (1..50)
-        .step_by(2)
-        .map(|i| format!("oqto-sess-s{i}"))
+    let live_sessions: BTreeSet<String> = (0..total)
+        .filter(|i| i % 2 == 1 && !gone_workspaces.contains(&(i % workspaces)))
+        .map(|i| format!("s{i}"))
+        .collect();
+    let live: BTreeSet<String> = live_sessions
+        .iter()
+        .map(|s| format!("oqto-sess-{s}"))
         .collect();
     let diagnose = {
         let api = env.api::<Session>();
@@ -671,7 +716,7 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         }
     };
     let converged = tokio::time::timeout(
-        WAIT,
+        Duration::from_secs(300),
         eventually_within(
             Duration::from_secs(3600),
             "convergence: one ready runner per live session, none for deleted ones",
@@ -702,11 +747,27 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
                                 .await;
                     }
                 }
+                // One runner per live Session, by name and by its session label: no
+                // duplicates, no orphans.
                 let names: BTreeSet<String> = present
                     .iter()
                     .filter_map(|p| p.metadata.name.clone())
                     .collect();
-                if names != live || present.len() != live.len() {
+                let per_session: BTreeMap<String, usize> =
+                    present.iter().fold(BTreeMap::new(), |mut counts, p| {
+                        let session = p
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("oqto.dev/session").cloned())
+                            .unwrap_or_default();
+                        *counts.entry(session).or_default() += 1;
+                        counts
+                    });
+                if names != live
+                    || present.len() != live.len()
+                    || per_session.values().any(|n| *n != 1)
+                {
                     return None;
                 }
                 let sessions = env
@@ -715,7 +776,7 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
                     .await
                     .unwrap()
                     .items;
-                let all_running = sessions.len() == 25
+                let all_running = sessions.len() == live_sessions.len()
                     && sessions.iter().all(|s| {
                         let uid = s.metadata.uid.clone();
                         let pod = present.iter().find(|p| {
@@ -725,7 +786,9 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
                                     s.metadata.name.as_deref().unwrap_or_default()
                                 ))
                         });
-                        s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Running)
+                        let status = s.status.as_ref();
+                        status.and_then(|st| st.phase) == Some(SessionPhase::Running)
+                            && status.and_then(|st| st.observed_generation) == s.metadata.generation
                             && pod.is_some_and(|p| {
                                 p.metadata
                                     .owner_references
@@ -738,11 +801,16 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         ),
     )
     .await;
+    println!(
+        "chaos: {kills} kills, converged: {} after {:.1} s",
+        converged.is_ok(),
+        started.elapsed().as_secs_f64()
+    );
     if converged.is_err() {
         diagnose.await;
-        panic!("no convergence within {WAIT:?} (seed {seed})");
+        panic!("no convergence within 300 s (seed {seed})");
     }
-    eventually("services converge too", || async {
+    eventually("services, workspaces and claims converge too", || async {
         let services = env
             .api::<Service>()
             .list(&Default::default())
@@ -754,7 +822,40 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
             .filter(|s| s.metadata.deletion_timestamp.is_none())
             .filter_map(|s| s.metadata.name.clone())
             .collect();
-        (names == live).then_some(())
+        if names != live {
+            return None;
+        }
+        let workspaces_left: BTreeSet<String> = env
+            .api::<Workspace>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|w| w.metadata.name)
+            .collect();
+        if gone_workspaces
+            .iter()
+            .any(|w| workspaces_left.contains(&format!("w{w}")))
+        {
+            return None;
+        }
+        let claims: BTreeSet<String> = env
+            .api::<PersistentVolumeClaim>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        // Retain keeps a deleted Workspace's claim; Delete removes it.
+        let expected: BTreeSet<String> = (0..workspaces)
+            .filter(|w| !gone_workspaces.contains(w) || policy(*w) == "Retain")
+            .map(|w| oqto_api::names::claim(&format!("w{w}")))
+            .collect();
+        (claims == expected).then_some(())
     })
     .await;
 }

@@ -53,6 +53,12 @@ impl Error {
         }
     }
 
+    /// The object was deleted while it was being reconciled (its status write found nothing):
+    /// not a failure, its deletion is the next event.
+    pub fn object_gone(&self) -> bool {
+        matches!(self, Self::Store(oqto_store::StoreError::NotFound(_)))
+    }
+
     /// Retrying cannot fix a user error; a change of the object will trigger a new reconcile.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -73,6 +79,19 @@ mod tests {
         }))
         .unwrap_or_default();
         Error::Kube(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn a_deleted_object_is_gone_not_failed() {
+        let gone = Error::Store(oqto_store::StoreError::NotFound(
+            "session \"s\" not found".into(),
+        ));
+        assert!(gone.object_gone());
+        assert!(
+            !api_error(404, "NotFound").object_gone(),
+            "only the store's answer counts"
+        );
+        assert!(!api_error(500, "InternalError").object_gone());
     }
 
     #[test]

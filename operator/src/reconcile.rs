@@ -100,6 +100,10 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
 
     /// Counts a failure and says when to try again (transient) or to wait for a change.
     pub fn failed(&self, controller: &'static str, key: &str, error: &Error) -> Requeue {
+        if error.object_gone() {
+            tracing::debug!(object = %key, "deleted while being reconciled");
+            return Requeue::OnChange;
+        }
         self.metrics.failed(controller, error.reason());
         if let Some(why) = error.unreachable() {
             self.health.set_unreachable(Some(why));
