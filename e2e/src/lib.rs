@@ -20,6 +20,7 @@ use kube::{Api, Client, Config};
 
 pub mod mux;
 pub mod podman;
+pub mod proxy;
 
 /// Field manager of everything the test support applies.
 pub const FIELD_MANAGER: &str = "oqto-e2e";
@@ -83,6 +84,34 @@ impl ControlPlane {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
         let config =
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        Ok(Client::try_from(config)?)
+    }
+
+    /// The apiserver's address, as the kubeconfig names it.
+    pub async fn apiserver(&self) -> anyhow::Result<std::net::SocketAddr> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let (host, port) = (
+            config
+                .cluster_url
+                .host()
+                .context("the kubeconfig's server has no host")?,
+            config.cluster_url.port_u16().unwrap_or(443),
+        );
+        tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .context("the apiserver's host does not resolve")
+    }
+
+    /// A client of the admin that reaches the apiserver at `addr` (a proxy in front of it;
+    /// the serving certificate names 127.0.0.1, so a loopback proxy verifies).
+    pub async fn client_at(&self, addr: std::net::SocketAddr) -> anyhow::Result<Client> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let mut config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        config.cluster_url = format!("https://{addr}").parse()?;
         Ok(Client::try_from(config)?)
     }
 

@@ -859,3 +859,85 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
     })
     .await;
 }
+
+/// The Kubernetes API goes away under a leading operator (a proxy between them is cut) and
+/// comes back: meanwhile /readyz names the lost API; afterwards the operator, never
+/// restarted, clears it and reconciles what changed while it was away. The kubelet's part
+/// (reporting runner Pods ready) is played by the test.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_kubernetes_api_is_reported_and_the_operator_recovers_when_it_returns() {
+    let env = TestEnv::new("op-lost-api").await.unwrap();
+    let apiserver = env.control_plane.apiserver().await.unwrap();
+    let mut proxy = oqto_e2e::proxy::CuttableProxy::start(apiserver)
+        .await
+        .unwrap();
+    let client = env.control_plane.client_at(proxy.addr).await.unwrap();
+    let context = Arc::new(Context::new(client.clone(), settings(&env, 1, "cut-off")));
+    let lock = LeaseLock::new(
+        kube::Api::namespaced(client, &env.namespace),
+        "oqto-operator",
+        "cut-off",
+        Duration::from_secs(15),
+    );
+    let (_stop, stopped) = oneshot::channel::<()>();
+    let operator = tokio::spawn(run_as_leader(context.clone(), lock, async {
+        let _ = stopped.await;
+    }));
+    create_workspace(&env, "ws", json!({"owner":"gus"})).await;
+    create_session(&env, "before", "ws").await;
+    eventually("the first runner pod", || async {
+        try_kubelet_reports_ready(&env, "oqto-sess-before")
+            .await
+            .ok()
+    })
+    .await;
+    eventually("before Running", || async {
+        session_phase(&env, "before")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    let health = context.health();
+    assert_eq!(health.unreachable(), None);
+
+    proxy.cut();
+    let why = eventually("/readyz reports the lost API", || async {
+        health.unreachable()
+    })
+    .await;
+    assert!(why.contains("Kubernetes API"), "{why}");
+    let readyz = oqto_operator::http::router(health.clone(), context.metrics());
+    let answer = tower::ServiceExt::oneshot(
+        readyz,
+        axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 503);
+    // Written while the operator cannot see it.
+    create_session(&env, "during", "ws").await;
+
+    proxy.restore().await.unwrap();
+    eventually("/readyz is ready again", || async {
+        health.unreachable().is_none().then_some(())
+    })
+    .await;
+    eventually("a runner pod for the Session written meanwhile", || async {
+        try_kubelet_reports_ready(&env, "oqto-sess-during")
+            .await
+            .ok()
+    })
+    .await;
+    eventually("during Running", || async {
+        session_phase(&env, "during")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    assert!(
+        !operator.is_finished(),
+        "the operator kept leading, no restart"
+    );
+}

@@ -41,6 +41,12 @@ impl LeaseLock {
         self.duration / 3
     }
 
+    /// How long the holder keeps acting without a successful renewal (the API may be away
+    /// for a moment): well before the lease expires and another replica may take it.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
+
     /// Acquires the lease if it is free or expired, renews it if we hold it. True: we hold it.
     pub async fn try_acquire(&self) -> Result<bool, kube::Error> {
         let now = Timestamp::now();

@@ -174,6 +174,9 @@ where
     }
 }
 
+/// How soon a failed renewal of the leader Lease is tried again.
+const LEASE_RETRY: Duration = Duration::from_secs(1);
+
 /// Runs the controllers while this replica holds the leader Lease: waits as a standby until it
 /// can acquire it, renews it, and stops acting (returns) when it loses it or `shutdown`
 /// resolves. Returns whether it stopped because the lease was lost.
@@ -205,16 +208,39 @@ pub async fn run_as_leader(
     context.set_leading(true);
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
     let renew_stopped = stopped.clone();
+    let health = context.health();
     let renew = async {
+        let mut renewed = tokio::time::Instant::now();
+        let mut wait = lock.renew_every();
         loop {
             tokio::select! {
-                () = tokio::time::sleep(lock.renew_every()) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = wait_stop(renew_stopped.clone()) => return false,
             }
             match lock.try_acquire().await {
-                Ok(true) => {}
-                outcome => {
-                    tracing::error!(?outcome, "lost the leader lease; stopping");
+                Ok(true) => {
+                    renewed = tokio::time::Instant::now();
+                    wait = lock.renew_every();
+                    // The API answered: whatever made it unreachable is over.
+                    health.set_unreachable(None);
+                }
+                Ok(false) => {
+                    tracing::error!("another replica holds the leader lease; stopping");
+                    let _ = lost_tx.send(());
+                    return true;
+                }
+                Err(error) if renewed.elapsed() < lock.renew_deadline() => {
+                    // A moment without the API: keep acting on what is known, say so on
+                    // /readyz, and try again soon.
+                    let error = crate::Error::from(error);
+                    tracing::warn!(%error, "renewing the leader lease failed; retrying");
+                    if let Some(why) = error.unreachable() {
+                        health.set_unreachable(Some(why));
+                    }
+                    wait = LEASE_RETRY;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the leader lease could not be renewed in time; stopping");
                     let _ = lost_tx.send(());
                     return true;
                 }
