@@ -204,6 +204,41 @@ fn env_or_script(variable: &str, script: &str, args: &[&str]) -> anyhow::Result<
     Ok(last.trim().to_owned())
 }
 
+/// The size of a chaos test: `OQTO_CHAOS_SESSIONS` Sessions (default `sessions`) across
+/// `OQTO_CHAOS_WORKSPACES` Workspaces (default `workspaces`, at least 2: two are deleted).
+pub fn chaos_counts(sessions: usize, workspaces: usize) -> (usize, usize) {
+    let count = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (
+        count("OQTO_CHAOS_SESSIONS", sessions),
+        count("OQTO_CHAOS_WORKSPACES", workspaces).max(2),
+    )
+}
+
+/// The `reclaimPolicy` of a chaos test's Workspace `w`: both policies, alternating.
+pub fn chaos_reclaim_policy(w: usize) -> &'static str {
+    if w.is_multiple_of(2) {
+        "Retain"
+    } else {
+        "Delete"
+    }
+}
+
+impl Rng {
+    /// Seeded from the clock (never zero).
+    pub fn from_clock() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Self(nanos | 1)
+    }
+}
+
 /// xorshift: reproducible "random" kill points for the chaos tests (they print the seed, so a
 /// failure can be replayed). The seed must not be zero.
 pub struct Rng(pub u64);

@@ -603,31 +603,12 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         ))
         .with_test_writer()
         .try_init();
-    let count = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (total, workspaces) = (
-        count("OQTO_CHAOS_SESSIONS", 24),
-        count("OQTO_CHAOS_WORKSPACES", 4).max(2),
-    );
+    let (total, workspaces) = oqto_e2e::chaos_counts(24, 4);
     let env = TestEnv::new("op-crash").await.unwrap();
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let mut rng = oqto_e2e::Rng::from_clock();
+    let seed = rng.0;
     println!("chaos: {total} sessions, {workspaces} workspaces, seed {seed}");
-    let mut rng = oqto_e2e::Rng(seed);
-    let policy = |w: usize| {
-        if w.is_multiple_of(2) {
-            "Retain"
-        } else {
-            "Delete"
-        }
-    };
+    let policy = oqto_e2e::chaos_reclaim_policy;
     for w in 0..workspaces {
         create_workspace(
             &env,

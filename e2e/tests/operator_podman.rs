@@ -300,33 +300,14 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
 /// (default 16) across `OQTO_CHAOS_WORKSPACES` (default 4).
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_moments_the_podman_operator_converges() {
-    let count = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (sessions, workspaces) = (
-        count("OQTO_CHAOS_SESSIONS", 16),
-        count("OQTO_CHAOS_WORKSPACES", 4).max(2),
-    );
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let (sessions, workspaces) = oqto_e2e::chaos_counts(16, 4);
+    let mut rng = oqto_e2e::Rng::from_clock();
+    let seed = rng.0;
     println!("chaos: {sessions} sessions, {workspaces} workspaces, seed {seed}");
-    let mut rng = oqto_e2e::Rng(seed);
     let mut operator = PodmanOperator::start(Duration::from_millis(300)).await;
     let store = operator.store.clone();
     let namespace = format!("chaos{}", std::process::id());
-    let policy = |w: usize| {
-        if w.is_multiple_of(2) {
-            "Retain"
-        } else {
-            "Delete"
-        }
-    };
+    let policy = oqto_e2e::chaos_reclaim_policy;
     for w in 0..workspaces {
         store
             .apply::<Workspace>(object(
