@@ -207,8 +207,8 @@ impl ServerHead {
     }
 }
 
-/// Error messages quote at most this much of a bad value.
-fn shorten(text: &str) -> String {
+/// Error messages quote at most 64 characters of a bad value.
+pub(super) fn shorten(text: &str) -> String {
     match text.char_indices().nth(64) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),

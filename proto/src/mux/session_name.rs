@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::envelope::shorten;
 use crate::names::{MAX_OBJECT_NAME, is_object_name};
 
 /// A Session's name: a Kubernetes object name (lowercase DNS-1123 subdomain).
@@ -16,26 +17,11 @@ pub struct SessionName(String);
 impl SessionName {
     /// Checks `name`; the error says what a session name is.
     pub fn parse(name: &str) -> Result<Self, String> {
-        if is_object_name(name) {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(format!(
-                "{:?} is not a session name (lowercase letters, digits, '-' and '.', at most {MAX_OBJECT_NAME} characters, starting and ending with a letter or digit)",
-                shorten(name)
-            ))
-        }
+        Self::try_from(name.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// At most 64 characters of a refused name go into an error message.
-fn shorten(name: &str) -> &str {
-    match name.char_indices().nth(64) {
-        Some((end, _)) => &name[..end],
-        None => name,
     }
 }
 
@@ -46,7 +32,10 @@ impl TryFrom<String> for SessionName {
         if is_object_name(&name) {
             Ok(Self(name))
         } else {
-            Self::parse(&name)
+            Err(format!(
+                "{:?} is not a session name (lowercase letters, digits, '-' and '.', at most {MAX_OBJECT_NAME} characters, starting and ending with a letter or digit)",
+                shorten(&name)
+            ))
         }
     }
 }
