@@ -1,11 +1,11 @@
 //! The operator core's runner objects against the real kube-apiserver: in a namespace that
 //! enforces the "restricted" Pod Security Standard, the apiserver admits the runner Pod, and
-//! the PVC, ServiceAccount, NetworkPolicy and Service validate. No kubelet runs, so the Pod
+//! the PVC, ServiceAccount and NetworkPolicy validate. No kubelet runs, so the Pod
 //! stays Pending: this checks admission and schema, not scheduling.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
@@ -88,10 +88,6 @@ async fn runner_objects_pass_restricted_pod_security_and_schema_validation() {
                 workspace_owner,
             ),
         )
-        .await
-        .unwrap();
-    env.api::<Service>()
-        .create(&post, &kube_objects::service(&plan, session_owner.clone()))
         .await
         .unwrap();
     let pod = env

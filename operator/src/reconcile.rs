@@ -160,9 +160,9 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             uid: &uid,
             plan: plan_ref.and_then(|p| p.ok()),
         };
+        // Not a sign that the runtime answers (it may be read from a cache): the Podman ping
+        // and the leader Lease's renewal say that.
         let mut runner = self.runtime.observe(subject).await?;
-        // The runtime answered.
-        self.health.set_unreachable(None);
         // A created runner is observed once more, so its first status says Starting.
         for _ in 0..2 {
             let activity = match &runner {
@@ -186,9 +186,12 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                     let Some(Ok(plan)) = plan_ref else {
                         return Ok(Requeue::OnChange);
                     };
-                    match self.runtime.create(session, plan).await {
-                        Ok(()) => {
-                            runner = self.runtime.observe(subject).await?;
+                    match self.runtime.create(subject, plan).await {
+                        Ok(created) => {
+                            runner = match created {
+                                Some(seen) => Some(seen),
+                                None => self.runtime.observe(subject).await?,
+                            };
                             if runner.is_some() {
                                 continue;
                             }

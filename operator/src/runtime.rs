@@ -51,11 +51,13 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<RunnerSeen>, Error>> + Send;
 
     /// Creates and starts the runner of the plan. `Error::Refused` for what the user must fix.
+    /// Returns the runner as the write's answer showed it, when it did (saves observing it
+    /// again); `None` makes the reconciler observe it.
     fn create(
         &self,
-        session: &Session,
+        subject: Subject<'_>,
         plan: &RunnerPlan,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<Option<RunnerSeen>, Error>> + Send;
 
     /// Starts a stopped runner again (only asked of runtimes that report `Exited{restart}`).
     fn restart(

@@ -1,6 +1,6 @@
 //! The plan as Kubernetes objects: per Workspace a PersistentVolumeClaim, a ServiceAccount
 //! without token and a NetworkPolicy; per Session a Pod that passes the "restricted" Pod Security
-//! Standard and a Service. Pure functions: the Kubernetes runtime applies what they return.
+//! Standard (no Service: the gateway reaches it on its IP). Pure functions: the Kubernetes runtime applies what they return.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,7 @@ use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod,
     PodAffinity, PodAffinityTerm, PodSecurityContext, PodSpec, Probe, SeccompProfile,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    SecurityContext, ServiceAccount, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -331,42 +330,6 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
                     ..Default::default()
                 },
             ]),
-            ..Default::default()
-        }),
-        status: None,
-    }
-}
-
-/// A stable name for the runner (the pod's IP changes when it is recreated). Headless: its DNS
-/// name resolves to the Pod's IP, so no cluster IP is allocated per Session (at a thousand
-/// Sessions the apiserver's IP allocator was a bottleneck, and the gateway uses the Pod's IP).
-pub fn service(plan: &RunnerPlan, session_owner: OwnerReference) -> Service {
-    let selector = BTreeMap::from([
-        (
-            names::LABEL_SESSION.to_owned(),
-            names::label_value(&plan.session),
-        ),
-        (names::LABEL_COMPONENT.to_owned(), "runner".to_owned()),
-    ]);
-    Service {
-        metadata: meta(
-            &plan.name,
-            &plan.namespace,
-            plan.labels.clone(),
-            Some(session_owner),
-        ),
-        spec: Some(ServiceSpec {
-            selector: Some(selector),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: crate::core::RUNNER_PORT,
-                target_port: Some(IntOrString::String("http".into())),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
-            type_: Some("ClusterIP".into()),
-            cluster_ip: Some("None".into()),
-            publish_not_ready_addresses: Some(false),
             ..Default::default()
         }),
         status: None,

@@ -63,6 +63,7 @@ impl Context {
             namespace: settings.namespace.clone(),
             defaults: settings.defaults.clone(),
             runner_port: settings.runner_port,
+            pods: Default::default(),
         };
         let reporter = Reporter {
             controller: MANAGER.into(),
@@ -303,22 +304,43 @@ pub async fn run(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     let prune = prune_orphans(context.clone(), sessions.clone());
+    // A reconcile reads its runner Pod and its Workspace from these caches, not the apiserver:
+    // each is fed by the watch whose changes trigger reconciles, so it is as new as the trigger.
+    // Pods are kept without their spec (the lifecycle reads metadata and status).
+    let pod_writer = reflector::store::Writer::<Pod>::default();
+    context
+        .reconciler
+        .runtime
+        .read_pods_from(pod_writer.as_reader());
+    let pod_triggers = watcher::watcher(api::<Pod>(&client, ns), managed.clone())
+        .default_backoff()
+        .modify(|pod: &mut Pod| {
+            pod.metadata.managed_fields = None;
+            pod.spec = None;
+        })
+        .reflect(pod_writer)
+        .touched_objects();
+    let workspace_writer =
+        reflector::store::Writer::<DynamicObject>::new(workspace_resource.clone());
+    context
+        .reconciler
+        .store
+        .read_from_cache::<Workspace>(workspace_writer.as_reader());
+    let workspace_triggers =
+        watcher::watcher(dynamic(&workspace_resource), watcher::Config::default())
+            .default_backoff()
+            .modify(trim)
+            .reflect(workspace_writer)
+            .touched_objects();
     let mapped_resource = session_resource.clone();
-    // Children are watched as metadata only: a change is all that triggers, the reconciler reads
-    // what it needs. Only Pods: a runner's Service changes nothing the lifecycle looks at.
+    // Only Pods are a Session's children (a runner has no Service).
     let session_controller =
         Controller::for_stream_with(session_stream, sessions.clone(), session_resource.clone())
             .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
-            .owns_stream(
-                watcher::watcher(api::<PartialObjectMeta<Pod>>(&client, ns), managed.clone())
-                    .default_backoff()
-                    .touched_objects(),
-            )
+            .owns_stream(pod_triggers)
             // A Session waiting for its Workspace starts as soon as the Workspace appears.
-            .watches_with(
-                dynamic(&workspace_resource),
-                workspace_resource.clone(),
-                watcher::Config::default(),
+            .watches_stream_with(
+                workspace_triggers,
                 move |workspace| {
                     let name = workspace.metadata.name.clone().unwrap_or_default();
                     let namespace = workspace.metadata.namespace.clone();
@@ -332,6 +354,7 @@ pub async fn run(
                         .map(|s| ObjectRef::from_obj_with(&*s, mapped_resource.clone()))
                         .collect::<Vec<_>>()
                 },
+                workspace_resource.clone(),
             )
             .graceful_shutdown_on(async {
                 let _ = sessions_stopped.await;
@@ -395,7 +418,7 @@ pub async fn run(
     }
 }
 
-/// Runner pods and services whose Session is gone (or was recreated under the same name) are
+/// Runner pods whose Session is gone (or was recreated under the same name) are
 /// deleted. Garbage collection does the same through owner references; this covers clusters
 /// where it lags or objects that lost their owner reference.
 async fn prune_orphans(

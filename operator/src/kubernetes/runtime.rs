@@ -1,17 +1,22 @@
-//! The Kubernetes runtime: a Session's runner is a Pod (and a headless Service), a Workspace's
-//! storage a PersistentVolumeClaim (with its ServiceAccount and NetworkPolicy). Thin: it applies
-//! what `core::kube_objects` renders and reads Pods back as neutral health.
+//! The Kubernetes runtime: a Session's runner is a Pod, a Workspace's storage a
+//! PersistentVolumeClaim (with its ServiceAccount and NetworkPolicy). Thin: it applies what
+//! `core::kube_objects` renders and reads Pods back as neutral health.
+//!
+//! A runner has no Service: the gateway reaches it on its Pod's IP, and a Service per Session
+//! doubled the operator's writes and the apiserver's work for nothing.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{
-    Event as CoreEvent, PersistentVolumeClaim, Pod, Service, ServiceAccount,
-};
+use futures::FutureExt;
+
+use k8s_openapi::api::core::v1::{Event as CoreEvent, PersistentVolumeClaim, Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use oqto_api::workspace::ReclaimPolicy;
 use oqto_api::{Session, Workspace, names};
@@ -39,6 +44,10 @@ pub struct KubeRuntime {
     pub defaults: OperatorDefaults,
     /// pi-bridge's port on the Pod's IP.
     pub runner_port: u16,
+    /// The controller's cache of runner Pods, once it runs: observing reads it instead of the
+    /// apiserver. It is fed by the same watch that triggers reconciles, so it is never older
+    /// than the change a reconcile was woken for.
+    pub pods: RwLock<Option<Store<Pod>>>,
 }
 
 fn fnv1a(text: &str) -> String {
@@ -133,15 +142,26 @@ impl KubeRuntime {
             })
             .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
     }
-}
 
-impl Runtime for KubeRuntime {
-    async fn observe(&self, subject: Subject<'_>) -> Result<Option<RunnerSeen>, Error> {
+    /// Observing reads `pods` from now on.
+    pub fn read_pods_from(&self, pods: Store<Pod>) {
+        if let Ok(mut cache) = self.pods.write() {
+            *cache = Some(pods);
+        }
+    }
+
+    /// The runner Pod from the cache: `None` while there is no synced cache to ask.
+    fn cached_pod(&self, namespace: &str, name: &str) -> Option<Option<Arc<Pod>>> {
+        let cache = self.pods.read().ok()?;
+        let pods = cache.as_ref()?;
+        pods.wait_until_ready().now_or_never()?.ok()?;
+        Some(pods.get(&ObjectRef::new(name).within(namespace)))
+    }
+
+    /// What the lifecycle needs of a runner Pod.
+    async fn seen(&self, pod: &Pod, subject: Subject<'_>) -> Result<RunnerSeen, Error> {
         let namespace = subject.namespace;
-        let name = names::runner(subject.name);
-        let Some(pod) = self.api::<Pod>(namespace).get_opt(&name).await? else {
-            return Ok(None);
-        };
+        let name = pod.name_any();
         let ours = pod
             .owner_references()
             .iter()
@@ -159,7 +179,7 @@ impl Runtime for KubeRuntime {
             .as_ref()
             .and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok())
             .unwrap_or_default();
-        let ready = read_pod(&pod, None) == RunnerHealth::Ready;
+        let ready = read_pod(pod, None) == RunnerHealth::Ready;
         // The Events list is read only for a pod that has been starting a while: a running
         // fleet, or a burst of new runners, costs no extra requests.
         let warning = if ready || age < WARNINGS_AFTER {
@@ -167,10 +187,7 @@ impl Runtime for KubeRuntime {
         } else {
             self.last_warning(namespace, &name).await
         };
-        let health = read_pod(
-            &pod,
-            warning.as_ref().map(|(r, m)| (r.as_str(), m.as_str())),
-        );
+        let health = read_pod(pod, warning.as_ref().map(|(r, m)| (r.as_str(), m.as_str())));
         let address = pod
             .status
             .as_ref()
@@ -183,33 +200,45 @@ impl Runtime for KubeRuntime {
                 };
                 format!("http://{host}:{}", self.runner_port)
             });
-        Ok(Some(RunnerSeen {
-            name: name.clone(),
+        Ok(RunnerSeen {
+            name,
             ours,
             current,
             deleting: pod.metadata.deletion_timestamp.is_some(),
             age,
             health,
-            endpoint: Some(format!(
-                "http://{name}.{namespace}.svc:{}",
-                crate::core::RUNNER_PORT
-            )),
+            endpoint: address.clone(),
             address,
-        }))
+        })
+    }
+}
+
+impl Runtime for KubeRuntime {
+    async fn observe(&self, subject: Subject<'_>) -> Result<Option<RunnerSeen>, Error> {
+        let name = names::runner(subject.name);
+        let pod = match self.cached_pod(subject.namespace, &name) {
+            Some(cached) => cached,
+            None => self
+                .api::<Pod>(subject.namespace)
+                .get_opt(&name)
+                .await?
+                .map(Arc::new),
+        };
+        match pod {
+            Some(pod) => self.seen(&pod, subject).await.map(Some),
+            None => Ok(None),
+        }
     }
 
-    async fn create(&self, session: &Session, plan: &RunnerPlan) -> Result<(), Error> {
-        let (pod, _) = desired_pod(plan, session)?;
-        let owner = owner_of(session)?;
-        // The Service first: a Pod exists only with its Service, even when the operator is
-        // killed between the two writes (a Pod is what `observe` looks for).
-        apply(
-            &self.api::<Service>(&plan.namespace),
-            &kube_objects::service(plan, owner),
-        )
-        .await?;
-        apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
-        Ok(())
+    /// The apply's answer is the Pod as created: no second read.
+    async fn create(
+        &self,
+        subject: Subject<'_>,
+        plan: &RunnerPlan,
+    ) -> Result<Option<RunnerSeen>, Error> {
+        let (pod, _) = desired_pod(plan, subject.session)?;
+        let pod = apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
+        self.seen(&pod, subject).await.map(Some)
     }
 
     /// The kubelet restarts containers; a Pod is never restarted by the operator.
@@ -218,8 +247,7 @@ impl Runtime for KubeRuntime {
     }
 
     async fn remove(&self, namespace: &str, runner: &str) -> Result<(), Error> {
-        delete_if_present(&self.api::<Pod>(namespace), runner).await?;
-        delete_if_present(&self.api::<Service>(namespace), runner).await
+        delete_if_present(&self.api::<Pod>(namespace), runner).await
     }
 
     async fn list_owned(&self) -> Result<Vec<OwnedRunner>, Error> {

@@ -17,9 +17,9 @@ use bollard::query_parameters::{
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use oqto_api::Workspace;
 use oqto_api::names;
 use oqto_api::workspace::ReclaimPolicy;
-use oqto_api::{Session, Workspace};
 use oqto_store::LocalStore;
 
 use super::render::{
@@ -169,8 +169,12 @@ impl Runtime for PodmanRuntime {
         }))
     }
 
-    async fn create(&self, session: &Session, plan: &RunnerPlan) -> Result<(), Error> {
-        let uid = session.metadata.uid.clone().unwrap_or_default();
+    async fn create(
+        &self,
+        subject: Subject<'_>,
+        plan: &RunnerPlan,
+    ) -> Result<Option<RunnerSeen>, Error> {
+        let uid = subject.uid;
         let mut secret_env = Vec::new();
         for secret in plan.env_from.iter().filter_map(|e| e.secret_ref.as_ref()) {
             match self.store.secret(&plan.namespace, &secret.name)? {
@@ -189,7 +193,7 @@ impl Runtime for PodmanRuntime {
                 }
             }
         }
-        let mut desired = render::container(plan, &uid, &secret_env);
+        let mut desired = render::container(plan, uid, &secret_env);
         if let Some(labels) = desired.labels.as_mut() {
             labels.insert(LABEL_STORE.into(), self.store.id().into());
         }
@@ -204,7 +208,8 @@ impl Runtime for PodmanRuntime {
             )
             .await?;
         self.docker.start_container(&name, None).await?;
-        Ok(())
+        // A started container is read back by observing it (its port is known only then).
+        Ok(None)
     }
 
     async fn restart(&self, _namespace: &str, runner: &str) -> Result<(), Error> {

@@ -2,8 +2,14 @@
 //! generated from the same types as `oqto_api::rules`; its field-naming refusals reach the
 //! caller unchanged.
 
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use std::sync::RwLock;
+
+use futures::FutureExt;
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
@@ -16,6 +22,9 @@ pub struct KubeStore {
     /// The field manager of every write (`oqto-operator`, `oqto-gateway`).
     manager: String,
     recorder: Recorder,
+    /// Watch caches that `get` reads instead of the apiserver, per kind (the operator's
+    /// controllers keep them; a reconcile reads what its trigger already brought).
+    caches: RwLock<Vec<(&'static str, Store<DynamicObject>)>>,
 }
 
 impl KubeStore {
@@ -29,7 +38,35 @@ impl KubeStore {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             manager: manager.into(),
+            caches: RwLock::default(),
         }
+    }
+
+    /// `get::<K>` reads `cache` from now on, once it is synced.
+    pub fn read_from_cache<K: StoredKind>(&self, cache: Store<DynamicObject>) {
+        if let Ok(mut caches) = self.caches.write() {
+            caches.retain(|(kind, _)| *kind != K::KIND);
+            caches.push((K::KIND, cache));
+        }
+    }
+
+    /// The object from a synced cache of its kind; `None` when there is none to ask.
+    fn cached<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Result<Option<K>, StoreError>> {
+        let caches = self.caches.read().ok()?;
+        let (_, cache) = caches.iter().find(|(kind, _)| *kind == K::KIND)?;
+        cache.wait_until_ready().now_or_never()?.ok()?;
+        let key = ObjectRef::new_with(name, ApiResource::erase::<K>(&())).within(namespace);
+        Some(match cache.get(&key) {
+            None => Ok(None),
+            Some(object) => serde_json::to_value(&*object)
+                .and_then(serde_json::from_value)
+                .map(Some)
+                .map_err(|e| StoreError::Unreadable(e.to_string())),
+        })
     }
 
     pub fn client(&self) -> &Client {
@@ -54,6 +91,9 @@ impl ObjectStore for KubeStore {
         namespace: &str,
         name: &str,
     ) -> Result<Option<K>, StoreError> {
+        if let Some(cached) = self.cached(namespace, name) {
+            return cached;
+        }
         Ok(self.api::<K>(namespace).get_opt(name).await?)
     }
 
