@@ -8,6 +8,8 @@
 #
 # Settings (environment or .env in the repository): OQTO_PORT (8080), OQTO_LISTEN (0.0.0.0),
 # OQTO_HOME (~/.local/share/oqto: the admin's first password, provider keys),
+# OQTO_PROJECT (oqto: names, so a second stack can run beside with its own ports),
+# OQTO_DEMO_LLM_PORT (8090), OQTO_OPERATOR_PORT (8081),
 # OPENAI_API_KEY [OQTO_LLM_MODEL], ANTHROPIC_API_KEY [OQTO_LLM_MODEL],
 # OQTO_LLM_BASE_URL (an OpenAI-compatible endpoint) [OQTO_LLM_API_KEY] [OQTO_LLM_MODEL].
 set -euo pipefail

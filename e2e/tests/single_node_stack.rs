@@ -1,6 +1,7 @@
 //! The single-node stack as a user meets it. `hack/up.sh` (the README's run command) has started
 //! it: `hack/test.sh` runs it before this suite, and this suite runs `hack/down.sh` and
-//! `hack/up.sh` itself for the restart. Nothing is played here: the operator runs in its
+//! `hack/up.sh` itself for the restart, and a second stack beside it that comes and goes.
+//! Nothing is played here: the operator runs in its
 //! container and creates real Podman runner containers with the real Pi, the demo provider
 //! answers as the LLM, and every step goes through the gateway as a user's would: REST, `oqtoctl`
 //! and the mux WebSocket.
@@ -119,6 +120,11 @@ impl Stack {
 /// Runs a hack/ script as a user's shell would: without the variables cargo sets for this test
 /// (a nested `cargo build` that sees them rebuilds crates whose build scripts read them).
 fn hack(script: &str) {
+    let status = hack_command(script).status().unwrap();
+    assert!(status.success(), "hack/{script} failed");
+}
+
+fn hack_command(script: &str) -> Command {
     let mut command = Command::new(repo_root().join("hack").join(script));
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -126,8 +132,64 @@ fn hack(script: &str) {
             command.env_remove(&*key);
         }
     }
-    let status = command.status().unwrap();
-    assert!(status.success(), "hack/{script} failed");
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A second single-node stack on this host, as a second developer's checkout would run one:
+/// its own project, ports and home. Stopped (and purged) when dropped, also on a failed test.
+struct SecondStack {
+    env: Vec<(&'static str, String)>,
+    url: String,
+    _home: tempfile::TempDir,
+}
+
+impl SecondStack {
+    fn up() -> Self {
+        let project = format!(
+            "{}-second",
+            std::env::var("OQTO_PROJECT").unwrap_or_else(|_| "oqto".into())
+        );
+        let home = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let env = vec![
+            ("OQTO_PROJECT", project),
+            ("OQTO_HOME", home.path().join("home").display().to_string()),
+            ("OQTO_PORT", port.to_string()),
+            ("OQTO_OPERATOR_PORT", free_port().to_string()),
+            ("OQTO_DEMO_LLM_PORT", free_port().to_string()),
+            ("OQTO_LISTEN", "127.0.0.1".into()),
+        ];
+        let stack = Self {
+            env,
+            url: format!("http://127.0.0.1:{port}"),
+            _home: home,
+        };
+        let status = stack.run("up.sh", &[]).status().unwrap();
+        assert!(status.success(), "hack/up.sh of the second stack failed");
+        stack
+    }
+
+    fn run(&self, script: &str, args: &[&str]) -> Command {
+        let mut command = hack_command(script);
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+}
+
+impl Drop for SecondStack {
+    fn drop(&mut self) {
+        let _ = self.run("down.sh", &["--purge"]).status();
+    }
 }
 
 fn podman(args: &[&str]) -> String {
@@ -424,7 +486,40 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     );
     let file = read_file(&mut mux, &session, "r2", "hello-from-oqto.md").await;
     assert!(file.starts_with("# Hello from Oqto"), "{file:?}");
+
+    // A second stack on the same host comes up and is stopped: this one keeps its Podman API
+    // (each stack has its own service), its runner and its operator.
+    let second = SecondStack::up();
+    let ready = stack
+        .http
+        .get(format!("{}/readyz", second.url))
+        .send()
+        .await;
+    assert!(
+        ready.is_ok_and(|r| r.status().is_success()),
+        "the second stack answers at {}",
+        second.url
+    );
+    drop(second);
+    let frames = turn(&mut mux, &session, "p3", "hello").await;
+    assert!(
+        text_of(&frames).contains("demo model"),
+        "the running session answers after the other stack stopped: {}",
+        text_of(&frames)
+    );
     drop(mux);
+    let another = format!("after-{suffix}");
+    stack
+        .ok(
+            Method::POST,
+            &format!("/api/workspaces/{workspace}/sessions"),
+            &token,
+            Some(json!({ "name": another })),
+        )
+        .await;
+    stack
+        .wait_phase(&token, &workspace, &another, "Running")
+        .await;
 
     // Deleting the Workspace leaves no container behind.
     stack

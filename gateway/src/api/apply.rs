@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::objects::{self, clean};
-use super::workspaces::own;
+use super::workspaces::{own, user_may_set};
 use crate::auth::Principal;
 use crate::error::{ApiError, from_json};
 use crate::state::AppState;
@@ -98,6 +98,7 @@ pub async fn apply(
                 return Err(ApiError::invalid_field("spec", "must be an object"));
             };
             let owner = own(&principal, spec.get("owner"))?;
+            user_may_set(&principal, &Value::Object(spec.clone()))?;
             spec.insert("owner".into(), Value::String(owner));
             let workspace = objects::workspace_from(document)?;
             let existing = state.resources.get_workspace(&name).await?;

@@ -59,6 +59,7 @@ pub async fn create(
         _ => return Err(ApiError::invalid_field("spec", "must be an object")),
     };
     let owner = own(&principal, spec.get("owner"))?;
+    user_may_set(&principal, &spec)?;
     spec["owner"] = Value::String(owner);
     let document = serde_json::json!({
         "apiVersion": "oqto.dev/v1alpha1",
@@ -69,6 +70,22 @@ pub async fn create(
     let workspace = objects::workspace_from(document)?;
     let created = state.resources.create_workspace(workspace).await?;
     Ok((StatusCode::CREATED, Json(clean(created))))
+}
+
+/// Refuses, for a caller who is not an admin, a spec that sets what only admins decide (the
+/// runner's image, environment and Secrets, the LLM's endpoint and credentials, egress, …),
+/// naming the field.
+pub fn user_may_set(principal: &Principal, spec: &Value) -> Result<(), ApiError> {
+    if principal.user().is_admin() {
+        return Ok(());
+    }
+    match oqto_api::tenancy::admin_only_workspace_field(spec) {
+        None => Ok(()),
+        Some(field) => Err(ApiError::Forbidden(format!(
+            "{field}: only admins may set this (users set {})",
+            oqto_api::tenancy::USER_SETTABLE_WORKSPACE_FIELDS.join(", ")
+        ))),
+    }
 }
 
 /// The owner a caller may give a new workspace: themselves, or anyone for admins.
@@ -103,11 +120,8 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     visible_workspace(&state, &principal, &name).await?;
-    // Its sessions first: without their workspace they would wait for it forever.
-    for session in state.resources.list_sessions(&name).await? {
-        let session_name = session.metadata.name.unwrap_or_default();
-        state.resources.delete_session(&session_name).await?;
-    }
+    // Its Sessions, then its storage, go with it: the operator's cascade (its finalizer) does
+    // that, the same as for `kubectl delete workspace`.
     state.resources.delete_workspace(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ pub mod names;
 pub mod rules;
 pub mod schema;
 pub mod session;
+pub mod tenancy;
 pub mod workspace;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

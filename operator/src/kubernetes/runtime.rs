@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Event as CoreEvent, PersistentVolumeClaim, Pod,
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use oqto_api::workspace::ReclaimPolicy;
@@ -230,14 +230,31 @@ impl Runtime for KubeRuntime {
         }
     }
 
-    /// The apply's answer is the Pod as created: no second read.
+    /// A plain create, not an apply: a Pod is never updated (one from an older plan is
+    /// replaced), and the apiserver's structured merge of a whole Pod spec was its largest cost
+    /// in a burst. The answer is the Pod as created: no second read. One that exists already (a
+    /// reconcile that raced a stale cache) is read instead.
     async fn create(
         &self,
         subject: Subject<'_>,
         plan: &RunnerPlan,
     ) -> Result<Option<RunnerSeen>, Error> {
         let (pod, _) = desired_pod(plan, subject.session)?;
-        let pod = apply(&self.api::<Pod>(&plan.namespace), &pod).await?;
+        let api = self.api::<Pod>(&plan.namespace);
+        let params = PostParams {
+            field_manager: Some(MANAGER.into()),
+            ..Default::default()
+        };
+        let pod = match api.create(&params, &pod).await {
+            Ok(pod) => pod,
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                match api.get_opt(&pod.name_any()).await? {
+                    Some(pod) => pod,
+                    None => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.seen(&pod, subject).await.map(Some)
     }
 

@@ -1,0 +1,103 @@
+//! Attacks of a hostile user on what the platform owns, through the gateway (issue 15): a
+//! Workspace spec that would hand the runner a Secret of the namespace (the admin's password,
+//! another user's LLM key), the platform's LLM key sent to an endpoint of the user's, an image
+//! of theirs, open egress. Each is refused with 403 naming the field, through both the REST
+//! create and `apply`, and nothing is created. Against the real control plane.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ADMIN, Cred, Gateway};
+use oqto_e2e::TestEnv;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// (spec, the field the refusal must name).
+fn platform_fields() -> Vec<(Value, &'static str)> {
+    vec![
+        (
+            json!({"runner": {"envFrom": [{"secretRef": {"name": "oqto-admin"}}]}}),
+            "spec.runner.envFrom",
+        ),
+        (
+            json!({"runner": {"env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "oqto-jwt", "key": "secret"}}}]}}),
+            "spec.runner.env",
+        ),
+        (
+            json!({"llm": {"provider": "openai", "model": "m", "credentialsSecretRef": {"name": "bob-llm"}}}),
+            "spec.llm.credentialsSecretRef.name",
+        ),
+        (
+            json!({"llm": {"provider": "custom", "model": "m", "baseUrl": "http://attacker.example/v1"}}),
+            "spec.llm.baseUrl",
+        ),
+        (
+            json!({"runner": {"image": "attacker/image:latest"}}),
+            "spec.runner.image",
+        ),
+        (
+            json!({"network": {"egress": "Open"}}),
+            "spec.network.egress",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_cannot_set_what_reaches_the_platform_and_an_admin_can() {
+    let env = TestEnv::new("gw-tenancy").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(&env, data.path(), 8080).await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let mallory = rest.user(&admin, "mallory").await;
+
+    for (spec, field) in platform_fields() {
+        let create = json!({"name": "loot", "spec": spec});
+        let manifest = json!({"apiVersion": "oqto.dev/v1alpha1", "kind": "Workspace",
+            "metadata": {"name": "loot"}, "spec": spec});
+        for (path, body) in [("/api/workspaces", create), ("/api/apply", manifest)] {
+            let (status, answer) = rest
+                .call(Method::POST, path, Cred::Bearer(&mallory), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} {spec}: {answer}");
+            let message = answer["error"].as_str().unwrap_or_default();
+            assert_eq!(answer["code"], "forbidden", "{answer}");
+            assert!(
+                message.starts_with(field),
+                "{path}: the refusal names {field}: {message}"
+            );
+        }
+        let (status, _) = rest
+            .call(
+                Method::GET,
+                "/api/workspaces/loot",
+                Cred::Bearer(&mallory),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+    }
+
+    // What the UI sends is a user's to choose.
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &mallory,
+        Some(json!({"name": "mine", "spec": {
+            "storage": {"reclaimPolicy": "Delete", "size": "2Gi"},
+            "lifecycle": {"idleTimeout": "30m"},
+            "llm": {"provider": "openai", "model": "gpt-4.1-mini"}}})),
+    )
+    .await;
+    // An admin decides the runner's image.
+    let made = rest
+        .ok(
+            Method::POST,
+            "/api/workspaces",
+            &admin,
+            Some(json!({"name": "curated", "spec": {"owner": "mallory",
+                "runner": {"image": "localhost/oqto-runner:dev"}}})),
+        )
+        .await;
+    assert_eq!(made["spec"]["runner"]["image"], "localhost/oqto-runner:dev");
+}
