@@ -64,3 +64,27 @@ pub fn podman(args: &[&str]) -> (bool, String) {
         Err(_) => (false, String::new()),
     }
 }
+
+/// The volumes the operator made for a Workspace, found by label (their names carry the
+/// Workspace's uid, which a test of a deleted Workspace no longer knows). Podman 4.3 ORs
+/// several label filters, so the namespace is checked here.
+pub fn workspace_volumes(namespace: &str, workspace: &str) -> Vec<String> {
+    let format = format!(
+        "{{{{.Name}}}} {{{{index .Labels \"{}\"}}}}",
+        oqto_api::names::LABEL_NAMESPACE
+    );
+    let (_, listed) = podman(&[
+        "volume",
+        "ls",
+        "--filter",
+        &format!("label={}={workspace}", oqto_api::names::LABEL_WORKSPACE),
+        "--format",
+        &format,
+    ]);
+    listed
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(_, in_namespace)| *in_namespace == namespace)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}

@@ -14,10 +14,10 @@ use std::time::Duration;
 use common::{PodmanOperator, object};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event as EventsV1;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use oqto_api::{Session, SessionPhase, Workspace, names};
 use oqto_e2e::TestEnv;
-use oqto_e2e::podman::podman;
+use oqto_e2e::podman::{podman, workspace_volumes};
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::render;
 use oqto_store::{KubeStore, LocalStore, ObjectStore};
@@ -325,13 +325,16 @@ impl Runners for KubeRunners {
             .await;
     }
 
+    /// By label: the claim's name carries the Workspace's uid.
     async fn storage_exists(&self, workspace: &str) -> bool {
         self.env
             .api::<PersistentVolumeClaim>()
-            .get_opt(&names::claim(workspace))
+            .list(&ListParams::default().labels(&format!("{}={workspace}", names::LABEL_WORKSPACE)))
             .await
             .unwrap()
-            .is_some_and(|c| c.metadata.deletion_timestamp.is_none())
+            .items
+            .iter()
+            .any(|c| c.metadata.deletion_timestamp.is_none())
     }
 
     async fn event_reasons(&self, session: &str) -> Vec<String> {
@@ -409,9 +412,7 @@ impl Runners for PodmanRunners {
     async fn make_ready(&self, _session: &str) {}
 
     async fn storage_exists(&self, workspace: &str) -> bool {
-        render::volume_names(&self.namespace, workspace)
-            .iter()
-            .all(|v| podman(&["volume", "exists", v]).0)
+        workspace_volumes(&self.namespace, workspace).len() == 2
     }
 
     async fn event_reasons(&self, session: &str) -> Vec<String> {
@@ -439,7 +440,7 @@ async fn the_lifecycle_on_podman() {
     };
     let failures = behaviours(operator.store.as_ref(), &runners, &namespace).await;
     operator.stop().await;
-    for volume in render::volume_names(&namespace, "keep") {
+    for volume in workspace_volumes(&namespace, "keep") {
         podman(&["volume", "rm", "-f", &volume]);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

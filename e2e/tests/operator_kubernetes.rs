@@ -147,12 +147,14 @@ async fn try_kubelet_reports_ready(env: &TestEnv, pod: &str) -> Result<Pod, kube
 async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     let env = TestEnv::new("op-lifecycle").await.unwrap();
     let operator = start_operator(&env, 1);
-    create_workspace(
+    let workspace = create_workspace(
         &env,
         "alice-dev",
         json!({"owner":"alice","storage":{"size":"1Gi"}}),
     )
     .await;
+    let claim_name =
+        oqto_api::names::claim("alice-dev", workspace.metadata.uid.as_deref().unwrap());
     create_session(&env, "fix-bug", "alice-dev").await;
 
     let pod = eventually("the runner pod", || async {
@@ -171,7 +173,7 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     // The Workspace's controller works independently of the Session's: wait for its claim.
     let claim = eventually("the workspace claim", || async {
         env.api::<PersistentVolumeClaim>()
-            .get_opt("oqto-ws-alice-dev")
+            .get_opt(&claim_name)
             .await
             .unwrap()
     })
@@ -285,7 +287,7 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     })
     .await;
     env.api::<PersistentVolumeClaim>()
-        .get("oqto-ws-alice-dev")
+        .get(&claim_name)
         .await
         .unwrap();
 
@@ -344,12 +346,39 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     .await;
     assert!(
         env.api::<PersistentVolumeClaim>()
-            .get_opt("oqto-ws-alice-dev")
+            .get_opt(&claim_name)
             .await
             .unwrap()
             .is_some(),
         "Retain keeps the claim"
     );
+
+    // The attack: mallory creates a Workspace of the same name to get alice's retained files.
+    // Its storage is its own (named from its uid); its runner mounts that, not alice's claim.
+    let again = create_workspace(&env, "alice-dev", json!({"owner":"mallory"})).await;
+    let new_claim = oqto_api::names::claim("alice-dev", again.metadata.uid.as_deref().unwrap());
+    assert_ne!(new_claim, claim_name);
+    create_session(&env, "loot", "alice-dev").await;
+    let pod = eventually("mallory's runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-loot").await.unwrap()
+    })
+    .await;
+    let mounted: Vec<String> = pod
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.persistent_volume_claim.map(|c| c.claim_name))
+        .collect();
+    assert_eq!(mounted, vec![new_claim.clone()], "only its own claim");
+    eventually("its own claim", || async {
+        env.api::<PersistentVolumeClaim>()
+            .get_opt(&new_claim)
+            .await
+            .unwrap()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -615,13 +644,18 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
     let seed = rng.0;
     println!("chaos: {total} sessions, {workspaces} workspaces, seed {seed}");
     let policy = oqto_e2e::chaos_reclaim_policy;
+    let mut claim_names = Vec::new();
     for w in 0..workspaces {
-        create_workspace(
+        let made = create_workspace(
             &env,
             &format!("w{w}"),
             json!({"owner":"fay","storage":{"accessModes":["ReadWriteMany"],"reclaimPolicy":policy(w)}}),
         )
         .await;
+        claim_names.push(oqto_api::names::claim(
+            &format!("w{w}"),
+            made.metadata.uid.as_deref().unwrap(),
+        ));
     }
     let mut operator = start_operator(&env, 1);
     let started = std::time::Instant::now();
@@ -826,7 +860,7 @@ async fn killed_at_random_points_the_operator_converges_without_duplicates_or_or
         // Retain keeps a deleted Workspace's claim; Delete removes it.
         let expected: BTreeSet<String> = (0..workspaces)
             .filter(|w| !gone_workspaces.contains(w) || policy(*w) == "Retain")
-            .map(|w| oqto_api::names::claim(&format!("w{w}")))
+            .map(|w| claim_names[w].clone())
             .collect();
         (claims == expected).then_some(())
     })

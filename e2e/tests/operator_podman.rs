@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{PodmanOperator, object};
 use futures::FutureExt as _;
 use oqto_api::{Session, SessionPhase, Workspace};
-use oqto_e2e::podman::{podman, podman_service};
+use oqto_e2e::podman::{podman, podman_service, workspace_volumes};
 use oqto_operator::podman::render;
 use oqto_store::LocalStore;
 use serde_json::json;
@@ -206,26 +206,47 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
         (!podman(&["container", "exists", &container]).0).then_some(())
     })
     .await;
+    assert_eq!(workspace_volumes(&namespace, "dev").len(), 2);
     store.delete::<Workspace>(&namespace, "dev").unwrap();
     store.delete::<Workspace>(&namespace, "keep").unwrap();
-    let [files, home] = render::volume_names(&namespace, "dev");
     eventually("the Delete volumes removed", || async {
-        (!podman(&["volume", "exists", &files]).0 && !podman(&["volume", "exists", &home]).0)
+        workspace_volumes(&namespace, "dev")
+            .is_empty()
             .then_some(())
     })
     .await;
-    let [kept_files, kept_home] = render::volume_names(&namespace, "keep");
-    assert!(
-        podman(&["volume", "exists", &kept_files]).0,
-        "Retain keeps the volumes"
-    );
+    let kept = workspace_volumes(&namespace, "keep");
+    assert_eq!(kept.len(), 2, "Retain keeps the volumes");
     assert!(
         podman(&["volume", "exists", &foreign]).0,
         "another store's volume is not pruned"
     );
     podman(&["volume", "rm", "-f", &foreign]);
+
+    // The attack: mallory creates a Workspace of the retained one's name to get its files. It
+    // gets volumes of its own (named from its uid); the retained ones stay as they are.
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "keep",
+            json!({"owner":"mallory"}),
+        ))
+        .unwrap();
+    let all = eventually("the new workspace's own volumes", || async {
+        let all = workspace_volumes(&namespace, "keep");
+        (all.len() == 4).then_some(all)
+    })
+    .await;
+    assert!(
+        kept.iter().all(|v| all.contains(v)),
+        "the retained volumes are kept, not reused: {all:?}"
+    );
+    store.delete::<Workspace>(&namespace, "keep").unwrap();
     operator.stop().await;
-    podman(&["volume", "rm", "-f", &kept_files, &kept_home]);
+    for volume in all {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
 }
 
 /// The Podman API goes away under a running operator: `/readyz` and the waiting Session say
@@ -240,8 +261,7 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
         .apply::<Workspace>(object("Workspace", &namespace, "w", json!({"owner":"eve"})))
         .unwrap();
     eventually("the workspace's volumes", || async {
-        let [files, _] = render::volume_names(&namespace, "w");
-        podman(&["volume", "exists", &files]).0.then_some(())
+        (workspace_volumes(&namespace, "w").len() == 2).then_some(())
     })
     .await;
 
@@ -279,18 +299,9 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     .await;
     assert_eq!(health.unreachable(), None);
     operator.stop().await;
-    podman(&[
-        "volume",
-        "rm",
-        "-f",
-        &render::volume_names(&namespace, "w")[0],
-    ]);
-    podman(&[
-        "volume",
-        "rm",
-        "-f",
-        &render::volume_names(&namespace, "w")[1],
-    ]);
+    for volume in workspace_volumes(&namespace, "w") {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
 }
 
 /// Sessions created and deleted concurrently across Workspaces while the operator is killed
@@ -415,14 +426,13 @@ async fn killed_at_random_moments_the_podman_operator_converges() {
                 return None;
             }
         }
-        let deleted_volumes_gone = render::volume_names(&namespace, &format!("w{deleted_ws}"))
-            .iter()
-            .all(|v| !podman(&["volume", "exists", v]).0);
-        deleted_volumes_gone.then_some(())
+        workspace_volumes(&namespace, &format!("w{deleted_ws}"))
+            .is_empty()
+            .then_some(())
     })
     .await;
-    let retained = render::volume_names(&namespace, &format!("w{retained_ws}"));
-    let retained_kept = retained.iter().all(|v| podman(&["volume", "exists", v]).0);
+    let retained = workspace_volumes(&namespace, &format!("w{retained_ws}"));
+    let retained_kept = retained.len() == 2;
     operator.stop().await;
     println!("chaos: {kills} kills, converged: {}", outcome.is_ok());
     outcome.unwrap();

@@ -10,6 +10,8 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_WORKSPACE: &str = "oqto.dev/workspace";
 pub const LABEL_SESSION: &str = "oqto.dev/session";
+/// The namespace of what single-node mode makes (Podman has none).
+pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
 
 const MAX_LABEL: usize = 63;
 
@@ -30,7 +32,8 @@ pub fn bounded(prefix: &str, name: &str) -> String {
     if full.len() <= MAX_LABEL {
         return full;
     }
-    let hash = format!("{:08x}", fnv1a(&full) & 0xffff_ffff);
+    // All 64 bits: a 32-bit suffix is cheap to collide on purpose.
+    let hash = format!("{:016x}", fnv1a(&full));
     let keep = MAX_LABEL - hash.len() - 1;
     let head = full[..keep].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     format!("{head}-{hash}")
@@ -44,8 +47,19 @@ pub fn label_value(name: &str) -> String {
     bounded("h", name)
 }
 
-pub fn claim(workspace: &str) -> String {
-    bounded("oqto-ws", workspace)
+/// The storage of one Workspace: its name and a 64-bit hash of its uid. A Workspace created
+/// later under the same name has another uid, so it never adopts storage that an earlier one
+/// left behind (`reclaimPolicy: Retain`); reattaching that is an admin's explicit act.
+pub fn storage(workspace: &str, workspace_uid: &str) -> String {
+    bounded(
+        "oqto-ws",
+        &format!("{workspace}-{:016x}", fnv1a(workspace_uid)),
+    )
+}
+
+/// The PersistentVolumeClaim of a Workspace (see [`storage`]).
+pub fn claim(workspace: &str, workspace_uid: &str) -> String {
+    storage(workspace, workspace_uid)
 }
 
 pub fn network_policy(workspace: &str) -> String {
@@ -93,8 +107,26 @@ mod tests {
         assert!(label_value(&long_a).len() <= 63);
         // A cut that would end on '-' or '.' is trimmed to stay a valid DNS label.
         let dotted = format!("{}.{}", "y".repeat(52), "z".repeat(30));
-        let name = claim(&dotted);
+        let name = runner(&dotted);
         assert!(name.len() <= 63 && !name.contains(".-"), "{name}");
+    }
+
+    #[test]
+    fn storage_belongs_to_one_workspace_uid() {
+        let first = claim("demo", "0b7c9a52-0000-4000-8000-000000000001");
+        let next = claim("demo", "0b7c9a52-0000-4000-8000-000000000002");
+        assert_ne!(
+            first, next,
+            "a new Workspace of the same name gets new storage"
+        );
+        assert_eq!(
+            first,
+            claim("demo", "0b7c9a52-0000-4000-8000-000000000001"),
+            "stable"
+        );
+        assert!(first.starts_with("oqto-ws-demo-") && first.len() == "oqto-ws-demo-".len() + 16);
+        let long = claim(&"x".repeat(80), "u");
+        assert!(long.len() <= 63, "{long}");
     }
 
     #[test]

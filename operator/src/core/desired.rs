@@ -25,6 +25,8 @@ pub struct OperatorDefaults {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoragePlan {
+    /// The claim's (Kubernetes) or the volumes' base (Podman) name: bound to the Workspace's
+    /// uid, see `names::storage`.
     pub claim_name: String,
     pub size: String,
     pub storage_class_name: Option<String>,
@@ -35,8 +37,9 @@ pub struct StoragePlan {
 impl StoragePlan {
     pub fn for_workspace(workspace: &Workspace, name: &str) -> Self {
         let storage = &workspace.spec.storage;
+        let uid = workspace.metadata.uid.as_deref().unwrap_or_default();
         Self {
-            claim_name: names::claim(name),
+            claim_name: names::claim(name, uid),
             size: storage.size.0.clone(),
             storage_class_name: storage.storage_class_name.clone(),
             access_modes: storage.access_modes.clone(),
@@ -187,16 +190,6 @@ impl RunnerPlan {
             session: session_name,
         })
     }
-
-    /// Where the gateway reaches the runner inside the cluster.
-    pub fn endpoint(&self) -> String {
-        format!(
-            "http://{}.{}.svc:{}",
-            self.name,
-            self.namespace,
-            crate::core::RUNNER_PORT
-        )
-    }
 }
 
 #[cfg(test)]
@@ -266,8 +259,10 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(var(&over, "PI_BRIDGE_PROVIDER"), Some("openai"));
         assert_eq!(var(&over, "PI_BRIDGE_MODEL"), Some("gpt"));
-        assert_eq!(plan.endpoint(), "http://oqto-sess-fix-bug.team.svc:8080");
-        assert_eq!(plan.storage.claim_name, "oqto-ws-alice-dev");
+        assert_eq!(
+            plan.storage.claim_name,
+            oqto_api::names::claim("alice-dev", "w-uid")
+        );
         assert_eq!(plan.start_timeout_seconds, 300);
     }
 

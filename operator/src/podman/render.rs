@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 
-use crate::core::RunnerPlan;
+use crate::core::{RunnerPlan, StoragePlan};
 use oqto_api::names;
 
-pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
+/// Podman has no namespaces: a label keeps the store's namespace on what the operator makes.
+pub use oqto_api::names::LABEL_NAMESPACE;
 pub const LABEL_SESSION_UID: &str = "oqto.dev/session-uid";
 pub const LABEL_RUNNER_HASH: &str = "oqto.dev/runner-hash";
 pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
@@ -26,9 +27,14 @@ pub fn container_name(namespace: &str, session: &str) -> String {
 }
 
 /// Two volumes per workspace: the files (/workspace) and the runner's home (/home/oqto: Pi's
-/// files and the chat history).
-pub fn volume_names(namespace: &str, workspace: &str) -> [String; 2] {
-    let base = names::bounded(&format!("oqto-{namespace}"), &format!("ws-{workspace}"));
+/// files and the chat history). Named like the Kubernetes claim, from the Workspace's uid (see
+/// `names::storage`): a later Workspace of the same name never gets them.
+pub fn volume_names(namespace: &str, storage: &StoragePlan) -> [String; 2] {
+    let workspace_part = storage
+        .claim_name
+        .strip_prefix("oqto-")
+        .unwrap_or(&storage.claim_name);
+    let base = names::bounded(&format!("oqto-{namespace}"), workspace_part);
     [format!("{base}-files"), format!("{base}-home")]
 }
 
@@ -47,7 +53,7 @@ pub fn container(
     session_uid: &str,
     secret_env: &[(String, String)],
 ) -> ContainerCreateBody {
-    let [files, home] = volume_names(&plan.namespace, &plan.workspace);
+    let [files, home] = volume_names(&plan.namespace, &plan.storage);
     let mut labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
     labels.insert(LABEL_NAMESPACE.into(), plan.namespace.clone());
     labels.insert(LABEL_SESSION_UID.into(), session_uid.into());
@@ -133,13 +139,17 @@ mod tests {
         assert_eq!(labels[LABEL_SESSION_UID], "uid-1");
         assert_eq!(labels[names::LABEL_MANAGED_BY], names::MANAGED_BY);
         assert_eq!(container_name("default", "s"), "oqto-default-sess-s");
-        assert_eq!(
-            volume_names("default", "w"),
-            [
-                "oqto-default-ws-w-files".to_owned(),
-                "oqto-default-ws-w-home".to_owned()
-            ]
+        // The volumes are named from the Workspace's uid, like the Kubernetes claim.
+        let base = format!(
+            "oqto-default-{}",
+            names::claim("w", ws.metadata.uid.as_deref().unwrap_or_default())
+                .trim_start_matches("oqto-")
         );
+        assert_eq!(
+            volume_names("default", &plan.storage),
+            [format!("{base}-files"), format!("{base}-home")]
+        );
+        assert!(base.starts_with("oqto-default-ws-w-"), "{base}");
         assert_eq!(
             container(&plan, "uid-1", &[]).labels.unwrap()[LABEL_RUNNER_HASH],
             labels[LABEL_RUNNER_HASH],

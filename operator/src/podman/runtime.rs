@@ -26,9 +26,9 @@ use super::render::{
     self, LABEL_NAMESPACE, LABEL_RECLAIM, LABEL_RUNNER_HASH, LABEL_SESSION_UID, LABEL_STORE,
 };
 use crate::Error;
-use crate::core::RunnerPlan;
 use crate::core::lifecycle::{RunnerHealth, RunnerSeen};
 use crate::core::restart::StoppedRunner;
+use crate::core::{RunnerPlan, StoragePlan};
 use crate::runtime::{OwnedRunner, Runtime, StorageSeen, Subject};
 
 pub struct PodmanRuntime {
@@ -67,6 +67,43 @@ fn since(time: Option<Timestamp>) -> Option<Duration> {
 }
 
 impl PodmanRuntime {
+    /// The Workspace's volumes, labelled as its (made before any runner mounts them: Podman
+    /// would make a missing one itself, without labels).
+    async fn ensure_volumes(
+        &self,
+        namespace: &str,
+        workspace: &str,
+        storage: &StoragePlan,
+    ) -> Result<(), Error> {
+        let reclaim = match storage.reclaim_policy {
+            ReclaimPolicy::Retain => "Retain",
+            ReclaimPolicy::Delete => "Delete",
+        };
+        for volume in render::volume_names(namespace, storage) {
+            match self.docker.inspect_volume(&volume).await {
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {
+                    let mut labels: HashMap<String, String> =
+                        names::workspace_labels(workspace, "storage")
+                            .into_iter()
+                            .collect();
+                    labels.insert(LABEL_NAMESPACE.into(), namespace.to_owned());
+                    labels.insert(LABEL_RECLAIM.into(), reclaim.into());
+                    labels.insert(LABEL_STORE.into(), self.store.id().into());
+                    self.docker
+                        .create_volume(VolumeCreateRequest {
+                            name: Some(volume),
+                            labels: Some(labels),
+                            ..Default::default()
+                        })
+                        .await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Connects to Podman's API socket (`podman system service`).
     pub fn connect(socket: &str) -> Result<Docker, DockerError> {
         Docker::connect_with_unix(socket, 30, bollard::API_DEFAULT_VERSION)
@@ -197,6 +234,8 @@ impl Runtime for PodmanRuntime {
         if let Some(labels) = desired.labels.as_mut() {
             labels.insert(LABEL_STORE.into(), self.store.id().into());
         }
+        self.ensure_volumes(&plan.namespace, &plan.workspace, &plan.storage)
+            .await?;
         let name = render::container_name(&plan.namespace, &plan.session);
         self.docker
             .create_container(
@@ -257,32 +296,8 @@ impl Runtime for PodmanRuntime {
     async fn ensure_workspace(&self, workspace: &Workspace) -> Result<StorageSeen, Error> {
         let namespace = workspace.namespace().unwrap_or_default();
         let name = workspace.name_any();
-        let reclaim = match workspace.spec.storage.reclaim_policy {
-            ReclaimPolicy::Retain => "Retain",
-            ReclaimPolicy::Delete => "Delete",
-        };
-        for volume in render::volume_names(&namespace, &name) {
-            match self.docker.inspect_volume(&volume).await {
-                Ok(_) => {}
-                Err(e) if not_found(&e) => {
-                    let mut labels: HashMap<String, String> =
-                        names::workspace_labels(&name, "storage")
-                            .into_iter()
-                            .collect();
-                    labels.insert(LABEL_NAMESPACE.into(), namespace.clone());
-                    labels.insert(LABEL_RECLAIM.into(), reclaim.into());
-                    labels.insert(LABEL_STORE.into(), self.store.id().into());
-                    self.docker
-                        .create_volume(VolumeCreateRequest {
-                            name: Some(volume),
-                            labels: Some(labels),
-                            ..Default::default()
-                        })
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let storage = StoragePlan::for_workspace(workspace, &name);
+        self.ensure_volumes(&namespace, &name, &storage).await?;
         Ok(StorageSeen {
             ready: true,
             reason: "VolumesReady",
@@ -296,7 +311,8 @@ impl Runtime for PodmanRuntime {
         }
         let namespace = workspace.namespace().unwrap_or_default();
         let mut released = true;
-        for volume in render::volume_names(&namespace, &workspace.name_any()) {
+        let storage = StoragePlan::for_workspace(workspace, &workspace.name_any());
+        for volume in render::volume_names(&namespace, &storage) {
             match self
                 .docker
                 .remove_volume(&volume, None::<RemoveVolumeOptions>)
