@@ -6,7 +6,8 @@
 #   starts compose.yaml, waits until it is healthy, and prints the URL and the first admin.
 # Running it again is fast and keeps every user, workspace and chat. Stop with hack/down.sh.
 #
-# Settings (environment or .env in the repository): OQTO_PORT (8080), OQTO_LISTEN (0.0.0.0),
+# Settings (environment or .env in the repository): OQTO_PORT (8080), OQTO_LISTEN (127.0.0.1;
+# 0.0.0.0 serves the network: put TLS in front first),
 # OQTO_HOME (~/.local/share/oqto: the admin's first password, provider keys),
 # OQTO_PROJECT (oqto: names, so a second stack can run beside with its own ports),
 # OQTO_DEMO_LLM_PORT (8090), OQTO_OPERATOR_PORT (8081),
@@ -101,10 +102,15 @@ done
 curl -fsS "$url/readyz" >/dev/null || { echo "the gateway did not become ready at $url" >&2; podman logs --tail 30 "$OQTO_PROJECT-gateway" >&2; exit 1; }
 
 host="$(hostname -f 2>/dev/null || hostname)"
+if [ "${OQTO_LISTEN:-127.0.0.1}" = 127.0.0.1 ]; then
+  where="$url  (this machine only; OQTO_LISTEN=0.0.0.0 serves the network)"
+else
+  where="http://$host:$OQTO_PORT  (on this machine: $url)"
+fi
 cat <<MSG
 
 Oqto is up ($(( $(date +%s) - started ))s).
-  URL:      http://$host:$OQTO_PORT  (on this machine: $url)
+  URL:      $where
   admin:    $OQTO_ADMIN_USER
   password: $OQTO_ADMIN_PASSWORD   (the first admin's; kept in $OQTO_HOME/admin-password)
   LLM:      $provider

@@ -289,6 +289,17 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     let admin_password = std::fs::read_to_string(&password_file)
         .unwrap_or_else(|e| panic!("{}: {e} (written by hack/up.sh)", password_file.display()));
     let admin = stack.login("admin", admin_password.trim()).await;
+    // By default the stack serves this machine only.
+    if std::env::var_os("OQTO_LISTEN").is_none() {
+        let project = std::env::var("OQTO_PROJECT").unwrap_or_else(|_| "oqto".into());
+        let args = podman(&[
+            "inspect",
+            "--format",
+            "{{json .Args}}",
+            &format!("{project}-gateway"),
+        ]);
+        assert!(args.contains("--listen=127.0.0.1:"), "{args}");
+    }
 
     // A user of their own, as an admin would make one.
     let suffix = std::process::id();

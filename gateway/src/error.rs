@@ -28,6 +28,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     RateLimited(String),
+    /// A body that is not declared `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Kubernetes or the local store did not answer as expected.
     #[error("{0}")]
     Unavailable(String),
@@ -55,6 +58,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::AlreadyExists(_) => "already_exists",
             Self::Conflict(_) => "conflict",
@@ -69,6 +73,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::AlreadyExists(_) | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -101,3 +101,88 @@ async fn a_user_cannot_set_what_reaches_the_platform_and_an_admin_can() {
         .await;
     assert_eq!(made["spec"]["runner"]["image"], "localhost/oqto-runner:dev");
 }
+
+/// Cross-site request forgery, as a page on another site would try it with the user's cookie:
+/// a form post (text/plain, a JSON-looking body) and a body-less write (suspend). Both are
+/// refused, naming the header; the same write from the gateway's own origin passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_forged_by_another_site_are_refused() {
+    let env = TestEnv::new("gw-csrf").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(&env, data.path(), 8080).await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &alice,
+        Some(json!({"name": "alice-ws"})),
+    )
+    .await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces/alice-ws/sessions",
+        &alice,
+        Some(json!({"name": "alice-s", "spec": {"suspended": true}})),
+    )
+    .await;
+    let cookie = format!("auth_token={alice}");
+    let form = rest
+        .http
+        .post(format!("{}/api/workspaces", rest.base))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "text/plain")
+        .body(r#"{"name":"forged"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let answer: Value = form.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Content-Type"),
+        "{answer}"
+    );
+    let resume = format!(
+        "{}/api/workspaces/alice-ws/sessions/alice-s/resume",
+        rest.base
+    );
+    let forged = rest
+        .http
+        .post(&resume)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let answer: Value = forged.json().await.unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("Origin"),
+        "{answer}"
+    );
+    let (status, session) = rest
+        .call(
+            Method::GET,
+            "/api/workspaces/alice-ws/sessions/alice-s",
+            Cred::Bearer(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["spec"]["suspended"], true, "nothing was written");
+    let host = rest.base.trim_start_matches("http://");
+    let own = rest
+        .http
+        .post(&resume)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(own.status().is_success(), "{}", own.status());
+}

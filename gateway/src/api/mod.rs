@@ -7,6 +7,7 @@ mod objects;
 mod sessions;
 mod users;
 mod workspaces;
+mod write_guard;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -97,7 +98,11 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         )
         .route("/apply", post(apply::apply))
         .route("/ws/mux", get(crate::mux::upgrade))
-        .fallback(api_not_found);
+        .fallback(api_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            write_guard::check,
+        ));
     let mut app = Router::new()
         .nest("/api", api)
         .route("/metrics", get(metrics))
