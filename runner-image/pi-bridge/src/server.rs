@@ -46,7 +46,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/activity", get(activity))
+        .layer(axum::middleware::from_fn(refuse_browsers))
         .with_state(state)
+}
+
+/// A runner is reached through the gateway or the operator, never from a web page: a page on
+/// the same host (single-node mode publishes the runner on 127.0.0.1) would otherwise open a
+/// terminal in it. Browsers always send `Origin` with a WebSocket handshake and cross-origin
+/// requests; the gateway and the operator send none.
+async fn refuse_browsers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.headers().contains_key(header::ORIGIN) {
+        return (
+            StatusCode::FORBIDDEN,
+            "requests from web pages are refused: a runner is reached through the Oqto gateway",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {

@@ -326,3 +326,41 @@ async fn readyz_fails_while_hstry_is_down() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["hstry"], false);
 }
+
+/// A web page on the runner's host (single-node mode publishes it on 127.0.0.1) tries the
+/// runner directly: its browser sends `Origin`, and the bridge refuses the WebSocket and every
+/// other route before anything else.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_from_web_pages_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let env = env().await;
+    let bridge = env.start_bridge().await;
+    let mut request = bridge.ws_url().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "http://127.0.0.1:8080".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        other => panic!("the handshake must be refused: {:?}", other.map(|_| ())),
+    }
+    let http = reqwest::Client::new();
+    for path in ["/activity", "/metrics", "/readyz"] {
+        let response = http
+            .get(format!("{}{path}", bridge.http))
+            .header("origin", "http://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    // Without Origin (the gateway, the operator) it answers.
+    let activity = http
+        .get(format!("{}/activity", bridge.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activity.status(), 200);
+    bridge.stop().await;
+}
