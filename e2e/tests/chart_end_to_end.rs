@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use oqto_e2e::mux::{MuxClient, is_event};
-use oqto_e2e::{TestEnv, eventually, repo_root, run_ok};
+use oqto_e2e::{TestEnv, eventually, free_port, repo_root, run_ok};
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use serde_json::{Value, json};
 
@@ -26,14 +26,6 @@ const ADMIN_PASSWORD: &str = "chart-e2e-password";
 /// A binary of this workspace, built beside the test (`cargo test --workspace` builds them).
 fn binary(name: &str) -> PathBuf {
     oqto_e2e::workspace_binary(name).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The chart as `helm template` renders it for this test's namespace (no CRDs: the test env

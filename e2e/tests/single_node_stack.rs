@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use oqto_e2e::mux::{MuxClient, is_event};
-use oqto_e2e::{eventually, repo_root};
+use oqto_e2e::{eventually, free_port, repo_root};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -133,14 +133,6 @@ fn hack_command(script: &str) -> Command {
         }
     }
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A second single-node stack on this host, as a second developer's checkout would run one:

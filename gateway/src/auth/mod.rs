@@ -108,3 +108,15 @@ impl FromRequestParts<Arc<AppState>> for Principal {
         state.auth.principal(parts, false)
     }
 }
+
+/// Request headers from (name, value) pairs, for the tests of the header checks.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> axum::http::HeaderMap {
+    let mut map = axum::http::HeaderMap::new();
+    for (name, value) in pairs {
+        if let Ok(value) = axum::http::HeaderValue::from_str(value) {
+            map.append(*name, value);
+        }
+    }
+    map
+}

@@ -517,14 +517,8 @@ impl Kubelet {
     }
 }
 
-/// A port that is free on 127.0.0.1 now (the runners use it on other loopback addresses).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[allow(unused_imports)] // Not every test binary needs it.
+pub use oqto_e2e::free_port;
 
 /// The operator as its own process (the binary `cargo test --workspace` built), reconciling the
 /// test's namespace; killed when dropped.
