@@ -83,6 +83,10 @@ pub struct Settings {
     #[arg(long, env = "OQTO_MAX_FRAME", default_value_t = 16 * 1024 * 1024)]
     pub max_frame_bytes: usize,
 
+    /// Open mux WebSockets per user (each browser tab holds one); more are refused with 429.
+    #[arg(long, env = "OQTO_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub max_connections_per_user: usize,
+
     /// The built web UI (served with SPA fallback when the directory exists).
     #[arg(long, env = "OQTO_UI_DIR", default_value = "frontend/dist")]
     pub ui_dir: PathBuf,

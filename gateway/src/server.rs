@@ -91,6 +91,9 @@ pub async fn run(
             max_frame_bytes: settings.max_frame_bytes,
         },
         metrics: Metrics::new(),
+        connections: crate::mux::connection_cap::ConnectionCap::new(
+            settings.max_connections_per_user,
+        ),
         bootstrap: Mutex::new(bootstrap),
     });
     let forget = state.clone();

@@ -18,6 +18,8 @@ pub struct AppState {
     pub routes: std::sync::Arc<RouteTable>,
     pub settings: RuntimeSettings,
     pub metrics: Metrics,
+    /// Open mux connections per user, capped.
+    pub connections: std::sync::Arc<crate::mux::connection_cap::ConnectionCap>,
     /// The digest of the one-time token that creates the first admin, while there is none.
     pub bootstrap: std::sync::Mutex<Option<String>>,
 }

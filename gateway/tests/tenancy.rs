@@ -7,10 +7,12 @@
 
 mod common;
 
-use common::{ADMIN, Cred, Gateway};
+use common::{ADMIN, Cred, Gateway, Mux, eventually};
 use oqto_e2e::TestEnv;
+use oqto_e2e::mux::MuxClient;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// (spec, the field the refusal must name).
 fn platform_fields() -> Vec<(Value, &'static str)> {
@@ -185,4 +187,49 @@ async fn writes_forged_by_another_site_are_refused() {
         .await
         .unwrap();
     assert!(own.status().is_success(), "{}", own.status());
+}
+
+/// One user opens mux connections until the cap (`--max-connections-per-user`): the next is
+/// refused with 429 and says why, another user is unaffected, and a closed connection frees
+/// its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn mux_connections_per_user_are_capped() {
+    let env = TestEnv::new("gw-conncap").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_with(
+        &env,
+        data.path(),
+        8080,
+        &["--max-connections-per-user", "3"],
+    )
+    .await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let mallory = rest.user(&admin, "mallory").await;
+    let bob = rest.user(&admin, "bob").await;
+    let url = gateway.ws_url();
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Mux::connect(&url, &mallory).await);
+    }
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {mallory}").parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("at most 3 per user"), "{body}");
+        }
+        other => panic!("the fourth is refused: {:?}", other.map(|_| ())),
+    }
+    let _bob = Mux::connect(&url, &bob).await;
+    drop(open.pop());
+    eventually("a closed connection frees its place", || async {
+        MuxClient::connect(&url, Some(&mallory)).await.ok()
+    })
+    .await;
 }

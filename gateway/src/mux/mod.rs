@@ -3,6 +3,7 @@
 //! upgrade, so a refused client gets a plain HTTP 401/403 with a JSON body.
 
 pub mod client;
+pub mod connection_cap;
 pub mod frame;
 pub mod upstream;
 
@@ -28,6 +29,13 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
     {
         return ApiError::Forbidden(message).into_response();
     }
+    let Some(held) = state.connections.hold(&principal.0.username) else {
+        return ApiError::RateLimited(format!(
+            "too many open connections: at most {} per user (--max-connections-per-user)",
+            state.connections.limit()
+        ))
+        .into_response();
+    };
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
@@ -41,5 +49,8 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .read_buffer_size(IDLE_READ_BUFFER)
-        .on_upgrade(move |socket| client::serve(socket, state, user))
+        .on_upgrade(move |socket| async move {
+            client::serve(socket, state, user).await;
+            drop(held);
+        })
 }
