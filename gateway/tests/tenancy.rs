@@ -233,3 +233,35 @@ async fn mux_connections_per_user_are_capped() {
     })
     .await;
 }
+
+/// A token that was logged out is worth nothing, as a bearer token and as the cookie (someone
+/// who copied it, a shared browser); a new login works.
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_revokes_the_token() {
+    let env = TestEnv::new("gw-logout").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(&env, data.path(), 8080).await;
+    let rest = gateway.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let token = rest.user(&admin, "alice").await;
+    let (status, _) = rest
+        .call(Method::GET, "/api/auth/me", Cred::Bearer(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = rest
+        .call(Method::POST, "/api/auth/logout", Cred::Bearer(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for cred in [Cred::Bearer(&token), Cred::Cookie(&token)] {
+        let (status, answer) = rest.call(Method::GET, "/api/auth/me", cred, None).await;
+        assert_eq!(
+            (status, answer["code"].clone()),
+            (StatusCode::UNAUTHORIZED, json!("token_revoked")),
+            "{answer}"
+        );
+    }
+    let (status, _) = rest
+        .call(Method::GET, "/api/auth/me", Cred::Bearer(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "other tokens keep working");
+}

@@ -264,6 +264,28 @@ impl Accounts {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Revokes a session token (logout) until `expires_at` (unix seconds, its `exp`); tokens
+    /// that expired are forgotten on the way.
+    pub fn revoke_token(&self, jti: &str, expires_at: u64) -> Result<(), AccountsError> {
+        let conn = self.conn();
+        let now = now_ms() / 1000;
+        conn.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)",
+            params![jti, i64::try_from(expires_at).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
+    }
+
+    pub fn token_revoked(&self, jti: &str) -> Result<bool, AccountsError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM revoked_tokens WHERE jti = ?1")?
+            .query_row([jti], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Revokes one of the user's keys; false when the user has no such key.
     pub fn revoke_api_key(&self, user: &User, id: &str) -> Result<bool, AccountsError> {
         Ok(self.conn().execute(

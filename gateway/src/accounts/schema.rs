@@ -25,6 +25,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX api_keys_by_user ON api_keys (user_id);
     ",
+    // 2: session tokens revoked by logout, until they would have expired anyway.
+    "
+    CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    );
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -95,7 +95,22 @@ fn logged_in(state: &AppState, user: User) -> Result<Response, ApiError> {
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 204)))]
-pub async fn logout(State(state): State<Arc<AppState>>) -> Response {
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    request_headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // The token (bearer or cookie) stops working now, not at its expiry: a copied cookie or
+    // a token left in a shared browser is worth nothing after logout.
+    if let Ok(crate::auth::credentials::Credential::Token(token)) =
+        crate::auth::credentials::find(&request_headers, None, false)
+        && let Ok(claims) = state.auth.tokens.verify(&token)
+    {
+        state
+            .auth
+            .accounts
+            .revoke_token(&claims.jti, claims.exp)
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
     let secure = if state.auth.secure_cookies {
         "; Secure"
     } else {
@@ -106,7 +121,7 @@ pub async fn logout(State(state): State<Arc<AppState>>) -> Response {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         headers.insert(SET_COOKIE, value);
     }
-    (axum::http::StatusCode::NO_CONTENT, headers).into_response()
+    Ok((axum::http::StatusCode::NO_CONTENT, headers).into_response())
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", responses((status = 200, body = User), (status = 401)))]

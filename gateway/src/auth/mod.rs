@@ -33,6 +33,16 @@ impl Auth {
                     TokenError::Expired => unauthenticated("token_expired", error.to_string()),
                     TokenError::Invalid => unauthenticated("invalid_token", error.to_string()),
                 })?;
+                if self
+                    .accounts
+                    .token_revoked(&claims.jti)
+                    .map_err(|e| ApiError::Unavailable(e.to_string()))?
+                {
+                    return Err(unauthenticated(
+                        "token_revoked",
+                        "this token was logged out; log in again",
+                    ));
+                }
                 self.accounts
                     .user_by_id(&claims.sub)
                     .map_err(|e| ApiError::Unavailable(e.to_string()))?
