@@ -100,6 +100,9 @@ fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Accounts {
     conn: Arc<Mutex<Connection>>,
+    /// Argon2 runs at most once per core at a time (each run takes ~19 MiB and a core for tens
+    /// of milliseconds): a flood of logins waits here instead of filling the blocking pool.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Accounts {
@@ -107,8 +110,10 @@ impl Accounts {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
     }
 
@@ -117,6 +122,13 @@ impl Accounts {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AccountsError> {
+        self.hashing
+            .acquire()
+            .await
+            .map_err(|e| AccountsError::Internal(e.to_string()))
     }
 
     pub fn user_count(&self) -> Result<i64, AccountsError> {
@@ -135,6 +147,7 @@ impl Accounts {
         check_username(username).map_err(AccountsError::InvalidUsername)?;
         password::check(password).map_err(AccountsError::InvalidPassword)?;
         let secret = password.to_owned();
+        let _turn = self.hashing_turn().await?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&secret))
             .await
             .map_err(|e| AccountsError::Internal(e.to_string()))?
@@ -209,6 +222,7 @@ impl Accounts {
             None => (None, dummy_hash()),
         };
         let secret = password.to_owned();
+        let _turn = self.hashing_turn().await?;
         let matches = tokio::task::spawn_blocking(move || password::verify(&secret, &stored))
             .await
             .map_err(|e| AccountsError::Internal(e.to_string()))?;
@@ -346,6 +360,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let accounts = Accounts::open(&dir.path().join("accounts.db")).unwrap();
         (dir, accounts)
+    }
+
+    /// A login flood waits for a turn at Argon2 instead of running one hash per request.
+    #[tokio::test]
+    async fn password_hashing_waits_for_a_free_core() {
+        let (_dir, accounts) = open();
+        accounts
+            .create_user("alice", "alice-password", Role::User)
+            .await
+            .unwrap();
+        let all = u32::try_from(accounts.hashing.available_permits()).unwrap();
+        let busy = accounts.hashing.acquire_many(all).await.unwrap();
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            accounts.verify_login("alice", "alice-password"),
+        )
+        .await;
+        assert!(waiting.is_err(), "no hashing while every core is taken");
+        drop(busy);
+        let user = accounts
+            .verify_login("alice", "alice-password")
+            .await
+            .unwrap();
+        assert!(user.is_some());
     }
 
     #[tokio::test]
