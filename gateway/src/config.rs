@@ -79,6 +79,11 @@ pub struct Settings {
     #[arg(long, env = "OQTO_LOGIN_RATE", default_value = "10")]
     pub login_rate: NonZeroU32,
 
+    /// Proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client for the login
+    /// limits: the ingress controller's pods. Empty: the connection's address counts.
+    #[arg(long, env = "OQTO_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Largest mux frame accepted from a client, in bytes.
     #[arg(long, env = "OQTO_MAX_FRAME", default_value_t = 16 * 1024 * 1024)]
     pub max_frame_bytes: usize,

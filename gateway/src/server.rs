@@ -82,6 +82,7 @@ pub async fn run(
             tokens: Tokens::new(&secret, Duration::from_secs(settings.token_hours * 3600))
                 .map_err(|e| anyhow::anyhow!("the token secret: {e}"))?,
             limiter: LoginLimiter::new(settings.login_rate),
+            trusted_proxies: settings.trusted_proxies.clone(),
             secure_cookies: !settings.insecure_cookies,
         },
         resources,

@@ -265,3 +265,49 @@ async fn logout_revokes_the_token() {
         .await;
     assert_eq!(status, StatusCode::OK, "other tokens keep working");
 }
+
+/// Behind a trusted ingress (`--trusted-proxies`), one guesser's failed logins spend their own
+/// budget, not everybody's: another client behind the same proxy still logs in. A client that
+/// is not the proxy cannot pick its address with the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_limits_follow_the_client_behind_a_trusted_proxy() {
+    let env = TestEnv::new("gw-xff").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_with(
+        &env,
+        data.path(),
+        8080,
+        &["--login-rate", "3", "--trusted-proxies", "127.0.0.0/8"],
+    )
+    .await;
+    let rest = gateway.rest();
+    let login = |client: &'static str, username: &'static str, password: &'static str| {
+        let http = rest.http.clone();
+        let url = format!("{}/api/auth/login", rest.base);
+        async move {
+            http.post(url)
+                .header("x-forwarded-for", client)
+                .json(&json!({"username": username, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The guesser spends its budget on three names, then is refused.
+    for name in ["u1", "u2", "u3"] {
+        assert_eq!(
+            login("203.0.113.66", name, "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login("203.0.113.66", "u4", "wrong-password").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The admin, behind the same ingress, is not locked out.
+    assert_eq!(
+        login("198.51.100.10", ADMIN.0, ADMIN.1).await,
+        StatusCode::OK
+    );
+}

@@ -46,10 +46,15 @@ pub struct BootstrapRequest {
 pub async fn login(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request_headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: LoginRequest = from_json(&body)?;
-    if !state.auth.limiter.allow(peer.ip(), &request.username) {
+    if !state
+        .auth
+        .limiter
+        .allow(state.auth.client(peer, &request_headers), &request.username)
+    {
         state.metrics.logins_failed.inc();
         return Err(ApiError::RateLimited(
             "too many login attempts; wait a minute and try again".into(),
@@ -134,10 +139,15 @@ pub async fn me(principal: Principal) -> Json<User> {
 pub async fn bootstrap(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request_headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: BootstrapRequest = from_json(&body)?;
-    if !state.auth.limiter.allow(peer.ip(), "bootstrap") {
+    if !state
+        .auth
+        .limiter
+        .allow(state.auth.client(peer, &request_headers), "bootstrap")
+    {
         return Err(ApiError::RateLimited(
             "too many attempts; wait a minute".into(),
         ));

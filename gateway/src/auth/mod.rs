@@ -1,6 +1,7 @@
 //! Who is asking: credentials (JWT, API key, cookie, WebSocket query) resolved to a user, the
 //! login rate limit, and the WebSocket Origin check.
 
+pub mod client_address;
 pub mod credentials;
 pub mod jwt;
 pub mod origin;
@@ -18,6 +19,8 @@ use credentials::{Credential, CredentialError};
 use jwt::{TokenError, Tokens};
 
 pub struct Auth {
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub accounts: Accounts,
     pub tokens: Tokens,
     pub limiter: rate_limit::LoginLimiter,
@@ -26,6 +29,19 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The key a login from `peer` is limited under (see `client_address`).
+    pub fn client(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        client_address::limit_key(client_address::client_address(
+            peer.ip(),
+            headers,
+            &self.trusted_proxies,
+        ))
+    }
+
     pub fn authenticate(&self, credential: &Credential) -> Result<User, ApiError> {
         let user = match credential {
             Credential::Token(token) => {
