@@ -412,6 +412,23 @@ async fn logins_are_rate_limited_and_set_an_http_only_cookie() {
         let (status, answer) = rest.call(Method::GET, path, Cred::None, None).await;
         assert_eq!((status, answer), (StatusCode::OK, json!(body)), "{path}");
     }
+    // The UI's policy: images and connections from the gateway only, no framing.
+    let page = rest
+        .http
+        .get(format!("{}/", rest.base))
+        .send()
+        .await
+        .unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     let (status, answer) = rest.call(Method::GET, "/api/nope", Cred::None, None).await;
     assert_eq!(
         (status, answer["code"].clone()),

