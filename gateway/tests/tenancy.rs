@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ADMIN, Cred, Gateway, Mux, eventually};
+use common::{ADMIN, Cred, Gateway, Mux, Rest, eventually};
 use oqto_e2e::TestEnv;
 use oqto_e2e::mux::MuxClient;
 use reqwest::{Method, StatusCode};
@@ -44,12 +44,32 @@ fn platform_fields() -> Vec<(Value, &'static str)> {
     ]
 }
 
+/// A gateway of its own (Kubernetes mode, against the real control plane) with `args`. The
+/// namespace and data directory live as long as the returned guards.
+struct Started {
+    _env: TestEnv,
+    _data: tempfile::TempDir,
+    gateway: Gateway,
+    rest: Rest,
+}
+
+async fn start(name: &str, args: &[&str]) -> Started {
+    let env = TestEnv::new(name).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_with(&env, data.path(), 8080, args).await;
+    let rest = gateway.rest();
+    Started {
+        _env: env,
+        _data: data,
+        gateway,
+        rest,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_cannot_set_what_reaches_the_platform_and_an_admin_can() {
-    let env = TestEnv::new("gw-tenancy").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(&env, data.path(), 8080).await;
-    let rest = gateway.rest();
+    let started = start("gw-tenancy", &[]).await;
+    let rest = &started.rest;
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let mallory = rest.user(&admin, "mallory").await;
 
@@ -109,10 +129,8 @@ async fn a_user_cannot_set_what_reaches_the_platform_and_an_admin_can() {
 /// refused, naming the header; the same write from the gateway's own origin passes.
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_forged_by_another_site_are_refused() {
-    let env = TestEnv::new("gw-csrf").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(&env, data.path(), 8080).await;
-    let rest = gateway.rest();
+    let started = start("gw-csrf", &[]).await;
+    let rest = &started.rest;
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let alice = rest.user(&admin, "alice").await;
     rest.ok(
@@ -194,20 +212,12 @@ async fn writes_forged_by_another_site_are_refused() {
 /// its place.
 #[tokio::test(flavor = "multi_thread")]
 async fn mux_connections_per_user_are_capped() {
-    let env = TestEnv::new("gw-conncap").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start_with(
-        &env,
-        data.path(),
-        8080,
-        &["--max-connections-per-user", "3"],
-    )
-    .await;
-    let rest = gateway.rest();
+    let started = start("gw-conncap", &["--max-connections-per-user", "3"]).await;
+    let rest = &started.rest;
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let mallory = rest.user(&admin, "mallory").await;
     let bob = rest.user(&admin, "bob").await;
-    let url = gateway.ws_url();
+    let url = started.gateway.ws_url();
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(Mux::connect(&url, &mallory).await);
@@ -238,10 +248,8 @@ async fn mux_connections_per_user_are_capped() {
 /// who copied it, a shared browser); a new login works.
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_revokes_the_token() {
-    let env = TestEnv::new("gw-logout").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(&env, data.path(), 8080).await;
-    let rest = gateway.rest();
+    let started = start("gw-logout", &[]).await;
+    let rest = &started.rest;
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let token = rest.user(&admin, "alice").await;
     let (status, _) = rest
@@ -271,16 +279,12 @@ async fn logout_revokes_the_token() {
 /// is not the proxy cannot pick its address with the header.
 #[tokio::test(flavor = "multi_thread")]
 async fn login_limits_follow_the_client_behind_a_trusted_proxy() {
-    let env = TestEnv::new("gw-xff").await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start_with(
-        &env,
-        data.path(),
-        8080,
+    let started = start(
+        "gw-xff",
         &["--login-rate", "3", "--trusted-proxies", "127.0.0.0/8"],
     )
     .await;
-    let rest = gateway.rest();
+    let rest = &started.rest;
     let login = |client: &'static str, username: &'static str, password: &'static str| {
         let http = rest.http.clone();
         let url = format!("{}/api/auth/login", rest.base);

@@ -91,6 +91,7 @@ pub async fn apply(
 
     let (action, applied) = match kind.as_str() {
         "Workspace" => {
+            user_may_set(&principal, object.get("spec").unwrap_or(&Value::Null))?;
             let spec = object
                 .entry("spec")
                 .or_insert_with(|| Value::Object(Default::default()));
@@ -98,7 +99,6 @@ pub async fn apply(
                 return Err(ApiError::invalid_field("spec", "must be an object"));
             };
             let owner = own(&principal, spec.get("owner"))?;
-            user_may_set(&principal, &Value::Object(spec.clone()))?;
             spec.insert("owner".into(), Value::String(owner));
             let workspace = objects::workspace_from(document)?;
             let existing = state.resources.get_workspace(&name).await?;

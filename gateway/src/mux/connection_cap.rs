@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnectionCap {
     limit: usize,
     open: Mutex<HashMap<String, usize>>,

@@ -47,19 +47,15 @@ pub fn label_value(name: &str) -> String {
     bounded("h", name)
 }
 
-/// The storage of one Workspace: its name and a 64-bit hash of its uid. A Workspace created
-/// later under the same name has another uid, so it never adopts storage that an earlier one
-/// left behind (`reclaimPolicy: Retain`); reattaching that is an admin's explicit act.
-pub fn storage(workspace: &str, workspace_uid: &str) -> String {
+/// The storage of one Workspace (its PersistentVolumeClaim; the base of its Podman volumes):
+/// its name and a 64-bit hash of its uid. A Workspace created later under the same name has
+/// another uid, so it never adopts storage that an earlier one left behind
+/// (`reclaimPolicy: Retain`); reattaching that is an admin's explicit act.
+pub fn claim(workspace: &str, workspace_uid: &str) -> String {
     bounded(
         "oqto-ws",
         &format!("{workspace}-{:016x}", fnv1a(workspace_uid)),
     )
-}
-
-/// The PersistentVolumeClaim of a Workspace (see [`storage`]).
-pub fn claim(workspace: &str, workspace_uid: &str) -> String {
-    storage(workspace, workspace_uid)
 }
 
 pub fn network_policy(workspace: &str) -> String {

@@ -26,7 +26,7 @@ pub struct OperatorDefaults {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoragePlan {
     /// The claim's (Kubernetes) or the volumes' base (Podman) name: bound to the Workspace's
-    /// uid, see `names::storage`.
+    /// uid, see `names::claim`.
     pub claim_name: String,
     pub size: String,
     pub storage_class_name: Option<String>,

@@ -1,6 +1,7 @@
 //! The plan as Kubernetes objects: per Workspace a PersistentVolumeClaim, a ServiceAccount
 //! without token and a NetworkPolicy; per Session a Pod that passes the "restricted" Pod Security
-//! Standard (no Service: the gateway reaches it on its IP). Pure functions: the Kubernetes runtime applies what they return.
+//! Standard (no Service: the gateway reaches it on its IP). Pure functions: the Kubernetes
+//! runtime applies what they return.
 
 use std::collections::BTreeMap;
 

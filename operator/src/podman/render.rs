@@ -28,7 +28,7 @@ pub fn container_name(namespace: &str, session: &str) -> String {
 
 /// Two volumes per workspace: the files (/workspace) and the runner's home (/home/oqto: Pi's
 /// files and the chat history). Named like the Kubernetes claim, from the Workspace's uid (see
-/// `names::storage`): a later Workspace of the same name never gets them.
+/// `names::claim`): a later Workspace of the same name never gets them.
 pub fn volume_names(namespace: &str, storage: &StoragePlan) -> [String; 2] {
     let workspace_part = storage
         .claim_name
