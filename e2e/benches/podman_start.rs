@@ -93,8 +93,7 @@ async fn main() {
         PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
         OperatorDefaults {
             runner_image: Some(image.clone()),
-            gateway_labels: Default::default(),
-            llm: None,
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
     );
     tokio::spawn(podman::run(

@@ -380,6 +380,15 @@ pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// The runner key of tests that start the gateway and the operator themselves
+/// (`OQTO_RUNNER_KEY`): both must derive the same runner tokens.
+pub const RUNNER_KEY: &str = "oqto-test-runner-key-0123456789abcdef";
+
+pub fn runner_key() -> oqto_proto::runner::RunnerKey {
+    oqto_proto::runner::RunnerKey::new(RUNNER_KEY.as_bytes().to_vec())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A port that is free on 127.0.0.1 now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -200,16 +200,27 @@ async fn run_pod(env: &TestEnv, pod: &Pod, ip: &str, port: u16, objects: &mut Po
     ]);
     args.push(format!("--publish={ip}:{port}:8080"));
     let mut environment = BTreeMap::new();
+    let secrets: Api<Secret> = env.api();
     for var in container.env.iter().flatten() {
-        let value = var.value.clone().unwrap_or_else(|| {
-            panic!(
+        let value = match (
+            &var.value,
+            var.value_from
+                .as_ref()
+                .and_then(|f| f.secret_key_ref.as_ref()),
+        ) {
+            (Some(value), _) => value.clone(),
+            // The runner token, from the Secret the operator wrote beside the Pod.
+            (None, Some(key)) => {
+                let secret = secrets.get(&key.name).await.unwrap();
+                String::from_utf8(secret.data.unwrap()[&key.key].0.clone()).unwrap()
+            }
+            _ => panic!(
                 "env {} has a valueFrom this kubelet does not play",
                 var.name
-            )
-        });
+            ),
+        };
         environment.insert(var.name.clone(), value);
     }
-    let secrets: Api<Secret> = env.api();
     for from in container.env_from.iter().flatten() {
         let name = &from.secret_ref.as_ref().unwrap().name;
         let secret = secrets.get(name).await.unwrap();

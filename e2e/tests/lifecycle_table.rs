@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -368,8 +367,7 @@ async fn the_lifecycle_on_kubernetes() {
         namespace: Some(env.namespace.clone()),
         defaults: OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
-            gateway_labels: BTreeMap::new(),
-            llm: None,
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
         runner_port: 1,
         activity_every: Duration::from_secs(1),

@@ -52,11 +52,7 @@ fn settings(env: &TestEnv, runner_port: u16, identity: &str) -> Settings {
         namespace: Some(env.namespace.clone()),
         defaults: OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
-            gateway_labels: BTreeMap::from([(
-                "app.kubernetes.io/name".into(),
-                "oqto-gateway".into(),
-            )]),
-            llm: None,
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
         runner_port,
         activity_every: Duration::from_millis(500),
@@ -443,14 +439,28 @@ async fn a_session_waits_for_its_workspace_and_starts_when_it_appears() {
 async fn an_idle_runner_is_suspended_but_not_while_a_client_is_connected() {
     use axum::{Json, Router, routing::get};
     let env = TestEnv::new("op-idle").await.unwrap();
-    // The runner's activity endpoint (pi-bridge's /activity), served by the test.
+    // The runner's activity endpoint (pi-bridge's /activity), served by the test: like
+    // pi-bridge it answers only the runner's token, so the suspend below also proves that the
+    // operator presents it.
     let clients = Arc::new(std::sync::atomic::AtomicU64::new(1));
     let served = clients.clone();
+    let expected: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let wanted = expected.clone();
     let app = Router::new().route(
         "/activity",
-        get(move || {
+        get(move |headers: axum::http::HeaderMap| {
             let clients = served.load(std::sync::atomic::Ordering::SeqCst);
-            async move { Json(json!({"busy": false, "connected_clients": clients, "busy_conversations": 0, "last_activity_ms": 1_000})) }
+            let presented = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let allowed = presented.is_some() && presented == *wanted.lock().unwrap();
+            async move {
+                if !allowed {
+                    return Err(axum::http::StatusCode::UNAUTHORIZED);
+                }
+                Ok(Json(json!({"busy": false, "connected_clients": clients, "busy_conversations": 0, "last_activity_ms": 1_000})))
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -464,6 +474,8 @@ async fn an_idle_runner_is_suspended_but_not_while_a_client_is_connected() {
     )
     .await;
     create_session(&env, "idle", "ws").await;
+    let uid = kube::ResourceExt::uid(&env.api::<Session>().get("idle").await.unwrap()).unwrap();
+    *expected.lock().unwrap() = Some(oqto_e2e::runner_key().token(&uid).bearer());
     eventually("the runner pod", || async {
         env.api::<Pod>().get_opt("oqto-sess-idle").await.unwrap()
     })

@@ -7,7 +7,6 @@
 //! test sees the loosened CRD.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,8 +121,7 @@ async fn an_unreadable_workspace_is_reported_and_the_others_keep_working() {
         namespace: Some(env.namespace.clone()),
         defaults: OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
-            gateway_labels: BTreeMap::new(),
-            llm: None,
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
         runner_port: 1,
         activity_every: Duration::from_secs(1),

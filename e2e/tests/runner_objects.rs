@@ -3,8 +3,6 @@
 //! the PVC, ServiceAccount and NetworkPolicy validate. No kubelet runs, so the Pod
 //! stays Pending: this checks admission and schema, not scheduling.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -50,8 +48,7 @@ async fn runner_objects_pass_restricted_pod_security_and_schema_validation() {
 
     let defaults = OperatorDefaults {
         runner_image: Some("localhost/oqto-runner:dev".into()),
-        gateway_labels: BTreeMap::from([("app.kubernetes.io/name".into(), "oqto-gateway".into())]),
-        llm: None,
+        ..OperatorDefaults::new(oqto_e2e::runner_key())
     };
     let plan = RunnerPlan::build(&workspace, &session, &defaults).unwrap();
     let workspace_owner = workspace.controller_owner_ref(&()).unwrap();

@@ -145,12 +145,8 @@ async fn main() {
 
     // The runner: a real pi-bridge (no agent turn is needed for files).
     let runners = RunnerEnv::new(json!({"rules":[]})).await;
-    let runner = Runner::start(
-        &runners,
-        format!("127.0.0.1:{}", free_port()).parse().unwrap(),
-        "s1",
-    );
-    let bridge = runner.listen.to_string();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let bridge = listen.to_string();
 
     // The gateway, in single-node mode, with a Session that points at the bridge.
     let state = dir.path().join("state");
@@ -169,6 +165,12 @@ async fn main() {
         ..Default::default()
     });
     store.update_status(&session).unwrap();
+    // The token the operator would give the runner; the gateway derives the same one.
+    let runner_token = oqto_e2e::runner_key()
+        .token(session.metadata.uid.as_deref().unwrap_or_default())
+        .expose()
+        .to_owned();
+    let runner = Runner::start(&runners, listen, "s1", &runner_token);
     let gateway = Gateway::start_local(&dir.path().join("gateway"), &state, NAMESPACE).await;
     let token = gateway.rest().login(ADMIN.0, ADMIN.1).await;
     let nginx_dir = dir.path().join("nginx");
@@ -176,11 +178,15 @@ async fn main() {
     let nginx = start_nginx(&nginx_dir, &bridge);
 
     let mut targets = vec![
-        ("direct to pi-bridge", format!("ws://{bridge}/ws"), None),
+        (
+            "direct to pi-bridge",
+            format!("ws://{bridge}/ws"),
+            Some(runner_token.clone()),
+        ),
         ("through the gateway", gateway.ws_url(), Some(token.clone())),
     ];
     match &nginx {
-        Some((_, url)) => targets.push(("through nginx", url.clone(), None)),
+        Some((_, url)) => targets.push(("through nginx", url.clone(), Some(runner_token.clone()))),
         None => {
             println!("nginx is not installed (apt-get install nginx-light): its row is skipped")
         }

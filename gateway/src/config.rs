@@ -67,6 +67,11 @@ pub struct Settings {
     #[arg(long, env = "OQTO_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// The key runner tokens are derived from, shared with the operator (at least 32
+    /// characters). Single-node mode: default, the one in the state directory.
+    #[arg(long, env = "OQTO_RUNNER_KEY", hide_env_values = true)]
+    pub runner_key: Option<String>,
+
     /// How long a login lasts, in hours.
     #[arg(long, env = "OQTO_TOKEN_HOURS", default_value_t = 24)]
     pub token_hours: u64,

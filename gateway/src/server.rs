@@ -37,7 +37,7 @@ pub async fn run(
     let secret = token_secret(&settings)?;
     let bootstrap = first_admin(&settings, &accounts).await?;
 
-    let (resources, routes) = match settings.runtime {
+    let (resources, routes, runner_key) = match settings.runtime {
         RuntimeKind::Kubernetes => {
             let client = kube::Client::try_default()
                 .await
@@ -55,6 +55,7 @@ pub async fn run(
             (
                 Resources::new(&settings.namespace, Backend::Kubernetes(store)),
                 routes,
+                oqto_store::runner_key(settings.runner_key.as_deref(), None)?,
             )
         }
         RuntimeKind::Local => {
@@ -69,9 +70,11 @@ pub async fn run(
                 routes.clone(),
                 Duration::from_millis(settings.poll_ms.max(10)),
             ));
+            let runner_key = oqto_store::runner_key(settings.runner_key.as_deref(), Some(&local))?;
             (
                 Resources::new(&settings.namespace, Backend::Local(local)),
                 routes,
+                runner_key,
             )
         }
     };
@@ -95,6 +98,7 @@ pub async fn run(
         connections: crate::mux::connection_cap::ConnectionCap::new(
             settings.max_connections_per_user,
         ),
+        runner_key,
         bootstrap: Mutex::new(bootstrap),
     });
     let forget = state.clone();

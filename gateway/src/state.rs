@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Open mux connections per user, capped.
     pub connections: std::sync::Arc<crate::mux::connection_cap::ConnectionCap>,
+    /// Derives the token each runner demands (shared with the operator).
+    pub runner_key: oqto_proto::runner::RunnerKey,
     /// The digest of the one-time token that creates the first admin, while there is none.
     pub bootstrap: std::sync::Mutex<Option<String>>,
 }

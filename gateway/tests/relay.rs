@@ -16,6 +16,7 @@ use common::{
     is_response, start_operator,
 };
 use oqto_e2e::TestEnv;
+use oqto_e2e::mux::MuxClient;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -149,8 +150,26 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
 
     // The same prompt straight to the runner's bridge (the one pod the kubelet started), which
     // serves its own session only.
+    // It answers only its token, which the test derives as the gateway does.
     let pod_ip = "127.0.0.2";
-    let mut direct = Mux::connect(&format!("ws://{pod_ip}:{}/ws", setup.port), "unused").await;
+    let uid = kube::ResourceExt::uid(
+        &setup
+            .env
+            .api::<oqto_api::Session>()
+            .get("s1")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let token = oqto_e2e::runner_key().token(&uid);
+    let direct_url = format!("ws://{pod_ip}:{}/ws", setup.port);
+    assert!(
+        MuxClient::connect(&direct_url, Some("a-guessed-token"))
+            .await
+            .is_err(),
+        "no token, no runner"
+    );
+    let mut direct = Mux::connect(&direct_url, token.expose()).await;
     let other = direct
         .command(
             "other",

@@ -39,10 +39,13 @@ fn play_operator(store: Arc<LocalStore>, runners: Arc<RunnerEnv>) -> tokio::task
                     let runner = running.get_or_insert_with(|| {
                         let listen: SocketAddr =
                             format!("127.0.0.1:{}", free_port()).parse().unwrap();
+                        // The token the operator would give it; the gateway derives the same.
+                        let uid = session.metadata.uid.as_deref().unwrap_or_default();
                         Runner::start(
                             &runners,
                             listen,
                             session.metadata.name.as_deref().unwrap_or_default(),
+                            oqto_e2e::runner_key().token(uid).expose(),
                         )
                     });
                     (

@@ -3,7 +3,6 @@
 //! whose values obey a CRD's rules are checked here, before anything starts, so a typo fails
 //! the start with the flag's name instead of every runner.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oqto_store::LocalStore;
 
-use crate::core::OperatorDefaults;
+use crate::core::{OperatorDefaults, RunnerPeers};
 use crate::kubernetes;
 
 #[derive(Parser)]
@@ -108,9 +107,21 @@ pub struct RunArgs {
         requires = "default_llm_provider"
     )]
     pub default_llm_secret: Option<String>,
-    /// Label of the gateway pods (KEY=VALUE, repeatable): only they may reach runners.
+    /// Label of the gateway pods (KEY=VALUE, repeatable): only they and the operator's pods may
+    /// reach runners.
     #[arg(long = "gateway-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-gateway")]
     pub gateway_labels: Vec<(String, String)>,
+    /// Label of the operator's own pods (KEY=VALUE, repeatable): it asks runners for activity.
+    #[arg(long = "operator-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-operator")]
+    pub operator_labels: Vec<(String, String)>,
+    /// Namespace of the gateway and operator pods: runners admit the labels above only there.
+    /// Unset: in any namespace (a platform running outside the cluster).
+    #[arg(long, env = "OQTO_PLATFORM_NAMESPACE")]
+    pub platform_namespace: Option<String>,
+    /// The key runner tokens are derived from, shared with the gateway (at least 32
+    /// characters). Podman mode: default, the one in the state directory.
+    #[arg(long, env = "OQTO_RUNNER_KEY", hide_env_values = true)]
+    pub runner_key: Option<String>,
     /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -141,13 +152,19 @@ pub struct RunArgs {
 impl RunArgs {
     /// What Workspaces that name no image or LLM get.
     pub fn defaults(&self) -> anyhow::Result<OperatorDefaults> {
+        let single_node = match self.runtime {
+            Runtime::Podman => Some(LocalStore::open(&self.state_dir)?),
+            Runtime::Kubernetes => None,
+        };
+        let runner_key = oqto_store::runner_key(self.runner_key.as_deref(), single_node.as_ref())?;
         Ok(OperatorDefaults {
             runner_image: self.runner_image.clone(),
-            gateway_labels: self
-                .gateway_labels
-                .iter()
-                .cloned()
-                .collect::<BTreeMap<_, _>>(),
+            peers: RunnerPeers {
+                namespace: self.platform_namespace.clone().filter(|ns| !ns.is_empty()),
+                gateway_labels: self.gateway_labels.iter().cloned().collect(),
+                operator_labels: self.operator_labels.iter().cloned().collect(),
+            },
+            runner_key,
             llm: default_llm(
                 self.default_llm_provider.clone(),
                 self.default_llm_model.clone(),
@@ -283,6 +300,8 @@ mod tests {
             "registry.example/runner:1",
             "--activity-every",
             "45s",
+            "--runner-key",
+            "a-runner-key-of-at-least-32-characters",
         ])
         .unwrap()
         .command
@@ -296,13 +315,15 @@ mod tests {
             defaults.runner_image.as_deref(),
             Some("registry.example/runner:1")
         );
-        assert_eq!(
-            defaults
-                .gateway_labels
-                .get("app.kubernetes.io/name")
-                .map(String::as_str),
-            Some("oqto-gateway")
-        );
+        assert_eq!(defaults.peers, RunnerPeers::default());
+        let Command::Run(keyless) = Cli::try_parse_from(["oqto-operator", "run"])
+            .unwrap()
+            .command
+        else {
+            panic!("run")
+        };
+        let error = keyless.defaults().unwrap_err().to_string();
+        assert!(error.contains("OQTO_RUNNER_KEY"), "{error}");
         let settings = args.kubernetes(defaults);
         assert_eq!(settings.namespace.as_deref(), Some("team"));
         assert_eq!(settings.activity_every, Duration::from_secs(45));

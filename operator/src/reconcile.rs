@@ -116,10 +116,13 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         }
     }
 
-    async fn activity(&self, address: &str) -> Option<Activity> {
+    /// What the runner of the Session with this uid reports, presenting its token.
+    async fn activity(&self, address: &str, session_uid: &str) -> Option<Activity> {
+        let token = self.defaults.runner_key.token(session_uid);
         let response = self
             .http
             .get(format!("{address}/activity"))
+            .header(reqwest::header::AUTHORIZATION, token.bearer())
             .send()
             .await
             .ok()?;
@@ -167,7 +170,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         for _ in 0..2 {
             let activity = match &runner {
                 Some(r) if r.health == RunnerHealth::Ready => match &r.address {
-                    Some(address) => self.activity(address).await,
+                    Some(address) => self.activity(address, &uid).await,
                     None => None,
                 },
                 _ => None,

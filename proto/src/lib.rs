@@ -7,3 +7,4 @@ pub mod hstry;
 pub mod mux;
 pub mod names;
 pub mod runner;
+mod runner_token;

@@ -18,9 +18,11 @@ pub const ENV_PROVIDER: &str = "PI_BRIDGE_PROVIDER";
 pub const ENV_MODEL: &str = "PI_BRIDGE_MODEL";
 /// An OpenAI-compatible endpoint for that provider.
 pub const ENV_LLM_BASE_URL: &str = "OQTO_LLM_BASE_URL";
+/// The runner's token ([`RunnerKey::token`]): pi-bridge serves only requests that present it.
+pub const ENV_TOKEN: &str = "PI_BRIDGE_TOKEN";
 
 /// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
-pub const OPERATOR_SET: [&str; 7] = [
+pub const OPERATOR_SET: [&str; 8] = [
     ENV_LISTEN,
     ENV_WORKSPACE,
     ENV_RUNNER_ID,
@@ -28,4 +30,7 @@ pub const OPERATOR_SET: [&str; 7] = [
     ENV_PROVIDER,
     ENV_MODEL,
     ENV_LLM_BASE_URL,
+    ENV_TOKEN,
 ];
+
+pub use crate::runner_token::{RunnerKey, RunnerToken, TOKEN_HEADER};

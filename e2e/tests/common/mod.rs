@@ -73,8 +73,7 @@ impl PodmanOperator {
             PodmanRuntime::connect(&self.socket.display().to_string()).expect("a Podman client"),
             OperatorDefaults {
                 runner_image: Some(self.image.clone()),
-                gateway_labels: Default::default(),
-                llm: None,
+                ..OperatorDefaults::new(oqto_e2e::runner_key())
             },
         );
         self.health = reconciler.health.clone();

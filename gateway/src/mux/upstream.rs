@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
@@ -182,8 +184,8 @@ async fn connect(
     let mut changes = state.routes.subscribe();
     let not_found = || format!("session {session} not found");
     let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
-    let url = match route.websocket {
-        Some(url) => url,
+    let (url, uid) = match route.websocket {
+        Some(url) => (url, route.uid),
         None => {
             if route.suspended || route.phase == Some(SessionPhase::Suspended) {
                 tracing::info!(%session, "waking a suspended session for a frame");
@@ -206,7 +208,7 @@ async fn connect(
                 changes.mark_unchanged();
                 let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
                 if let Some(url) = route.websocket {
-                    break url;
+                    break (url, route.uid);
                 }
                 if route.phase == Some(SessionPhase::Failed) && !route.suspended {
                     return Err(format!(
@@ -231,11 +233,21 @@ async fn connect(
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_RUNNER_FRAME);
     config.max_frame_size = Some(MAX_RUNNER_FRAME);
+    // The runner serves only who presents its token; pages and other processes get nothing.
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("the runner address of session {session} is invalid: {e}"))?;
+    let bearer = state.runner_key.token(&uid).bearer();
+    request.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&bearer).map_err(|e| e.to_string())?,
+    );
     let mut last_error = String::new();
     for delay in DIAL_BACKOFF {
         tokio::time::sleep(delay).await;
         // No Nagle: stream deltas are small frames that must not wait for each other.
-        match connect_async_with_config(url.as_str(), Some(config), true).await {
+        match connect_async_with_config(request.clone(), Some(config), true).await {
             Ok((runner, _)) => return Ok(runner),
             Err(error) => last_error = error.to_string(),
         }

@@ -56,6 +56,7 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
             Some((
                 session.name_any(),
                 SessionEntry {
+                    uid: session.uid().unwrap_or_default(),
                     workspace: session.spec.workspace_ref.name.clone(),
                     phase: status.and_then(|s| s.phase),
                     suspended: session.spec.suspended,

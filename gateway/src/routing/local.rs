@@ -55,6 +55,7 @@ fn read(store: &LocalStore, namespace: &str) -> Result<Read, StoreError> {
         .map(|session| {
             let status = session.status.as_ref();
             let entry = SessionEntry {
+                uid: session.uid().unwrap_or_default(),
                 workspace: session.spec.workspace_ref.name.clone(),
                 phase: status.and_then(|s| s.phase),
                 suspended: session.spec.suspended,

@@ -18,6 +18,8 @@ pub use local::poll_local;
 /// A Session as the relay sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEntry {
+    /// The Session's uid: its runner's token follows from it.
+    pub uid: String,
     pub workspace: String,
     pub phase: Option<SessionPhase>,
     pub suspended: bool,
@@ -46,6 +48,8 @@ pub struct PodEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub session: String,
+    /// The Session's uid, for its runner's token.
+    pub uid: String,
     pub workspace: String,
     /// None while the Session's Workspace is not known.
     pub owner: Option<String>,
@@ -177,6 +181,7 @@ impl RouteTable {
         .filter(|_| running);
         Some(Route {
             session: session.to_owned(),
+            uid: entry.uid.clone(),
             workspace: entry.workspace.clone(),
             owner: workspace.map(|w| w.owner.clone()),
             phase: entry.phase,
@@ -231,6 +236,7 @@ mod tests {
             t.sessions.insert(
                 "s1".into(),
                 SessionEntry {
+                    uid: "s1-uid".into(),
                     workspace: "ws".into(),
                     phase: Some(SessionPhase::Running),
                     suspended: false,

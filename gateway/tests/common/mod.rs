@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{EnvVar, Pod, Secret};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, ResourceExt};
@@ -97,6 +97,7 @@ impl Gateway {
             .env("OQTO_ADMIN_USER", ADMIN.0)
             .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
             .env("OQTO_JWT_SECRET", JWT_SECRET)
+            .env("OQTO_RUNNER_KEY", oqto_e2e::RUNNER_KEY)
             .env(
                 "RUST_LOG",
                 std::env::var("OQTO_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -371,13 +372,20 @@ impl RunnerEnv {
     }
 
     /// The bridge's configuration, as its command line would give it.
-    fn config(&self, listen: SocketAddr, session: &str) -> oqto_pi_bridge::config::Config {
+    fn config(
+        &self,
+        listen: SocketAddr,
+        session: &str,
+        token: &str,
+    ) -> oqto_pi_bridge::config::Config {
         oqto_pi_bridge::config::Config::try_parse_from([
             "pi-bridge".into(),
             "--listen".into(),
             listen.to_string(),
             "--session".into(),
             session.to_owned(),
+            "--token".into(),
+            token.to_owned(),
             "--runner-id".into(),
             "test-runner".into(),
             "--workspace".into(),
@@ -405,9 +413,9 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A bridge serving `session`.
-    pub fn start(env: &RunnerEnv, listen: SocketAddr, session: &str) -> Self {
-        let config = env.config(listen, session);
+    /// A bridge serving `session`, to whoever presents `token`.
+    pub fn start(env: &RunnerEnv, listen: SocketAddr, session: &str, token: &str) -> Self {
+        let config = env.config(listen, session, token);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -462,6 +470,7 @@ impl Drop for Kubelet {
 impl Kubelet {
     pub fn start(env: &TestEnv, runners: Arc<RunnerEnv>, port: u16) -> Self {
         let pods: Api<Pod> = env.api();
+        let secrets: Api<Secret> = env.api();
         let started = Arc::new(Mutex::new(Vec::new()));
         let log = started.clone();
         let task = tokio::spawn(async move {
@@ -490,17 +499,27 @@ impl Kubelet {
                 }
                 let ip = format!("127.0.0.{next_ip}");
                 next_ip = next_ip.wrapping_add(1).max(2);
-                // The Session the operator told the runner to serve, as pi-bridge reads it.
-                let session = pod
-                    .spec
-                    .iter()
-                    .flat_map(|spec| &spec.containers)
-                    .flat_map(|container| container.env.iter().flatten())
-                    .find(|var| var.name == oqto_proto::runner::ENV_SESSION)
-                    .and_then(|var| var.value.clone())
+                // The Session the operator told the runner to serve, and its token from the
+                // Secret the Pod names, as the kubelet hands them to pi-bridge.
+                let env_var = |name: &str| {
+                    pod.spec
+                        .iter()
+                        .flat_map(|spec| &spec.containers)
+                        .flat_map(|container| container.env.iter().flatten())
+                        .find(|var| var.name == name)
+                        .cloned()
+                };
+                let session = env_var(oqto_proto::runner::ENV_SESSION)
+                    .and_then(|var| var.value)
                     .unwrap_or_default();
+                let Some(token) =
+                    secret_value(&secrets, env_var(oqto_proto::runner::ENV_TOKEN)).await
+                else {
+                    // As a kubelet does: the container waits for its Secret.
+                    continue;
+                };
                 let listen = format!("{ip}:{port}").parse().unwrap();
-                let runner = Runner::start(&runners, listen, &session);
+                let runner = Runner::start(&runners, listen, &session, &token);
                 running.insert(name.clone(), (uid, runner));
                 let status = json!({"status":{"phase":"Running","podIP":ip,
                     "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}});
@@ -515,6 +534,21 @@ impl Kubelet {
         });
         Self { task, started }
     }
+}
+
+/// The value an env var's `secretKeyRef` names, read a few times while the operator may still
+/// be writing the Secret.
+async fn secret_value(secrets: &Api<Secret>, var: Option<EnvVar>) -> Option<String> {
+    let selector = var?.value_from?.secret_key_ref?;
+    for _ in 0..50 {
+        if let Ok(Some(secret)) = secrets.get_opt(&selector.name).await
+            && let Some(value) = secret.data.as_ref().and_then(|d| d.get(&selector.key))
+        {
+            return String::from_utf8(value.0.clone()).ok();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 #[allow(unused_imports)] // Not every test binary needs it.
@@ -546,6 +580,7 @@ pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
         .args(["--runner-port", &runner_port.to_string()])
         .args(["--activity-every", "500ms", "--http-listen", "127.0.0.1:0"])
         .env("KUBECONFIG", &env.control_plane.kubeconfig)
+        .env("OQTO_RUNNER_KEY", oqto_e2e::RUNNER_KEY)
         .env(
             "RUST_LOG",
             std::env::var("OQTO_TEST_LOG").unwrap_or_else(|_| "warn".into()),

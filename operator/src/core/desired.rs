@@ -11,16 +11,54 @@ use oqto_api::{Session, Workspace};
 use super::error::CoreError;
 use oqto_api::names;
 use oqto_proto::runner;
+use oqto_proto::runner::{RunnerKey, RunnerToken};
 
 /// Settings of the operator itself (flags), not of any one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperatorDefaults {
     /// Runner image when the Workspace names none.
     pub runner_image: Option<String>,
-    /// Labels of the gateway pods: the only ones allowed to reach a runner.
-    pub gateway_labels: BTreeMap<String, String>,
+    /// The pods allowed to reach a runner's port (Kubernetes).
+    pub peers: RunnerPeers,
     /// The LLM of Workspaces that set no `spec.llm` (a stack-wide provider, or the demo one).
     pub llm: Option<oqto_api::LlmSpec>,
+    /// Derives each runner's token (shared with the gateway).
+    pub runner_key: RunnerKey,
+}
+
+impl OperatorDefaults {
+    /// No default image or LLM; the chart's gateway and operator as peers, in any namespace.
+    pub fn new(runner_key: RunnerKey) -> Self {
+        Self {
+            runner_image: None,
+            peers: RunnerPeers::default(),
+            llm: None,
+            runner_key,
+        }
+    }
+}
+
+/// Who reaches a runner's port on Kubernetes (its NetworkPolicy): the gateway (the relay) and
+/// the operator (activity), by their pods' labels, in the platform's namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerPeers {
+    /// Where the gateway and the operator run; `None` admits those labels in any namespace
+    /// (only for a platform outside the cluster, as in tests).
+    pub namespace: Option<String>,
+    pub gateway_labels: BTreeMap<String, String>,
+    pub operator_labels: BTreeMap<String, String>,
+}
+
+impl Default for RunnerPeers {
+    fn default() -> Self {
+        let name =
+            |value: &str| BTreeMap::from([("app.kubernetes.io/name".to_owned(), value.to_owned())]);
+        Self {
+            namespace: None,
+            gateway_labels: name("oqto-gateway"),
+            operator_labels: name("oqto-operator"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +103,9 @@ pub struct RunnerPlan {
     pub image_pull_policy: Option<ImagePullPolicy>,
     /// Plain settings; never a secret value.
     pub env: Vec<EnvVar>,
+    /// What pi-bridge demands of every request but probes; derived from the Session's uid.
+    /// Kubernetes hands it over in a Secret owned by the Session, Podman in the environment.
+    pub token: RunnerToken,
     /// Secrets and ConfigMaps by reference (the LLM credentials among them).
     pub env_from: Vec<EnvFromSource>,
     pub resources: Option<ResourceRequirements>,
@@ -107,6 +148,16 @@ impl RunnerPlan {
                 workspace: workspace_name,
             });
         }
+        // Stores always give one; without it every such runner would share one token.
+        let session_uid = session
+            .metadata
+            .uid
+            .clone()
+            .filter(|uid| !uid.is_empty())
+            .ok_or_else(|| CoreError::InvalidField {
+                field: "metadata.uid",
+                reason: "the Session has no uid yet".into(),
+            })?;
         let runner = &workspace.spec.runner;
         let image = runner
             .image
@@ -184,6 +235,7 @@ impl RunnerPlan {
             image,
             image_pull_policy: runner.image_pull_policy,
             env: vars,
+            token: defaults.runner_key.token(&session_uid),
             env_from,
             resources: runner.resources.clone(),
             workspace: workspace_name,
@@ -212,11 +264,7 @@ pub(crate) mod tests {
     fn defaults() -> OperatorDefaults {
         OperatorDefaults {
             runner_image: Some("localhost/oqto-runner:dev".into()),
-            gateway_labels: BTreeMap::from([(
-                "app.kubernetes.io/name".into(),
-                "oqto-gateway".into(),
-            )]),
-            llm: None,
+            ..OperatorDefaults::new(RunnerKey::new(vec![7; 32]).unwrap())
         }
     }
 

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod,
-    PodAffinity, PodAffinityTerm, PodSecurityContext, PodSpec, Probe, SeccompProfile,
-    SecurityContext, ServiceAccount, Volume, VolumeMount, VolumeResourceRequirements,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, Pod, PodAffinity, PodAffinityTerm, PodSecurityContext,
+    PodSpec, Probe, SeccompProfile, Secret, SecretKeySelector, SecurityContext, ServiceAccount,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -22,6 +24,29 @@ use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPoli
 
 use super::desired::{OperatorDefaults, RunnerPlan, StoragePlan};
 use oqto_api::names;
+
+/// The key of the runner token in its Secret.
+const TOKEN_KEY: &str = "token";
+
+/// The runner's token, for the kubelet to hand to pi-bridge. Named like the Pod and owned by
+/// the Session, so it goes with it; its value never appears in the Pod's spec, which more
+/// people may read than Secrets.
+pub fn token_secret(plan: &RunnerPlan, session_owner: OwnerReference) -> Secret {
+    Secret {
+        metadata: meta(
+            &plan.name,
+            &plan.namespace,
+            plan.labels.clone(),
+            Some(session_owner),
+        ),
+        data: Some(BTreeMap::from([(
+            TOKEN_KEY.to_owned(),
+            ByteString(plan.token.expose().as_bytes().to_vec()),
+        )])),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    }
+}
 
 /// The runner image's user (runner-image/Containerfile).
 const RUNNER_UID: i64 = 1000;
@@ -112,7 +137,8 @@ pub fn service_account(workspace: &str, namespace: &str, owner: OwnerReference) 
     }
 }
 
-/// Ingress to the workspace's runners only from the gateway; egress open, or (Restricted) the
+/// Ingress to the workspace's runners only from the gateway and the operator of this platform;
+/// egress open, or (Restricted) the
 /// public internet and DNS only.
 pub fn network_policy(
     workspace: &str,
@@ -131,15 +157,28 @@ pub fn network_policy(
         ])),
         ..Default::default()
     };
-    let gateway = NetworkPolicyPeer {
-        pod_selector: Some(LabelSelector {
-            match_labels: Some(defaults.gateway_labels.clone()),
-            ..Default::default()
-        }),
-        // The gateway may live in another namespace (the chart's).
-        namespace_selector: Some(LabelSelector::default()),
+    // Only the platform's namespace (by the label the apiserver sets on every namespace), so a
+    // pod elsewhere that copies the gateway's labels gets nowhere.
+    let namespace_selector = LabelSelector {
+        match_labels: defaults
+            .peers
+            .namespace
+            .as_ref()
+            .map(|ns| BTreeMap::from([("kubernetes.io/metadata.name".to_owned(), ns.clone())])),
         ..Default::default()
     };
+    let peer = |labels: &BTreeMap<String, String>| NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(labels.clone()),
+            ..Default::default()
+        }),
+        namespace_selector: Some(namespace_selector.clone()),
+        ..Default::default()
+    };
+    let peers = vec![
+        peer(&defaults.peers.gateway_labels),
+        peer(&defaults.peers.operator_labels),
+    ];
     let port = |protocol: &str, port: i32| NetworkPolicyPort {
         protocol: Some(protocol.into()),
         port: Some(IntOrString::Int(port)),
@@ -182,7 +221,7 @@ pub fn network_policy(
             pod_selector: Some(runners),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![gateway]),
+                from: Some(peers),
                 ports: Some(vec![port("TCP", crate::core::RUNNER_PORT)]),
             }]),
             egress: Some(egress_rules),
@@ -227,7 +266,24 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             }
             .to_owned()
         }),
-        env: Some(plan.env.clone()),
+        env: Some(
+            plan.env
+                .iter()
+                .cloned()
+                .chain([EnvVar {
+                    name: oqto_proto::runner::ENV_TOKEN.into(),
+                    value: None,
+                    value_from: Some(EnvVarSource {
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: plan.name.clone(),
+                            key: TOKEN_KEY.into(),
+                            optional: Some(false),
+                        }),
+                        ..Default::default()
+                    }),
+                }])
+                .collect(),
+        ),
         env_from: (!plan.env_from.is_empty()).then(|| plan.env_from.clone()),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
@@ -357,11 +413,7 @@ mod tests {
     fn defaults() -> OperatorDefaults {
         OperatorDefaults {
             runner_image: Some("img".into()),
-            gateway_labels: BTreeMap::from([(
-                "app.kubernetes.io/name".into(),
-                "oqto-gateway".into(),
-            )]),
-            llm: None,
+            ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         }
     }
 
@@ -437,6 +489,52 @@ mod tests {
     }
 
     #[test]
+    fn only_the_platforms_namespace_reaches_runners_and_the_token_stays_in_a_secret() {
+        let mut defaults = defaults();
+        defaults.peers.namespace = Some("oqto-system".into());
+        let policy = network_policy(
+            "alice-dev",
+            "team",
+            EgressPolicy::Open,
+            &defaults,
+            owner("Workspace"),
+        );
+        let ingress = serde_json::to_value(policy.spec.unwrap().ingress).unwrap();
+        for peer in ingress[0]["from"].as_array().unwrap() {
+            assert_eq!(
+                peer["namespaceSelector"]["matchLabels"],
+                json!({"kubernetes.io/metadata.name": "oqto-system"}),
+                "{peer}"
+            );
+        }
+        let plan = plan(json!({"owner":"alice"}));
+        let pod = pod(&plan, owner("Session"));
+        let text = serde_json::to_string(&pod).unwrap();
+        assert!(
+            !text.contains(plan.token.expose()),
+            "the token is not in the Pod"
+        );
+        let env = serde_json::to_value(&pod.spec.unwrap().containers[0].env).unwrap();
+        let token = env
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "PI_BRIDGE_TOKEN")
+            .unwrap();
+        assert_eq!(
+            token["valueFrom"]["secretKeyRef"],
+            json!({"name": plan.name, "key": "token", "optional": false})
+        );
+        let secret = token_secret(&plan, owner("Session"));
+        assert_eq!(secret.metadata.name.as_deref(), Some(plan.name.as_str()));
+        assert_eq!(secret.metadata.owner_references.unwrap()[0].kind, "Session");
+        assert_eq!(
+            secret.data.unwrap()["token"].0,
+            plan.token.expose().as_bytes()
+        );
+    }
+
+    #[test]
     fn restricted_egress_blocks_private_and_metadata_ranges() {
         let policy = network_policy(
             "alice-dev",
@@ -454,6 +552,10 @@ mod tests {
         assert_eq!(
             ingress[0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
             "oqto-gateway"
+        );
+        assert_eq!(
+            ingress[0]["from"][1]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            "oqto-operator"
         );
         assert_eq!(ingress[0]["ports"][0]["port"], 8080);
         let open = network_policy(

@@ -539,8 +539,7 @@ mod tests {
     fn defaults() -> OperatorDefaults {
         OperatorDefaults {
             runner_image: Some("img".into()),
-            gateway_labels: Default::default(),
-            llm: None,
+            ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         }
     }
 

@@ -11,7 +11,7 @@ pub mod lifecycle;
 pub mod observe;
 pub mod restart;
 
-pub use desired::{OperatorDefaults, RunnerPlan, StoragePlan};
+pub use desired::{OperatorDefaults, RunnerPeers, RunnerPlan, StoragePlan};
 
 /// pi-bridge's port in a runner, as Kubernetes types want it (`oqto_proto::runner::PORT`).
 pub const RUNNER_PORT: i32 = oqto_proto::runner::PORT as i32;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use k8s_openapi::api::core::v1::{Event as CoreEvent, PersistentVolumeClaim, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Event as CoreEvent, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
@@ -240,12 +242,18 @@ impl Runtime for KubeRuntime {
         plan: &RunnerPlan,
     ) -> Result<Option<RunnerSeen>, Error> {
         let (pod, _) = desired_pod(plan, subject.session)?;
+        let secret = kube_objects::token_secret(plan, owner_of(subject.session)?);
         let api = self.api::<Pod>(&plan.namespace);
         let params = PostParams {
             field_manager: Some(MANAGER.into()),
             ..Default::default()
         };
-        let pod = match api.create(&params, &pod).await {
+        // Both at once: the kubelet waits for the Secret if the Pod is first. An apply, so a
+        // Secret left by an earlier Session of that name gets this one's token.
+        let secrets = self.api::<Secret>(&plan.namespace);
+        let (created, token) = tokio::join!(api.create(&params, &pod), apply(&secrets, &secret));
+        token?;
+        let pod = match created {
             Ok(pod) => pod,
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 match api.get_opt(&pod.name_any()).await? {

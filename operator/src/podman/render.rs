@@ -47,7 +47,8 @@ pub fn fnv1a(text: &str) -> String {
 
 /// `secret_env`: the keys and values of the Secrets the plan references (envFrom); they go
 /// into the container's environment and are left out of the spec hash (a rotated key does not
-/// restart a runner by itself, as on Kubernetes).
+/// restart a runner by itself, as on Kubernetes). So does the runner's token (Podman has no
+/// Secrets to hand it over in; it follows from the Session's uid, which the labels carry).
 pub fn container(
     plan: &RunnerPlan,
     session_uid: &str,
@@ -99,6 +100,11 @@ pub fn container(
     body.labels = Some(labels);
     if let Some(env) = body.env.as_mut() {
         env.extend(secret_env.iter().map(|(k, v)| format!("{k}={v}")));
+        env.push(format!(
+            "{}={}",
+            oqto_proto::runner::ENV_TOKEN,
+            plan.token.expose()
+        ));
     }
     body
 }
@@ -117,12 +123,11 @@ mod tests {
             .unwrap();
         let s: oqto_api::Session =
             serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
-            "metadata":{"name":"s","namespace":"default"},"spec":{"workspaceRef":{"name":"w"}}}))
+            "metadata":{"name":"s","namespace":"default","uid":"uid-1"},"spec":{"workspaceRef":{"name":"w"}}}))
             .unwrap();
         let defaults = OperatorDefaults {
             runner_image: Some("img".into()),
-            gateway_labels: Default::default(),
-            llm: None,
+            ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
         let body = container(&plan, "uid-1", &[("K".into(), "v".into())]);
@@ -135,6 +140,8 @@ mod tests {
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert!(body.env.as_ref().unwrap().contains(&"K=v".to_owned()));
+        let token = format!("PI_BRIDGE_TOKEN={}", plan.token.expose());
+        assert!(body.env.as_ref().unwrap().contains(&token));
         let labels = body.labels.as_ref().unwrap();
         assert_eq!(labels[LABEL_SESSION_UID], "uid-1");
         assert_eq!(labels[names::LABEL_MANAGED_BY], names::MANAGED_BY);

@@ -7,6 +7,7 @@
 mod error;
 pub mod kube_store;
 pub mod local;
+mod runner_key;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -22,6 +23,7 @@ use serde_json::Value;
 pub use error::StoreError;
 pub use kube_store::KubeStore;
 pub use local::LocalStore;
+pub use runner_key::runner_key;
 
 /// The kinds a store keeps.
 pub trait StoredKind:

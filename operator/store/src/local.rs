@@ -69,37 +69,23 @@ impl LocalStore {
     }
 
     fn read_or_create_id(dir: &Path) -> Result<String, StoreError> {
-        let path = dir.join("store-id");
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Ok(id) = std::fs::read_to_string(&path)
-            && !id.trim().is_empty()
-        {
-            return Ok(id.trim().to_owned());
-        }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        // create_new: of two processes opening a new store at once, one id wins.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                use std::io::Write;
-                file.write_all(id.as_bytes()).map_err(io)?;
-                Ok(id)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                Ok(std::fs::read_to_string(&path)
-                    .map_err(io)?
-                    .trim()
-                    .to_owned())
-            }
-            Err(e) => Err(io(e)),
-        }
+        read_or_create(&dir.join("store-id"), || {
+            uuid::Uuid::new_v4().simple().to_string()
+        })
+    }
+
+    /// The key of runner tokens (`oqto_proto::runner::RunnerKey`) in single-node mode:
+    /// `<dir>/runner-key`, made at first use and readable only by its owner. The gateway and
+    /// the operator share this directory, so both derive the same tokens.
+    pub fn runner_key(&self) -> Result<String, StoreError> {
+        read_or_create(&self.dir.join("runner-key"), || {
+            // Two v4 uuids: 244 random bits from the system's generator.
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        })
     }
 
     /// Writers take an exclusive `flock` on `<dir>/.lock`: the operator, the gateway and
@@ -602,6 +588,39 @@ impl ObjectStore for LocalStore {
     }
 }
 
+/// The content of a small file made once: of two processes making it at once, one content
+/// wins (`create_new`) and both return it. Mode 0600: it may be a secret.
+fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<String, StoreError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| StoreError::Io {
+        path: path.into(),
+        source,
+    };
+    if let Ok(content) = std::fs::read_to_string(path)
+        && !content.trim().is_empty()
+    {
+        return Ok(content.trim().to_owned());
+    }
+    let content = make();
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            file.write_all(content.as_bytes()).map_err(io)?;
+            Ok(content)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(std::fs::read_to_string(path).map_err(io)?.trim().to_owned())
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -612,6 +631,27 @@ mod tests {
         serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
             "metadata":{"name":"s1"},"spec":spec}))
         .unwrap()
+    }
+
+    #[test]
+    fn the_runner_key_is_made_once_private_and_shared_by_every_opener() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = LocalStore::open(dir.path()).unwrap().runner_key().unwrap();
+        assert!(key.len() >= 64, "{} characters", key.len());
+        let again = LocalStore::open(dir.path()).unwrap().runner_key().unwrap();
+        assert_eq!(key, again, "the gateway and the operator read one key");
+        let mode = std::fs::metadata(dir.path().join("runner-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let other = tempfile::tempdir().unwrap();
+        let elsewhere = LocalStore::open(other.path())
+            .unwrap()
+            .runner_key()
+            .unwrap();
+        assert_ne!(key, elsewhere);
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub async fn run(
         metrics,
         activity,
         max_frame_bytes: config.max_frame_bytes,
+        token: config.token.clone(),
         pi_program: config.pi.clone(),
     });
     let local = listener.local_addr()?;

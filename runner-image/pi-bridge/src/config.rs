@@ -9,6 +9,7 @@ use clap::Parser;
 use oqto_proto::hstry::listen::ListenAddr;
 use oqto_proto::mux::SessionName;
 use oqto_proto::runner;
+use oqto_proto::runner::RunnerToken;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -57,6 +58,12 @@ pub struct Config {
     #[arg(long, env = runner::ENV_SESSION, value_parser = parse_session)]
     pub session: SessionName,
 
+    /// The runner's token: its WebSocket, `/activity` and `/metrics` answer only requests that
+    /// present it (`Authorization: Bearer <token>`). The operator sets it; the gateway and the
+    /// operator derive it from the Session's uid.
+    #[arg(long, env = runner::ENV_TOKEN, hide_env_values = true, value_parser = parse_token)]
+    pub token: RunnerToken,
+
     /// This runner's id in canonical events.
     #[arg(long, env = runner::ENV_RUNNER_ID, default_value = "local")]
     pub runner_id: String,
@@ -94,11 +101,22 @@ impl Config {
     }
 }
 
-/// `90s`, `2m`, `1500ms` or plain seconds.
 fn parse_session(s: &str) -> Result<SessionName, String> {
     SessionName::parse(s)
 }
 
+/// A token as short as a password would make guessing it over the network feasible.
+fn parse_token(s: &str) -> Result<RunnerToken, String> {
+    if s.len() < 32 {
+        return Err(format!(
+            "the runner token must be at least 32 characters, not {}",
+            s.len()
+        ));
+    }
+    Ok(RunnerToken::from_secret(s.to_owned()))
+}
+
+/// `90s`, `2m`, `1500ms` or plain seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = s.trim().split_at(
         s.trim()
@@ -131,9 +149,21 @@ mod tests {
     }
 
     #[test]
-    fn hstry_and_the_session_are_required_and_parsed() {
+    fn hstry_the_session_and_the_token_are_required_and_parsed() {
         assert!(Config::try_parse_from(["pi-bridge"]).is_err());
-        let hstry = ["pi-bridge", "--hstry", "unix:/tmp/h.sock"];
+        let token = "0123456789abcdef0123456789abcdef";
+        let no_token = [
+            "pi-bridge",
+            "--hstry",
+            "unix:/tmp/h.sock",
+            "--session",
+            "s1",
+        ];
+        let missing = Config::try_parse_from(no_token).unwrap_err().to_string();
+        assert!(missing.contains("--token"), "{missing}");
+        let short = Config::try_parse_from([&no_token[..], &["--token", "short"]].concat());
+        assert!(short.unwrap_err().to_string().contains("at least 32"));
+        let hstry = ["pi-bridge", "--hstry", "unix:/tmp/h.sock", "--token", token];
         assert!(Config::try_parse_from(hstry).is_err(), "no session");
         let c = Config::try_parse_from([&hstry[..], &["--session", "s1"]].concat()).unwrap();
         assert_eq!(c.hstry.to_string(), "unix:/tmp/h.sock");

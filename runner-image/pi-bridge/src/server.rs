@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use oqto_proto::mux::SessionName;
+use oqto_proto::runner::RunnerToken;
 use serde_json::json;
 
 use crate::activity::Activity;
@@ -36,18 +37,50 @@ pub struct AppState {
     pub activity: Arc<Activity>,
     pub max_frame_bytes: usize,
     pub pi_program: PathBuf,
+    /// What the gateway and the operator present.
+    pub token: RunnerToken,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    // Probes come from the kubelet (or Podman's healthcheck), which has no token; they tell
+    // nothing but "up" and "ready".
+    let probes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    let guarded = Router::new()
         .route("/ws", get(websocket))
         .route("/api/ws/mux", get(websocket))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/activity", get(activity))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    probes
+        .merge(guarded)
         .layer(axum::middleware::from_fn(refuse_browsers))
         .with_state(state)
+}
+
+/// Only the gateway and the operator hold the runner's token: any other process that reaches
+/// the port (a local one on a single node, another pod) is refused before anything runs.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    if !state.token.accepts(presented) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong runner token: a runner is reached through the Oqto gateway",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// A runner is reached through the gateway or the operator, never from a web page: a page on

@@ -6,7 +6,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::Env;
+use common::{Env, TOKEN};
 use serde_json::{Value, json};
 
 async fn env() -> Env {
@@ -270,10 +270,7 @@ async fn bad_frames_get_error_frames_and_the_connection_survives() {
 async fn probes_metrics_and_activity_report_what_happens() {
     let env = env().await;
     let bridge = env.start_bridge().await;
-    let get = |path: &str| {
-        let url = format!("{}{path}", bridge.http);
-        async move { reqwest::get(url).await.unwrap() }
-    };
+    let get = |path: &'static str| bridge.get(path);
     assert_eq!(get("/healthz").await.status(), 200);
     let ready = get("/readyz").await;
     assert_eq!(ready.status(), 200);
@@ -336,9 +333,10 @@ async fn requests_from_web_pages_are_refused() {
     let env = env().await;
     let bridge = env.start_bridge().await;
     let mut request = bridge.ws_url().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("origin", "http://127.0.0.1:8080".parse().unwrap());
+    let headers = request.headers_mut();
+    headers.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
+    // Even with the token: a page must never hold one, and Origin alone refuses.
+    headers.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);
@@ -350,17 +348,71 @@ async fn requests_from_web_pages_are_refused() {
         let response = http
             .get(format!("{}{path}", bridge.http))
             .header("origin", "http://evil.example")
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 403, "{path}");
     }
-    // Without Origin (the gateway, the operator) it answers.
-    let activity = http
-        .get(format!("{}/activity", bridge.http))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(activity.status(), 200);
+    // Without Origin and with the token (the gateway, the operator) it answers.
+    assert_eq!(bridge.get("/activity").await.status(), 200);
+    bridge.stop().await;
+}
+
+/// Any process that reaches the runner's port without its token (a local process on one
+/// node, another pod) gets nothing: no terminal, no activity, no metrics. Probes stay open.
+#[tokio::test]
+async fn requests_without_the_runner_token_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let env = env().await;
+    let bridge = env.start_bridge().await;
+    let wrong = format!("{}0", &TOKEN[..TOKEN.len() - 1]);
+    for presented in [None, Some(wrong.as_str()), Some("")] {
+        let mut request = bridge.ws_url().into_client_request().unwrap();
+        if let Some(token) = presented {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401, "{presented:?}");
+                let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+                assert!(body.contains("runner token"), "{body}");
+            }
+            other => panic!("no shell without the token: {:?}", other.map(|_| ())),
+        }
+    }
+    let http = reqwest::Client::new();
+    for path in ["/activity", "/metrics", "/api/ws/mux"] {
+        let response = http
+            .get(format!("{}{path}", bridge.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let response = http
+            .get(format!("{}{path}", bridge.http))
+            .bearer_auth(&wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path} with a wrong token");
+    }
+    for path in ["/healthz", "/readyz"] {
+        let response = http
+            .get(format!("{}{path}", bridge.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}: the kubelet has no token");
+    }
+    // With it: served.
+    let mut client = bridge.connect().await;
+    files(
+        &mut client,
+        json!({"channel":"files","session_id":"s","type":"list","id":"l","path":""}),
+    )
+    .await;
     bridge.stop().await;
 }

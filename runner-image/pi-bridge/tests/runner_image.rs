@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Client, is_event, repo_root};
+use common::{Client, TOKEN, is_event, repo_root};
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use serde_json::json;
 
@@ -92,6 +92,7 @@ async fn the_image_serves_healthz_and_a_prompt_round_trip() {
             "-e",
             "PI_BRIDGE_SESSION=s",
         ])
+        .args(["-e", &format!("PI_BRIDGE_TOKEN={TOKEN}")])
         .arg("-v")
         .arg(format!("{}:/home/oqto/.pi/agent:Z", agent_dir.display()))
         .arg(&image)

@@ -24,6 +24,8 @@ use tokio::sync::oneshot;
 pub const WAIT: Duration = Duration::from_secs(60);
 /// The Session every test bridge serves (`--session`).
 pub const SESSION: &str = "s";
+/// The runner token the tests' bridges are started with (the operator derives real ones).
+pub const TOKEN: &str = "test-runner-token-0123456789abcdef";
 
 /// The `pi` command: $OQTO_PI, or the pinned Pi that hack/pi/install.sh installs (cached).
 pub fn pi_program() -> PathBuf {
@@ -134,6 +136,7 @@ impl Env {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pi-bridge"))
             .args(["--listen", "127.0.0.1:0", "--runner-id", "test-runner"])
             .args(["--session", SESSION])
+            .env("PI_BRIDGE_TOKEN", TOKEN)
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--pi")
@@ -183,6 +186,16 @@ impl Bridge {
         Client::connect(&self.ws_url()).await
     }
 
+    /// A GET of one of the bridge's HTTP paths, with the runner token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.http))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
@@ -194,7 +207,7 @@ pub struct Client(MuxClient);
 impl Client {
     /// Connects and checks the server's greeting.
     pub async fn connect(url: &str) -> Client {
-        Client(MuxClient::connect(url, None).await.unwrap())
+        Client(MuxClient::connect(url, Some(TOKEN)).await.unwrap())
     }
 
     pub async fn send(&mut self, frame: Value) {
