@@ -63,6 +63,19 @@ impl MuxClient {
         }
     }
 
+    /// The close code the server ends the connection with (frames before it are skipped).
+    pub async fn close_code(&mut self) -> anyhow::Result<u16> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("no close within {WAIT:?}"))?
+                .ok_or_else(|| anyhow::anyhow!("the connection ended without a close frame"))??;
+            if let Message::Close(frame) = message {
+                return Ok(frame.map_or(1005, |f| u16::from(f.code)));
+            }
+        }
+    }
+
     /// Frames up to and including the first that satisfies `done`.
     pub async fn until(&mut self, done: impl Fn(&Value) -> bool) -> anyhow::Result<Vec<Value>> {
         let mut frames = Vec::new();

@@ -142,7 +142,19 @@ impl Drop for Process {
     }
 }
 
-fn start_operator(env: &TestEnv, kubeconfig: &Path, image: &str, dir: &Path) -> Process {
+/// The runner key the chart made (`<release>-runner-key`), which the chart hands to both.
+async fn chart_runner_key(env: &TestEnv) -> String {
+    let secret = env.api::<Secret>().get("oqto-runner-key").await.unwrap();
+    String::from_utf8(secret.data.unwrap()["key"].0.clone()).unwrap()
+}
+
+fn start_operator(
+    env: &TestEnv,
+    kubeconfig: &Path,
+    image: &str,
+    dir: &Path,
+    runner_key: &str,
+) -> Process {
     let mut command = Command::new(binary("oqto-operator"));
     command
         .args(["run", "--runtime", "kubernetes", "--identity", "chart-e2e"])
@@ -154,6 +166,7 @@ fn start_operator(env: &TestEnv, kubeconfig: &Path, image: &str, dir: &Path) -> 
         ])
         .args(["--runner-image", image, "--http-listen", "127.0.0.1:0"])
         .env("KUBECONFIG", kubeconfig)
+        .env("OQTO_RUNNER_KEY", runner_key)
         .env("RUST_LOG", "oqto_operator=info");
     Process::start(command, dir.join("operator.log"))
 }
@@ -323,7 +336,8 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
     // The operator and the gateway, each with its chart service account's token.
     let operator_config = kubeconfig_for(&env, "oqto-operator", dir.path());
     let gateway_config = kubeconfig_for(&env, "oqto-gateway", dir.path());
-    let operator = start_operator(&env, &operator_config, &image, dir.path());
+    let runner_key = chart_runner_key(&env).await;
+    let operator = start_operator(&env, &operator_config, &image, dir.path(), &runner_key);
     let runner_port = free_port();
     let gateway_port = free_port();
     let mut command = Command::new(binary("oqto-gateway"));
@@ -338,6 +352,7 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
         .args(["--admin-user", "admin", "--insecure-cookies"])
         .env("KUBECONFIG", &gateway_config)
         .env("OQTO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("OQTO_RUNNER_KEY", &runner_key)
         .env("RUST_LOG", "oqto_gateway=info")
         .stdin(Stdio::null());
     let gateway = Process::start(command, dir.path().join("gateway.log"));
@@ -442,7 +457,8 @@ async fn without_the_status_permission_the_operator_is_refused_with_an_rbac_erro
     apply(&env, &rendered.replace(removed, ""));
 
     let operator_config = kubeconfig_for(&env, "oqto-operator", dir.path());
-    let operator = start_operator(&env, &operator_config, &image, dir.path());
+    let runner_key = chart_runner_key(&env).await;
+    let operator = start_operator(&env, &operator_config, &image, dir.path(), &runner_key);
     llm_keys(&env).await;
     apply(&env, &workspace_and_session("http://127.0.0.1:9/v1"));
 

@@ -171,7 +171,15 @@ async fn main() {
         .expose()
         .to_owned();
     let runner = Runner::start(&runners, listen, "s1", &runner_token);
-    let gateway = Gateway::start_local(&dir.path().join("gateway"), &state, NAMESPACE).await;
+    // The idle connections below are one user's: lift the per-user cap for them.
+    let cap = (connections + 10).to_string();
+    let gateway = Gateway::start_local_with(
+        &dir.path().join("gateway"),
+        &state,
+        NAMESPACE,
+        &["--max-connections-per-user", &cap],
+    )
+    .await;
     let token = gateway.rest().login(ADMIN.0, ADMIN.1).await;
     let nginx_dir = dir.path().join("nginx");
     std::fs::create_dir_all(&nginx_dir).unwrap();

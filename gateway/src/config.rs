@@ -97,6 +97,18 @@ pub struct Settings {
     #[arg(long, env = "OQTO_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
     pub max_connections_per_user: usize,
 
+    /// Sessions a user's mux connections talk to at once, all together; a frame for one more
+    /// is refused.
+    #[arg(long, env = "OQTO_MAX_SESSIONS_PER_USER", default_value_t = 64)]
+    pub max_sessions_per_user: usize,
+
+    /// Bytes of a user's frames waiting for their runners (all connections together; beyond,
+    /// frames are refused "busy"), and of runner frames waiting for one slow client (beyond,
+    /// its runners are read no further until it catches up). A single larger frame passes
+    /// alone.
+    #[arg(long, env = "OQTO_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
+
     /// The built web UI (served with SPA fallback when the directory exists).
     #[arg(long, env = "OQTO_UI_DIR", default_value = "frontend/dist")]
     pub ui_dir: PathBuf,

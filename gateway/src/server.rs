@@ -95,9 +95,11 @@ pub async fn run(
             max_frame_bytes: settings.max_frame_bytes,
         },
         metrics: Metrics::new(),
-        connections: crate::mux::connection_cap::ConnectionCap::new(
-            settings.max_connections_per_user,
-        ),
+        budgets: crate::mux::budget::Budgets::new(crate::mux::budget::Limits {
+            connections: settings.max_connections_per_user,
+            sessions: settings.max_sessions_per_user,
+            queued_bytes: settings.max_queued_bytes,
+        }),
         runner_key,
         bootstrap: Mutex::new(bootstrap),
     });

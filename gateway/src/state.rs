@@ -18,8 +18,8 @@ pub struct AppState {
     pub routes: std::sync::Arc<RouteTable>,
     pub settings: RuntimeSettings,
     pub metrics: Metrics,
-    /// Open mux connections per user, capped.
-    pub connections: std::sync::Arc<crate::mux::connection_cap::ConnectionCap>,
+    /// What each user may hold in the relay: connections, sessions, queued bytes.
+    pub budgets: std::sync::Arc<crate::mux::budget::Budgets>,
     /// Derives the token each runner demands (shared with the operator).
     pub runner_key: oqto_proto::runner::RunnerKey,
     /// The digest of the one-time token that creates the first admin, while there is none.

@@ -308,7 +308,7 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
     let history = mux.until(|f| f["channel"] == "hstry").await;
     assert_eq!(history.last().unwrap()["type"], "result", "{history:?}");
 
-    // Bad frames: each answered, the socket stays up.
+    // Bad frames: each answered, the socket stays up (all but one too large to read, below).
     mux.send_raw("not json".into()).await;
     let answer = not_terminal(&mut mux).await;
     assert_eq!(
@@ -317,19 +317,6 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
     );
     assert!(
         answer["error"].as_str().unwrap().contains("not JSON"),
-        "{answer}"
-    );
-    mux.send_raw(format!(
-        r#"{{"channel":"files","session_id":"s1","type":"write","path":"big","content":"{}"}}"#,
-        "A".repeat(70_000)
-    ))
-    .await;
-    let answer = not_terminal(&mut mux).await;
-    assert!(
-        answer["error"]
-            .as_str()
-            .unwrap()
-            .contains("exceeds the limit of 65536 bytes"),
         "{answer}"
     );
     mux.send(json!({"channel":"files","id":"x","type":"stat","path":""}))
@@ -387,6 +374,22 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
         state_seen = is_response(&mux.next().await, "state");
     }
     println!("flood of {FLOOD} file frames: {busy} answered busy, the rest served");
+    // A frame above the limit is never read into memory: the client is told why and the
+    // connection closes with 1009 (message too big).
+    mux.send_raw(format!(
+        r#"{{"channel":"files","session_id":"s1","type":"write","path":"big","content":"{}"}}"#,
+        "A".repeat(70_000)
+    ))
+    .await;
+    let answer = not_terminal(&mut mux).await;
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the limit of 65536 bytes"),
+        "{answer}"
+    );
+    assert_eq!(mux.close_code().await, 1009);
     // Metrics count what happened.
     let metrics = reqwest::get(format!("{}/metrics", setup.gateway().url))
         .await

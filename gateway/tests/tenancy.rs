@@ -244,6 +244,107 @@ async fn mux_connections_per_user_are_capped() {
     .await;
 }
 
+/// One user's frames waiting for runners that do not answer yet (nothing starts them here)
+/// hold at most `--max-queued-bytes`, over all their connections; beyond, frames are refused
+/// "busy", and another user is not affected. Sessions linked at once are capped per user too.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_bytes_and_linked_sessions_are_capped_per_user() {
+    let started = start(
+        "gw-budget",
+        &[
+            "--max-queued-bytes",
+            "1048576",
+            "--max-sessions-per-user",
+            "2",
+        ],
+    )
+    .await;
+    let rest = &started.rest;
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let url = started.gateway.ws_url();
+    let mut users = Vec::new();
+    for user in ["mallory", "bob"] {
+        let token = rest.user(&admin, user).await;
+        let workspace = format!("{user}-ws");
+        rest.ok(
+            Method::POST,
+            "/api/workspaces",
+            &token,
+            Some(json!({"name": workspace})),
+        )
+        .await;
+        for session in ["a", "b", "c"] {
+            rest.ok(
+                Method::POST,
+                &format!("/api/workspaces/{workspace}/sessions"),
+                &token,
+                Some(json!({"name": format!("{user}-{session}")})),
+            )
+            .await;
+        }
+        users.push(token);
+    }
+    let write = |session: &str, n: usize| {
+        json!({"channel":"files","session_id":session,"id":n.to_string(),"type":"write",
+            "path":"f","content":"A".repeat(400 * 1024)})
+    };
+    // The answer to frame `id`, skipping the gateway's "starting the runner" events.
+    async fn answer(mux: &mut Mux, id: &str) -> Option<serde_json::Value> {
+        let frames = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            mux.until(|f| f["id"] == id),
+        )
+        .await
+        .ok()?;
+        frames.last().cloned()
+    }
+    let mut first = Mux::connect(&url, &users[0]).await;
+    let mut second = Mux::connect(&url, &users[0]).await;
+    first.send(write("mallory-a", 1)).await;
+    first.send(write("mallory-a", 2)).await;
+    second.send(write("mallory-b", 3)).await;
+    let busy = answer(&mut second, "3").await.expect("an answer at once");
+    assert!(
+        busy["error"]
+            .as_str()
+            .unwrap()
+            .contains("Server busy: your frames waiting for their runners hold 1048576 bytes"),
+        "{busy}"
+    );
+    assert!(
+        answer(&mut first, "1").await.is_none(),
+        "the first frames wait for their runner"
+    );
+    second.send(write("mallory-c", 4)).await;
+    let refused = answer(&mut second, "4").await.unwrap();
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("you already talk to 2 sessions at once"),
+        "{refused}"
+    );
+    // Bob's budget is his own.
+    let mut bob = Mux::connect(&url, &users[1]).await;
+    bob.send(write("bob-a", 5)).await;
+    bob.send(write("bob-a", 6)).await;
+    assert!(
+        answer(&mut bob, "6").await.is_none(),
+        "bob's frames wait, not refused"
+    );
+    // Closing the connection whose frames waited gives their bytes back.
+    drop(first);
+    let mut given_back = false;
+    for n in 7..12 {
+        second.send(write("mallory-b", n)).await;
+        if answer(&mut second, &n.to_string()).await.is_none() {
+            given_back = true;
+            break;
+        }
+    }
+    assert!(given_back, "the closed connection's bytes were given back");
+}
+
 /// A token that was logged out is worth nothing, as a bearer token and as the cookie (someone
 /// who copied it, a shared browser); a new login works.
 #[tokio::test(flavor = "multi_thread")]

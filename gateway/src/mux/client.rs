@@ -15,27 +15,43 @@ use oqto_proto::mux::{
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use super::budget::{Held, Reserved};
 use super::frame;
 use super::upstream::{self, Link, Queued};
 use crate::accounts::User;
 use crate::state::AppState;
 
-/// Frames waiting to be written to the client. A client that does not read holds its own
-/// runners back (back-pressure), never the gateway's memory.
+/// Frames waiting to be written to the client; their bytes are bounded too (`budget`). A
+/// client that does not read holds its own runners back (back-pressure), never the gateway's
+/// memory.
 const OUT_QUEUE: usize = 1024;
 /// How long a frame for a session the table does not know yet waits for it: the table
 /// follows writes by a watch event (Kubernetes) or a poll (single-node), so a session created
 /// a moment ago may not be in it. Only that client's frames wait.
 const FRESH_SESSION_GRACE: Duration = Duration::from_secs(2);
-/// Sessions one connection may talk to at once.
-pub const MAX_SESSIONS: usize = 64;
+/// How long the last words to a client (why its connection closes) may take.
+const FAREWELL: Duration = Duration::from_secs(2);
 
-pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
+/// What goes to the client: a frame, with the bytes it holds in the connection's budget until
+/// it is written, or the close of the connection.
+pub enum Outgoing {
+    Frame(String, Option<Reserved>),
+    Close(u16, String),
+}
+
+impl From<String> for Outgoing {
+    fn from(text: String) -> Self {
+        Self::Frame(text, None)
+    }
+}
+
+pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: Held) {
     let (sink, mut stream) = socket.split();
-    let (out, out_rx) = mpsc::channel::<String>(OUT_QUEUE);
-    let writer = tokio::spawn(write_frames(sink, out_rx));
+    let (out, out_rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
+    let mut writer = tokio::spawn(write_frames(sink, out_rx));
     let mut links: HashMap<SessionName, Link> = HashMap::new();
     state.metrics.connections.inc();
+    let mut farewell = false;
 
     while let Some(message) = stream.next().await {
         let text = match message {
@@ -43,34 +59,53 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User) {
             Ok(Message::Binary(_)) => {
                 let refusal =
                     system_refusal("binary frames are not supported; send JSON text frames");
-                if out.send(refusal).await.is_err() {
+                if out.send(refusal.into()).await.is_err() {
                     break;
                 }
                 continue;
             }
-            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(Message::Close(_)) => break,
+            Err(error) => {
+                // The socket refused a message above the frame limit before reading it.
+                if error.to_string().contains("Message too long") {
+                    state.metrics.refused("oversized");
+                    let limit = state.settings.max_frame_bytes;
+                    let why = format!(
+                        "a frame exceeds the limit of {limit} bytes (--max-frame-bytes); the connection is closed"
+                    );
+                    let _ = out.send(system_refusal(&why).into()).await;
+                    let _ = out
+                        .send(Outgoing::Close(1009, format!("frame above {limit} bytes")))
+                        .await;
+                    farewell = true;
+                }
+                break;
+            }
             Ok(_) => continue,
         };
-        let answer = route_frame(&state, &user, &mut links, &out, text.as_str()).await;
+        let answer = route_frame(&state, &held, &user, &mut links, &out, text.as_str()).await;
         if let Some(answer) = answer
-            && out.send(answer).await.is_err()
+            && out.send(answer.into()).await.is_err()
         {
             break;
         }
     }
     drop(links);
     drop(out);
-    // Whatever is still queued for the client is of no use now.
-    writer.abort();
+    if !farewell || tokio::time::timeout(FAREWELL, &mut writer).await.is_err() {
+        // Whatever is still queued for the client is of no use now.
+        writer.abort();
+    }
     state.metrics.connections.dec();
 }
 
 /// Queues one client frame for its session; the refusal to send back when it cannot be.
 async fn route_frame(
     state: &Arc<AppState>,
+    held: &Held,
     user: &User,
     links: &mut HashMap<SessionName, Link>,
-    out: &mpsc::Sender<String>,
+    out: &mpsc::Sender<Outgoing>,
     text: &str,
 ) -> Option<String> {
     if text.len() > state.settings.max_frame_bytes {
@@ -99,23 +134,33 @@ async fn route_frame(
         let error = format!("session {} not found", envelope.session_id);
         return Some(frame::refusal(&envelope.refuse(error)));
     }
-    let links_open = links.len();
     let link = match links.entry(envelope.session_id.clone()) {
         Entry::Occupied(entry) => entry.into_mut(),
         Entry::Vacant(entry) => {
-            if links_open >= MAX_SESSIONS {
+            let Some(slot) = held.link_session() else {
                 state.metrics.refused("too_many_sessions");
                 let error = format!(
-                    "this connection already talks to {MAX_SESSIONS} sessions; open another connection"
+                    "you already talk to {} sessions at once (--max-sessions-per-user); close one first",
+                    state.budgets.limits().sessions
                 );
                 return Some(frame::refusal(&envelope.refuse(error)));
-            }
+            };
             entry.insert(upstream::spawn(
                 envelope.session_id.clone(),
                 state.clone(),
                 out.clone(),
+                held.outbound(),
+                slot,
             ))
         }
+    };
+    let Some(reserved) = held.reserve_inbound(text.len()) else {
+        state.metrics.refused("busy");
+        let error = format!(
+            "Server busy: your frames waiting for their runners hold {} bytes (--max-queued-bytes); retry later",
+            state.budgets.limits().queued_bytes
+        );
+        return Some(frame::refusal(&envelope.refuse(error)));
     };
     let (queue, queue_name) = if envelope.channel == Channel::Agent {
         (&link.agent, "agent")
@@ -125,6 +170,7 @@ async fn route_frame(
     let queued = Queued {
         text: text.to_owned(),
         envelope,
+        _reserved: reserved,
     };
     match queue.try_send(queued) {
         Ok(()) => {
@@ -148,7 +194,7 @@ fn system_refusal(error: &str) -> String {
 
 async fn write_frames(
     mut sink: futures::stream::SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<String>,
+    mut frames: mpsc::Receiver<Outgoing>,
 ) {
     let hello = ServerFrame::System(SystemEvent::Connected).to_json();
     if sink.send(Message::Text(hello.into())).await.is_err() {
@@ -157,14 +203,26 @@ async fn write_frames(
     let ping_text = ServerFrame::System(SystemEvent::Ping).to_json();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     loop {
-        let text = tokio::select! {
+        let next = tokio::select! {
             frame = frames.recv() => match frame {
-                Some(text) => text,
+                Some(next) => next,
                 None => break,
             },
-            _ = ping.tick() => ping_text.clone(),
+            _ = ping.tick() => ping_text.clone().into(),
         };
-        if sink.send(Message::Text(text.into())).await.is_err() {
+        let message = match next {
+            // The reservation goes when the frame is written.
+            Outgoing::Frame(text, _reserved) => Message::Text(text.into()),
+            Outgoing::Close(code, reason) => {
+                let close = axum::extract::ws::CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break;
+            }
+        };
+        if sink.send(message).await.is_err() {
             break;
         }
     }

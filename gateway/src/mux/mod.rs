@@ -2,8 +2,8 @@
 //! of the session each frame names. Authentication and the Origin check happen before the
 //! upgrade, so a refused client gets a plain HTTP 401/403 with a JSON body.
 
+pub mod budget;
 pub mod client;
-pub mod connection_cap;
 pub mod frame;
 pub mod upstream;
 
@@ -29,10 +29,10 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
     {
         return ApiError::Forbidden(message).into_response();
     }
-    let Some(held) = state.connections.hold(&principal.0.username) else {
+    let Some(held) = state.budgets.hold(&principal.0.username) else {
         return ApiError::RateLimited(format!(
             "too many open connections: at most {} per user (--max-connections-per-user)",
-            state.connections.limit()
+            state.budgets.limits().connections
         ))
         .into_response();
     };
@@ -40,17 +40,14 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    // Frames above the limit get an error frame; only far larger ones (a client that
-    // ignores the limit) end the connection, with close code 1009.
-    let hard_limit = state.settings.max_frame_bytes.saturating_mul(4);
+    // The socket reads no message above the frame limit: a larger one is never buffered; the
+    // client gets an error frame naming the limit and the connection closes with 1009.
+    let limit = state.settings.max_frame_bytes;
     let user = principal.0;
     // Buffers grow with the frames; a small start keeps idle connections small (the
     // default 128 KiB read buffer made an idle connection cost ~130 KiB).
-    ws.max_message_size(hard_limit)
-        .max_frame_size(hard_limit)
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
         .read_buffer_size(IDLE_READ_BUFFER)
-        .on_upgrade(move |socket| async move {
-            client::serve(socket, state, user).await;
-            drop(held);
-        })
+        .on_upgrade(move |socket| client::serve(socket, state, user, held))
 }

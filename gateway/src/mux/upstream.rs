@@ -20,6 +20,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_conf
 
 use oqto_proto::mux::{Envelope, PEER_SILENCE, Refusal, SessionName};
 
+use super::budget::{Outbound, Reserved, SessionSlot};
+use super::client::Outgoing;
 use super::frame;
 use crate::state::AppState;
 #[cfg(test)]
@@ -43,6 +45,8 @@ const MAX_RUNNER_FRAME: usize = 256 * 1024 * 1024;
 pub struct Queued {
     pub text: String,
     pub envelope: Envelope,
+    /// The frame's bytes in the user's budget, given back once it is written to the runner.
+    pub _reserved: Reserved,
 }
 
 /// The client's side of a session link; dropping it closes the runner connection.
@@ -50,6 +54,7 @@ pub struct Link {
     pub agent: mpsc::Sender<Queued>,
     pub other: mpsc::Sender<Queued>,
     task: JoinHandle<()>,
+    _slot: SessionSlot,
 }
 
 impl Drop for Link {
@@ -60,19 +65,31 @@ impl Drop for Link {
 
 type Runner = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-pub fn spawn(session: SessionName, state: Arc<AppState>, out: mpsc::Sender<String>) -> Link {
+pub fn spawn(
+    session: SessionName,
+    state: Arc<AppState>,
+    out: mpsc::Sender<Outgoing>,
+    outbound: Outbound,
+    slot: SessionSlot,
+) -> Link {
     let (agent, agent_rx) = mpsc::channel(AGENT_QUEUE);
     let (other, other_rx) = mpsc::channel(OTHER_QUEUE);
-    let task = tokio::spawn(run(session, state, agent_rx, other_rx, out));
-    Link { agent, other, task }
+    let queues = (agent_rx, other_rx);
+    let task = tokio::spawn(run(session, state, queues, out, outbound));
+    Link {
+        agent,
+        other,
+        task,
+        _slot: slot,
+    }
 }
 
 async fn run(
     session: SessionName,
     state: Arc<AppState>,
-    mut agent_rx: mpsc::Receiver<Queued>,
-    mut other_rx: mpsc::Receiver<Queued>,
-    out: mpsc::Sender<String>,
+    (mut agent_rx, mut other_rx): (mpsc::Receiver<Queued>, mpsc::Receiver<Queued>),
+    out: mpsc::Sender<Outgoing>,
+    outbound: Outbound,
 ) {
     let mut pending: Option<Queued> = None;
     loop {
@@ -100,7 +117,7 @@ async fn run(
                 }
                 for frame in refused {
                     if out
-                        .send(frame::refusal(&frame.envelope.refuse(error.clone())))
+                        .send(frame::refusal(&frame.envelope.refuse(error.clone())).into())
                         .await
                         .is_err()
                     {
@@ -111,7 +128,12 @@ async fn run(
             }
         };
         let (mut sink, stream) = runner.split();
-        let mut reader = tokio::spawn(forward_runner_frames(stream, session.clone(), out.clone()));
+        let mut reader = tokio::spawn(forward_runner_frames(
+            stream,
+            session.clone(),
+            out.clone(),
+            outbound.clone(),
+        ));
         loop {
             let next = match pending.take() {
                 Some(frame) => Some(frame),
@@ -145,7 +167,7 @@ async fn run(
                 "the connection to the runner of session {session} closed; send session.create again to re-attach"
             ),
         );
-        if out.send(frame::refusal(&closed)).await.is_err() {
+        if out.send(frame::refusal(&closed).into()).await.is_err() {
             return;
         }
     }
@@ -157,14 +179,21 @@ async fn run(
 async fn forward_runner_frames<E>(
     mut stream: impl futures::Stream<Item = Result<Message, E>> + Unpin,
     session: SessionName,
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<Outgoing>,
+    outbound: Outbound,
 ) {
     while let Ok(Some(message)) = tokio::time::timeout(PEER_SILENCE, stream.next()).await {
         match message {
             Ok(Message::Text(text)) => {
-                if frame::from_runner(text.as_str(), &session)
-                    && out.send(text.as_str().to_owned()).await.is_err()
-                {
+                if !frame::from_runner(text.as_str(), &session) {
+                    continue;
+                }
+                // Waits while the client is behind: the runner is read no further meanwhile.
+                let Some(reserved) = outbound.reserve(text.len()).await else {
+                    return;
+                };
+                let outgoing = Outgoing::Frame(text.as_str().to_owned(), Some(reserved));
+                if out.send(outgoing).await.is_err() {
                     return;
                 }
             }
@@ -179,7 +208,7 @@ async fn forward_runner_frames<E>(
 async fn connect(
     session: &SessionName,
     state: &AppState,
-    out: &mpsc::Sender<String>,
+    out: &mpsc::Sender<Outgoing>,
 ) -> Result<Runner, String> {
     let mut changes = state.routes.subscribe();
     let not_found = || format!("session {session} not found");
@@ -202,7 +231,7 @@ async fn connect(
                     detail: Some("starting the session's runner".into()),
                 },
             );
-            let _ = out.send(starting).await;
+            let _ = out.send(starting.into()).await;
             let deadline = tokio::time::Instant::now() + route.start_timeout;
             loop {
                 changes.mark_unchanged();
@@ -260,13 +289,30 @@ async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mux::budget::{Budgets, Limits};
+
+    fn outbound() -> Outbound {
+        let budgets = Budgets::new(Limits {
+            connections: 1,
+            sessions: 1,
+            queued_bytes: 1 << 20,
+        });
+        budgets.hold("alice").unwrap().outbound()
+    }
+
+    fn text(outgoing: Outgoing) -> String {
+        match outgoing {
+            Outgoing::Frame(text, _) => text,
+            Outgoing::Close(..) => panic!("a close"),
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_runner_counts_as_gone() {
         let (out, mut frames) = mpsc::channel(4);
         let silent = futures::stream::pending::<Result<Message, ()>>();
         let started = tokio::time::Instant::now();
-        forward_runner_frames(silent, SessionName::parse("s1").unwrap(), out).await;
+        forward_runner_frames(silent, SessionName::parse("s1").unwrap(), out, outbound()).await;
         assert_eq!(started.elapsed(), PEER_SILENCE);
         assert!(frames.recv().await.is_none());
     }
@@ -287,8 +333,13 @@ mod tests {
         ])
         .chain(futures::stream::pending());
         let session = SessionName::parse("s1").unwrap();
-        let task = tokio::spawn(forward_runner_frames(Box::pin(stream), session, out));
-        let passed: Value = serde_json::from_str(&frames.recv().await.unwrap()).unwrap();
+        let task = tokio::spawn(forward_runner_frames(
+            Box::pin(stream),
+            session,
+            out,
+            outbound(),
+        ));
+        let passed: Value = serde_json::from_str(&text(frames.recv().await.unwrap())).unwrap();
         assert_eq!(passed["session_id"], "s1", "the frame for s2 was dropped");
         task.await.unwrap();
     }

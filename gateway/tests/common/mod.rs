@@ -70,6 +70,15 @@ impl Gateway {
 
     /// Single-node mode: Workspaces and Sessions in the operator's store at `state_dir`.
     pub async fn start_local(data_dir: &Path, state_dir: &Path, namespace: &str) -> Self {
+        Self::start_local_with(data_dir, state_dir, namespace, &[]).await
+    }
+
+    pub async fn start_local_with(
+        data_dir: &Path,
+        state_dir: &Path,
+        namespace: &str,
+        extra: &[&str],
+    ) -> Self {
         let mut command = Self::command(data_dir);
         command
             .args([
@@ -81,7 +90,8 @@ impl Gateway {
                 "50",
             ])
             .arg("--state-dir")
-            .arg(state_dir);
+            .arg(state_dir)
+            .args(extra);
         Self::spawn(command).await
     }
 
@@ -289,6 +299,11 @@ impl Mux {
 
     pub async fn send(&mut self, frame: Value) {
         self.0.send(frame).await.unwrap();
+    }
+
+    /// The close code the gateway ends the connection with.
+    pub async fn close_code(&mut self) -> u16 {
+        self.0.close_code().await.unwrap()
     }
 
     pub async fn send_raw(&mut self, text: String) {
