@@ -485,6 +485,28 @@ mod tests {
     }
 
     #[test]
+    fn copies_onto_or_into_their_source_through_links_are_refused() {
+        let (d, ws) = ws();
+        ws.write(&p("sub/f"), b"keep", true).unwrap();
+        std::os::unix::fs::symlink(".", d.path().join("ws/self")).unwrap();
+        std::fs::hard_link(d.path().join("ws/sub/f"), d.path().join("ws/hard")).unwrap();
+        // Each of these recursed until the stack overflowed, or spun forever on a truncated file.
+        for (from, to) in [
+            ("sub", "self/sub/new"),
+            ("sub", "self/sub"),
+            ("sub/f", "self/sub/f"),
+            ("sub/f", "hard"),
+        ] {
+            let err = ws.copy(&p(from), &p(to), true).unwrap_err();
+            assert!(
+                matches!(err, FileError::Refused { field: "to", .. }),
+                "{from} → {to}: {err}"
+            );
+        }
+        assert_eq!(ws.read(&p("sub/f")).unwrap().0, b"keep");
+    }
+
+    #[test]
     fn delete_rename_copy_move() {
         let (_d, ws) = ws();
         ws.write(&p("dir/f.txt"), b"hello", true).unwrap();
