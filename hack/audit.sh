@@ -21,7 +21,7 @@ deny="$root/bin/cargo-deny"
 db_dir="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
 
 if [ ! -x "$deny" ]; then
-  echo "cargo-deny $version: building from crates.io into $root (cold: about 6 min on 2 cores)" >&2
+  echo "cargo-deny $version: building from crates.io into $root (cold: 6-12 min on 2 cores, once per machine)" >&2
   start=$(date +%s)
   tmp="$root.tmp.$$"
   rm -rf "$tmp"
