@@ -30,6 +30,9 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependency audit: cargo-deny (licenses, bans, sources; advisories when the RustSec database can be had), npm audit"
+hack/audit.sh
+
 step "building tests"
 cargo test --workspace --locked --no-run
 

@@ -2,11 +2,12 @@
 //! callers run them on tokio's blocking pool.
 
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, Metadata};
+use cap_std::fs::{Dir, Metadata, OpenOptions};
 use serde::Serialize;
 
 use super::{FileError, WorkspacePath};
@@ -283,7 +284,10 @@ impl Workspace {
             .symlink_metadata(from.as_dir_path())
             .map_err(|e| FileError::io("from", from, e))?;
         if meta.is_dir() {
-            if to.display().starts_with(&format!("{}/", from.display())) || from.is_root() {
+            if to.display().starts_with(&format!("{}/", from.display()))
+                || from.is_root()
+                || self.leads_into(to, from)
+            {
                 return Err(FileError::Refused {
                     field: "to",
                     path: to.display(),
@@ -303,11 +307,76 @@ impl Workspace {
                 path: from.display(),
                 reason: "is a symlink (not copied)",
             })
+        } else if !meta.is_file() {
+            // Opening a FIFO would wait for a writer forever.
+            Err(FileError::Refused {
+                field: "from",
+                path: from.display(),
+                reason: "is not a regular file",
+            })
         } else {
-            self.root
-                .copy(from.as_dir_path(), &self.root, to.as_dir_path())
-                .map(|_| ())
-                .map_err(|e| FileError::io("from", from, e))
+            self.copy_file(from, to)
+        }
+    }
+
+    /// Copies one file. Not cap-std's `Dir::copy`: on Linux it loops forever once the source is
+    /// shorter than it was at the start, which copying a file onto itself (through a link or a
+    /// hard link) does at once by truncating it.
+    fn copy_file(&self, from: &WorkspacePath, to: &WorkspacePath) -> Result<(), FileError> {
+        let from_io = |e| FileError::io("from", from, e);
+        let to_io = |e| FileError::io("to", to, e);
+        let mut source = self
+            .root
+            .open(from.as_dir_path())
+            .map_err(from_io)?
+            .into_std();
+        let source_meta = source.metadata().map_err(from_io)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true);
+        let mut target = self
+            .root
+            .open_with(to.as_dir_path(), &options)
+            .map_err(to_io)?
+            .into_std();
+        let target_meta = target.metadata().map_err(to_io)?;
+        if (target_meta.dev(), target_meta.ino()) == (source_meta.dev(), source_meta.ino()) {
+            return Err(FileError::Refused {
+                field: "to",
+                path: to.display(),
+                reason: "is the source itself",
+            });
+        }
+        target.set_len(0).map_err(to_io)?;
+        target
+            .set_permissions(source_meta.permissions())
+            .map_err(to_io)?;
+        std::io::copy(&mut source, &mut target).map_err(to_io)?;
+        Ok(())
+    }
+
+    /// Whether `to`, links resolved, is `from` or inside it: a directory copied there would
+    /// copy itself forever. `to` need not exist; its deepest existing ancestor is resolved.
+    fn leads_into(&self, to: &WorkspacePath, from: &WorkspacePath) -> bool {
+        let Ok(from) = self.root.canonicalize(from.as_dir_path()) else {
+            return false;
+        };
+        let mut existing = to.as_dir_path().to_path_buf();
+        let mut missing = Vec::new();
+        loop {
+            let at = if existing.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                existing.as_path()
+            };
+            if let Ok(mut resolved) = self.root.canonicalize(at) {
+                resolved.extend(missing.iter().rev());
+                return resolved.starts_with(&from);
+            }
+            match existing.file_name() {
+                Some(name) => missing.push(name.to_owned()),
+                None => return false,
+            }
+            existing.pop();
         }
     }
 
@@ -413,6 +482,28 @@ mod tests {
         // Listing shows the link without following it.
         let entries = ws.list(&p(""), false).unwrap();
         assert!(entries.iter().all(|e| e.is_symlink));
+    }
+
+    #[test]
+    fn copies_onto_or_into_their_source_through_links_are_refused() {
+        let (d, ws) = ws();
+        ws.write(&p("sub/f"), b"keep", true).unwrap();
+        std::os::unix::fs::symlink(".", d.path().join("ws/self")).unwrap();
+        std::fs::hard_link(d.path().join("ws/sub/f"), d.path().join("ws/hard")).unwrap();
+        // Each of these recursed until the stack overflowed, or spun forever on a truncated file.
+        for (from, to) in [
+            ("sub", "self/sub/new"),
+            ("sub", "self/sub"),
+            ("sub/f", "self/sub/f"),
+            ("sub/f", "hard"),
+        ] {
+            let err = ws.copy(&p(from), &p(to), true).unwrap_err();
+            assert!(
+                matches!(err, FileError::Refused { field: "to", .. }),
+                "{from} → {to}: {err}"
+            );
+        }
+        assert_eq!(ws.read(&p("sub/f")).unwrap().0, b"keep");
     }
 
     #[test]
