@@ -318,6 +318,36 @@ impl TestEnv {
         cmd.arg("--namespace").arg(&self.namespace);
         cmd
     }
+
+    /// A kubeconfig (written into `dir`) that authenticates as `service_account` of this
+    /// namespace with a TokenRequest token, for the same apiserver as the admin's: an ordinary
+    /// user with only the rights RBAC gives that account.
+    pub fn kubeconfig_for(
+        &self,
+        service_account: &str,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<PathBuf> {
+        let token =
+            run_ok(
+                self.kubectl()
+                    .args(["create", "token", service_account, "--duration=1h"]),
+            )?;
+        let admin: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&self.control_plane.kubeconfig)?)?;
+        let cluster = admin["clusters"][0]["cluster"].clone();
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": cluster}],
+            "users": [{"name": service_account, "user": {"token": token.trim()}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": service_account,
+                "namespace": self.namespace}}],
+            "current-context": "test",
+        });
+        let path = dir.join(format!("{service_account}.kubeconfig"));
+        std::fs::write(&path, serde_yaml::to_string(&config)?)?;
+        Ok(path)
+    }
 }
 
 impl Drop for TestEnv {

@@ -71,32 +71,6 @@ fn apply(env: &TestEnv, manifests: &str) {
     }
 }
 
-/// A kubeconfig that authenticates as `service_account` (a TokenRequest token), for the same
-/// apiserver as the admin's.
-fn kubeconfig_for(env: &TestEnv, service_account: &str, dir: &Path) -> PathBuf {
-    let token = run_ok(
-        env.kubectl()
-            .args(["create", "token", service_account, "--duration=1h"]),
-    )
-    .unwrap();
-    let admin: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&env.control_plane.kubeconfig).unwrap())
-            .unwrap();
-    let cluster = admin["clusters"][0]["cluster"].clone();
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": cluster}],
-        "users": [{"name": service_account, "user": {"token": token.trim()}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": service_account,
-            "namespace": env.namespace}}],
-        "current-context": "test",
-    });
-    let path = dir.join(format!("{service_account}.kubeconfig"));
-    std::fs::write(&path, serde_yaml::to_string(&config).unwrap()).unwrap();
-    path
-}
-
 /// A child process with its output in a file, killed on drop.
 struct Process {
     child: Child,
@@ -334,8 +308,8 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
     let llm_base_url = format!("http://host.containers.internal:{llm_port}/v1");
 
     // The operator and the gateway, each with its chart service account's token.
-    let operator_config = kubeconfig_for(&env, "oqto-operator", dir.path());
-    let gateway_config = kubeconfig_for(&env, "oqto-gateway", dir.path());
+    let operator_config = env.kubeconfig_for("oqto-operator", dir.path()).unwrap();
+    let gateway_config = env.kubeconfig_for("oqto-gateway", dir.path()).unwrap();
     let runner_key = chart_runner_key(&env).await;
     let operator = start_operator(&env, &operator_config, &image, dir.path(), &runner_key);
     let runner_port = free_port();
@@ -456,7 +430,7 @@ async fn without_the_status_permission_the_operator_is_refused_with_an_rbac_erro
     );
     apply(&env, &rendered.replace(removed, ""));
 
-    let operator_config = kubeconfig_for(&env, "oqto-operator", dir.path());
+    let operator_config = env.kubeconfig_for("oqto-operator", dir.path()).unwrap();
     let runner_key = chart_runner_key(&env).await;
     let operator = start_operator(&env, &operator_config, &image, dir.path(), &runner_key);
     llm_keys(&env).await;

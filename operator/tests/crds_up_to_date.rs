@@ -49,3 +49,24 @@ fn crd_command_prints_every_crd() {
         .collect();
     assert_eq!(names, ["workspaces.oqto.dev", "sessions.oqto.dev"]);
 }
+
+/// The chart's admission rules for `kubectl` users come from the same allow-list and schema as
+/// the gateway's check.
+#[test]
+fn the_charts_admission_rules_are_the_generated_ones() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/oqto/templates/_workspace-user-fields.tpl");
+    let crd = serde_json::to_value(&oqto_api::crds()[0]).expect("CRD serializes");
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let generated = oqto_api::tenancy::workspace_admission_template(spec);
+    if std::env::var_os("OQTO_WRITE_GENERATED").is_some() {
+        std::fs::write(&path, &generated).expect("writes the template");
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "{} differs from the Rust types; rewrite it with \
+         `OQTO_WRITE_GENERATED=1 cargo test -p oqto-operator --test crds_up_to_date`",
+        path.display()
+    );
+}

@@ -1,0 +1,172 @@
+//! The chart's ValidatingAdmissionPolicy on the real apiserver, attacked by an ordinary
+//! `kubectl` user: a ServiceAccount token whose RBAC lets it write Workspaces, in no admin
+//! group. It must not reach the platform through a Workspace (Secrets, the LLM's endpoint and
+//! key, egress, the image), exactly as the gateway refuses it; an admin may; the user may still
+//! change their own fields of a Workspace an admin set up.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use oqto_e2e::{TestEnv, eventually, helm, repo_root, run_ok};
+use serde_json::{Value, json};
+
+fn workspace(name: &str, spec: Value) -> String {
+    json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace","metadata":{"name":name},
+        "spec":spec})
+    .to_string()
+}
+
+/// `kubectl apply --server-side` of one manifest as the given kubeconfig's user: the
+/// apiserver's answer (stdout on success, stderr on refusal).
+fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), manifest).unwrap();
+    let output = kubectl
+        .args(["apply", "--server-side", "--field-manager=vap-test", "-f"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
+    let env = TestEnv::new("vap").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = repo_root().join("charts/oqto");
+    let policy = run_ok(Command::new(helm().unwrap()).args([
+        "template",
+        "oqto",
+        chart.to_str().unwrap(),
+        "--namespace",
+        &env.namespace,
+        "--show-only",
+        "templates/admission-policy.yaml",
+    ]))
+    .unwrap();
+    let policy_file = dir.path().join("policy.yaml");
+    std::fs::write(&policy_file, &policy).unwrap();
+    run_ok(
+        env.kubectl()
+            .args(["apply", "--server-side", "-f"])
+            .arg(&policy_file),
+    )
+    .unwrap();
+
+    // mallory: may write Workspaces in this namespace, nothing more.
+    let rbac = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: mallory}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: workspace-writer}}\n\
+         rules: [{{apiGroups: [oqto.dev], resources: [workspaces], verbs: [get, list, create, update, patch]}}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: mallory}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: workspace-writer}}\n\
+         subjects: [{{kind: ServiceAccount, name: mallory, namespace: {}}}]\n",
+        env.namespace
+    );
+    apply_as(&mut env.kubectl(), &rbac).unwrap();
+    let mallory_config = env.kubeconfig_for("mallory", dir.path()).unwrap();
+    let mallory = || {
+        let mut kubectl = env.kubectl();
+        kubectl.arg("--kubeconfig").arg(&mallory_config);
+        kubectl
+    };
+
+    // The admin's password from a terminal: the attack of issue 15. The policy becomes active
+    // a moment after it is created.
+    let loot = workspace(
+        "loot",
+        json!({"owner":"mallory","runner":{"envFrom":[{"secretRef":{"name":"oqto-admin"}}]}}),
+    );
+    let refusal = eventually("the policy refuses", Duration::from_secs(30), || {
+        let answer = apply_as(&mut mallory(), &loot);
+        async move { answer.err() }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refusal.contains("spec.runner.envFrom: only an Oqto admin may set this field"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("ValidatingAdmissionPolicy"), "{refusal}");
+
+    for (spec, field) in [
+        (
+            json!({"owner":"mallory","runner":{"env":[{"name":"K","valueFrom":{"secretKeyRef":{"name":"bob-llm","key":"k"}}}]}}),
+            "spec.runner.env",
+        ),
+        (
+            json!({"owner":"mallory","llm":{"provider":"openai","model":"m","baseUrl":"http://attacker.example"}}),
+            "spec.llm.baseUrl",
+        ),
+        (
+            json!({"owner":"mallory","llm":{"provider":"openai","model":"m","credentialsSecretRef":{"name":"bob-llm"}}}),
+            "spec.llm.credentialsSecretRef.name",
+        ),
+        (
+            json!({"owner":"mallory","network":{"egress":"Open"}}),
+            "spec.network.egress",
+        ),
+        (
+            json!({"owner":"mallory","runner":{"image":"attacker/miner"}}),
+            "spec.runner.image",
+        ),
+        (
+            json!({"owner":"mallory","storage":{"storageClassName":"fast"}}),
+            "spec.storage.storageClassName",
+        ),
+    ] {
+        let refusal = apply_as(&mut mallory(), &workspace("loot", spec)).unwrap_err();
+        assert!(
+            refusal.contains(&format!("{field}: only an Oqto admin")),
+            "{field}: {refusal}"
+        );
+    }
+
+    // What a user may set passes, with the CRD's defaults (egress, access modes) applied.
+    apply_as(
+        &mut mallory(),
+        &workspace(
+            "mine",
+            json!({"owner":"mallory","displayName":"Mine","storage":{"size":"2Gi"},
+            "lifecycle":{"idleTimeout":"10m"},"llm":{"provider":"openai","model":"gpt"}}),
+        ),
+    )
+    .unwrap();
+
+    // An admin sets up a Workspace with an image and open egress; mallory may change her own
+    // fields of it but not the admin's.
+    let set_up =
+        json!({"owner":"mallory","runner":{"image":"team/runner:1"},"network":{"egress":"Open"}});
+    apply_as(&mut env.kubectl(), &workspace("set-up", set_up)).unwrap();
+    let patch = |patch: Value| {
+        let output = mallory()
+            .args(["patch", "workspace", "set-up", "--type=merge", "-p"])
+            .arg(patch.to_string())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (kept, error) = patch(json!({"spec":{"lifecycle":{"idleTimeout":"45m"}}}));
+    assert!(kept, "her own field, the admin's values kept: {error}");
+    let (changed, error) = patch(json!({"spec":{"runner":{"image":"attacker/miner"}}}));
+    assert!(!changed, "the admin's image is not hers to change");
+    assert!(
+        error.contains("spec.runner.image: only an Oqto admin"),
+        "{error}"
+    );
+
+    // Cluster-wide objects: removed here (the namespace goes with the test's TestEnv).
+    let _ = env
+        .kubectl()
+        .args(["delete", "--ignore-not-found", "-f"])
+        .arg(&policy_file)
+        .output();
+}
