@@ -77,12 +77,15 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
     };
 
     // The admin's password from a terminal: the attack of issue 15. The policy becomes active
-    // a moment after it is created.
-    let loot = workspace(
-        "loot",
-        json!({"owner":"mallory","runner":{"envFrom":[{"secretRef":{"name":"oqto-admin"}}]}}),
-    );
+    // a moment after it is created; a new name each try, since one created before that would
+    // be an update afterwards, and an update may keep a value that is already there.
+    let mut attempt = 0;
     let refusal = eventually("the policy refuses", Duration::from_secs(30), || {
+        attempt += 1;
+        let loot = workspace(
+            &format!("loot-{attempt}"),
+            json!({"owner":"mallory","runner":{"envFrom":[{"secretRef":{"name":"oqto-admin"}}]}}),
+        );
         let answer = apply_as(&mut mallory(), &loot);
         async move { answer.err() }
     })
