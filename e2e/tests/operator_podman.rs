@@ -57,6 +57,7 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
             &namespace,
             "dev",
             json!({"owner":"alice","storage":{"reclaimPolicy":"Delete"},
+                "runner":{"resources":{"limits":{"memory":"768Mi","cpu":"1500m"}}},
                 "llm":{"provider":"scripted","model":"scripted","credentialsSecretRef":{"name":"llm-keys"}}}),
         ))
         .unwrap();
@@ -121,6 +122,22 @@ async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume(
     let (user_ok, user) = podman(&["exec", &container, "id", "-u"]);
     assert!(user_ok);
     assert_eq!(user, "1000", "the runner is not root");
+    // The Workspace's limits and a pids limit hold the runner (a fork bomb, a memory hog).
+    let (_, limits) = podman(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+        &container,
+    ]);
+    assert_eq!(
+        limits,
+        format!("{} 1500000000 {}", 768 * 1024 * 1024, render::PIDS_LIMIT)
+    );
+    // Published on 127.0.0.1, but any local process without the runner's token gets nothing.
+    for path in ["/activity", "/metrics", "/ws"] {
+        let answer = reqwest::get(format!("{endpoint}{path}")).await.unwrap();
+        assert_eq!(answer.status(), 401, "{path} without the token");
+    }
 
     let (_, key) = podman(&["exec", &container, "printenv", "OQTO_LLM_API_KEY"]);
     assert_eq!(

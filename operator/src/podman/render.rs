@@ -1,6 +1,7 @@
 //! The plan as a Podman container and volumes (pure): the same runner as on Kubernetes, with the
 //! same restrictions where Podman has them (non-root user, all capabilities dropped, no new
-//! privileges, read-only root with a tmpfs /tmp), published on loopback only.
+//! privileges, read-only root with a tmpfs /tmp, the Workspace's memory and CPU limits and a
+//! pids limit), published on loopback only.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,21 @@ pub const LABEL_RUNNER_HASH: &str = "oqto.dev/runner-hash";
 pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
 /// The id of the local store whose Session or Workspace the object serves.
 pub const LABEL_STORE: &str = "oqto.dev/store";
+
+/// Processes one runner may hold (a fork bomb in its terminal stops here, not at the host's
+/// limit), whatever the Workspace says.
+pub const PIDS_LIMIT: i64 = 4096;
+
+/// The Workspace's memory (bytes) and CPU (billionths of a CPU) limits, as Podman takes them.
+fn limits(plan: &RunnerPlan) -> (Option<i64>, Option<i64>) {
+    let limit = |name: &str, scale: f64| {
+        let text = &plan.resources.as_ref()?.limits.as_ref()?.get(name)?.0;
+        let value = oqto_api::rules::quantity(text)? * scale;
+        // Below one byte or one billionth of a CPU there is nothing to give.
+        (value >= 1.0 && value < i64::MAX as f64).then_some(value as i64)
+    };
+    (limit("memory", 1.0), limit("cpu", 1e9))
+}
 
 fn runner_port() -> String {
     format!("{}/tcp", crate::core::RUNNER_PORT)
@@ -55,6 +71,7 @@ pub fn container(
     secret_env: &[(String, String)],
 ) -> ContainerCreateBody {
     let [files, home] = volume_names(&plan.namespace, &plan.storage);
+    let (memory, nano_cpus) = limits(plan);
     let mut labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
     labels.insert(LABEL_NAMESPACE.into(), plan.namespace.clone());
     labels.insert(LABEL_SESSION_UID.into(), session_uid.into());
@@ -90,6 +107,11 @@ pub fn container(
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=512m".into())])),
+            pids_limit: Some(PIDS_LIMIT),
+            memory,
+            // No swap beyond the memory limit, as on Kubernetes.
+            memory_swap: memory,
+            nano_cpus,
             ..Default::default()
         }),
         labels: None,
@@ -116,6 +138,29 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_workspaces_limits_become_the_containers() {
+        let ws: oqto_api::Workspace =
+            serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
+            "metadata":{"name":"w","namespace":"default"},"spec":{"owner":"a",
+            "runner":{"resources":{"limits":{"memory":"512Mi","cpu":"1500m"}}}}}))
+            .unwrap();
+        let s: oqto_api::Session =
+            serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
+            "metadata":{"name":"s","namespace":"default","uid":"u"},"spec":{"workspaceRef":{"name":"w"}}}))
+            .unwrap();
+        let defaults = OperatorDefaults {
+            runner_image: Some("img".into()),
+            ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
+        };
+        let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
+        let host = container(&plan, "u", &[]).host_config.unwrap();
+        assert_eq!(host.memory, Some(512 * 1024 * 1024));
+        assert_eq!(host.memory_swap, host.memory, "no swap beyond it");
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
+        assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+    }
+
+    #[test]
     fn the_container_is_restricted_and_published_on_loopback_only() {
         let ws: oqto_api::Workspace =
             serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Workspace",
@@ -140,6 +185,8 @@ mod tests {
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert!(body.env.as_ref().unwrap().contains(&"K=v".to_owned()));
+        assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+        assert_eq!((host.memory, host.nano_cpus), (None, None), "none asked");
         let token = format!("PI_BRIDGE_TOKEN={}", plan.token.expose());
         assert!(body.env.as_ref().unwrap().contains(&token));
         let labels = body.labels.as_ref().unwrap();
