@@ -345,6 +345,166 @@ async fn queued_bytes_and_linked_sessions_are_capped_per_user() {
     assert!(given_back, "the closed connection's bytes were given back");
 }
 
+/// Users change their own password (knowing the current one); admins reset passwords and
+/// disable users. A change or reset ends every earlier session token; a disabled user gets
+/// nothing with a token, an API key or a login, and an admin cannot lock themselves out.
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_change_and_admins_reset_and_disable_users() {
+    let started = start("gw-passwords", &[]).await;
+    let rest = &started.rest;
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    let bob = rest.user(&admin, "bob").await;
+    let me = |token: String| async move {
+        rest.call(Method::GET, "/api/auth/me", Cred::Bearer(&token), None)
+            .await
+    };
+
+    // A stolen token without the password cannot change it.
+    let (status, answer) = rest
+        .call(
+            Method::PUT,
+            "/api/auth/password",
+            Cred::Bearer(&alice),
+            Some(json!({"current_password": "guess", "new_password": "alice-new-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("current_password")
+    );
+    let (status, answer) = rest
+        .call(
+            Method::PUT,
+            "/api/auth/password",
+            Cred::Bearer(&alice),
+            Some(json!({"current_password": "alice-password", "new_password": "short"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("new_password:")
+    );
+    rest.ok(
+        Method::PUT,
+        "/api/auth/password",
+        &alice,
+        Some(json!({"current_password": "alice-password", "new_password": "alice-new-password"})),
+    )
+    .await;
+    let (status, answer) = me(alice.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old token ends: {answer}"
+    );
+    assert_eq!(answer["code"], "password_changed");
+    let (status, _) = rest
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            Cred::None,
+            Some(json!({"username": "alice", "password": "alice-password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password ends");
+    let alice = rest.login("alice", "alice-new-password").await;
+    assert_eq!(me(alice.clone()).await.0, StatusCode::OK);
+
+    // Only admins reset, and a reset ends the user's sessions.
+    let (status, _) = rest
+        .call(
+            Method::PUT,
+            "/api/users/bob/password",
+            Cred::Bearer(&alice),
+            Some(json!({"password": "taken-over-by-alice"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    rest.ok(
+        Method::PUT,
+        "/api/users/bob/password",
+        &admin,
+        Some(json!({"password": "bob-reset-password"})),
+    )
+    .await;
+    assert_eq!(me(bob).await.0, StatusCode::UNAUTHORIZED);
+    rest.login("bob", "bob-reset-password").await;
+
+    // Disabled: token, API key and login refused at once; enabled again, a login works.
+    let key = rest
+        .ok(
+            Method::POST,
+            "/api/keys",
+            &alice,
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    let (status, _) = rest
+        .call(
+            Method::PATCH,
+            "/api/users/alice",
+            Cred::Bearer(&alice),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not by a user");
+    let disabled = rest
+        .ok(
+            Method::PATCH,
+            "/api/users/alice",
+            &admin,
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled["disabled"], true);
+    let (status, answer) = me(alice).await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("account_disabled"))
+    );
+    let (status, _) = rest
+        .call(Method::GET, "/api/auth/me", Cred::ApiKey(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the API key too");
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            Cred::None,
+            Some(json!({"username": "alice", "password": "alice-new-password"})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("account_disabled"))
+    );
+    let (status, answer) = rest
+        .call(
+            Method::PATCH,
+            &format!("/api/users/{}", ADMIN.0),
+            Cred::Bearer(&admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    rest.ok(
+        Method::PATCH,
+        "/api/users/alice",
+        &admin,
+        Some(json!({"disabled": false})),
+    )
+    .await;
+    rest.login("alice", "alice-new-password").await;
+}
+
 /// A token that was logged out is worth nothing, as a bearer token and as the cookie (someone
 /// who copied it, a shared browser); a new login works.
 #[tokio::test(flavor = "multi_thread")]

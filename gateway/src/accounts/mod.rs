@@ -43,6 +43,12 @@ pub struct User {
     pub username: String,
     pub role: Role,
     pub created_at: i64,
+    /// A disabled user cannot log in, and their tokens and keys are refused.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Bumped by every password change or reset; session tokens carry it.
+    #[serde(skip)]
+    pub credentials_version: i64,
 }
 
 impl User {
@@ -157,6 +163,8 @@ impl Accounts {
             username: username.to_owned(),
             role,
             created_at: now_ms(),
+            disabled: false,
+            credentials_version: 0,
         };
         let inserted = self.conn().execute(
             "INSERT INTO users (id, username, password_hash, role, created_at)
@@ -178,7 +186,7 @@ impl Accounts {
     }
 
     fn user_where(&self, column: &str, value: &str) -> Result<Option<User>, AccountsError> {
-        let sql = format!("SELECT id, username, role, created_at FROM users WHERE {column} = ?1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
         Ok(self
             .conn()
             .prepare_cached(&sql)?
@@ -188,8 +196,9 @@ impl Accounts {
 
     pub fn list_users(&self) -> Result<Vec<User>, AccountsError> {
         let conn = self.conn();
-        let mut statement = conn
-            .prepare_cached("SELECT id, username, role, created_at FROM users ORDER BY username")?;
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))?;
         let users = statement.query_map([], row_to_user)?;
         Ok(users.collect::<Result<_, _>>()?)
     }
@@ -203,6 +212,36 @@ impl Accounts {
             > 0)
     }
 
+    /// Sets a user's password (their own change, or an admin's reset) and bumps their
+    /// credentials version, so every session token issued before stops working. False for an
+    /// unknown user.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<bool, AccountsError> {
+        password::check(password).map_err(AccountsError::InvalidPassword)?;
+        let secret = password.to_owned();
+        let _turn = self.hashing_turn().await?;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&secret))
+            .await
+            .map_err(|e| AccountsError::Internal(e.to_string()))?
+            .map_err(AccountsError::Internal)?;
+        Ok(self.conn().execute(
+            "UPDATE users SET password_hash = ?2, credentials_version = credentials_version + 1
+             WHERE username = ?1",
+            params![username, hash],
+        )? > 0)
+    }
+
+    /// Disables or enables a user. False for an unknown user.
+    pub fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, AccountsError> {
+        Ok(self.conn().execute(
+            "UPDATE users SET disabled = ?2 WHERE username = ?1",
+            params![username, i64::from(disabled)],
+        )? > 0)
+    }
+
     /// The user whose password this is; None for an unknown user or a wrong password. An
     /// unknown user costs a hash verification too, so timing does not tell names apart.
     pub async fn verify_login(
@@ -212,10 +251,12 @@ impl Accounts {
     ) -> Result<Option<User>, AccountsError> {
         let row = self
             .conn()
-            .prepare_cached(
-                "SELECT id, username, role, created_at, password_hash FROM users WHERE username = ?1",
-            )?
-            .query_row([username], |row| Ok((row_to_user(row)?, row.get::<_, String>(4)?)))
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
+            ))?
+            .query_row([username], |row| {
+                Ok((row_to_user(row)?, row.get::<_, String>(6)?))
+            })
             .optional()?;
         let (user, stored) = match row {
             Some((user, stored)) => (Some(user), stored),
@@ -316,11 +357,11 @@ impl Accounts {
         let conn = self.conn();
         let found = conn
             .prepare_cached(
-                "SELECT u.id, u.username, u.role, u.created_at, k.id FROM api_keys k
+                "SELECT u.id, u.username, u.role, u.created_at, u.disabled, u.credentials_version, k.id FROM api_keys k
                  JOIN users u ON u.id = k.user_id WHERE k.hash = ?1 AND k.revoked_at IS NULL",
             )?
             .query_row([keys::digest(key)], |row| {
-                Ok((row_to_user(row)?, row.get::<_, String>(4)?))
+                Ok((row_to_user(row)?, row.get::<_, String>(6)?))
             })
             .optional()?;
         let Some((user, key_id)) = found else {
@@ -336,12 +377,17 @@ impl Accounts {
     }
 }
 
+/// The columns `row_to_user` reads, in its order.
+const USER_COLUMNS: &str = "id, username, role, created_at, disabled, credentials_version";
+
 fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
         role: Role::parse(&row.get::<_, String>(2)?),
         created_at: row.get(3)?,
+        disabled: row.get::<_, i64>(4)? != 0,
+        credentials_version: row.get(5)?,
     })
 }
 

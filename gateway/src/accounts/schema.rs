@@ -32,6 +32,12 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     ",
+    // 3: disabled accounts, and a counter that a password change or reset bumps: session
+    // tokens carry the value they were issued under, so earlier ones stop working.
+    "
+    ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN credentials_version INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

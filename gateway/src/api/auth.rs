@@ -73,6 +73,12 @@ pub async fn login(
             "wrong username or password",
         ));
     };
+    if user.disabled {
+        return Err(crate::auth::unauthenticated(
+            "account_disabled",
+            "this account is disabled; ask an admin",
+        ));
+    }
     logged_in(&state, user)
 }
 

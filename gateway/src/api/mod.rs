@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -43,6 +43,9 @@ pub use users::Items;
         users::list,
         users::create,
         users::delete,
+        users::update,
+        users::reset_password,
+        users::change_password,
         users::list_keys,
         users::create_key,
         users::revoke_key,
@@ -70,7 +73,12 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/auth/bootstrap", post(auth::bootstrap))
         .route("/users", get(users::list).post(users::create))
-        .route("/users/{username}", delete(users::delete))
+        .route("/auth/password", put(users::change_password))
+        .route(
+            "/users/{username}",
+            delete(users::delete).patch(users::update),
+        )
+        .route("/users/{username}/password", put(users::reset_password))
         .route("/keys", get(users::list_keys).post(users::create_key))
         .route("/keys/{id}", delete(users::revoke_key))
         .route(

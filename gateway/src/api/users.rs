@@ -80,6 +80,115 @@ pub async fn delete(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The caller's password now: a token left in a browser does not let anyone change it.
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `PUT /api/auth/password`: the caller changes their own password. Every session token
+/// issued before stops working (this request's too; log in again).
+#[utoipa::path(put, path = "/api/auth/password", tag = "auth", request_body = ChangePassword,
+    responses((status = 204), (status = 401), (status = 403), (status = 422)))]
+pub async fn change_password(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: ChangePassword = from_json(&body)?;
+    let username = &principal.user().username;
+    let verified = state
+        .auth
+        .accounts
+        .verify_login(username, &request.current_password)
+        .await
+        .map_err(accounts_error)?;
+    if verified.is_none() {
+        return Err(ApiError::Forbidden(
+            "current_password: that is not your password".into(),
+        ));
+    }
+    set_password(&state, username, &request.new_password, "new_password").await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    pub password: String,
+}
+
+/// `PUT /api/users/{username}/password` (admins): sets another user's password; their session
+/// tokens stop working.
+#[utoipa::path(put, path = "/api/users/{username}/password", tag = "users",
+    request_body = ResetPassword,
+    responses((status = 204), (status = 403), (status = 404), (status = 422)))]
+pub async fn reset_password(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
+    let request: ResetPassword = from_json(&body)?;
+    set_password(&state, &username, &request.password, "password").await
+}
+
+async fn set_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    field: &'static str,
+) -> Result<StatusCode, ApiError> {
+    match state.auth.accounts.set_password(username, password).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::NotFound(format!("user {username:?} not found"))),
+        Err(crate::accounts::AccountsError::InvalidPassword(reason)) => {
+            Err(ApiError::invalid_field(field, reason))
+        }
+        Err(error) => Err(accounts_error(error)),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// A disabled user cannot log in; their tokens and API keys are refused at once.
+    pub disabled: bool,
+}
+
+/// `PATCH /api/users/{username}` (admins): disables or enables a user.
+#[utoipa::path(patch, path = "/api/users/{username}", tag = "users", request_body = UpdateUser,
+    responses((status = 200, body = User), (status = 403), (status = 404), (status = 422)))]
+pub async fn update(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<Json<User>, ApiError> {
+    principal.require_admin()?;
+    let request: UpdateUser = from_json(&body)?;
+    if request.disabled && username == principal.user().username {
+        return Err(ApiError::invalid_field(
+            "disabled",
+            "admins cannot disable themselves (another admin can)",
+        ));
+    }
+    let accounts = &state.auth.accounts;
+    if !accounts
+        .set_disabled(&username, request.disabled)
+        .map_err(accounts_error)?
+    {
+        return Err(ApiError::NotFound(format!("user {username:?} not found")));
+    }
+    accounts
+        .user_by_name(&username)
+        .map_err(accounts_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("user {username:?} not found")))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
     /// What the key is for (shown in listings).
     pub name: String,

@@ -22,6 +22,9 @@ pub struct Claims {
     pub preferred_username: String,
     pub role: String,
     pub roles: Vec<String>,
+    /// The user's credentials version at issue: a password change since refuses the token.
+    #[serde(default)]
+    pub cred: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +73,7 @@ impl Tokens {
             preferred_username: user.username.clone(),
             role: role.into(),
             roles: vec![role.into()],
+            cred: user.credentials_version,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }
@@ -102,6 +106,8 @@ mod tests {
             username: "alice".into(),
             role: Role::User,
             created_at: 0,
+            disabled: false,
+            credentials_version: 3,
         }
     }
 
@@ -113,6 +119,7 @@ mod tests {
         let claims = tokens.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u1", "alice"));
         assert_eq!(claims.roles, vec!["user".to_owned()]);
+        assert_eq!(claims.cred, 3, "the credentials version it was issued under");
         // Another secret, a flipped signature character, or garbage: all invalid.
         let other =
             Tokens::new(b"another-secret-another-secret-12", Duration::from_secs(60)).unwrap();

@@ -59,12 +59,20 @@ impl Auth {
                         "this token was logged out; log in again",
                     ));
                 }
-                self.accounts
+                let user = self
+                    .accounts
                     .user_by_id(&claims.sub)
                     .map_err(|e| ApiError::Unavailable(e.to_string()))?
                     .ok_or_else(|| {
                         unauthenticated("invalid_token", "the token's user no longer exists")
-                    })?
+                    })?;
+                if claims.cred != user.credentials_version {
+                    return Err(unauthenticated(
+                        "password_changed",
+                        "the password changed since this token was issued; log in again",
+                    ));
+                }
+                user
             }
             Credential::ApiKey(key) => self
                 .accounts
@@ -74,6 +82,12 @@ impl Auth {
                     unauthenticated("invalid_api_key", "the API key is unknown or revoked")
                 })?,
         };
+        if user.disabled {
+            return Err(unauthenticated(
+                "account_disabled",
+                "this account is disabled; ask an admin",
+            ));
+        }
         Ok(user)
     }
 
