@@ -4,13 +4,11 @@ import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
 import { frameSession, type OutgoingFrame, type ServerFrame } from "../mux/frames";
 import type { Attach } from "../session/useAttach";
-import { base64ToBytes, bytesToBase64, bytesToText, imageType, textToBase64 } from "./base64";
+import { bytesToBase64, textToBase64 } from "./base64";
+import { downloadBlob, type Preview, previewOf } from "./preview";
 import { joinPath, mergeTree, parentOf, sortEntries } from "./tree";
 
-type Open =
-  | { kind: "text"; path: string; saved: string; text: string; truncated: boolean }
-  | { kind: "image"; path: string; url: string; bytes: Uint8Array }
-  | { kind: "binary"; path: string; size: number; bytes: Uint8Array };
+type Open = Preview;
 
 /** The workspace's files: tree, view, edit and save, upload, download; refreshed when the agent
  * has run a tool (it may have written something). */
@@ -47,15 +45,7 @@ export function FilesView({ session, attach, visible }: { session: string; attac
     (path: string) =>
       files({ type: "read", path }).then((reply) => {
         const result = reply as Extract<ServerFrame, { type: "read_result" }>;
-        const bytes = base64ToBytes(result.content);
-        const image = imageType(path);
-        if (image) {
-          setOpen({ kind: "image", path, bytes, url: `data:${image};base64,${result.content}` });
-          return;
-        }
-        const text = bytesToText(bytes);
-        if (text === null) setOpen({ kind: "binary", path, size: result.size ?? bytes.length, bytes });
-        else setOpen({ kind: "text", path, saved: text, text, truncated: !!result.truncated });
+        setOpen(previewOf(path, result.content, result.size ?? undefined, !!result.truncated));
       }),
     [files],
   );
@@ -117,7 +107,7 @@ export function FilesView({ session, attach, visible }: { session: string; attac
   const download = () => {
     if (!open) return;
     const bytes = open.kind === "text" ? new TextEncoder().encode(open.text) : open.bytes;
-    const url = URL.createObjectURL(new Blob([bytes as BlobPart]));
+    const url = URL.createObjectURL(downloadBlob(bytes));
     const a = document.createElement("a");
     a.href = url;
     a.download = open.path.split("/").pop() ?? "file";
