@@ -7,6 +7,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 started=$(date +%s)
+# One build per run: incremental caches only cost disk (tens of GiB across runs) here.
+export CARGO_INCREMENTAL=0
 step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 
 step "checking tools"
