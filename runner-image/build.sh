@@ -44,5 +44,7 @@ cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/ru
 echo "building $tag from $base" >&2
 start=$(date +%s)
 podman build ${OQTO_QUIET_BUILD:+--quiet} --build-arg "BASE_IMAGE=$base" --label "dev.oqto.build-key=$key" --tag "$tag" --file "$context/Containerfile" "$context" >&2
+# The build it replaced (untagged, ours by the label) goes: such leftovers filled disks.
+podman image prune --force --filter label=dev.oqto.build-key >/dev/null 2>&1 || true
 echo "built $tag in $(( $(date +%s) - start ))s" >&2
 echo "$tag"

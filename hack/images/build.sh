@@ -22,6 +22,12 @@ base="${BASE_IMAGE:-$("$root/hack/images/base.sh" minimal)}"
 base_id="$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")"
 
 # build NAME CONTAINERFILE FILE... : stages the files under bin/ (ui/ for a directory) and builds
+# The builds a new one replaced (untagged, and ours by their label): left alone they filled a
+# developer's disk at tens of GiB. Images a container still uses stay.
+prune_replaced() {
+  podman image prune --force --filter label=dev.oqto.build-key >/dev/null 2>&1 || true
+}
+
 # localhost/NAME:TAG unless an image of the same key exists.
 build() {
   local name="$1" containerfile="$2"; shift 2
@@ -44,6 +50,7 @@ build() {
     podman build --quiet --build-arg "BASE_IMAGE=$base" --label "dev.oqto.build-key=$key" \
       --tag "$image" --file "$context/Containerfile" "$context" >/dev/null
     say "built $image"
+    prune_replaced
   fi
   rm -rf "$context"
   echo "$image"
