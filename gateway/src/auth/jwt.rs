@@ -119,7 +119,10 @@ mod tests {
         let claims = tokens.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u1", "alice"));
         assert_eq!(claims.roles, vec!["user".to_owned()]);
-        assert_eq!(claims.cred, 3, "the credentials version it was issued under");
+        assert_eq!(
+            claims.cred, 3,
+            "the credentials version it was issued under"
+        );
         // Another secret, a flipped signature character, or garbage: all invalid.
         let other =
             Tokens::new(b"another-secret-another-secret-12", Duration::from_secs(60)).unwrap();
