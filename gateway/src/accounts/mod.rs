@@ -143,6 +143,17 @@ impl Accounts {
             .query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
     }
 
+    /// Checks a new password's rules and hashes it, on the blocking pool and in turn.
+    async fn hash_new_password(&self, password: &str) -> Result<String, AccountsError> {
+        password::check(password).map_err(AccountsError::InvalidPassword)?;
+        let secret = password.to_owned();
+        let _turn = self.hashing_turn().await?;
+        tokio::task::spawn_blocking(move || password::hash(&secret))
+            .await
+            .map_err(|e| AccountsError::Internal(e.to_string()))?
+            .map_err(AccountsError::Internal)
+    }
+
     /// Creates a user (hashing on the blocking pool).
     pub async fn create_user(
         &self,
@@ -151,13 +162,7 @@ impl Accounts {
         role: Role,
     ) -> Result<User, AccountsError> {
         check_username(username).map_err(AccountsError::InvalidUsername)?;
-        password::check(password).map_err(AccountsError::InvalidPassword)?;
-        let secret = password.to_owned();
-        let _turn = self.hashing_turn().await?;
-        let hash = tokio::task::spawn_blocking(move || password::hash(&secret))
-            .await
-            .map_err(|e| AccountsError::Internal(e.to_string()))?
-            .map_err(AccountsError::Internal)?;
+        let hash = self.hash_new_password(password).await?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.to_owned(),
@@ -220,13 +225,7 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<bool, AccountsError> {
-        password::check(password).map_err(AccountsError::InvalidPassword)?;
-        let secret = password.to_owned();
-        let _turn = self.hashing_turn().await?;
-        let hash = tokio::task::spawn_blocking(move || password::hash(&secret))
-            .await
-            .map_err(|e| AccountsError::Internal(e.to_string()))?
-            .map_err(AccountsError::Internal)?;
+        let hash = self.hash_new_password(password).await?;
         Ok(self.conn().execute(
             "UPDATE users SET password_hash = ?2, credentials_version = credentials_version + 1
              WHERE username = ?1",
