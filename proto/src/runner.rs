@@ -33,4 +33,4 @@ pub const OPERATOR_SET: [&str; 8] = [
     ENV_TOKEN,
 ];
 
-pub use crate::runner_token::{RunnerKey, RunnerToken, TOKEN_HEADER};
+pub use crate::runner_token::{RunnerKey, RunnerToken};

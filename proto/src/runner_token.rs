@@ -12,9 +12,6 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// The header that carries the token (`Authorization: Bearer <token>`).
-pub const TOKEN_HEADER: &str = "authorization";
-
 /// Shortest key accepted: anything shorter is a mistake in the configuration.
 pub const MIN_KEY_BYTES: usize = 32;
 
