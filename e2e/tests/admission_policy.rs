@@ -34,10 +34,8 @@ fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
     }
 }
 
-#[tokio::test]
-async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
-    let env = TestEnv::new("vap").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+/// The chart's policies, applied as the cluster admin; the file to delete them with.
+fn install_policies(env: &TestEnv, dir: &std::path::Path) -> std::path::PathBuf {
     let chart = repo_root().join("charts/oqto");
     let policy = run_ok(Command::new(helm().unwrap()).args([
         "template",
@@ -49,7 +47,7 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
         "templates/admission-policy.yaml",
     ]))
     .unwrap();
-    let policy_file = dir.path().join("policy.yaml");
+    let policy_file = dir.join("policy.yaml");
     std::fs::write(&policy_file, &policy).unwrap();
     run_ok(
         env.kubectl()
@@ -57,19 +55,32 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
             .arg(&policy_file),
     )
     .unwrap();
+    policy_file
+}
 
-    // mallory: may write Workspaces in this namespace, nothing more.
+/// A ServiceAccount that may write Workspaces in the test's namespace, nothing more: its
+/// kubeconfig.
+fn workspace_writer(env: &TestEnv, name: &str, dir: &std::path::Path) -> std::path::PathBuf {
     let rbac = format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: mallory}}\n---\n\
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}}}\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: workspace-writer}}\n\
          rules: [{{apiGroups: [oqto.dev], resources: [workspaces], verbs: [get, list, create, update, patch]}}]\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: mallory}}\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {name}}}\n\
          roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: workspace-writer}}\n\
-         subjects: [{{kind: ServiceAccount, name: mallory, namespace: {}}}]\n",
+         subjects: [{{kind: ServiceAccount, name: {name}, namespace: {}}}]\n",
         env.namespace
     );
     apply_as(&mut env.kubectl(), &rbac).unwrap();
-    let mallory_config = env.kubeconfig_for("mallory", dir.path()).unwrap();
+    env.kubeconfig_for(name, dir).unwrap()
+}
+
+#[tokio::test]
+async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
+    let env = TestEnv::new("vap").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = install_policies(&env, dir.path());
+    // mallory: may write Workspaces in this namespace, nothing more.
+    let mallory_config = workspace_writer(&env, "mallory", dir.path());
     let mallory = || {
         let mut kubectl = env.kubectl();
         kubectl.arg("--kubeconfig").arg(&mallory_config);
@@ -167,6 +178,100 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
     );
 
     // Cluster-wide objects: removed here (the namespace goes with the test's TestEnv).
+    let _ = env
+        .kubectl()
+        .args(["delete", "--ignore-not-found", "-f"])
+        .arg(&policy_file)
+        .output();
+}
+
+/// Acceptance of issue 15 for `kubectl`: an admin defines `standard` and `open-egress`; a user
+/// allowed only `standard` cannot create a Workspace of the other, but may of `standard` (and
+/// of the default class, `standard` in the chart, by naming none).
+#[tokio::test]
+async fn kubectl_users_choose_only_the_classes_open_to_them() {
+    let env = TestEnv::new("vap-class").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = install_policies(&env, dir.path());
+    let alice_config = workspace_writer(&env, "alice", dir.path());
+    let alice_name = format!("system:serviceaccount:{}:alice", env.namespace);
+    let class = |name: &str, spec: Value| {
+        json!({"apiVersion":"oqto.dev/v1alpha1","kind":"WorkspaceClass","metadata":{"name":name},
+            "spec":spec})
+        .to_string()
+    };
+    apply_as(
+        &mut env.kubectl(),
+        &class(
+            "standard",
+            json!({"users":[alice_name],"network":{"egress":"Restricted"}}),
+        ),
+    )
+    .unwrap();
+    apply_as(
+        &mut env.kubectl(),
+        &class(
+            "open-egress",
+            json!({"users":["bob"],"network":{"egress":"Open"}}),
+        ),
+    )
+    .unwrap();
+    let alice = || {
+        let mut kubectl = env.kubectl();
+        kubectl.arg("--kubeconfig").arg(&alice_config);
+        kubectl
+    };
+
+    let mut attempt = 0;
+    let refusal = eventually("the class policy refuses", Duration::from_secs(30), || {
+        attempt += 1;
+        let open = workspace(
+            &format!("open-{attempt}"),
+            json!({"owner":"alice","workspaceClassName":"open-egress"}),
+        );
+        let answer = apply_as(&mut alice(), &open);
+        async move { answer.err() }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refusal.contains(&format!(
+            "spec.workspaceClassName: workspace class open-egress is not open to {alice_name}"
+        )),
+        "{refusal}"
+    );
+    apply_as(
+        &mut alice(),
+        &workspace(
+            "mine",
+            json!({"owner":"alice","workspaceClassName":"standard"}),
+        ),
+    )
+    .unwrap();
+    apply_as(
+        &mut alice(),
+        &workspace("by-default", json!({"owner":"alice"})),
+    )
+    .unwrap();
+    // The class is fixed at creation: no way into open-egress by an update either.
+    let output = alice()
+        .args(["patch", "workspace", "mine", "--type=merge", "-p"])
+        .arg(json!({"spec":{"workspaceClassName":"open-egress"}}).to_string())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("workspaceClassName"), "{error}");
+    // The admin may.
+    apply_as(
+        &mut env.kubectl(),
+        &workspace(
+            "admins",
+            json!({"owner":"alice","workspaceClassName":"open-egress"}),
+        ),
+    )
+    .unwrap();
+
     let _ = env
         .kubectl()
         .args(["delete", "--ignore-not-found", "-f"])

@@ -51,6 +51,11 @@ pub struct Settings {
     #[arg(long, env = "OQTO_RUNNER_PORT", default_value_t = oqto_proto::runner::PORT)]
     pub runner_port: u16,
 
+    /// WorkspaceClass of Workspaces that name none (`spec.workspaceClassName`); the same as
+    /// the operator's.
+    #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
+    pub default_workspace_class: Option<String>,
+
     /// Origins allowed to open the WebSocket (comma-separated; `*` for any). Empty: the
     /// gateway's own origin only.
     #[arg(long, env = "OQTO_ALLOWED_ORIGINS", value_delimiter = ',')]

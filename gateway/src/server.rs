@@ -93,6 +93,10 @@ pub async fn run(
         settings: RuntimeSettings {
             allowed_origins: settings.allowed_origins.clone(),
             max_frame_bytes: settings.max_frame_bytes,
+            default_workspace_class: settings
+                .default_workspace_class
+                .clone()
+                .filter(|c| !c.is_empty()),
         },
         metrics: Metrics::new(),
         budgets: crate::mux::budget::Budgets::new(crate::mux::budget::Limits {

@@ -10,6 +10,8 @@ use crate::routing::RouteTable;
 pub struct RuntimeSettings {
     pub allowed_origins: Vec<String>,
     pub max_frame_bytes: usize,
+    /// The WorkspaceClass of Workspaces that name none (shared with the operator).
+    pub default_workspace_class: Option<String>,
 }
 
 pub struct AppState {

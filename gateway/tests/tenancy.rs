@@ -576,3 +576,148 @@ async fn login_limits_follow_the_client_behind_a_trusted_proxy() {
         StatusCode::OK
     );
 }
+
+/// Acceptance of issue 15 through REST: an admin defines `standard` and `open-egress`; a user
+/// allowed only `standard` is neither offered the other nor can create a Workspace of it (by
+/// create or apply), may create `standard` ones (also by naming none: the default class), and
+/// must keep the class's bounds. Classes are an admin's to define.
+#[tokio::test(flavor = "multi_thread")]
+async fn users_choose_only_the_workspace_classes_open_to_them() {
+    let started = start("gw-classes", &["--default-workspace-class", "standard"]).await;
+    let rest = &started.rest;
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    let bob = rest.user(&admin, "bob").await;
+    let class = |name: &str, spec: Value| {
+        json!({"apiVersion": "oqto.dev/v1alpha1", "kind": "WorkspaceClass",
+            "metadata": {"name": name}, "spec": spec})
+    };
+
+    // A user cannot define a class (one with open egress, say).
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/apply",
+            Cred::Bearer(&alice),
+            Some(class("mine", json!({"network": {"egress": "Open"}}))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("kind:"),
+        "{answer}"
+    );
+
+    let standard = json!({"displayName": "Standard", "users": ["alice", "bob"],
+        "storage": {"maxSize": "20Gi"}, "network": {"egress": "Restricted"}});
+    rest.ok(
+        Method::POST,
+        "/api/apply",
+        &admin,
+        Some(class("standard", standard)),
+    )
+    .await;
+    let open = json!({"users": ["bob"], "network": {"egress": "Open"},
+        "runner": {"envFrom": [{"secretRef": {"name": "team-tools"}}]}});
+    rest.ok(
+        Method::POST,
+        "/api/apply",
+        &admin,
+        Some(class("open-egress", open)),
+    )
+    .await;
+
+    // alice is offered standard only (the default, first); bob both; neither sees Secrets.
+    let offered = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let for_alice = rest
+        .ok(Method::GET, "/api/workspaceclasses", &alice, None)
+        .await;
+    assert_eq!(offered(&for_alice), ["standard"]);
+    assert_eq!(for_alice["items"][0]["default"], true);
+    assert_eq!(for_alice["items"][0]["maxSize"], "20Gi");
+    let for_bob = rest
+        .ok(Method::GET, "/api/workspaceclasses", &bob, None)
+        .await;
+    assert_eq!(offered(&for_bob), ["standard", "open-egress"]);
+    assert!(!for_bob.to_string().contains("team-tools"), "{for_bob}");
+
+    // alice cannot have open-egress (nor a class that does not exist), by create or apply.
+    for wanted in ["open-egress", "no-such-class"] {
+        let spec = json!({"workspaceClassName": wanted});
+        let create = json!({"name": "escape", "spec": spec});
+        let manifest = json!({"apiVersion": "oqto.dev/v1alpha1", "kind": "Workspace",
+            "metadata": {"name": "escape"}, "spec": spec});
+        for (path, body) in [("/api/workspaces", create), ("/api/apply", manifest)] {
+            let (status, answer) = rest
+                .call(Method::POST, path, Cred::Bearer(&alice), Some(body))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} {wanted}: {answer}");
+            let message = answer["error"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!(
+                    "spec.workspaceClassName: workspace class {wanted:?} does not exist or is not open to \"alice\""
+                )),
+                "{message}"
+            );
+        }
+    }
+    let (status, _) = rest
+        .call(
+            Method::GET,
+            "/api/workspaces/escape",
+            Cred::Bearer(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+
+    // Her own class, named or by default; its bounds hold.
+    let made = rest
+        .ok(
+            Method::POST,
+            "/api/workspaces",
+            &alice,
+            Some(json!({"name": "named", "spec": {"workspaceClassName": "standard"}})),
+        )
+        .await;
+    assert_eq!(made["spec"]["workspaceClassName"], "standard");
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &alice,
+        Some(json!({"name": "by-default", "spec": {}})),
+    )
+    .await;
+    let (status, answer) = rest
+        .call(
+            Method::POST,
+            "/api/workspaces",
+            Cred::Bearer(&alice),
+            Some(json!({"name": "huge", "spec": {"storage": {"size": "30Gi"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("spec.storage.size"),
+        "{answer}"
+    );
+
+    // bob may use open-egress.
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &bob,
+        Some(json!({"name": "bobs", "spec": {"workspaceClassName": "open-egress"}})),
+    )
+    .await;
+}

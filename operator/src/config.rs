@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// Runner image for Workspaces that name none.
     #[arg(long, env = "OQTO_RUNNER_IMAGE")]
     pub runner_image: Option<String>,
+    /// WorkspaceClass of Workspaces that name none (`spec.workspaceClassName`); shared with
+    /// the gateway. Unset: such Workspaces get this operator's defaults alone.
+    #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
+    pub default_workspace_class: Option<String>,
     /// LLM provider (as Pi names it) of Workspaces that set no `spec.llm`.
     #[arg(
         long,
@@ -159,6 +163,10 @@ impl RunArgs {
         let runner_key = oqto_store::runner_key(self.runner_key.as_deref(), single_node.as_ref())?;
         Ok(OperatorDefaults {
             runner_image: self.runner_image.clone(),
+            workspace_class: self
+                .default_workspace_class
+                .clone()
+                .filter(|c| !c.is_empty()),
             peers: RunnerPeers {
                 namespace: self.platform_namespace.clone().filter(|ns| !ns.is_empty()),
                 gateway_labels: self.gateway_labels.iter().cloned().collect(),

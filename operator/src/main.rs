@@ -152,8 +152,13 @@ fn apply(file: &std::path::Path, state_dir: &std::path::Path) -> anyhow::Result<
                     .with_context(|| format!("document {}: not a valid Session", n + 1))?;
                 store.apply(object)?.metadata
             }
+            "WorkspaceClass" => {
+                let object: oqto_api::WorkspaceClass = serde_json::from_value(value)
+                    .with_context(|| format!("document {}: not a valid WorkspaceClass", n + 1))?;
+                store.apply(object)?.metadata
+            }
             other => bail!(
-                "document {}: kind {other:?} is not served here (Workspace or Session)",
+                "document {}: kind {other:?} is not served here (Workspace, Session or WorkspaceClass)",
                 n + 1
             ),
         };
@@ -180,7 +185,10 @@ fn delete(
             store.delete::<oqto_api::Workspace>(namespace, name)?
         }
         "session" | "sessions" | "sess" => store.delete::<oqto_api::Session>(namespace, name)?,
-        other => bail!("kind {other:?}: use workspace or session"),
+        "workspaceclass" | "workspaceclasses" | "wsc" => {
+            store.delete::<oqto_api::WorkspaceClass>(namespace, name)?
+        }
+        other => bail!("kind {other:?}: use workspace, session or workspaceclass"),
     };
     if !deleted {
         bail!("{kind} {namespace}/{name} does not exist");

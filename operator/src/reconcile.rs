@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use oqto_api::workspace::ReclaimPolicy;
-use oqto_api::{Session, Workspace, WorkspacePhase, WorkspaceStatus};
+use oqto_api::{Session, Workspace, WorkspaceClass, WorkspacePhase, WorkspaceStatus};
 use oqto_store::{EventNote, ObjectStore, key_of};
 use serde_json::json;
 
 use crate::Error;
+use crate::core::CoreError;
+use crate::core::class;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::idle::Activity;
 use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
@@ -151,9 +153,20 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             }
             Err(e) => return Err(e.into()),
         };
-        let plan = workspace
-            .as_ref()
-            .map(|w| RunnerPlan::build(w, session, &self.defaults));
+        let (workspace, plan) = match workspace {
+            None => (None, None),
+            Some(workspace) => {
+                let (effective, class) = self.with_class(&workspace).await?;
+                let plan = effective.and_then(|w| {
+                    class::check_session(session, class.as_ref())?;
+                    RunnerPlan::build(&w, session, &self.defaults).map(|plan| (w, plan))
+                });
+                match plan {
+                    Ok((effective, plan)) => (Some(effective), Some(Ok(plan))),
+                    Err(error) => (Some(workspace), Some(Err(error))),
+                }
+            }
+        };
         let plan_ref = plan.as_ref().map(|p| p.as_ref());
         let uid = session.metadata.uid.clone().unwrap_or_default();
         let subject = Subject {
@@ -231,6 +244,22 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         Ok(Requeue::After(Duration::from_secs(1)))
     }
 
+    /// The Workspace with its class applied (the error names what is wrong), and the class.
+    async fn with_class(
+        &self,
+        workspace: &Workspace,
+    ) -> Result<(Result<Workspace, CoreError>, Option<WorkspaceClass>), Error> {
+        let wanted = class::wanted(workspace, self.defaults.workspace_class.as_deref());
+        let found: Option<WorkspaceClass> = match wanted {
+            Some(name) => {
+                let (namespace, _) = key_of(workspace);
+                self.store.get(&namespace, name).await?
+            }
+            None => None,
+        };
+        Ok((class::effective(workspace, wanted, found.as_ref()), found))
+    }
+
     /// A Session observed without its Workspace or runner (neither could be looked at).
     fn observed_alone<'a>(&self, session: &'a Session) -> Observed<'a> {
         Observed {
@@ -305,7 +334,20 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                 .set_finalizers::<Workspace>(&namespace, &name, with)
                 .await?;
         }
-        let storage = self.runtime.ensure_workspace(workspace).await?;
+        let effective = match self.with_class(workspace).await?.0 {
+            Ok(effective) => effective,
+            Err(error) => {
+                // A class an admin has yet to create (or fix): said on the Workspace, and
+                // looked at again now and then (a class's change does not wake a Workspace).
+                let condition =
+                    Wanted::new("StorageReady", false, error.reason(), error.to_string());
+                self.write_workspace_status(workspace, WorkspacePhase::Failed, &condition)
+                    .await?;
+                self.succeeded(&key);
+                return Ok(Requeue::After(Duration::from_secs(30)));
+            }
+        };
+        let storage = self.runtime.ensure_workspace(&effective).await?;
         self.health.set_unreachable(None);
         let condition = Wanted::new(
             "StorageReady",

@@ -47,7 +47,14 @@ fn crd_command_prints_every_crd() {
         .iter()
         .filter_map(|d| d["metadata"]["name"].as_str())
         .collect();
-    assert_eq!(names, ["workspaces.oqto.dev", "sessions.oqto.dev"]);
+    assert_eq!(
+        names,
+        [
+            "workspaces.oqto.dev",
+            "sessions.oqto.dev",
+            "workspaceclasses.oqto.dev"
+        ]
+    );
 }
 
 /// The chart's admission rules for `kubectl` users come from the same allow-list and schema as

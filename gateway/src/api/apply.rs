@@ -1,4 +1,4 @@
-//! `POST /api/apply`: a Workspace or Session manifest (the YAML of `kubectl apply`, sent as
+//! `POST /api/apply`: a Workspace, Session or (admins) WorkspaceClass manifest (the YAML of `kubectl apply`, sent as
 //! JSON), created or updated the same way in both modes. The caller must own it (admins:
 //! anyone's); the namespace is the gateway's.
 
@@ -10,6 +10,7 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::classes;
 use super::objects::{self, clean};
 use super::workspaces::{own, user_may_set};
 use crate::auth::Principal;
@@ -26,7 +27,7 @@ pub struct Applied {
     pub object: Value,
 }
 
-#[utoipa::path(post, path = "/api/apply", tag = "apply", request_body(content = Object, description = "A Workspace or Session"),
+#[utoipa::path(post, path = "/api/apply", tag = "apply", request_body(content = Object, description = "A Workspace, Session or WorkspaceClass"),
     responses((status = 200, body = Applied), (status = 403), (status = 404), (status = 422)))]
 pub async fn apply(
     principal: Principal,
@@ -101,6 +102,7 @@ pub async fn apply(
             let owner = own(&principal, spec.get("owner"))?;
             spec.insert("owner".into(), Value::String(owner));
             let workspace = objects::workspace_from(document)?;
+            classes::check_workspace(&state, &principal, &workspace).await?;
             let existing = state.resources.get_workspace(&name).await?;
             if let Some(existing) = &existing
                 && !principal.may_access(&existing.spec.owner)
@@ -112,14 +114,16 @@ pub async fn apply(
         }
         "Session" => {
             let session: oqto_api::Session = objects::typed(document, "")?;
-            objects::visible_workspace(&state, &principal, &session.spec.workspace_ref.name)
-                .await
-                .map_err(|_| {
-                    ApiError::NotFound(format!(
-                        "spec.workspaceRef.name: workspace {:?} not found",
-                        session.spec.workspace_ref.name
-                    ))
-                })?;
+            let workspace =
+                objects::visible_workspace(&state, &principal, &session.spec.workspace_ref.name)
+                    .await
+                    .map_err(|_| {
+                        ApiError::NotFound(format!(
+                            "spec.workspaceRef.name: workspace {:?} not found",
+                            session.spec.workspace_ref.name
+                        ))
+                    })?;
+            classes::check_session(&state, &workspace, &session).await?;
             let existing = state.resources.get_session(&name).await?;
             // Someone else's session of the same name is "not found", like their workspace.
             if let Some(existing) = &existing
@@ -132,10 +136,21 @@ pub async fn apply(
             let applied = state.resources.apply_session(session).await?;
             (action(existing.is_some()), to_value(clean(applied))?)
         }
+        "WorkspaceClass" => {
+            if !principal.user().is_admin() {
+                return Err(ApiError::Forbidden(
+                    "kind: only admins define workspace classes".into(),
+                ));
+            }
+            let class: oqto_api::WorkspaceClass = objects::typed(document, "")?;
+            let existing = state.resources.get_workspace_class(&name).await?;
+            let applied = state.resources.apply_workspace_class(class).await?;
+            (action(existing.is_some()), to_value(clean(applied))?)
+        }
         other => {
             return Err(ApiError::invalid_field(
                 "kind",
-                format!("{other:?} is not served here (Workspace or Session)"),
+                format!("{other:?} is not served here (Workspace, Session or WorkspaceClass)"),
             ));
         }
     };

@@ -3,6 +3,7 @@
 
 mod apply;
 mod auth;
+mod classes;
 mod objects;
 mod sessions;
 mod users;
@@ -49,6 +50,7 @@ pub use users::Items;
         users::list_keys,
         users::create_key,
         users::revoke_key,
+        classes::list,
         workspaces::list,
         workspaces::create,
         workspaces::get,
@@ -81,6 +83,7 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         .route("/users/{username}/password", put(users::reset_password))
         .route("/keys", get(users::list_keys).post(users::create_key))
         .route("/keys/{id}", delete(users::revoke_key))
+        .route("/workspaceclasses", get(classes::list))
         .route(
             "/workspaces",
             get(workspaces::list).post(workspaces::create),

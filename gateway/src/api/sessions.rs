@@ -54,7 +54,7 @@ pub async fn create(
     Path(workspace): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    visible_workspace(&state, &principal, &workspace).await?;
+    let owning = visible_workspace(&state, &principal, &workspace).await?;
     let request: CreateSession = from_json(&body)?;
     let name = request
         .name
@@ -81,6 +81,7 @@ pub async fn create(
         "spec": spec,
     });
     let session: Session = objects::typed(document, "")?;
+    super::classes::check_session(&state, &owning, &session).await?;
     let created = state.resources.create_session(session).await?;
     Ok((StatusCode::CREATED, Json(clean(created))))
 }

@@ -11,6 +11,7 @@ use oqto_api::Workspace;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::classes;
 use super::objects::{self, clean, visible_workspace};
 use super::users::Items;
 use crate::auth::Principal;
@@ -68,6 +69,7 @@ pub async fn create(
         "spec": spec,
     });
     let workspace = objects::workspace_from(document)?;
+    classes::check_workspace(&state, &principal, &workspace).await?;
     let created = state.resources.create_workspace(workspace).await?;
     Ok((StatusCode::CREATED, Json(clean(created))))
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use oqto_api::{Session, Workspace};
+use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_store::{KubeStore, LocalStore, ObjectStore, StoreError};
 use serde_json::json;
 
@@ -80,6 +80,26 @@ impl Resources {
     /// `kubectl delete workspace`.
     pub async fn delete_workspace(&self, name: &str) -> Result<bool, ApiError> {
         on_store!(self, delete::<Workspace>(&self.namespace, name))
+    }
+
+    pub async fn list_workspace_classes(&self) -> Result<Vec<WorkspaceClass>, ApiError> {
+        on_store!(self, list::<WorkspaceClass>(Some(&self.namespace)))
+    }
+
+    pub async fn get_workspace_class(
+        &self,
+        name: &str,
+    ) -> Result<Option<WorkspaceClass>, ApiError> {
+        on_store!(self, get::<WorkspaceClass>(&self.namespace, name))
+    }
+
+    /// Creates or updates a class (admins only: the caller checks).
+    pub async fn apply_workspace_class(
+        &self,
+        class: WorkspaceClass,
+    ) -> Result<WorkspaceClass, ApiError> {
+        let class = self.in_namespace(class);
+        on_store!(self, apply(class))
     }
 
     pub async fn list_sessions(&self, workspace: &str) -> Result<Vec<Session>, ApiError> {

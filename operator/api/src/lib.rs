@@ -1,4 +1,5 @@
-//! Oqto's Kubernetes API (`oqto.dev/v1alpha1`): the `Workspace` and `Session` custom resources.
+//! Oqto's Kubernetes API (`oqto.dev/v1alpha1`): the `Workspace`, `Session` and
+//! `WorkspaceClass` custom resources.
 //!
 //! Types only: no client, no I/O. The CRD manifests in `crds/` are generated from these types
 //! (`oqto-operator crd`), and a test fails when they drift.
@@ -10,6 +11,7 @@ pub mod schema;
 pub mod session;
 pub mod tenancy;
 pub mod workspace;
+pub mod workspace_class;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -19,13 +21,18 @@ pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
 pub use workspace::{
     LlmSpec, SecretReference, Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus,
 };
+pub use workspace_class::{WorkspaceClass, WorkspaceClassSpec};
 
 /// The API group of every Oqto resource.
 pub const GROUP: &str = "oqto.dev";
 
 /// Every CRD of the product, in install order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![polish(Workspace::crd()), polish(Session::crd())]
+    vec![
+        polish(Workspace::crd()),
+        polish(Session::crd()),
+        polish(WorkspaceClass::crd()),
+    ]
 }
 
 /// Reflows the doc-comment descriptions for `kubectl explain`.

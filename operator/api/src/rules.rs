@@ -72,6 +72,14 @@ impl Rules for Workspace {
                 "must be a positive quantity such as 10Gi or 500Mi",
             );
         }
+        if let Some(class) = &self.spec.workspace_class_name
+            && !is_object_name(class)
+        {
+            return refuse(
+                "spec.workspaceClassName",
+                "must be an object name: lowercase letters, digits, '-' and '.'",
+            );
+        }
         Ok(())
     }
 
@@ -89,6 +97,9 @@ impl Rules for Workspace {
                 "spec.storage.storageClassName",
                 "storageClassName is immutable",
             );
+        }
+        if new.workspace_class_name != old.workspace_class_name {
+            return refuse("spec.workspaceClassName", "workspaceClassName is immutable");
         }
         if new.storage.access_modes != old.storage.access_modes {
             return refuse("spec.storage.accessModes", "accessModes is immutable");

@@ -8,8 +8,9 @@
 use serde_json::Value;
 
 /// Paths under `spec` a user may set (a path allows what is under it).
-pub const USER_SETTABLE_WORKSPACE_FIELDS: [&str; 9] = [
+pub const USER_SETTABLE_WORKSPACE_FIELDS: [&str; 10] = [
     "owner",
+    "workspaceClassName",
     "displayName",
     "storage.size",
     "storage.reclaimPolicy",

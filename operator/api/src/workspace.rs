@@ -32,7 +32,20 @@ use crate::schema;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.workspaceClassName) == has(oldSelf.workspaceClassName)", "message": "workspaceClassName is immutable", "fieldPath": ".workspaceClassName"},
+]))]
 pub struct WorkspaceSpec {
+    /// The WorkspaceClass (same namespace) whose runner, LLM, egress and bounds this workspace
+    /// takes; the platform's default class when unset. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "!format.dns1123Subdomain().validate(self).hasValue()", "message": "must be an object name: lowercase letters, digits, '-' and '.'"},
+        {"rule": "self == oldSelf", "message": "workspaceClassName is immutable"},
+    ]))]
+    pub workspace_class_name: Option<String>,
+
     /// The user who owns this workspace, as known to the Oqto gateway (login name). Immutable.
     #[schemars(length(min = 1, max = 253))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "owner is immutable"}]))]
@@ -156,6 +169,12 @@ pub struct RunnerSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub env: Vec<EnvVar>,
+
+    /// RuntimeClass of the runner pods (gVisor or Kata where the cluster has them); the
+    /// cluster's default runtime when unset. Kubernetes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::object_name")]
+    pub runtime_class_name: Option<String>,
 
     /// Extra environment from ConfigMaps or Secrets of the namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -18,6 +18,8 @@ use oqto_proto::runner::{RunnerKey, RunnerToken};
 pub struct OperatorDefaults {
     /// Runner image when the Workspace names none.
     pub runner_image: Option<String>,
+    /// The WorkspaceClass of Workspaces that name none.
+    pub workspace_class: Option<String>,
     /// The pods allowed to reach a runner's port (Kubernetes).
     pub peers: RunnerPeers,
     /// The LLM of Workspaces that set no `spec.llm` (a stack-wide provider, or the demo one).
@@ -31,6 +33,7 @@ impl OperatorDefaults {
     pub fn new(runner_key: RunnerKey) -> Self {
         Self {
             runner_image: None,
+            workspace_class: None,
             peers: RunnerPeers::default(),
             llm: None,
             runner_key,
@@ -109,6 +112,8 @@ pub struct RunnerPlan {
     /// Secrets and ConfigMaps by reference (the LLM credentials among them).
     pub env_from: Vec<EnvFromSource>,
     pub resources: Option<ResourceRequirements>,
+    /// RuntimeClass of the Pod (Kubernetes; Podman runs its own runtime).
+    pub runtime_class_name: Option<String>,
     pub storage: StoragePlan,
     pub egress: EgressPolicy,
     pub service_account: String,
@@ -238,6 +243,7 @@ impl RunnerPlan {
             token: defaults.runner_key.token(&session_uid),
             env_from,
             resources: runner.resources.clone(),
+            runtime_class_name: runner.runtime_class_name.clone(),
             workspace: workspace_name,
             session: session_name,
         })

@@ -12,6 +12,10 @@ pub enum CoreError {
         "spec.runner.image: the Workspace sets no runner image and the operator has no default (--runner-image)"
     )]
     NoRunnerImage,
+    #[error(
+        "spec.workspaceClassName: no WorkspaceClass {class:?} in this namespace (an admin creates it)"
+    )]
+    ClassNotFound { class: String },
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
 }
@@ -23,7 +27,17 @@ impl CoreError {
             Self::WrongWorkspace { .. } => "WorkspaceMismatch",
             Self::WorkspaceTerminating { .. } => "WorkspaceTerminating",
             Self::NoRunnerImage => "NoRunnerImage",
+            Self::ClassNotFound { .. } => "WorkspaceClassNotFound",
             Self::InvalidField { .. } => "InvalidSpec",
+        }
+    }
+}
+
+impl From<oqto_api::rules::FieldError> for CoreError {
+    fn from(error: oqto_api::rules::FieldError) -> Self {
+        Self::InvalidField {
+            field: error.field,
+            reason: error.message,
         }
     }
 }

@@ -358,6 +358,7 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             service_account_name: Some(plan.service_account.clone()),
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
+            runtime_class_name: plan.runtime_class_name.clone(),
             restart_policy: Some("Always".into()),
             termination_grace_period_seconds: Some(30),
             affinity,

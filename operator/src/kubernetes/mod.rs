@@ -22,7 +22,7 @@ use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, predicates, reflector};
 use kube::{Api, Client, ResourceExt};
 use oqto_api::names;
-use oqto_api::{Session, Workspace};
+use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_store::KubeStore;
 
 use crate::Error;
@@ -332,6 +332,18 @@ pub async fn run(
             .modify(trim)
             .reflect(workspace_writer)
             .touched_objects();
+    // Classes are read, never reconciled: a cache spares the apiserver a GET per reconcile.
+    let class_resource = ApiResource::erase::<WorkspaceClass>(&());
+    let class_writer = reflector::store::Writer::<DynamicObject>::new(class_resource.clone());
+    context
+        .reconciler
+        .store
+        .read_from_cache::<WorkspaceClass>(class_writer.as_reader());
+    let classes = watcher::watcher(dynamic(&class_resource), watcher::Config::default())
+        .default_backoff()
+        .modify(trim)
+        .reflect(class_writer)
+        .for_each(|_| async {});
     let mapped_resource = session_resource.clone();
     // Only Pods are a Session's children (a runner has no Service).
     let session_controller =
@@ -415,6 +427,7 @@ pub async fn run(
     tokio::select! {
         _ = async { tokio::join!(session_controller, workspace_controller) } => {}
         () = prune => {}
+        () = classes => {}
     }
 }
 
