@@ -201,6 +201,15 @@ async fn the_rendered_chart_passes_a_server_side_dry_run_and_applies() {
             &gateway_ns,
         ],
     ];
+    // The default variant's Workspaces namespace, which the chart itself creates: a dry run
+    // cannot place objects in a namespace that does not exist yet.
+    let workspaces_ns = format!("{}-workspaces", env.namespace);
+    run_ok(
+        env.control_plane
+            .kubectl()
+            .args(["create", "namespace", &workspaces_ns]),
+    )
+    .unwrap();
     for (index, extra) in variants.iter().enumerate() {
         let release = format!("oqto{index}");
         let mut args = vec![
@@ -221,7 +230,9 @@ async fn the_rendered_chart_passes_a_server_side_dry_run_and_applies() {
         let file = std::env::temp_dir().join(format!("oqto-chart-{}-{index}.yaml", env.namespace));
         std::fs::write(&file, &out.stdout).unwrap();
         let file = file.to_str().unwrap();
-        let dry = run_ok(env.kubectl().args([
+        // Every namespaced template names its namespace, and the default variant spans two:
+        // no --namespace.
+        let dry = run_ok(env.control_plane.kubectl().args([
             "apply",
             "--server-side",
             "--field-manager=helm-test",
@@ -233,7 +244,7 @@ async fn the_rendered_chart_passes_a_server_side_dry_run_and_applies() {
         .unwrap();
         println!("variant {index}, dry run:\n{dry}");
         assert!(dry.contains("deployment.apps/") && dry.contains("(server dry run)"));
-        let applied = run_ok(env.kubectl().args([
+        let applied = run_ok(env.control_plane.kubectl().args([
             "apply",
             "--server-side",
             "--field-manager=helm-test",
@@ -251,16 +262,76 @@ async fn the_rendered_chart_passes_a_server_side_dry_run_and_applies() {
         let _ = std::fs::remove_file(file);
     }
     // Cluster-scoped leftovers of this test's releases.
-    for kind in ["clusterrolebinding", "clusterrole"] {
+    for (kind, name) in [
+        (
+            "clusterrolebinding",
+            format!("{}-oqto0-operator", env.namespace),
+        ),
+        ("clusterrole", format!("{}-oqto0-operator", env.namespace)),
+        ("namespace", workspaces_ns.clone()),
+    ] {
         let _ = env
             .control_plane
             .kubectl()
-            .args([
-                "delete",
-                kind,
-                &format!("{}-oqto0-operator", env.namespace),
-                "--ignore-not-found",
-            ])
+            .args(["delete", kind, &name, "--ignore-not-found", "--wait=false"])
             .output();
     }
+    for release in ["oqto0", "oqto1"] {
+        for policy in ["workspace-fields", "workspace-class"] {
+            let name = format!("{}-{release}-{policy}", env.namespace);
+            for kind in [
+                "validatingadmissionpolicybinding",
+                "validatingadmissionpolicy",
+            ] {
+                let _ = env
+                    .control_plane
+                    .kubectl()
+                    .args(["delete", kind, &name, "--ignore-not-found"])
+                    .output();
+            }
+        }
+    }
+}
+
+/// Issue 15: by default users' Workspaces (and so their runners, which the kubelet hands only
+/// Secrets of their own namespace) live in a namespace of their own, which the chart creates
+/// and keeps on uninstall, and none of the platform's Secrets render there. The default class
+/// lands there too, and the gateway serves that namespace.
+#[test]
+fn workspaces_live_apart_from_the_platforms_secrets_by_default() {
+    let docs = normalized(&template(&[]));
+    let namespace = docs
+        .iter()
+        .find(|d| d["kind"] == "Namespace")
+        .expect("the chart creates the Workspaces' namespace");
+    assert_eq!(namespace["metadata"]["name"], "oqto-workspaces");
+    assert_eq!(
+        namespace["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let secrets: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Secret").collect();
+    assert!(!secrets.is_empty());
+    for secret in secrets {
+        assert_eq!(
+            secret["metadata"]["namespace"], "oqto",
+            "{:?} stays with the platform",
+            secret["metadata"]["name"]
+        );
+    }
+    let class = docs
+        .iter()
+        .find(|d| d["kind"] == "WorkspaceClass")
+        .expect("a default class");
+    assert_eq!(class["metadata"]["name"], "standard");
+    assert_eq!(class["metadata"]["namespace"], "oqto-workspaces");
+    let gateway = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "oqto-gateway")
+        .unwrap();
+    let args = serde_yaml::to_string(&gateway["spec"]["template"]["spec"]["containers"][0]["args"])
+        .unwrap();
+    assert!(args.contains("--namespace=oqto-workspaces"), "{args}");
+    // Naming the release namespace is an admin's explicit choice: then nothing is created.
+    let shared = normalized(&template(&["--set", "gateway.namespace=oqto"]));
+    assert!(!shared.iter().any(|d| d["kind"] == "Namespace"));
 }

@@ -276,6 +276,57 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("deleted");
     });
 
+    await step("offers a user only the workspace classes open to her", async () => {
+      // The admin (this page's cookie) defines two classes and a user allowed only one.
+      const call = (of, method, path, body) =>
+        of.evaluate(
+          async ([method, path, body]) => {
+            const r = await fetch(`/api${path}`, {
+              method,
+              credentials: "same-origin",
+              headers: body ? { "content-type": "application/json" } : {},
+              body: body ? JSON.stringify(body) : undefined,
+            });
+            return { status: r.status, body: await r.text() };
+          },
+          [method, path, body],
+        );
+      const alice = `ui-alice-${Date.now().toString(36)}`;
+      const alicePassword = "alice-password-for-ui";
+      const classes = [
+        ["ui-standard", { displayName: "Standard", users: [alice], network: { egress: "Restricted" } }],
+        ["ui-open-egress", { displayName: "Open egress", users: ["someone-else"], network: { egress: "Open" } }],
+      ];
+      for (const [name, spec] of classes) {
+        const r = await call(page, "POST", "/apply", { apiVersion: "oqto.dev/v1alpha1", kind: "WorkspaceClass", metadata: { name }, spec });
+        assert.equal(r.status, 200, r.body);
+      }
+      const made = await call(page, "POST", "/users", { username: alice, password: alicePassword });
+      assert.equal(made.status, 201, made.body);
+      const theirs = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+      try {
+        const other = await theirs.newPage();
+        other.on("pageerror", (e) => consoleErrors.push(String(e)));
+        await other.goto(url);
+        await other.getByLabel("Username").fill(alice);
+        await other.getByLabel("Password").fill(alicePassword);
+        await other.keyboard.press("Enter");
+        await other.getByRole("heading", { name: "Workspaces" }).waitFor();
+        const offered = other.getByLabel("Class").locator("option");
+        await offered.first().waitFor({ state: "attached" });
+        assert.deepEqual(await offered.allTextContents(), ["Standard (restricted egress)"]);
+        await screenshot("classes-offered", other);
+        // Sent by hand from her session, the other class is refused with the field's name.
+        const forced = await call(other, "POST", "/workspaces", { name: "escape", spec: { workspaceClassName: "ui-open-egress" } });
+        assert.equal(forced.status, 403, forced.body);
+        assert.match(forced.body, /spec\.workspaceClassName: workspace class \\"ui-open-egress\\" does not exist or is not open/);
+      } finally {
+        await theirs.close();
+        for (const [name] of classes) await call(page, "DELETE", `/workspaceclasses/${name}`);
+        await call(page, "DELETE", `/users/${alice}`);
+      }
+    });
+
     assert.deepEqual(consoleErrors, [], "no uncaught errors in the page");
   } finally {
     await browser.close();

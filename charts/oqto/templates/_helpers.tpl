@@ -43,7 +43,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "oqto.gatewayNamespace" -}}
-{{- .Values.gateway.namespace | default .Release.Namespace -}}
+{{- .Values.gateway.namespace | default (printf "%s-workspaces" .Release.Namespace) -}}
 {{- end -}}
 
 {{- define "oqto.adminSecret" -}}

@@ -36,11 +36,24 @@ export interface Workspace {
   metadata: ObjectMeta;
   spec: {
     owner: string;
+    workspaceClassName?: string;
     storage?: { size?: string; reclaimPolicy?: "Retain" | "Delete" };
     llm?: { provider?: string; model?: string };
     lifecycle?: { idleTimeout?: string };
   };
   status?: { phase?: string; conditions?: Condition[] };
+}
+
+/** A WorkspaceClass as offered to the caller (`GET /api/workspaceclasses`). */
+export interface WorkspaceClassSummary {
+  name: string;
+  displayName: string;
+  description?: string;
+  egress: "Open" | "Restricted";
+  models: string[];
+  maxSize?: string;
+  /** Workspaces that name no class get this one. */
+  default: boolean;
 }
 
 export type SessionPhase = "Pending" | "Starting" | "Running" | "Suspended" | "Failed";
@@ -87,6 +100,8 @@ export const api = {
     call<{ user: User }>("POST", "/auth/login", { username, password }),
   logout: () => call<null>("POST", "/auth/logout"),
 
+  workspaceClasses: () =>
+    call<{ items: WorkspaceClassSummary[] }>("GET", "/workspaceclasses").then((r) => r.items),
   workspaces: () => call<{ items: Workspace[] }>("GET", "/workspaces").then((r) => r.items),
   createWorkspace: (name: string, spec: Record<string, unknown>) =>
     call<Workspace>("POST", "/workspaces", { name, spec }),

@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from "react";
-import { api, type Workspace } from "../api/rest";
+import { useEffect, useState, type FormEvent } from "react";
+import { api, type Workspace, type WorkspaceClassSummary } from "../api/rest";
 import { ConfirmButton } from "../ui/ConfirmButton";
 import { PhaseBadge } from "../ui/Phase";
 import { navigate } from "../ui/router";
@@ -31,7 +31,8 @@ export function WorkspacesPage() {
             </a>
             <PhaseBadge phase={w.status?.phase} message={w.status?.conditions?.[0]?.message} />
             <span className="muted">
-              {w.spec.owner} · {w.spec.storage?.size ?? "default size"}
+              {w.spec.owner} · {w.spec.workspaceClassName ? `${w.spec.workspaceClassName} · ` : ""}
+              {w.spec.storage?.size ?? "default size"}
               {w.spec.llm?.model ? ` · ${w.spec.llm.provider ?? ""}/${w.spec.llm.model}` : ""}
             </span>
             <span className="spacer" />
@@ -63,11 +64,30 @@ function CreateWorkspace({ onCreated }: { onCreated: (w: Workspace) => void }) {
   const [model, setModel] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Only the classes open to this user are offered; the gateway refuses any other.
+  const [classes, setClasses] = useState<WorkspaceClassSummary[]>([]);
+  const [className, setClassName] = useState("");
+  useEffect(() => {
+    let live = true;
+    api
+      .workspaceClasses()
+      .then((items) => {
+        if (!live) return;
+        setClasses(items);
+        setClassName((items.find((c) => c.default) ?? items[0])?.name ?? "");
+      })
+      .catch((e: unknown) => live && setError(`Could not load the workspace classes: ${e instanceof Error ? e.message : String(e)}`));
+    return () => {
+      live = false;
+    };
+  }, []);
+  const chosen = classes.find((c) => c.name === className);
   const nameProblem = name && !NAME.test(name) ? "lowercase letters, digits and '-', starting and ending with a letter or digit" : null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (nameProblem) return;
     const spec: Record<string, unknown> = { storage: { reclaimPolicy: reclaim, ...(size ? { size } : {}) } };
+    if (className) spec.workspaceClassName = className;
     if (idle) spec.lifecycle = { idleTimeout: idle };
     if (provider || model) spec.llm = { provider, model };
     setBusy(true);
@@ -85,9 +105,21 @@ function CreateWorkspace({ onCreated }: { onCreated: (w: Workspace) => void }) {
           Name
           <input name="workspace-name" value={name} onChange={(e) => setName(e.target.value.trim())} placeholder="my-project" required aria-invalid={!!nameProblem} />
         </label>
+        {classes.length > 0 && (
+          <label title={chosen?.description}>
+            Class
+            <select name="workspace-class" value={className} onChange={(e) => setClassName(e.target.value)}>
+              {classes.map((c) => (
+                <option key={c.name} value={c.name}>
+                  {c.displayName} ({c.egress === "Open" ? "open egress" : "restricted egress"})
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           Storage size
-          <input name="size" value={size} onChange={(e) => setSize(e.target.value.trim())} placeholder="10Gi" />
+          <input name="size" value={size} onChange={(e) => setSize(e.target.value.trim())} placeholder={chosen?.maxSize ? `10Gi, at most ${chosen.maxSize}` : "10Gi"} />
         </label>
         <label>
           When deleted
@@ -106,7 +138,16 @@ function CreateWorkspace({ onCreated }: { onCreated: (w: Workspace) => void }) {
         </label>
         <label>
           Model
-          <input name="model" value={model} onChange={(e) => setModel(e.target.value.trim())} placeholder="operator default" />
+          <input
+            name="model"
+            list="class-models"
+            value={model}
+            onChange={(e) => setModel(e.target.value.trim())}
+            placeholder={chosen?.models.length ? chosen.models.join(", ") : "operator default"}
+          />
+          <datalist id="class-models">
+            {chosen?.models.map((m) => <option key={m} value={m} />)}
+          </datalist>
         </label>
       </div>
       {nameProblem && <p className="error">Name: {nameProblem}</p>}

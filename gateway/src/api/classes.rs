@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use oqto_api::workspace::EgressPolicy;
 use oqto_api::workspace_class::{class_name, with_class};
 use oqto_api::{Session, Workspace, WorkspaceClass};
@@ -51,6 +52,29 @@ pub async fn list(
         .collect();
     items.sort_by(|a, b| b.default.cmp(&a.default).then(a.name.cmp(&b.name)));
     Ok(Json(Items { items }))
+}
+
+#[utoipa::path(delete, path = "/api/workspaceclasses/{class}", tag = "workspaces",
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !principal.user().is_admin() {
+        return Err(ApiError::Forbidden(
+            "only admins delete workspace classes".into(),
+        ));
+    }
+    super::objects::check_name("class", &name)?;
+    // Workspaces of the class keep their runners; new ones report the class missing.
+    if state.resources.delete_workspace_class(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "workspace class {name:?} not found"
+        )))
+    }
 }
 
 fn open_to(principal: &Principal, class: &WorkspaceClass) -> bool {

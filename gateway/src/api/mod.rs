@@ -51,6 +51,7 @@ pub use users::Items;
         users::create_key,
         users::revoke_key,
         classes::list,
+        classes::delete,
         workspaces::list,
         workspaces::create,
         workspaces::get,
@@ -84,6 +85,7 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         .route("/keys", get(users::list_keys).post(users::create_key))
         .route("/keys/{id}", delete(users::revoke_key))
         .route("/workspaceclasses", get(classes::list))
+        .route("/workspaceclasses/{class}", delete(classes::delete))
         .route(
             "/workspaces",
             get(workspaces::list).post(workspaces::create),

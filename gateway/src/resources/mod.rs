@@ -102,6 +102,10 @@ impl Resources {
         on_store!(self, apply(class))
     }
 
+    pub async fn delete_workspace_class(&self, name: &str) -> Result<bool, ApiError> {
+        on_store!(self, delete::<WorkspaceClass>(&self.namespace, name))
+    }
+
     pub async fn list_sessions(&self, workspace: &str) -> Result<Vec<Session>, ApiError> {
         on_store!(self, sessions_of(&self.namespace, workspace))
     }
