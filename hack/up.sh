@@ -72,6 +72,15 @@ mv "$secret.new" "$secret"
 export OQTO_DEFAULT_LLM_SECRET=oqto-llm
 echo "    sessions use $provider" >&2
 
+step "restricting runners' egress (the network of Restricted runners and its firewall rules)"
+# The demo provider runs on this host: the one host port Restricted runners may reach. A real
+# LLM endpoint on this host or a private network needs its port in OQTO_EGRESS_HOST_PORTS.
+if [[ " ${services[*]} " == *" demo-llm "* ]]; then
+  OQTO_EGRESS_HOST_PORTS="${OQTO_EGRESS_HOST_PORTS:-} $port" hack/podman/egress.sh >&2
+else
+  hack/podman/egress.sh >&2
+fi
+
 if [ ! -s "$OQTO_HOME/admin-password" ]; then
   ( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$OQTO_HOME/admin-password" )
 fi

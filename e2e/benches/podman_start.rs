@@ -87,6 +87,7 @@ async fn main() {
             .unwrap();
     }
 
+    oqto_e2e::podman::restricted_egress().unwrap();
     let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
     let reconciler = podman::reconciler(
         store.clone(),
@@ -95,6 +96,7 @@ async fn main() {
             runner_image: Some(image.clone()),
             ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
+        podman::render::RESTRICTED_NETWORK.to_owned(),
     );
     tokio::spawn(podman::run(
         reconciler,

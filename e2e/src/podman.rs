@@ -54,6 +54,26 @@ pub async fn podman_service(socket: &Path) -> anyhow::Result<PodmanService> {
     anyhow::bail!("podman system service did not create {}", socket.display())
 }
 
+/// The network of Restricted runners and its host firewall rules (`hack/podman/egress.sh`,
+/// idempotent), made once per test process: the operator refuses Restricted runners without it.
+pub fn restricted_egress() -> anyhow::Result<()> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = crate::repo_root().join("hack/podman/egress.sh");
+        match Command::new(&script).output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(e) => Err(format!("{}: {e}", script.display())),
+        }
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
 /// Runs `podman ARGS`: whether it succeeded, and its trimmed output.
 pub fn podman(args: &[&str]) -> (bool, String) {
     match Command::new("podman").args(args).output() {

@@ -321,6 +321,100 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
     }
 }
 
+/// Restricted egress on one node (issue 15), attacked from inside a runner: a TCP service of the
+/// host's, listening on all its addresses, is out of reach of a Restricted runner (by the host's
+/// address and by its network's gateway), while an Open runner reaches it (so the probe can
+/// tell). The Restricted runner is on the network `hack/podman/egress.sh` guards.
+#[tokio::test(flavor = "multi_thread")]
+async fn restricted_runners_reach_no_host_service_and_open_ones_do() {
+    let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
+    let store = operator.store.clone();
+    let namespace = format!("egress{}", std::process::id());
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    for (workspace, spec) in [
+        (
+            "closed",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
+        ),
+        (
+            "open",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"},"network":{"egress":"Open"}}),
+        ),
+    ] {
+        store
+            .apply::<Workspace>(object("Workspace", &namespace, workspace, spec))
+            .unwrap();
+        store
+            .apply::<Session>(object(
+                "Session",
+                &namespace,
+                workspace,
+                json!({"workspaceRef":{"name":workspace}}),
+            ))
+            .unwrap();
+    }
+    for session in ["closed", "open"] {
+        eventually(&format!("{session} runs"), || async {
+            let phase = store
+                .get::<Session>(&namespace, session)
+                .unwrap()?
+                .status?
+                .phase?;
+            (phase == SessionPhase::Running).then_some(())
+        })
+        .await;
+    }
+    let host_address = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap();
+    let (_, restricted_gateway) = podman(&[
+        "network",
+        "inspect",
+        render::RESTRICTED_NETWORK,
+        "--format",
+        "{{range .Subnets}}{{.Gateway}}{{end}}",
+    ]);
+    let reaches = |session: &str, address: &str| {
+        let container = render::container_name(&namespace, session);
+        let probe = format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{address}/{port}'");
+        podman(&["exec", &container, "bash", "-c", &probe]).0
+    };
+    let closed = render::container_name(&namespace, "closed");
+    let (_, network) = podman(&[
+        "inspect",
+        "--format",
+        "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}",
+        &closed,
+    ]);
+    assert_eq!(network, render::RESTRICTED_NETWORK);
+    assert!(
+        reaches("open", &host_address),
+        "an Open runner reaches the host's {host_address}:{port} (else the probe proves nothing)"
+    );
+    for address in [host_address.as_str(), restricted_gateway.as_str()] {
+        assert!(
+            !reaches("closed", address),
+            "a Restricted runner must not reach the host's service at {address}:{port}"
+        );
+    }
+    operator.stop().await;
+    for workspace in ["closed", "open"] {
+        for volume in workspace_volumes(&namespace, workspace) {
+            podman(&["volume", "rm", "-f", &volume]);
+        }
+    }
+}
+
 /// Sessions created and deleted concurrently across Workspaces while the operator is killed
 /// and started again at random moments: afterwards exactly one container per live Session
 /// (none for deleted ones, none twice), every status converged at the current

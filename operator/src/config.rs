@@ -151,6 +151,14 @@ pub struct RunArgs {
         default_value = "unix:///run/podman/podman.sock"
     )]
     pub podman_socket: String,
+    /// Podman mode: the network of runners with `network.egress: Restricted`, whose host
+    /// firewall rules `hack/podman/egress.sh` installs. Such runners do not start without it.
+    #[arg(
+        long,
+        env = "OQTO_RESTRICTED_NETWORK",
+        default_value = crate::podman::render::RESTRICTED_NETWORK
+    )]
+    pub restricted_network: String,
 }
 
 impl RunArgs {

@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
                     defaults,
                     args.state_dir,
                     args.podman_socket,
+                    args.restricted_network,
                     args.http_listen,
                 ));
             }
@@ -102,6 +103,7 @@ async fn run_podman(
     defaults: OperatorDefaults,
     state_dir: PathBuf,
     socket: String,
+    restricted_network: String,
     http_listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -114,7 +116,7 @@ async fn run_podman(
         format!("connecting to Podman at {socket} (start it with `podman system service`)")
     })?;
     tracing::info!(store = %state_dir.display(), %socket, "oqto-operator reconciling into Podman");
-    let reconciler = oqto_operator::podman::reconciler(store, docker, defaults);
+    let reconciler = oqto_operator::podman::reconciler(store, docker, defaults, restricted_network);
     serve_http(
         http_listen,
         reconciler.health.clone(),

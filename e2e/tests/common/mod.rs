@@ -45,6 +45,7 @@ impl PodmanOperator {
     /// Starts Podman's API service and the operator, resyncing every `resync`.
     pub async fn start(resync: Duration) -> Self {
         let image = oqto_e2e::runner_image().expect("$OQTO_RUNNER_IMAGE");
+        oqto_e2e::podman::restricted_egress().expect("hack/podman/egress.sh");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let socket = dir.path().join("podman.sock");
         let service = podman_service(&socket).await.expect("Podman's API service");
@@ -75,6 +76,7 @@ impl PodmanOperator {
                 runner_image: Some(self.image.clone()),
                 ..OperatorDefaults::new(oqto_e2e::runner_key())
             },
+            podman::render::RESTRICTED_NETWORK.to_owned(),
         );
         self.health = reconciler.health.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

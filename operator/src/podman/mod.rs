@@ -21,10 +21,12 @@ pub fn reconciler(
     store: Arc<LocalStore>,
     docker: bollard::Docker,
     defaults: OperatorDefaults,
+    restricted_network: String,
 ) -> Arc<Reconciler<LocalStore, PodmanRuntime>> {
     let runtime = PodmanRuntime {
         docker,
         store: store.clone(),
+        restricted_network,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()

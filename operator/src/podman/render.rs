@@ -9,6 +9,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBin
 
 use crate::core::{RunnerPlan, StoragePlan};
 use oqto_api::names;
+use oqto_api::workspace::EgressPolicy;
 
 /// Podman has no namespaces: a label keeps the store's namespace on what the operator makes.
 pub use oqto_api::names::LABEL_NAMESPACE;
@@ -17,6 +18,13 @@ pub const LABEL_RUNNER_HASH: &str = "oqto.dev/runner-hash";
 pub const LABEL_RECLAIM: &str = "oqto.dev/reclaim-policy";
 /// The id of the local store whose Session or Workspace the object serves.
 pub const LABEL_STORE: &str = "oqto.dev/store";
+
+/// The Podman network of runners with Restricted egress (`--restricted-network`), marked with
+/// [`LABEL_EGRESS`]`=restricted` by `hack/podman/egress.sh`, which also installs the host
+/// firewall rules that keep its runners to public addresses. Open runners use Podman's default
+/// network.
+pub const RESTRICTED_NETWORK: &str = "oqto-restricted";
+pub const LABEL_EGRESS: &str = "dev.oqto.egress";
 
 /// Processes one runner may hold (a fork bomb in its terminal stops here, not at the host's
 /// limit), whatever the Workspace says.
@@ -69,6 +77,7 @@ pub fn container(
     plan: &RunnerPlan,
     session_uid: &str,
     secret_env: &[(String, String)],
+    restricted_network: &str,
 ) -> ContainerCreateBody {
     let [files, home] = volume_names(&plan.namespace, &plan.storage);
     let (memory, nano_cpus) = limits(plan);
@@ -107,6 +116,10 @@ pub fn container(
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([("/tmp".into(), "rw,size=512m".into())])),
+            network_mode: match plan.egress {
+                EgressPolicy::Restricted => Some(restricted_network.into()),
+                EgressPolicy::Open => None,
+            },
             pids_limit: Some(PIDS_LIMIT),
             memory,
             // No swap beyond the memory limit, as on Kubernetes.
@@ -153,7 +166,9 @@ mod tests {
             ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
-        let host = container(&plan, "u", &[]).host_config.unwrap();
+        let host = container(&plan, "u", &[], RESTRICTED_NETWORK)
+            .host_config
+            .unwrap();
         assert_eq!(host.memory, Some(512 * 1024 * 1024));
         assert_eq!(host.memory_swap, host.memory, "no swap beyond it");
         assert_eq!(host.nano_cpus, Some(1_500_000_000));
@@ -175,7 +190,12 @@ mod tests {
             ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
-        let body = container(&plan, "uid-1", &[("K".into(), "v".into())]);
+        let body = container(
+            &plan,
+            "uid-1",
+            &[("K".into(), "v".into())],
+            RESTRICTED_NETWORK,
+        );
         let host = body.host_config.as_ref().unwrap();
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
         assert_eq!(host.readonly_rootfs, Some(true));
@@ -186,6 +206,13 @@ mod tests {
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert!(body.env.as_ref().unwrap().contains(&"K=v".to_owned()));
         assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+        // Restricted (the default) runners go on the network the host's firewall holds;
+        // open ones on Podman's default.
+        assert_eq!(host.network_mode.as_deref(), Some(RESTRICTED_NETWORK));
+        let mut open = plan.clone();
+        open.egress = EgressPolicy::Open;
+        let open = container(&open, "uid-1", &[], RESTRICTED_NETWORK);
+        assert_eq!(open.host_config.unwrap().network_mode, None);
         assert_eq!((host.memory, host.nano_cpus), (None, None), "none asked");
         let token = format!("PI_BRIDGE_TOKEN={}", plan.token.expose());
         assert!(body.env.as_ref().unwrap().contains(&token));
@@ -205,7 +232,9 @@ mod tests {
         );
         assert!(base.starts_with("oqto-default-ws-w-"), "{base}");
         assert_eq!(
-            container(&plan, "uid-1", &[]).labels.unwrap()[LABEL_RUNNER_HASH],
+            container(&plan, "uid-1", &[], RESTRICTED_NETWORK)
+                .labels
+                .unwrap()[LABEL_RUNNER_HASH],
             labels[LABEL_RUNNER_HASH],
             "stable hash"
         );

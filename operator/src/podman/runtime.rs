@@ -19,7 +19,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use oqto_api::Workspace;
 use oqto_api::names;
-use oqto_api::workspace::ReclaimPolicy;
+use oqto_api::workspace::{EgressPolicy, ReclaimPolicy};
 use oqto_store::LocalStore;
 
 use super::render::{
@@ -37,6 +37,8 @@ pub struct PodmanRuntime {
     pub store: Arc<LocalStore>,
     /// For the runner's `/readyz` (Podman runs no probes).
     pub http: reqwest::Client,
+    /// The network of Restricted runners (see `render::RESTRICTED_NETWORK`).
+    pub restricted_network: String,
 }
 
 fn not_found(e: &DockerError) -> bool {
@@ -119,10 +121,41 @@ impl PodmanRuntime {
     }
 
     /// The label hash of the container the plan describes (secrets are not part of it).
-    fn desired_hash(plan: &RunnerPlan, uid: &str) -> Option<String> {
-        render::container(plan, uid, &[])
+    fn desired_hash(&self, plan: &RunnerPlan, uid: &str) -> Option<String> {
+        render::container(plan, uid, &[], &self.restricted_network)
             .labels
             .and_then(|l| l.get(LABEL_RUNNER_HASH).cloned())
+    }
+
+    /// A Restricted runner starts only on the network whose firewall rules hold it (made and
+    /// marked by `hack/podman/egress.sh`): never on an open one instead.
+    async fn check_restricted_network(&self) -> Result<(), Error> {
+        let name = &self.restricted_network;
+        let refused = |why: String| Error::Refused {
+            reason: "EgressNotEnforced",
+            message: format!(
+                "network.egress Restricted: {why}; run hack/podman/egress.sh as root on the host (it makes the network {name:?} and its firewall rules)"
+            ),
+        };
+        match self.docker.inspect_network(name, None).await {
+            Ok(network) => {
+                let marked = network
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(render::LABEL_EGRESS))
+                    .is_some_and(|v| v == "restricted");
+                if marked {
+                    Ok(())
+                } else {
+                    Err(refused(format!(
+                        "the Podman network {name:?} is not marked {}=restricted",
+                        render::LABEL_EGRESS
+                    )))
+                }
+            }
+            Err(e) if not_found(&e) => Err(refused(format!("no Podman network {name:?}"))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn ready(&self, endpoint: &str) -> bool {
@@ -152,7 +185,7 @@ impl Runtime for PodmanRuntime {
             .and_then(|c| c.labels.clone())
             .unwrap_or_default();
         let current = subject.plan.is_none_or(|plan| {
-            labels.get(LABEL_RUNNER_HASH) == Self::desired_hash(plan, subject.uid).as_ref()
+            labels.get(LABEL_RUNNER_HASH) == self.desired_hash(plan, subject.uid).as_ref()
         });
         let at = |t: Option<&String>| t.and_then(|t| t.parse::<Timestamp>().ok());
         let age = since(at(info.created.as_ref())).unwrap_or_default();
@@ -230,7 +263,10 @@ impl Runtime for PodmanRuntime {
                 }
             }
         }
-        let mut desired = render::container(plan, uid, &secret_env);
+        if plan.egress == EgressPolicy::Restricted {
+            self.check_restricted_network().await?;
+        }
+        let mut desired = render::container(plan, uid, &secret_env, &self.restricted_network);
         if let Some(labels) = desired.labels.as_mut() {
             labels.insert(LABEL_STORE.into(), self.store.id().into());
         }
