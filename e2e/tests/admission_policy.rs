@@ -37,12 +37,16 @@ fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
 /// The chart's policies, applied as the cluster admin; the file to delete them with.
 fn install_policies(env: &TestEnv, dir: &std::path::Path) -> std::path::PathBuf {
     let chart = repo_root().join("charts/oqto");
+    // The policies bind to the namespace the gateway serves: here, the test's.
+    let served = format!("gateway.namespace={}", env.namespace);
     let policy = run_ok(Command::new(helm().unwrap()).args([
         "template",
         "oqto",
         chart.to_str().unwrap(),
         "--namespace",
         &env.namespace,
+        "--set",
+        &served,
         "--show-only",
         "templates/admission-policy.yaml",
     ]))

@@ -600,7 +600,14 @@ async fn of_two_replicas_only_the_lease_holder_acts_and_a_standby_takes_over() {
             .filter(|p| *p == SessionPhase::Suspended)
     })
     .await;
-    assert!(event_reporters(&env).await.contains("replica-b"));
+    // The Event follows the status write (a note, written after it): it may lag the phase.
+    eventually("an Event reported by replica-b", || async {
+        event_reporters(&env)
+            .await
+            .contains("replica-b")
+            .then_some(())
+    })
+    .await;
     assert!(!a_ctx.is_leading());
 }
 

@@ -1,6 +1,6 @@
 //! One browser or CLI connection: reads frames, checks that each names a session of this
-//! user, and hands it to that session's link; everything for the client goes through one
-//! bounded queue to one writer, which also greets and pings.
+//! user, and hands it to that session's link. What goes to the client is written straight to
+//! its socket (`out`) by whoever has it; a small task pings.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -8,23 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use oqto_proto::mux::{
     Channel, Envelope, PING_EVERY, Refusal, ServerFrame, SessionName, SystemEvent,
 };
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::budget::{Held, Reserved};
+use super::budget::Held;
 use super::frame;
+pub use super::out::Outgoing;
+use super::out::{ClientOut, Gone};
 use super::upstream::{self, Link, Queued};
 use crate::accounts::User;
 use crate::state::AppState;
 
-/// Frames waiting to be written to the client; their bytes are bounded too (`budget`). A
-/// client that does not read holds its own runners back (back-pressure), never the gateway's
-/// memory.
-const OUT_QUEUE: usize = 1024;
 /// How long a frame for a session the table does not know yet waits for it: the table
 /// follows writes by a watch event (Kubernetes) or a poll (single-node), so a session created
 /// a moment ago may not be in it. Only that client's frames wait.
@@ -32,23 +29,14 @@ const FRESH_SESSION_GRACE: Duration = Duration::from_secs(2);
 /// How long the last words to a client (why its connection closes) may take.
 const FAREWELL: Duration = Duration::from_secs(2);
 
-/// What goes to the client: a frame, with the bytes it holds in the connection's budget until
-/// it is written, or the close of the connection.
-pub enum Outgoing {
-    Frame(String, Option<Reserved>),
-    Close(u16, String),
-}
-
-impl From<String> for Outgoing {
-    fn from(text: String) -> Self {
-        Self::Frame(text, None)
-    }
-}
-
 pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: Held) {
     let (sink, mut stream) = socket.split();
-    let (out, out_rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
-    let mut writer = tokio::spawn(write_frames(sink, out_rx));
+    let out = ClientOut::new(sink);
+    let hello = ServerFrame::System(SystemEvent::Connected).to_json();
+    if out.send(hello.into()).await.is_err() {
+        return;
+    }
+    let pinger = tokio::spawn(ping(out.clone()));
     let mut links: HashMap<SessionName, Link> = HashMap::new();
     state.metrics.connections.inc();
     let mut farewell = false;
@@ -73,10 +61,12 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: He
                     let why = format!(
                         "a frame exceeds the limit of {limit} bytes (--max-frame-bytes); the connection is closed"
                     );
-                    let _ = out.send(system_refusal(&why).into()).await;
-                    let _ = out
-                        .send(Outgoing::Close(1009, format!("frame above {limit} bytes")))
-                        .await;
+                    let last_words = async {
+                        out.send(system_refusal(&why).into()).await?;
+                        let close = format!("frame above {limit} bytes");
+                        out.send(Outgoing::Close(1009, close)).await
+                    };
+                    let _ = tokio::time::timeout(FAREWELL, last_words).await;
                     farewell = true;
                 }
                 break;
@@ -90,11 +80,12 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: He
             break;
         }
     }
+    // The links' runner readers stop with them; a client that does not read gets no more
+    // than FAREWELL to take its last words (a reader stuck writing to it is gone by then).
     drop(links);
-    drop(out);
-    if !farewell || tokio::time::timeout(FAREWELL, &mut writer).await.is_err() {
-        // Whatever is still queued for the client is of no use now.
-        writer.abort();
+    pinger.abort();
+    if !farewell {
+        let _ = tokio::time::timeout(FAREWELL, out.close()).await;
     }
     state.metrics.connections.dec();
 }
@@ -105,7 +96,7 @@ async fn route_frame(
     held: &Held,
     user: &User,
     links: &mut HashMap<SessionName, Link>,
-    out: &mpsc::Sender<Outgoing>,
+    out: &ClientOut,
     text: &str,
 ) -> Option<String> {
     if text.len() > state.settings.max_frame_bytes {
@@ -192,39 +183,12 @@ fn system_refusal(error: &str) -> String {
     frame::refusal(&Refusal::system(None, error))
 }
 
-async fn write_frames(
-    mut sink: futures::stream::SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<Outgoing>,
-) {
-    let hello = ServerFrame::System(SystemEvent::Connected).to_json();
-    if sink.send(Message::Text(hello.into())).await.is_err() {
-        return;
-    }
-    let ping_text = ServerFrame::System(SystemEvent::Ping).to_json();
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+/// Pings the client every `PING_EVERY` until it is gone.
+async fn ping(out: ClientOut) -> Result<(), Gone> {
+    let ping = ServerFrame::System(SystemEvent::Ping).to_json();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     loop {
-        let next = tokio::select! {
-            frame = frames.recv() => match frame {
-                Some(next) => next,
-                None => break,
-            },
-            _ = ping.tick() => ping_text.clone().into(),
-        };
-        let message = match next {
-            // The reservation goes when the frame is written.
-            Outgoing::Frame(text, _reserved) => Message::Text(text.into()),
-            Outgoing::Close(code, reason) => {
-                let close = axum::extract::ws::CloseFrame {
-                    code,
-                    reason: reason.into(),
-                };
-                let _ = sink.send(Message::Close(Some(close))).await;
-                break;
-            }
-        };
-        if sink.send(message).await.is_err() {
-            break;
-        }
+        every.tick().await;
+        out.send(ping.clone().into()).await?;
     }
-    let _ = sink.close().await;
 }

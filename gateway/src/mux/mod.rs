@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod client;
 pub mod frame;
+pub mod out;
 pub mod upstream;
 
 use std::sync::Arc;

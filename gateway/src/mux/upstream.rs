@@ -21,8 +21,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_conf
 use oqto_proto::mux::{Envelope, PEER_SILENCE, Refusal, SessionName};
 
 use super::budget::{Outbound, Reserved, SessionSlot};
-use super::client::Outgoing;
 use super::frame;
+use super::out::{ClientOut, Outgoing};
 use crate::state::AppState;
 #[cfg(test)]
 use serde_json::Value;
@@ -65,10 +65,18 @@ impl Drop for Link {
 
 type Runner = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub fn spawn(
     session: SessionName,
     state: Arc<AppState>,
-    out: mpsc::Sender<Outgoing>,
+    out: ClientOut,
     outbound: Outbound,
     slot: SessionSlot,
 ) -> Link {
@@ -88,7 +96,7 @@ async fn run(
     session: SessionName,
     state: Arc<AppState>,
     (mut agent_rx, mut other_rx): (mpsc::Receiver<Queued>, mpsc::Receiver<Queued>),
-    out: mpsc::Sender<Outgoing>,
+    out: ClientOut,
     outbound: Outbound,
 ) {
     let mut pending: Option<Queued> = None;
@@ -128,25 +136,26 @@ async fn run(
             }
         };
         let (mut sink, stream) = runner.split();
-        let mut reader = tokio::spawn(forward_runner_frames(
+        // Stops with this task (the link dropped), not only when the runner closes.
+        let mut reader = AbortOnDrop(tokio::spawn(forward_runner_frames(
             stream,
             session.clone(),
             out.clone(),
             outbound.clone(),
-        ));
+        )));
         loop {
             let next = match pending.take() {
                 Some(frame) => Some(frame),
                 None => tokio::select! {
                     biased;
-                    _ = &mut reader => break,
+                    _ = &mut reader.0 => break,
                     frame = agent_rx.recv() => frame,
                     frame = other_rx.recv() => frame,
                 },
             };
             let Some(frame) = next else {
                 // The client is gone.
-                reader.abort();
+                drop(reader);
                 let _ = sink.close().await;
                 return;
             };
@@ -157,7 +166,7 @@ async fn run(
             {
                 // Not delivered: it goes out first on the next connection.
                 pending = Some(frame);
-                reader.abort();
+                drop(reader);
                 break;
             }
         }
@@ -179,7 +188,7 @@ async fn run(
 async fn forward_runner_frames<E>(
     mut stream: impl futures::Stream<Item = Result<Message, E>> + Unpin,
     session: SessionName,
-    out: mpsc::Sender<Outgoing>,
+    out: ClientOut,
     outbound: Outbound,
 ) {
     while let Ok(Some(message)) = tokio::time::timeout(PEER_SILENCE, stream.next()).await {
@@ -208,7 +217,7 @@ async fn forward_runner_frames<E>(
 async fn connect(
     session: &SessionName,
     state: &AppState,
-    out: &mpsc::Sender<Outgoing>,
+    out: &ClientOut,
 ) -> Result<Runner, String> {
     let mut changes = state.routes.subscribe();
     let not_found = || format!("session {session} not found");
@@ -300,16 +309,9 @@ mod tests {
         budgets.hold("alice").unwrap().outbound()
     }
 
-    fn text(outgoing: Outgoing) -> String {
-        match outgoing {
-            Outgoing::Frame(text, _) => text,
-            Outgoing::Close(..) => panic!("a close"),
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_silent_runner_counts_as_gone() {
-        let (out, mut frames) = mpsc::channel(4);
+        let (out, mut frames) = crate::mux::out::testing::client_out(4);
         let silent = futures::stream::pending::<Result<Message, ()>>();
         let started = tokio::time::Instant::now();
         forward_runner_frames(silent, SessionName::parse("s1").unwrap(), out, outbound()).await;
@@ -319,7 +321,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn runner_frames_of_the_session_pass_and_pings_keep_the_connection() {
-        let (out, mut frames) = mpsc::channel(4);
+        let (out, mut frames) = crate::mux::out::testing::client_out(4);
         let ping = || Ok::<_, ()>(Message::text(r#"{"channel":"system","type":"ping"}"#));
         let stream = futures::stream::iter([
             ping(),
@@ -339,7 +341,7 @@ mod tests {
             out,
             outbound(),
         ));
-        let passed: Value = serde_json::from_str(&text(frames.recv().await.unwrap())).unwrap();
+        let passed: Value = serde_json::from_str(&frames.recv().await.unwrap()).unwrap();
         assert_eq!(passed["session_id"], "s1", "the frame for s2 was dropped");
         task.await.unwrap();
     }
