@@ -19,7 +19,10 @@ pub async fn poll_local(
 ) {
     let mut first = true;
     loop {
-        match read(&store, &namespace) {
+        // Directory reads block: off the runtime's workers, which carry the relay.
+        let reading = (store.clone(), namespace.clone());
+        let read = tokio::task::spawn_blocking(move || read(&reading.0, &reading.1)).await;
+        match read.unwrap_or_else(|e| Err(StoreError::Unreadable(e.to_string()))) {
             Ok((sessions, workspaces)) => {
                 // Waiters wake only when something changed, not on every read.
                 table.update_if(|tables| {
