@@ -148,6 +148,7 @@ async fn main() {
             "bench",
         ])
         .env("KUBECONFIG", &plane.kubeconfig)
+        .env("OQTO_RUNNER_KEY", oqto_e2e::RUNNER_KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

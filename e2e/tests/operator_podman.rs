@@ -415,6 +415,50 @@ async fn restricted_runners_reach_no_host_service_and_open_ones_do() {
     }
 }
 
+/// Without the guarded network (its firewall rules never installed, say) a Restricted runner
+/// does not start at all, rather than start open: the Session fails with a reason that names
+/// the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_guarded_network_restricted_runners_do_not_start() {
+    let mut operator =
+        PodmanOperator::start_with_network(Duration::from_millis(500), "oqto-no-such-network")
+            .await;
+    let store = operator.store.clone();
+    let namespace = format!("unguarded{}", std::process::id());
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "w",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s",
+            json!({"workspaceRef":{"name":"w"}}),
+        ))
+        .unwrap();
+    let message = eventually("the session names the missing network", || async {
+        let status = store.get::<Session>(&namespace, "s").unwrap()?.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "EgressNotEnforced").then(|| ready.message.clone())
+    })
+    .await;
+    assert!(message.contains("hack/podman/egress.sh"), "{message}");
+    let container = render::container_name(&namespace, "s");
+    assert!(
+        !podman(&["container", "exists", &container]).0,
+        "no runner was started"
+    );
+    operator.stop().await;
+    for volume in workspace_volumes(&namespace, "w") {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
+}
+
 /// Sessions created and deleted concurrently across Workspaces while the operator is killed
 /// and started again at random moments: afterwards exactly one container per live Session
 /// (none for deleted ones, none twice), every status converged at the current

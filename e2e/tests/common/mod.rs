@@ -30,6 +30,7 @@ pub struct PodmanOperator {
     pub store: Arc<LocalStore>,
     image: String,
     resync: Duration,
+    restricted_network: String,
     pub health: Arc<Health>,
     pub socket: PathBuf,
     /// Dropping it stops the API service (a test that takes Podman away).
@@ -44,6 +45,11 @@ pub struct PodmanOperator {
 impl PodmanOperator {
     /// Starts Podman's API service and the operator, resyncing every `resync`.
     pub async fn start(resync: Duration) -> Self {
+        Self::start_with_network(resync, podman::render::RESTRICTED_NETWORK).await
+    }
+
+    /// The same, with Restricted runners on `restricted_network`.
+    pub async fn start_with_network(resync: Duration, restricted_network: &str) -> Self {
         let image = oqto_e2e::runner_image().expect("$OQTO_RUNNER_IMAGE");
         oqto_e2e::podman::restricted_egress().expect("hack/podman/egress.sh");
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -55,6 +61,7 @@ impl PodmanOperator {
             store,
             image,
             resync,
+            restricted_network: restricted_network.to_owned(),
             health: Arc::default(),
             socket,
             service: Some(service),
@@ -76,7 +83,7 @@ impl PodmanOperator {
                 runner_image: Some(self.image.clone()),
                 ..OperatorDefaults::new(oqto_e2e::runner_key())
             },
-            podman::render::RESTRICTED_NETWORK.to_owned(),
+            self.restricted_network.clone(),
         );
         self.health = reconciler.health.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
