@@ -92,6 +92,18 @@ impl Terminals {
         cols: u16,
         rows: u16,
     ) -> Result<String, TerminalError> {
+        self.open_then(terminal_id, cols, rows, |_| {})
+    }
+
+    /// Opens a shell and calls `opened` with its id before the shell's first output can be
+    /// sent: a client hears "opened" before the prompt.
+    pub fn open_then(
+        &mut self,
+        terminal_id: Option<String>,
+        cols: u16,
+        rows: u16,
+        opened: impl FnOnce(&str),
+    ) -> Result<String, TerminalError> {
         let size = checked_size(cols, rows)?;
         let id = terminal_id.unwrap_or_else(|| {
             self.next += 1;
@@ -128,6 +140,7 @@ impl Terminals {
             .master
             .take_writer()
             .map_err(|e| TerminalError::Spawn(e.to_string()))?;
+        opened(&id);
         spawn_reader(id.clone(), reader, self.events.clone(), self.open.clone());
         let terminal = Terminal {
             master: pair.master,

@@ -58,8 +58,21 @@ impl TerminalChannel {
                         format!("workspace_path: {path:?} is not this runner's workspace"),
                     ))
                 } else {
-                    match self.terminals.open(terminal_id.clone(), cols, rows) {
-                        Ok(terminal_id) => Some(WireEvent::Opened { id, terminal_id }),
+                    // "opened" goes out before the shell's first output (the prompt), which a
+                    // reader thread starts sending at once.
+                    let out = &self.out;
+                    let reply = id.clone();
+                    let opened = |opened: &str| {
+                        out.terminal(WireEvent::Opened {
+                            id: reply,
+                            terminal_id: opened.to_owned(),
+                        });
+                    };
+                    match self
+                        .terminals
+                        .open_then(terminal_id.clone(), cols, rows, opened)
+                    {
+                        Ok(_) => None,
                         Err(e) => Some(error_event(id, terminal_id, e.to_string())),
                     }
                 }
