@@ -249,7 +249,8 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         &self,
         workspace: &Workspace,
     ) -> Result<(Result<Workspace, CoreError>, Option<WorkspaceClass>), Error> {
-        let wanted = class::wanted(workspace, self.defaults.workspace_class.as_deref());
+        let default = self.defaults.workspace_class.as_deref();
+        let wanted = oqto_api::workspace_class::class_name(&workspace.spec, default);
         let found: Option<WorkspaceClass> = match wanted {
             Some(name) => {
                 let (namespace, _) = key_of(workspace);

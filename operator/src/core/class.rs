@@ -1,17 +1,13 @@
 //! A Workspace as its runners are built: with its WorkspaceClass (the one it names, or the
 //! operator's default) applied, and a Session's model override held to the class's models.
 
-use oqto_api::workspace_class::{class_name, with_class};
+use oqto_api::workspace_class::with_class;
 use oqto_api::{Session, Workspace, WorkspaceClass};
 
 use super::error::CoreError;
 
-/// The class a Workspace needs looked up, if any.
-pub fn wanted<'a>(workspace: &'a Workspace, default: Option<&'a str>) -> Option<&'a str> {
-    class_name(&workspace.spec, default)
-}
-
-/// `class`: what the store gave for [`wanted`]'s name (`None`: no such class).
+/// `wanted`: the class the Workspace needs (`oqto_api::workspace_class::class_name`); `class`:
+/// what the store gave for it (`None`: no such class).
 pub fn effective(
     workspace: &Workspace,
     wanted: Option<&str>,
@@ -40,6 +36,7 @@ pub fn check_session(session: &Session, class: Option<&WorkspaceClass>) -> Resul
 mod tests {
     use super::*;
     use crate::core::desired::tests::workspace;
+    use oqto_api::workspace_class::class_name;
     use serde_json::json;
 
     fn class(spec: serde_json::Value) -> WorkspaceClass {
@@ -53,7 +50,7 @@ mod tests {
     #[test]
     fn a_missing_class_is_named() {
         let ws = workspace(json!({"owner":"a","workspaceClassName":"gpu"}));
-        let error = effective(&ws, wanted(&ws, Some("standard")), None).unwrap_err();
+        let error = effective(&ws, class_name(&ws.spec, Some("standard")), None).unwrap_err();
         assert_eq!(error.reason(), "WorkspaceClassNotFound");
         assert!(error.to_string().contains("\"gpu\""), "{error}");
     }
@@ -63,10 +60,10 @@ mod tests {
         let ws = workspace(json!({"owner":"a"}));
         let standard =
             class(json!({"runner":{"image":"team/runner:3"},"network":{"egress":"Open"}}));
-        let out = effective(&ws, wanted(&ws, Some("standard")), Some(&standard)).unwrap();
+        let out = effective(&ws, class_name(&ws.spec, Some("standard")), Some(&standard)).unwrap();
         assert_eq!(out.spec.runner.image.as_deref(), Some("team/runner:3"));
         // No class wanted: the Workspace as it is.
-        let alone = effective(&ws, wanted(&ws, None), Some(&standard)).unwrap();
+        let alone = effective(&ws, class_name(&ws.spec, None), Some(&standard)).unwrap();
         assert_eq!(alone.spec.runner.image, None);
     }
 }

@@ -85,19 +85,10 @@ impl Terminals {
         }
     }
 
-    /// Opens a shell; returns its id (the client's, or a new one).
+    /// Opens a shell; returns its id (the client's, or a new one). `opened` is called with the
+    /// id before the shell's first output can be sent: a client hears "opened" before the
+    /// prompt.
     pub fn open(
-        &mut self,
-        terminal_id: Option<String>,
-        cols: u16,
-        rows: u16,
-    ) -> Result<String, TerminalError> {
-        self.open_then(terminal_id, cols, rows, |_| {})
-    }
-
-    /// Opens a shell and calls `opened` with its id before the shell's first output can be
-    /// sent: a client hears "opened" before the prompt.
-    pub fn open_then(
         &mut self,
         terminal_id: Option<String>,
         cols: u16,
@@ -266,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, mut rx) = mpsc::channel(64);
         let mut terminals = Terminals::new("/bin/bash".into(), dir.path().into(), tx);
-        let id = terminals.open(None, 80, 24).unwrap();
+        let id = terminals.open(None, 80, 24, |_| {}).unwrap();
         terminals.input(&id, b"echo hel''lo; pwd\n").unwrap();
         let seen = output_until(&mut rx, "hello").await;
         assert!(seen.contains("hello"), "{seen}");
@@ -299,16 +290,16 @@ mod tests {
         let (tx, _rx) = mpsc::channel(64);
         let mut terminals = Terminals::new("/bin/bash".into(), dir.path().into(), tx);
         assert!(matches!(
-            terminals.open(None, 0, 24),
+            terminals.open(None, 0, 24, |_| {}),
             Err(TerminalError::BadSize { field: "cols", .. })
         ));
         assert!(matches!(
-            terminals.open(None, 80, 9999),
+            terminals.open(None, 80, 9999, |_| {}),
             Err(TerminalError::BadSize { field: "rows", .. })
         ));
-        let id = terminals.open(Some("t1".into()), 80, 24).unwrap();
+        let id = terminals.open(Some("t1".into()), 80, 24, |_| {}).unwrap();
         assert!(matches!(
-            terminals.open(Some(id.clone()), 80, 24),
+            terminals.open(Some(id.clone()), 80, 24, |_| {}),
             Err(TerminalError::Duplicate(_))
         ));
         terminals.close(&id).unwrap();

@@ -68,10 +68,7 @@ impl TerminalChannel {
                             terminal_id: opened.to_owned(),
                         });
                     };
-                    match self
-                        .terminals
-                        .open_then(terminal_id.clone(), cols, rows, opened)
-                    {
+                    match self.terminals.open(terminal_id.clone(), cols, rows, opened) {
                         Ok(_) => None,
                         Err(e) => Some(error_event(id, terminal_id, e.to_string())),
                     }
