@@ -87,11 +87,70 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The apiserver's request counts by verb and resource (`apiserver_request_total`), read
+/// with kubectl: what the burst asked of it.
+fn apiserver_requests(plane: &ControlPlane) -> HashMap<String, f64> {
+    let out = Command::new(plane.bin_dir.join("kubectl"))
+        .args(["get", "--raw", "/metrics"])
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let label = |labels: &str, name: &str| {
+        labels
+            .split(',')
+            .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+            .map(|v| v.trim_end_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    let mut counts = HashMap::new();
+    for line in out.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let mut key = format!("{} {}", label(labels, "verb"), label(labels, "resource"));
+        let sub = label(labels, "subresource");
+        if !sub.is_empty() {
+            key = format!("{key}/{sub}");
+        }
+        *counts.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+    }
+    counts
+}
+
+/// Waits (a while, with progress) until no earlier bench namespace is still being deleted:
+/// its cascade would run during this burst.
+async fn wait_for_quiet(client: &kube::Client) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let since = Instant::now();
+    loop {
+        let busy = namespaces
+            .list(&Default::default())
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|n| n.metadata.deletion_timestamp.is_some())
+                    .count()
+            })
+            .unwrap_or(0);
+        if busy == 0 || since.elapsed() > Duration::from_secs(300) {
+            return;
+        }
+        println!("waiting for {busy} namespace(s) being deleted, for a quiet control plane");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let plane = ControlPlane::discover().expect("a control plane: hack/k8s/controlplane.sh up");
     let client = plane.client().await.unwrap();
     install_crds(&client).await.unwrap();
+    wait_for_quiet(&client).await;
     let namespace = format!("bench-{}", std::process::id());
     Api::<Namespace>::all(client.clone())
         .create(
@@ -183,6 +242,27 @@ async fn main() {
         }
     });
 
+    // Sessions as they turn Starting, by name.
+    let starting_seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let watch_starting = starting_seen.clone();
+    let session_watch: Api<Session> = Api::namespaced(client.clone(), &namespace);
+    tokio::spawn(async move {
+        let mut events = watcher(session_watch, watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        while let Ok(Some(session)) = events.try_next().await {
+            let starting =
+                session.status.as_ref().and_then(|s| s.phase) == Some(SessionPhase::Starting);
+            if let (true, Some(name)) = (starting, session.metadata.name) {
+                watch_starting
+                    .lock()
+                    .unwrap()
+                    .entry(name)
+                    .or_insert_with(Instant::now);
+            }
+        }
+    });
+
     let sessions: Api<Session> = Api::namespaced(client.clone(), &namespace);
     let session = |name: &str| -> Session {
         serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
@@ -218,7 +298,11 @@ async fn main() {
     println!("operator scale: {SESSIONS} Sessions, {CONCURRENCY} creates in flight");
     let apiserver = pid_of("kube-apiserver");
     let etcd = pid_of("etcd");
-    let cpu_before = [Some(operator.id()), apiserver, etcd].map(|p| p.map(cpu_seconds));
+    let controllers = pid_of("kube-controller-manager");
+    let bench = Some(std::process::id());
+    let processes = [Some(operator.id()), apiserver, etcd, controllers, bench];
+    let cpu_before = processes.map(|p| p.map(cpu_seconds));
+    let requests_before = apiserver_requests(&plane);
     let metrics_before = reqwest::get(&metrics_url)
         .await
         .unwrap()
@@ -249,30 +333,31 @@ async fn main() {
     let created_in = started.elapsed();
 
     // All Starting (the pods exist; no kubelet runs them), or the bench gives up and reports.
-    let mut starting;
+    // Read from the Sessions' watch: listing 1000 Sessions every few milliseconds would be a
+    // load on the apiserver of the bench's own.
     let all_starting = loop {
-        let list = sessions.list(&Default::default()).await.unwrap();
-        starting = list
-            .items
-            .iter()
-            .filter(|s| {
-                s.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with('s'))
-            })
-            .filter(|s| s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Starting))
+        let count = starting_seen
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|n| n.starts_with('s'))
             .count();
-        if starting == SESSIONS {
-            break Some(started.elapsed());
+        if count == SESSIONS {
+            break Ok(starting_seen
+                .lock()
+                .unwrap()
+                .values()
+                .max()
+                .map_or(Duration::ZERO, |t| t.saturating_duration_since(started)));
         }
         if started.elapsed() > GIVE_UP {
-            break None;
+            break Err(count);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let burst = started.elapsed();
-    let cpu_after = [Some(operator.id()), apiserver, etcd].map(|p| p.map(cpu_seconds));
+    let cpu_after = processes.map(|p| p.map(cpu_seconds));
+    let requests_after = apiserver_requests(&plane);
     let metrics_after = reqwest::get(&metrics_url)
         .await
         .unwrap()
@@ -309,17 +394,21 @@ async fn main() {
     row("burst: create -> Pod seen, p99", p(&to_pod, 0.99));
     row(
         "burst: first create -> all Sessions Starting",
-        all_starting.map_or_else(|| format!("gave up: {starting}/{SESSIONS}"), ms),
+        all_starting.map_or_else(|starting| format!("gave up: {starting}/{SESSIONS}"), ms),
     );
     row("operator peak RSS (VmHWM)", format!("{} MiB", rss / 1024));
     println!(
         "where the time went during the burst ({:.1} s):",
         burst.as_secs_f64()
     );
-    for (name, (before, after)) in ["oqto-operator", "kube-apiserver", "etcd"]
-        .iter()
-        .zip(cpu_before.iter().zip(cpu_after.iter()))
-    {
+    let names = [
+        "oqto-operator",
+        "kube-apiserver",
+        "etcd",
+        "kube-controller-manager",
+        "this bench (creates, watches)",
+    ];
+    for (name, (before, after)) in names.iter().zip(cpu_before.iter().zip(cpu_after.iter())) {
         if let (Some(b), Some(a)) = (before, after) {
             row(&format!("  {name} CPU"), format!("{:.1} s", a - b));
         }
@@ -338,6 +427,31 @@ async fn main() {
         "  reconcile failures",
         format!("{:.0}", delta("oqto_operator_reconcile_failures_total")),
     );
+    let mut requests: Vec<(String, f64)> = requests_after
+        .iter()
+        .map(|(key, after)| {
+            (
+                key.clone(),
+                after - requests_before.get(key).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, n)| *n >= 10.0)
+        .collect();
+    requests.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("apiserver requests during the burst (10 or more):");
+    for (key, n) in requests {
+        row(&format!("  {key}"), format!("{n:.0}"));
+    }
+    // The Workspace goes first, while the operator runs: its finalizer waits for the operator
+    // to delete its Sessions, and a namespace left Terminating would load the next run.
+    println!("cleaning up: deleting the Workspace and its {SESSIONS} Sessions");
+    let _ = workspaces.delete("bench", &Default::default()).await;
+    let cleanup = Instant::now();
+    while workspaces.get_opt("bench").await.ok().flatten().is_some()
+        && cleanup.elapsed() < Duration::from_secs(300)
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let _ = operator.kill();
     let _ = operator.wait();
     let _ = Api::<Namespace>::all(client)

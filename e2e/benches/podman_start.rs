@@ -96,7 +96,7 @@ async fn main() {
             runner_image: Some(image.clone()),
             ..OperatorDefaults::new(oqto_e2e::runner_key())
         },
-        podman::render::RESTRICTED_NETWORK.to_owned(),
+        podman::Settings::default(),
     );
     tokio::spawn(podman::run(
         reconciler,

@@ -572,6 +572,35 @@ async fn of_two_replicas_only_the_lease_holder_acts_and_a_standby_takes_over() {
             .filter(|p| *p == SessionPhase::Starting)
     })
     .await;
+    let set_suspended = |suspended: bool| {
+        let env = &env;
+        async move {
+            env.api::<Session>()
+                .patch(
+                    "s",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec":{"suspended":suspended}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    // Suspended: a phase change, so an Event (a new Session's Starting is none).
+    set_suspended(true).await;
+    eventually("phase Suspended", || async {
+        session_phase(&env, "s")
+            .await
+            .filter(|p| *p == SessionPhase::Suspended)
+    })
+    .await;
+    // The Event follows the status write (a note, written after it): it may lag the phase.
+    eventually("an Event reported by replica-a", || async {
+        event_reporters(&env)
+            .await
+            .contains("replica-a")
+            .then_some(())
+    })
+    .await;
     assert!(a_ctx.is_leading() && !b_ctx.is_leading());
     assert_eq!(
         event_reporters(&env).await,
@@ -586,21 +615,13 @@ async fn of_two_replicas_only_the_lease_holder_acts_and_a_standby_takes_over() {
     })
     .await;
     eventually("b leading", || async { b_ctx.is_leading().then_some(()) }).await;
-    env.api::<Session>()
-        .patch(
-            "s",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec":{"suspended":true}})),
-        )
-        .await
-        .unwrap();
-    eventually("phase Suspended", || async {
+    set_suspended(false).await;
+    eventually("phase Starting again", || async {
         session_phase(&env, "s")
             .await
-            .filter(|p| *p == SessionPhase::Suspended)
+            .filter(|p| *p == SessionPhase::Starting)
     })
     .await;
-    // The Event follows the status write (a note, written after it): it may lag the phase.
     eventually("an Event reported by replica-b", || async {
         event_reporters(&env)
             .await

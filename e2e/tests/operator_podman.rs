@@ -415,6 +415,112 @@ async fn restricted_runners_reach_no_host_service_and_open_ones_do() {
     }
 }
 
+/// Each Workspace's runners run in a user namespace of their own (issue 15), looked at as a
+/// hostile agent would: a runner's root is not the host's root nor its uid 1000 the host's;
+/// the runners of one Workspace share its range, and so its files; another Workspace's runner
+/// has a range of its own, and its files belong to host uids the first range does not hold.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_workspace_runs_in_a_user_namespace_of_its_own() {
+    let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
+    let store = operator.store.clone();
+    let namespace = format!("userns{}", std::process::id());
+    for workspace in ["a", "b"] {
+        store
+            .apply::<Workspace>(object(
+                "Workspace",
+                &namespace,
+                workspace,
+                json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
+            ))
+            .unwrap();
+    }
+    for (session, workspace) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
+        store
+            .apply::<Session>(object(
+                "Session",
+                &namespace,
+                session,
+                json!({"workspaceRef":{"name":workspace}}),
+            ))
+            .unwrap();
+    }
+    for session in ["a1", "a2", "b1"] {
+        eventually(&format!("{session} runs"), || async {
+            let phase = store
+                .get::<Session>(&namespace, session)
+                .unwrap()?
+                .status?
+                .phase?;
+            (phase == SessionPhase::Running).then_some(())
+        })
+        .await;
+    }
+    let exec = |session: &str, script: &str| {
+        let container = render::container_name(&namespace, session);
+        podman(&["exec", &container, "sh", "-c", script])
+    };
+    // "<container uid> <host uid> <count>" of uid 0, for uids and gids alike.
+    let mapping = |session: &str| {
+        let (ok, uids) = exec(session, "cat /proc/self/uid_map");
+        let (_, gids) = exec(session, "cat /proc/self/gid_map");
+        assert!(ok, "{session}: no uid_map");
+        let first: Vec<u64> = uids
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(
+            uids.split_whitespace().collect::<Vec<_>>(),
+            gids.split_whitespace().collect::<Vec<_>>(),
+            "{session}: gids are mapped as uids"
+        );
+        first
+    };
+    let (a1, a2, b1) = (mapping("a1"), mapping("a2"), mapping("b1"));
+    for (session, map) in [("a1", &a1), ("b1", &b1)] {
+        assert_eq!(map.len(), 3, "{session}: one range, {map:?}");
+        assert_eq!(map[0], 0, "{session}: {map:?}");
+        assert!(
+            map[1] >= 1 << 31,
+            "{session}: container root must be no host uid below 2^31 (the host's users), {map:?}"
+        );
+        assert_eq!(map[2], 65536, "{session}: {map:?}");
+    }
+    assert_eq!(a1, a2, "the runners of one Workspace share its range");
+    assert!(
+        a1[1].abs_diff(b1[1]) >= 65536,
+        "two Workspaces' ranges must not overlap: {a1:?} {b1:?}"
+    );
+    // One Workspace's runners share their files: what a1 writes, a2 reads and extends.
+    assert!(exec("a1", "echo from-a1 > /workspace/shared").0);
+    assert!(
+        exec(
+            "a2",
+            "cat /workspace/shared && echo from-a2 >> /workspace/shared"
+        )
+        .0
+    );
+    assert_eq!(exec("a1", "cat /workspace/shared").1, "from-a1\nfrom-a2");
+    // On the host, the file belongs to a1's uid 1000, which is not the host's uid 1000 and
+    // not in b's range.
+    let (_, files) = podman(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/workspace\"}}{{.Source}}{{end}}{{end}}",
+        &render::container_name(&namespace, "a1"),
+    ]);
+    let owner = std::fs::metadata(std::path::Path::new(&files).join("shared"))
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    assert_eq!(u64::from(owner), a1[1] + 1000, "{files}");
+    assert!(!(b1[1]..b1[1] + 65536).contains(&u64::from(owner)));
+    operator.stop().await;
+    for workspace in ["a", "b"] {
+        for volume in workspace_volumes(&namespace, workspace) {
+            podman(&["volume", "rm", "-f", &volume]);
+        }
+    }
+}
+
 /// Without the guarded network (its firewall rules never installed, say) a Restricted runner
 /// does not start at all, rather than start open: the Session fails with a reason that names
 /// the fix.

@@ -300,6 +300,22 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
         }
     }
 
+    // Order: a command typed one key per frame, as fast as the socket takes them (most go
+    // straight to the runner's socket, some wait in the link's queue behind one that could
+    // not): the shell gets every key in order, or the command does not print this.
+    let keys = "echo order-$((1+1))-abcdefghijklmnopqrstuvwxyz0123456789\n";
+    for key in keys.chars() {
+        mux.send(json!({"channel":"terminal","session_id":"s1","type":"input","terminal_id":terminal,"data":key.to_string()})).await;
+    }
+    while !output.contains("order-2-abcdefghijklmnopqrstuvwxyz0123456789") {
+        let frame = mux.next().await;
+        if frame["channel"] == "terminal" && frame["type"] == "output" {
+            output.push_str(&String::from_utf8_lossy(
+                &B64.decode(frame["data_base64"].as_str().unwrap()).unwrap(),
+            ));
+        }
+    }
+
     // History: the turn is in hstry.
     mux.send(
         json!({"channel":"hstry","session_id":"s1","id":"h1","type":"query","session_id":"s1"}),

@@ -2,7 +2,8 @@
 # Makes Podman usable on this host (environment.md §1): installs it when missing and, on hosts
 # where containers cannot start as configured (cgroup v1 or hybrid mounts, or a hard open-files
 # limit below crun's default), adds a drop-in that selects runc and explicit ulimits. On a normal
-# cgroup-v2 host nothing is written.
+# cgroup-v2 host nothing is written but the `containers` entries of /etc/subuid and /etc/subgid
+# (runner user namespaces), when missing.
 set -euo pipefail
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
 dropin=/etc/containers/containers.conf.d/50-oqto.conf
@@ -25,4 +26,13 @@ if [ "$cgroupfs" != cgroup2fs ] || { [ "$hard_nofile" != unlimited ] && [ "$hard
     printf '%s\n' "$want" | $sudo tee "$dropin" >/dev/null
   fi
 fi
+# Runner user namespaces (the operator's --runner-user-namespaces): each Workspace's runners map
+# container uids 0..65536 to a range of their own from 2^31 up, in the upper half of the id space
+# that Podman's `containers` user is given here (Podman's `--userns=auto` reads it).
+for ids in /etc/subuid /etc/subgid; do
+  if ! grep -q '^containers:' "$ids" 2>/dev/null; then
+    echo "podman: giving runner user namespaces host ids 2147483647-4294967294 ($ids)" >&2
+    echo 'containers:2147483647:2147483648' | $sudo tee -a "$ids" >/dev/null
+  fi
+done
 podman info --format 'podman {{.Version.Version}}: runtime {{.Host.OCIRuntime.Name}}, cgroups {{.Host.CgroupsVersion}}' >&2

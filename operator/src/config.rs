@@ -159,9 +159,28 @@ pub struct RunArgs {
         default_value = crate::podman::render::RESTRICTED_NETWORK
     )]
     pub restricted_network: String,
+    /// Podman mode: give each new Workspace a user namespace of its own (a range of 65536 host
+    /// uids from 2^31 up; needs `containers:2147483647:2147483648` in /etc/subuid and
+    /// /etc/subgid, which `hack/podman/setup.sh` writes). Rootful Podman only: set it to false
+    /// for a rootless one, whose containers are in the user's namespace already.
+    #[arg(
+        long,
+        env = "OQTO_RUNNER_USER_NAMESPACES",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub runner_user_namespaces: bool,
 }
 
 impl RunArgs {
+    /// How Podman runners are isolated.
+    pub fn podman(&self) -> crate::podman::Settings {
+        crate::podman::Settings {
+            restricted_network: self.restricted_network.clone(),
+            user_namespaces: self.runner_user_namespaces,
+        }
+    }
+
     /// What Workspaces that name no image or LLM get.
     pub fn defaults(&self) -> anyhow::Result<OperatorDefaults> {
         let single_node = match self.runtime {

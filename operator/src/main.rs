@@ -29,9 +29,9 @@ fn main() -> anyhow::Result<()> {
             if let Runtime::Podman = args.runtime {
                 return tokio::runtime::Runtime::new()?.block_on(run_podman(
                     defaults,
-                    args.state_dir,
-                    args.podman_socket,
-                    args.restricted_network,
+                    args.state_dir.clone(),
+                    args.podman_socket.clone(),
+                    args.podman(),
                     args.http_listen,
                 ));
             }
@@ -103,7 +103,7 @@ async fn run_podman(
     defaults: OperatorDefaults,
     state_dir: PathBuf,
     socket: String,
-    restricted_network: String,
+    podman: oqto_operator::podman::Settings,
     http_listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -116,7 +116,7 @@ async fn run_podman(
         format!("connecting to Podman at {socket} (start it with `podman system service`)")
     })?;
     tracing::info!(store = %state_dir.display(), %socket, "oqto-operator reconciling into Podman");
-    let reconciler = oqto_operator::podman::reconciler(store, docker, defaults, restricted_network);
+    let reconciler = oqto_operator::podman::reconciler(store, docker, defaults, podman);
     serve_http(
         http_listen,
         reconciler.health.clone(),

@@ -19,6 +19,7 @@ use crate::core::class;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::idle::Activity;
 use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
+use crate::core::written::Written;
 use crate::core::{OperatorDefaults, RunnerPlan};
 use crate::http::Health;
 use crate::metrics::Metrics;
@@ -38,6 +39,8 @@ pub struct Reconciler<S, R> {
     http: reqwest::Client,
     /// Consecutive transient failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The statuses last written, so that a pass over a stale cache does not write one again.
+    written: Mutex<Written>,
 }
 
 /// Records a reconcile's duration when dropped (whichever way the reconcile ends).
@@ -73,6 +76,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                 .build()
                 .unwrap_or_default(),
             failures: Mutex::default(),
+            written: Mutex::default(),
         }
     }
 
@@ -293,12 +297,27 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             self.metrics
                 .session_phase(key, status.phase.map(|p| format!("{p:?}")).as_deref());
             if session.status.as_ref() != Some(status) {
+                let uid = session.metadata.uid.as_deref().unwrap_or_default();
+                let version = session.metadata.resource_version.as_deref();
+                let repeats = self
+                    .written
+                    .lock()
+                    .is_ok_and(|mut w| w.repeats(uid, version, status));
+                if repeats {
+                    // The cache has not seen the last write yet; that write said all this
+                    // (and its Event went with it).
+                    self.succeeded(key);
+                    return Ok(step.requeue);
+                }
                 let mut updated = session.clone();
                 updated.status = Some(status.clone());
                 match self.store.write_status(&updated).await {
                     // Changed meanwhile: the change brings another pass.
                     Err(oqto_store::StoreError::Conflict(_)) => {}
                     other => other?,
+                }
+                if let Ok(mut written) = self.written.lock() {
+                    written.wrote(uid, version, status);
                 }
             }
         }

@@ -30,7 +30,7 @@ pub struct PodmanOperator {
     pub store: Arc<LocalStore>,
     image: String,
     resync: Duration,
-    restricted_network: String,
+    settings: podman::Settings,
     pub health: Arc<Health>,
     pub socket: PathBuf,
     /// Dropping it stops the API service (a test that takes Podman away).
@@ -61,7 +61,10 @@ impl PodmanOperator {
             store,
             image,
             resync,
-            restricted_network: restricted_network.to_owned(),
+            settings: podman::Settings {
+                restricted_network: restricted_network.to_owned(),
+                ..Default::default()
+            },
             health: Arc::default(),
             socket,
             service: Some(service),
@@ -83,7 +86,7 @@ impl PodmanOperator {
                 runner_image: Some(self.image.clone()),
                 ..OperatorDefaults::new(oqto_e2e::runner_key())
             },
-            self.restricted_network.clone(),
+            self.settings.clone(),
         );
         self.health = reconciler.health.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -145,6 +145,15 @@ async fn route_frame(
             ))
         }
     };
+    let queue_name = if envelope.channel == Channel::Agent {
+        "agent"
+    } else {
+        "other"
+    };
+    if link.try_direct(text) {
+        state.metrics.relayed(queue_name);
+        return None;
+    }
     let Some(reserved) = held.reserve_inbound(text.len()) else {
         state.metrics.refused("busy");
         let error = format!(
@@ -153,22 +162,24 @@ async fn route_frame(
         );
         return Some(frame::refusal(&envelope.refuse(error)));
     };
-    let (queue, queue_name) = if envelope.channel == Channel::Agent {
-        (&link.agent, "agent")
+    let queue = if envelope.channel == Channel::Agent {
+        &link.agent
     } else {
-        (&link.other, "other")
+        &link.other
     };
     let queued = Queued {
         text: text.to_owned(),
         envelope,
         _reserved: reserved,
     };
+    link.queueing();
     match queue.try_send(queued) {
         Ok(()) => {
             state.metrics.relayed(queue_name);
             None
         }
         Err(TrySendError::Full(queued)) | Err(TrySendError::Closed(queued)) => {
+            link.unqueued(1);
             state.metrics.refused("busy");
             let error = format!(
                 "Server busy: the {} queue of session {} is full; retry later",

@@ -1,16 +1,22 @@
 //! One client's connection to one session's runner (pi-bridge): opened on the first frame
 //! for that session, waking the session when it is suspended, and opened again after the
-//! runner went away. Agent frames have their own queue and go first, so a burst of file
-//! operations never holds a prompt or an abort back.
+//! runner went away. A frame goes straight from the client's loop to the runner's socket when
+//! that is immediate (connected, nothing queued ahead of it, room in the socket's buffer): no
+//! task in between. Otherwise it waits in the link's queues for the link's task; agent frames
+//! have their own queue and go first, so a burst of file operations never holds a prompt or an
+//! abort back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use oqto_api::SessionPhase;
 use oqto_proto::canonical::{AgentPhase, EventKind};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -53,8 +59,69 @@ pub struct Queued {
 pub struct Link {
     pub agent: mpsc::Sender<Queued>,
     pub other: mpsc::Sender<Queued>,
+    direct: Arc<Direct>,
     task: JoinHandle<()>,
     _slot: SessionSlot,
+}
+
+/// The runner's socket while connected, shared by the link's task and the client's loop.
+#[derive(Default)]
+struct Direct {
+    sink: tokio::sync::Mutex<Option<SplitSink<Runner, Message>>>,
+    /// Frames queued for the link's task and not yet written by it: a direct write may not
+    /// overtake them.
+    queued: AtomicUsize,
+    /// A direct write left bytes in the socket's buffer: the task flushes them.
+    flush: Notify,
+}
+
+impl Link {
+    /// Writes `text` to the runner now, if that needs no waiting: the socket is connected and
+    /// free, nothing is queued ahead, and its buffer takes the frame. `false`: queue it.
+    pub fn try_direct(&self, text: &str) -> bool {
+        let Ok(mut guard) = self.direct.sink.try_lock() else {
+            return false;
+        };
+        if self.direct.queued.load(Ordering::Acquire) != 0 {
+            return false;
+        }
+        let Some(sink) = guard.as_mut() else {
+            return false;
+        };
+        // Polled once, without waiting: whatever would wait goes the queued way instead.
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        if !matches!(sink.poll_ready_unpin(&mut cx), Poll::Ready(Ok(()))) {
+            return false;
+        }
+        if sink
+            .start_send_unpin(Message::Text(text.to_owned().into()))
+            .is_err()
+        {
+            // Broken: the task reconnects, and the frame goes the queued way.
+            *guard = None;
+            return false;
+        }
+        match sink.poll_flush_unpin(&mut cx) {
+            Poll::Ready(Ok(())) => true,
+            Poll::Pending => {
+                self.direct.flush.notify_one();
+                true
+            }
+            Poll::Ready(Err(_)) => {
+                *guard = None;
+                false
+            }
+        }
+    }
+
+    /// Counts a frame about to be queued (see `Direct::queued`); `unqueued` if it was not.
+    pub fn queueing(&self) {
+        self.direct.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn unqueued(&self, frames: usize) {
+        self.direct.queued.fetch_sub(frames, Ordering::AcqRel);
+    }
 }
 
 impl Drop for Link {
@@ -83,10 +150,12 @@ pub fn spawn(
     let (agent, agent_rx) = mpsc::channel(AGENT_QUEUE);
     let (other, other_rx) = mpsc::channel(OTHER_QUEUE);
     let queues = (agent_rx, other_rx);
-    let task = tokio::spawn(run(session, state, queues, out, outbound));
+    let direct = Arc::new(Direct::default());
+    let task = tokio::spawn(run(session, state, queues, direct.clone(), out, outbound));
     Link {
         agent,
         other,
+        direct,
         task,
         _slot: slot,
     }
@@ -96,6 +165,7 @@ async fn run(
     session: SessionName,
     state: Arc<AppState>,
     (mut agent_rx, mut other_rx): (mpsc::Receiver<Queued>, mpsc::Receiver<Queued>),
+    direct: Arc<Direct>,
     out: ClientOut,
     outbound: Outbound,
 ) {
@@ -123,6 +193,7 @@ async fn run(
                 while let Ok(frame) = other_rx.try_recv() {
                     refused.push(frame);
                 }
+                direct.queued.fetch_sub(refused.len(), Ordering::AcqRel);
                 for frame in refused {
                     if out
                         .send(frame::refusal(&frame.envelope.refuse(error.clone())).into())
@@ -135,7 +206,8 @@ async fn run(
                 continue;
             }
         };
-        let (mut sink, stream) = runner.split();
+        let (sink, stream) = runner.split();
+        *direct.sink.lock().await = Some(sink);
         // Stops with this task (the link dropped), not only when the runner closes.
         let mut reader = AbortOnDrop(tokio::spawn(forward_runner_frames(
             stream,
@@ -149,6 +221,17 @@ async fn run(
                 None => tokio::select! {
                     biased;
                     _ = &mut reader.0 => break,
+                    _ = direct.flush.notified() => {
+                        let mut guard = direct.sink.lock().await;
+                        let flushed = match guard.as_mut() {
+                            Some(sink) => sink.flush().await.is_ok(),
+                            None => false,
+                        };
+                        if flushed {
+                            continue;
+                        }
+                        break;
+                    }
                     frame = agent_rx.recv() => frame,
                     frame = other_rx.recv() => frame,
                 },
@@ -156,20 +239,30 @@ async fn run(
             let Some(frame) = next else {
                 // The client is gone.
                 drop(reader);
-                let _ = sink.close().await;
+                if let Some(mut sink) = direct.sink.lock().await.take() {
+                    let _ = sink.close().await;
+                }
                 return;
             };
-            if sink
-                .send(Message::Text(frame.text.clone().into()))
-                .await
-                .is_err()
-            {
+            let mut guard = direct.sink.lock().await;
+            let sent = match guard.as_mut() {
+                Some(sink) => sink
+                    .send(Message::Text(frame.text.clone().into()))
+                    .await
+                    .is_ok(),
+                None => false,
+            };
+            if !sent {
                 // Not delivered: it goes out first on the next connection.
                 pending = Some(frame);
+                drop(guard);
                 drop(reader);
                 break;
             }
+            // Written while the socket is held: a direct write after this one follows it.
+            direct.queued.fetch_sub(1, Ordering::AcqRel);
         }
+        *direct.sink.lock().await = None;
         let closed = Refusal::system(
             Some(session.clone()),
             format!(

@@ -248,11 +248,20 @@ impl Runtime for KubeRuntime {
             field_manager: Some(MANAGER.into()),
             ..Default::default()
         };
-        // Both at once: the kubelet waits for the Secret if the Pod is first. An apply, so a
-        // Secret left by an earlier Session of that name gets this one's token.
+        // Both at once: the kubelet waits for the Secret if the Pod is first. A create, for
+        // the same reason as the Pod's (an apply's structured merge costs the apiserver more);
+        // a Secret left by an earlier Session of that name is applied over with this one's
+        // token and owner.
         let secrets = self.api::<Secret>(&plan.namespace);
-        let (created, token) = tokio::join!(api.create(&params, &pod), apply(&secrets, &secret));
-        token?;
+        let (created, token) =
+            tokio::join!(api.create(&params, &pod), secrets.create(&params, &secret));
+        match token {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                apply(&secrets, &secret).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
         let pod = match created {
             Ok(pod) => pod,
             Err(kube::Error::Api(status)) if status.code == 409 => {

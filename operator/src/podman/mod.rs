@@ -16,17 +16,37 @@ use oqto_store::LocalStore;
 use crate::core::OperatorDefaults;
 use crate::reconcile::Reconciler;
 
+/// How runners are isolated on this host.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The network of Restricted runners (see `render::RESTRICTED_NETWORK`).
+    pub restricted_network: String,
+    /// Whether new Workspaces get a user namespace of their own.
+    pub user_namespaces: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            restricted_network: render::RESTRICTED_NETWORK.into(),
+            user_namespaces: true,
+        }
+    }
+}
+
 /// The one reconciler, acting through Podman at `docker` for `store`.
 pub fn reconciler(
     store: Arc<LocalStore>,
     docker: bollard::Docker,
     defaults: OperatorDefaults,
-    restricted_network: String,
+    settings: Settings,
 ) -> Arc<Reconciler<LocalStore, PodmanRuntime>> {
     let runtime = PodmanRuntime {
         docker,
         store: store.clone(),
-        restricted_network,
+        restricted_network: settings.restricted_network,
+        user_namespaces: settings.user_namespaces,
+        volumes_lock: Default::default(),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()

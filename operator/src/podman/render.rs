@@ -26,6 +26,36 @@ pub const LABEL_STORE: &str = "oqto.dev/store";
 pub const RESTRICTED_NETWORK: &str = "oqto-restricted";
 pub const LABEL_EGRESS: &str = "dev.oqto.egress";
 
+/// The label of a Workspace's volumes with the first host uid of its user namespace: every
+/// runner of the Workspace maps container uids 0..65536 to that range, so they share the
+/// files, and no two Workspaces share a range (a runner that escapes its container is a host
+/// uid that owns nothing else). Volumes made without it (before user namespaces) keep runners
+/// in the host's namespace.
+pub const LABEL_USERNS_BASE: &str = "oqto.dev/userns-base";
+/// Host uids of one Workspace's namespace.
+pub const USERNS_SIZE: u32 = 65_536;
+/// The ranges start at 2^31, the upper half `hack/podman/setup.sh` gives Podman's `containers`
+/// user in /etc/subuid and /etc/subgid; the last range stops short of uid 2^32-1 (invalid).
+pub const USERNS_FIRST: u32 = 1 << 31;
+pub const USERNS_SLOTS: u32 = (u32::MAX - USERNS_FIRST) / USERNS_SIZE;
+
+/// The first host uid of user namespace `slot`.
+pub fn userns_base(slot: u32) -> Option<u32> {
+    (slot < USERNS_SLOTS).then(|| USERNS_FIRST + slot * USERNS_SIZE)
+}
+
+/// A base read back from a volume label: one of ours, or none.
+pub fn parse_userns_base(label: &str) -> Option<u32> {
+    let base: u32 = label.parse().ok()?;
+    let offset = base.checked_sub(USERNS_FIRST)?;
+    (offset % USERNS_SIZE == 0 && offset / USERNS_SIZE < USERNS_SLOTS).then_some(base)
+}
+
+/// Podman's user-namespace mode for a range: `auto` with the Workspace's mapping forced.
+fn userns_mode(base: u32) -> String {
+    format!("auto:uidmapping=0:{base}:{USERNS_SIZE},gidmapping=0:{base}:{USERNS_SIZE}")
+}
+
 /// Processes one runner may hold (a fork bomb in its terminal stops here, not at the host's
 /// limit), whatever the Workspace says.
 pub const PIDS_LIMIT: i64 = 4096;
@@ -72,12 +102,15 @@ pub fn fnv1a(text: &str) -> String {
 /// `secret_env`: the keys and values of the Secrets the plan references (envFrom); they go
 /// into the container's environment and are left out of the spec hash (a rotated key does not
 /// restart a runner by itself, as on Kubernetes). So does the runner's token (Podman has no
-/// Secrets to hand it over in; it follows from the Session's uid, which the labels carry).
+/// Secrets to hand it over in; it follows from the Session's uid, which the labels carry), and
+/// so does the user namespace (`userns_base`, read from the Workspace's volumes: a runner
+/// started before its Workspace had one is not replaced for it).
 pub fn container(
     plan: &RunnerPlan,
     session_uid: &str,
     secret_env: &[(String, String)],
     restricted_network: &str,
+    userns_base: Option<u32>,
 ) -> ContainerCreateBody {
     let [files, home] = volume_names(&plan.namespace, &plan.storage);
     let (memory, nano_cpus) = limits(plan);
@@ -133,6 +166,9 @@ pub fn container(
     let hash = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
     labels.insert(LABEL_RUNNER_HASH.into(), hash);
     body.labels = Some(labels);
+    if let (Some(base), Some(host)) = (userns_base, body.host_config.as_mut()) {
+        host.userns_mode = Some(userns_mode(base));
+    }
     if let Some(env) = body.env.as_mut() {
         env.extend(secret_env.iter().map(|(k, v)| format!("{k}={v}")));
         env.push(format!(
@@ -166,7 +202,7 @@ mod tests {
             ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         };
         let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
-        let host = container(&plan, "u", &[], RESTRICTED_NETWORK)
+        let host = container(&plan, "u", &[], RESTRICTED_NETWORK, None)
             .host_config
             .unwrap();
         assert_eq!(host.memory, Some(512 * 1024 * 1024));
@@ -195,6 +231,7 @@ mod tests {
             "uid-1",
             &[("K".into(), "v".into())],
             RESTRICTED_NETWORK,
+            userns_base(2),
         );
         let host = body.host_config.as_ref().unwrap();
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
@@ -206,12 +243,18 @@ mod tests {
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert!(body.env.as_ref().unwrap().contains(&"K=v".to_owned()));
         assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+        // Container uids 0..65536 are the Workspace's range of host uids, never the host's own.
+        let base = USERNS_FIRST + 2 * USERNS_SIZE;
+        assert_eq!(
+            host.userns_mode.as_deref(),
+            Some(format!("auto:uidmapping=0:{base}:65536,gidmapping=0:{base}:65536").as_str())
+        );
         // Restricted (the default) runners go on the network the host's firewall holds;
         // open ones on Podman's default.
         assert_eq!(host.network_mode.as_deref(), Some(RESTRICTED_NETWORK));
         let mut open = plan.clone();
         open.egress = EgressPolicy::Open;
-        let open = container(&open, "uid-1", &[], RESTRICTED_NETWORK);
+        let open = container(&open, "uid-1", &[], RESTRICTED_NETWORK, None);
         assert_eq!(open.host_config.unwrap().network_mode, None);
         assert_eq!((host.memory, host.nano_cpus), (None, None), "none asked");
         let token = format!("PI_BRIDGE_TOKEN={}", plan.token.expose());
@@ -232,11 +275,25 @@ mod tests {
         );
         assert!(base.starts_with("oqto-default-ws-w-"), "{base}");
         assert_eq!(
-            container(&plan, "uid-1", &[], RESTRICTED_NETWORK)
+            container(&plan, "uid-1", &[], RESTRICTED_NETWORK, None)
                 .labels
                 .unwrap()[LABEL_RUNNER_HASH],
             labels[LABEL_RUNNER_HASH],
             "stable hash"
         );
+    }
+
+    #[test]
+    fn user_namespace_ranges_are_disjoint_and_within_the_upper_half() {
+        assert_eq!(userns_base(0), Some(1 << 31));
+        let last = userns_base(USERNS_SLOTS - 1).unwrap();
+        assert!(u64::from(last) + u64::from(USERNS_SIZE) <= u64::from(u32::MAX));
+        assert_eq!(userns_base(USERNS_SLOTS), None);
+        assert_eq!(parse_userns_base(&last.to_string()), Some(last));
+        // Only the starts of our ranges are read back: not the host's root, not a range that
+        // straddles two Workspaces', not the invalid tail.
+        for bad in ["0", "1000", "2147483649", "4294967295", "-1", "x", ""] {
+            assert_eq!(parse_userns_base(bad), None, "{bad}");
+        }
     }
 }

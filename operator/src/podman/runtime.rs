@@ -4,7 +4,7 @@
 //! Podman has no kubelet, so the runtime probes `/readyz` itself and reports a stopped
 //! container's times, from which the lifecycle plays the restart policy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    RemoveVolumeOptions,
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveVolumeOptions,
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -39,6 +39,10 @@ pub struct PodmanRuntime {
     pub http: reqwest::Client,
     /// The network of Restricted runners (see `render::RESTRICTED_NETWORK`).
     pub restricted_network: String,
+    /// Whether new Workspaces get a user namespace of their own (`render::LABEL_USERNS_BASE`).
+    pub user_namespaces: bool,
+    /// Held while a Workspace's volumes are made (see `ensure_volumes`).
+    pub volumes_lock: tokio::sync::Mutex<()>,
 }
 
 fn not_found(e: &DockerError) -> bool {
@@ -70,40 +74,94 @@ fn since(time: Option<Timestamp>) -> Option<Duration> {
 
 impl PodmanRuntime {
     /// The Workspace's volumes, labelled as its (made before any runner mounts them: Podman
-    /// would make a missing one itself, without labels).
+    /// would make a missing one itself, without labels), and the first host uid of the
+    /// Workspace's user namespace (`render::LABEL_USERNS_BASE`) if it has one. One Workspace at
+    /// a time: two could otherwise be given the same range.
     async fn ensure_volumes(
         &self,
         namespace: &str,
         workspace: &str,
         storage: &StoragePlan,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<u32>, Error> {
+        let _one_at_a_time = self.volumes_lock.lock().await;
+        let volumes = render::volume_names(namespace, storage);
+        let mut missing = Vec::new();
+        let mut found = Vec::new();
+        for volume in &volumes {
+            match self.docker.inspect_volume(volume).await {
+                Ok(existing) => found.push(
+                    existing
+                        .labels
+                        .get(render::LABEL_USERNS_BASE)
+                        .and_then(|l| render::parse_userns_base(l)),
+                ),
+                Err(e) if not_found(&e) => missing.push(volume),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The volumes' label is the Workspace's mapping for good: its files belong to that
+        // range. Volumes made without one keep the host's namespace.
+        let base = match found.first() {
+            Some(base) => *base,
+            None if self.user_namespaces => Some(self.free_userns_base(&volumes[0]).await?),
+            None => None,
+        };
         let reclaim = match storage.reclaim_policy {
             ReclaimPolicy::Retain => "Retain",
             ReclaimPolicy::Delete => "Delete",
         };
-        for volume in render::volume_names(namespace, storage) {
-            match self.docker.inspect_volume(&volume).await {
-                Ok(_) => {}
-                Err(e) if not_found(&e) => {
-                    let mut labels: HashMap<String, String> =
-                        names::workspace_labels(workspace, "storage")
-                            .into_iter()
-                            .collect();
-                    labels.insert(LABEL_NAMESPACE.into(), namespace.to_owned());
-                    labels.insert(LABEL_RECLAIM.into(), reclaim.into());
-                    labels.insert(LABEL_STORE.into(), self.store.id().into());
-                    self.docker
-                        .create_volume(VolumeCreateRequest {
-                            name: Some(volume),
-                            labels: Some(labels),
-                            ..Default::default()
-                        })
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
+        for volume in missing {
+            let mut labels: HashMap<String, String> = names::workspace_labels(workspace, "storage")
+                .into_iter()
+                .collect();
+            labels.insert(LABEL_NAMESPACE.into(), namespace.to_owned());
+            labels.insert(LABEL_RECLAIM.into(), reclaim.into());
+            labels.insert(LABEL_STORE.into(), self.store.id().into());
+            if let Some(base) = base {
+                labels.insert(render::LABEL_USERNS_BASE.into(), base.to_string());
             }
+            self.docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(volume.clone()),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
+                .await?;
         }
-        Ok(())
+        Ok(base)
+    }
+
+    /// A range no volume on this host holds (of any store: two stacks share the host's uids),
+    /// probing from a point the volume's name picks, so that two operators rarely race for one.
+    async fn free_userns_base(&self, volume: &str) -> Result<u32, Error> {
+        let filter = HashMap::from([(
+            "label".to_owned(),
+            vec![render::LABEL_USERNS_BASE.to_owned()],
+        )]);
+        let used: HashSet<u32> = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(filter),
+            }))
+            .await?
+            .volumes
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.labels.get(render::LABEL_USERNS_BASE))
+            .filter_map(|l| render::parse_userns_base(l))
+            .collect();
+        let start = u32::from_str_radix(&render::fnv1a(volume)[..8], 16).unwrap_or_default()
+            % render::USERNS_SLOTS;
+        (0..render::USERNS_SLOTS)
+            .filter_map(|i| render::userns_base((start + i) % render::USERNS_SLOTS))
+            .find(|base| !used.contains(base))
+            .ok_or_else(|| Error::Refused {
+                reason: "UserNamespaceUnavailable",
+                message: format!(
+                    "all {} user-namespace ranges of this host are in use",
+                    render::USERNS_SLOTS
+                ),
+            })
     }
 
     /// Connects to Podman's API socket (`podman system service`).
@@ -122,7 +180,7 @@ impl PodmanRuntime {
 
     /// The label hash of the container the plan describes (secrets are not part of it).
     fn desired_hash(&self, plan: &RunnerPlan, uid: &str) -> Option<String> {
-        render::container(plan, uid, &[], &self.restricted_network)
+        render::container(plan, uid, &[], &self.restricted_network, None)
             .labels
             .and_then(|l| l.get(LABEL_RUNNER_HASH).cloned())
     }
@@ -266,12 +324,14 @@ impl Runtime for PodmanRuntime {
         if plan.egress == EgressPolicy::Restricted {
             self.check_restricted_network().await?;
         }
-        let mut desired = render::container(plan, uid, &secret_env, &self.restricted_network);
+        let userns = self
+            .ensure_volumes(&plan.namespace, &plan.workspace, &plan.storage)
+            .await?;
+        let mut desired =
+            render::container(plan, uid, &secret_env, &self.restricted_network, userns);
         if let Some(labels) = desired.labels.as_mut() {
             labels.insert(LABEL_STORE.into(), self.store.id().into());
         }
-        self.ensure_volumes(&plan.namespace, &plan.workspace, &plan.storage)
-            .await?;
         let name = render::container_name(&plan.namespace, &plan.session);
         self.docker
             .create_container(
