@@ -27,6 +27,19 @@ where
     oqto_e2e::eventually(what, WAIT, check).await.unwrap()
 }
 
+/// Waits until the Session's phase is Running.
+async fn until_running(store: &LocalStore, namespace: &str, session: &str, what: &str) {
+    eventually(what, || async {
+        let phase = store
+            .get::<Session>(namespace, session)
+            .unwrap()?
+            .status?
+            .phase?;
+        (phase == SessionPhase::Running).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_runs_as_a_container_and_its_files_survive_suspend_and_resume() {
     let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
@@ -305,14 +318,12 @@ async fn a_lost_podman_api_is_reported_and_the_operator_recovers_when_it_returns
 
     // A new service on the same socket path (a new socket file).
     let _service = podman_service(&operator.socket).await.unwrap();
-    eventually("the session runs once Podman answers again", || async {
-        let phase = store
-            .get::<Session>(&namespace, "waits")
-            .unwrap()?
-            .status?
-            .phase?;
-        (phase == SessionPhase::Running).then_some(())
-    })
+    until_running(
+        &store,
+        &namespace,
+        "waits",
+        "the session runs once Podman answers again",
+    )
     .await;
     assert_eq!(health.unreachable(), None);
     operator.stop().await;
@@ -356,15 +367,7 @@ async fn restricted_runners_reach_no_host_service_and_open_ones_do() {
             .unwrap();
     }
     for session in ["closed", "open"] {
-        eventually(&format!("{session} runs"), || async {
-            let phase = store
-                .get::<Session>(&namespace, session)
-                .unwrap()?
-                .status?
-                .phase?;
-            (phase == SessionPhase::Running).then_some(())
-        })
-        .await;
+        until_running(&store, &namespace, session, &format!("{session} runs")).await;
     }
     let host_address = std::process::Command::new("hostname")
         .arg("-I")
@@ -445,15 +448,7 @@ async fn each_workspace_runs_in_a_user_namespace_of_its_own() {
             .unwrap();
     }
     for session in ["a1", "a2", "b1"] {
-        eventually(&format!("{session} runs"), || async {
-            let phase = store
-                .get::<Session>(&namespace, session)
-                .unwrap()?
-                .status?
-                .phase?;
-            (phase == SessionPhase::Running).then_some(())
-        })
-        .await;
+        until_running(&store, &namespace, session, &format!("{session} runs")).await;
     }
     let exec = |session: &str, script: &str| {
         let container = render::container_name(&namespace, session);
