@@ -14,8 +14,9 @@ step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 step "checking tools"
 "$repo/hack/ensure-tools.sh"
 
-step "building the control plane (cached after the first run)"
+step "building the control plane and its node (cached after the first run)"
 hack/k8s/build.sh >/dev/null
+hack/k8s/build-containerd.sh >/dev/null
 
 step "building helm from the Go module proxy (cached after the first run)"
 OQTO_HELM="$(hack/helm/build.sh)"
@@ -60,6 +61,9 @@ step "starting the control plane"
 export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
+
+step "starting a node beside it (containerd, runc, a kubelet; the runner image imported; no scheduler)"
+hack/k8s/node.sh up --no-scheduler "$OQTO_RUNNER_IMAGE"
 
 step "cargo test (integration tests print what the apiserver answered)"
 cargo test --workspace --locked -- --show-output

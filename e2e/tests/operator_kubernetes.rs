@@ -988,3 +988,90 @@ async fn a_lost_kubernetes_api_is_reported_and_the_operator_recovers_when_it_ret
         "the operator kept leading, no restart"
     );
 }
+
+/// The node `hack/k8s/node.sh` runs beside the control plane (issue 16: containerd, Debian's
+/// runc and CNI plugins, a kubelet).
+const REAL_NODE: &str = "oqto-node";
+
+/// A runner under a real kubelet (issue 16): the Pod exactly as the operator builds it (the
+/// `restricted` security context, read-only root, the token from its Secret, the Workspace's
+/// claim bound to one of the node script's volumes, of its class `oqto-node`) runs under containerd and runc. The
+/// operator reads the kubelet's own conditions (Running, Ready), and pi-bridge answers on the
+/// Pod's IP that Pi and hstry are up: both wrote their home on the claim as uid 1000.
+///
+/// The test binds the Pod to the node itself (it plays the scheduler): with kube-scheduler
+/// running, the Pods of the tests that play the kubelet would run for real under it.
+#[tokio::test]
+async fn a_runner_runs_under_a_real_kubelet() {
+    let env = TestEnv::new("real-node").await.unwrap();
+    let _operator = start_operator(&env, oqto_proto::runner::PORT);
+    create_workspace(
+        &env,
+        "real",
+        json!({"owner":"alice","storage":{"size":"1Gi","accessModes":["ReadWriteOnce"],
+            "storageClassName":"oqto-node"}}),
+    )
+    .await;
+    create_session(&env, "on-node", "real").await;
+    let pod = eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-on-node").await.unwrap()
+    })
+    .await;
+    let binding = json!({"apiVersion":"v1","kind":"Binding",
+        "metadata":{"name":pod.metadata.name,"namespace":env.namespace},
+        "target":{"apiVersion":"v1","kind":"Node","name":REAL_NODE}});
+    env.api::<Pod>()
+        .create_subresource::<Value, Value>(
+            "binding",
+            "oqto-sess-on-node",
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+        .unwrap();
+    let running = eventually_within(Duration::from_secs(240), "phase Running", || async {
+        session_phase(&env, "on-node")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    assert_eq!(running, SessionPhase::Running);
+    let pod = env.api::<Pod>().get("oqto-sess-on-node").await.unwrap();
+    let status = pod.status.unwrap();
+    let ready = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "True", "the kubelet's own readiness");
+    let ip = status.pod_ip.unwrap();
+    assert!(
+        ip.starts_with("10.244.0."),
+        "a Pod IP of the node's bridge: {ip}"
+    );
+    let endpoint = env
+        .api::<Session>()
+        .get("on-node")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .endpoint
+        .unwrap();
+    assert_eq!(
+        endpoint,
+        format!("http://{ip}:{}", oqto_proto::runner::PORT)
+    );
+    let readyz: Value = reqwest::get(format!("{endpoint}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        readyz,
+        json!({"hstry":true,"pi":true,"ready":true}),
+        "Pi and hstry run and wrote their home"
+    );
+}

@@ -16,44 +16,9 @@ run="${OQTO_CONTROLPLANE_DIR:-$repo/target/controlplane}"
 ready_timeout="${OQTO_CONTROLPLANE_READY_TIMEOUT:-120}"
 components=(etcd kube-apiserver kube-controller-manager)
 
-log() { echo "controlplane: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# The pid of a component we started, if that process still runs and is still ours (its command
-# line names our run directory), so `down` never kills a stranger that reused the pid.
-our_pid() {
-  local pidfile="$run/$1.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$run" || return 1
-  echo "$pid"
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-start() {
-  local name="$1"; shift
-  "$@" >"$run/$name.log" 2>&1 &
-  echo $! >"$run/$name.pid"
-}
-
-# Whether the process `start` just launched still runs. Not `our_pid`: until the forked shell has
-# exec'd the binary, its command line is this script's, without the run directory, and a loaded
-# machine can take longer to get there than curl takes to be refused (a CI run failed on it).
-started_alive() { kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
-
-wait_for() { # name url timeout [curl args]
-  local name="$1" url="$2" timeout="$3"; shift 3
-  local deadline=$(( $(date +%s) + timeout ))
-  until curl -fsS --max-time 2 "$@" "$url" >/dev/null 2>&1; do
-    started_alive "$name" || { tail -n 30 "$run/$name.log" >&2; die "$name exited during start (log: $run/$name.log)"; }
-    [ "$(date +%s)" -lt "$deadline" ] || { tail -n 30 "$run/$name.log" >&2; die "$name not ready at $url after ${timeout}s (log: $run/$name.log)"; }
-    sleep 0.5
-  done
-}
+who=controlplane
+# shellcheck source=hack/k8s/lib.sh
+source "$here/lib.sh"
 
 up() {
   if our_pid kube-apiserver >/dev/null; then
@@ -140,18 +105,10 @@ EOF
 }
 
 down_quiet() {
-  local name pid
+  # A node of this control plane goes first (hack/k8s/node.sh).
+  OQTO_CONTROLPLANE_DIR="$run" "$here/node.sh" down
   # Reverse order: clients before the store they talk to.
-  for (( i=${#components[@]}-1; i>=0; i-- )); do
-    name="${components[$i]}"
-    if pid="$(our_pid "$name")"; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-      log "stopped $name ($pid)"
-    fi
-    rm -f "$run/$name.pid"
-  done
+  stop_ours kube-controller-manager kube-apiserver etcd
   rm -rf "$run/etcd" "$run/kubeconfig" "$run/tokens.csv" "$run/sa.key" "$run/pki" "$run/pki-kcm"
 }
 

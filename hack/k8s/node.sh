@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# A real node for the control plane of hack/k8s/controlplane.sh: containerd (with Debian's runc and
+# CNI plugins, a bridge network), kube-scheduler and a kubelet, so that Pods really run. Images are
+# never pulled: they are imported from Podman (`podman save` → `ctr images import`), the sandbox
+# ("pause") image included, which is built here from hack/k8s/pause.
+#
+#   hack/k8s/node.sh up [--no-scheduler] [image…]
+#                                    start (the control plane must be up); import the images.
+#                                    --no-scheduler: Pods run only once bound to the node by hand
+#                                    (hack/test.sh: its tests that play the kubelet keep their
+#                                    Pods to themselves)
+#   hack/k8s/node.sh import image…   import more images into the node
+#   hack/k8s/node.sh down            stop exactly what `up` started, its Pods, and remove its data
+#
+# This machine is a container with cgroup v1 controllers: the kubelet runs with failCgroupV1 false,
+# no per-QoS cgroups and no node-allocatable enforcement; containerd may not lower oom_score_adj
+# (environment.md §8). No kube-proxy: nothing here uses a Service's ClusterIP (the gateway reaches
+# runners on their Pod's IP, and the tests reach the apiserver on loopback).
+#
+# State lives in $OQTO_CONTROLPLANE_DIR/node (default: target/controlplane/node in the checkout).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+run="${OQTO_CONTROLPLANE_DIR:-$repo/target/controlplane}"
+node="$run/node"
+who=node
+# shellcheck source=hack/k8s/lib.sh
+source "$here/lib.sh"
+
+NODE_NAME=oqto-node
+POD_CIDR=10.244.0.0/24
+BRIDGE=oqto-cni0
+PAUSE_IMAGE=localhost/oqto-pause:dev
+
+ctr_() { "$(cat "$node/containerd-bin")/ctr" --address "$node/containerd.sock" -n k8s.io "$@"; }
+kubectl_() { "$(cat "$run/bin-dir")/kubectl" --kubeconfig "$run/kubeconfig" "$@"; }
+
+install_packages() {
+  local missing=()
+  [ -x /usr/sbin/runc ] || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  fi
+}
+
+pause_image() {
+  podman image exists "$PAUSE_IMAGE" && return
+  log "building the sandbox image $PAUSE_IMAGE"
+  local dir; dir="$(mktemp -d)"
+  (cd "$here" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$dir/pause" ./pause)
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/Containerfile"
+  podman build -q -t "$PAUSE_IMAGE" "$dir" >/dev/null 2>&1 || podman build -t "$PAUSE_IMAGE" "$dir" >&2
+  rm -rf "$dir"
+}
+
+import() {
+  [ "$#" -gt 0 ] || return 0
+  local started out; started=$(date +%s)
+  podman save -q --multi-image-archive -o "$node/images.tar" "$@"
+  out="$(ctr_ images import "$node/images.tar" 2>&1)" || { echo "$out" >&2; die "importing $* failed"; }
+  rm -f "$node/images.tar"
+  log "imported $* in $(( $(date +%s) - started ))s"
+}
+
+write_configs() {
+  mkdir -p "$node/cni" "$node/containerd" "$node/kubelet" "$node/volumes"
+  cat >"$node/containerd.toml" <<EOF
+version = 3
+root = "$node/containerd/root"
+state = "$node/containerd/state"
+
+[grpc]
+  address = "$node/containerd.sock"
+
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = "$PAUSE_IMAGE"
+
+[plugins.'io.containerd.cri.v1.runtime']
+  # Processes here may not lower oom_score_adj (the kubelet asks -998 for the sandbox).
+  restrict_oom_score_adj = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+      BinaryName = "/usr/sbin/runc"
+      SystemdCgroup = false
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$node/cni"
+EOF
+  cat >"$node/cni/10-oqto.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "oqto-pods",
+  "plugins": [
+    {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": "$node/ipam", "ranges": [[{"subnet": "$POD_CIDR"}]],
+              "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+  cat >"$node/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# A container with cgroup v1 controllers (environment.md §8).
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+localStorageCapacityIsolation: false
+containerRuntimeEndpoint: unix://$node/containerd.sock
+address: 127.0.0.1
+port: $1
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $2
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    enabled: false
+authorization:
+  mode: AlwaysAllow
+# A test node on a shared disk: no evictions, no image garbage collection.
+evictionHard:
+  memory.available: "1Mi"
+  nodefs.available: "1%"
+  imagefs.available: "1%"
+imageGCHighThresholdPercent: 100
+serializeImagePulls: false
+EOF
+}
+
+# Static PersistentVolumes of the StorageClass `oqto-node` (hostPath, writable by anyone: the
+# runner's uid is not known here), so that claims of that class bind without a provisioner, and
+# claims of no class (the tests that play the kubelet) stay Pending as before. Each is used once
+# (hostPath volumes cannot be deleted by the controller manager).
+volumes() {
+  local i
+  for i in $(seq 1 "${OQTO_NODE_VOLUMES:-16}"); do
+    mkdir -p "$node/volumes/pv$i" && chmod 0777 "$node/volumes/pv$i"
+    cat <<EOF
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: oqto-node-pv$i
+  labels: {oqto.dev/node-volume: "true"}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany]
+  storageClassName: oqto-node
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: "$node/volumes/pv$i", type: Directory}
+EOF
+  done | kubectl_ apply -f - >/dev/null
+}
+
+up() {
+  [ "$(id -u)" = 0 ] || die "a node runs containers and mounts volumes: run it as root"
+  our_pid kube-apiserver >/dev/null || die "the control plane is not running: hack/k8s/controlplane.sh up"
+  if our_pid kubelet >/dev/null; then
+    log "already running"
+    import "$@"
+    return
+  fi
+  local scheduler=1
+  if [ "${1:-}" = --no-scheduler ]; then scheduler=0; shift; fi
+  down_quiet
+  local started; started=$(date +%s)
+  install_packages
+  local bin ctrbin
+  bin="$("$here/build.sh")"
+  ctrbin="$("$here/build-containerd.sh")"
+  mkdir -p "$node"
+  echo "$ctrbin" >"$node/containerd-bin"
+  sysctl -qw net.ipv4.ip_forward=1
+  local kubelet_port healthz_port scheduler_port
+  kubelet_port="$(free_port)"; healthz_port="$(free_port)"; scheduler_port="$(free_port)"
+  write_configs "$kubelet_port" "$healthz_port"
+
+  log "starting containerd"
+  PATH="$ctrbin:$PATH" start containerd "$ctrbin/containerd" --config "$node/containerd.toml"
+  local deadline=$(( $(date +%s) + 60 ))
+  until ctr_ version >/dev/null 2>&1; do
+    started_alive containerd || { tail -n 30 "$run/containerd.log" >&2; die "containerd exited during start"; }
+    [ "$(date +%s)" -lt "$deadline" ] || die "containerd did not answer on $node/containerd.sock"
+    sleep 0.5
+  done
+  pause_image
+  import "$PAUSE_IMAGE" "$@"
+
+  if [ "$scheduler" = 1 ]; then
+    log "starting kube-scheduler"
+    start kube-scheduler "$bin/kube-scheduler" --kubeconfig="$run/kubeconfig" \
+      --authentication-kubeconfig="$run/kubeconfig" --authorization-kubeconfig="$run/kubeconfig" \
+      --leader-elect=false --bind-address=127.0.0.1 --secure-port="$scheduler_port"
+    wait_for kube-scheduler "https://127.0.0.1:$scheduler_port/healthz" 60 --insecure
+  fi
+
+  log "starting the kubelet ($NODE_NAME)"
+  start kubelet "$bin/kubelet" --config="$node/kubelet.yaml" --kubeconfig="$run/kubeconfig" \
+    --root-dir="$node/kubelet" --cert-dir="$node/kubelet-pki" --hostname-override="$NODE_NAME"
+  wait_for kubelet "http://127.0.0.1:$healthz_port/healthz" 120
+  deadline=$(( $(date +%s) + 120 ))
+  until [ "$(kubectl_ get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
+    started_alive kubelet || { tail -n 30 "$run/kubelet.log" >&2; die "the kubelet exited during start"; }
+    [ "$(date +%s)" -lt "$deadline" ] || { tail -n 30 "$run/kubelet.log" >&2; die "node $NODE_NAME not Ready after 120s"; }
+    sleep 1
+  done
+  volumes
+  log "node $NODE_NAME ready in $(( $(date +%s) - started ))s (pods on $POD_CIDR)"
+}
+
+down_quiet() {
+  [ -d "$node" ] || { rm -f "$run"/{kubelet,kube-scheduler,containerd}.pid; return 0; }
+  if our_pid kubelet >/dev/null && our_pid kube-apiserver >/dev/null; then
+    # The kubelet tears its Pods down properly (CNI included) when they go.
+    kubectl_ delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
+    local deadline=$(( $(date +%s) + 30 ))
+    while [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+  fi
+  stop_ours kubelet kube-scheduler
+  if our_pid containerd >/dev/null; then
+    local task
+    for task in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true; done
+  fi
+  stop_ours containerd
+  # Shims (and their containers) outlive containerd; they name our socket.
+  pkill -9 -f "containerd-shim-runc-v2.*$node/containerd.sock" 2>/dev/null || true
+  grep -F " $node/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  ip link del "$BRIDGE" 2>/dev/null || true
+  rm -rf "$node"
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  import)
+    shift
+    our_pid containerd >/dev/null || die "no node: hack/k8s/node.sh up"
+    import "$@"
+    ;;
+  down) down_quiet ;;
+  *) echo "usage: $0 up [image…] | import image… | down" >&2; exit 2 ;;
+esac
