@@ -302,6 +302,13 @@ async fn queued_bytes_and_linked_sessions_are_capped_per_user() {
     let mut second = Mux::connect(&url, &users[0]).await;
     first.send(write("mallory-a", 1)).await;
     first.send(write("mallory-a", 2)).await;
+    // A connection's frames are routed in order: once a frame after them is answered, the two
+    // hold their bytes (else the next frame could be routed first, on the other connection).
+    first
+        .send(json!({"channel":"bogus","session_id":"mallory-a","id":"sync"}))
+        .await;
+    let sync = answer(&mut first, "sync").await.expect("an answer at once");
+    assert!(sync["error"].as_str().unwrap().contains("bogus"), "{sync}");
     second.send(write("mallory-b", 3)).await;
     let busy = answer(&mut second, "3").await.expect("an answer at once");
     assert!(
