@@ -424,7 +424,12 @@ async fn restricted_runners_reach_no_host_service_and_open_ones_do() {
 /// has a range of its own, and its files belong to host uids the first range does not hold.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_workspace_runs_in_a_user_namespace_of_its_own() {
-    let mut operator = PodmanOperator::start(Duration::from_millis(500)).await;
+    let settings = oqto_operator::podman::Settings {
+        user_namespaces: true,
+        ..Default::default()
+    };
+    let mut operator =
+        PodmanOperator::start_with_settings(Duration::from_millis(500), settings).await;
     let store = operator.store.clone();
     let namespace = format!("userns{}", std::process::id());
     for workspace in ["a", "b"] {

@@ -161,12 +161,13 @@ pub struct RunArgs {
     pub restricted_network: String,
     /// Podman mode: give each new Workspace a user namespace of its own (a range of 65536 host
     /// uids from 2^31 up; needs `containers:2147483647:2147483648` in /etc/subuid and
-    /// /etc/subgid, which `hack/podman/setup.sh` writes). Rootful Podman only: set it to false
-    /// for a rootless one, whose containers are in the user's namespace already.
+    /// /etc/subgid, which `hack/podman/setup.sh` writes). Rootful Podman only. Off by default:
+    /// on Podman 4.3, API services creating `--userns=auto` containers side by side hung for
+    /// minutes in one CI run (as containers/podman#16062 reports for 4.2).
     #[arg(
         long,
         env = "OQTO_RUNNER_USER_NAMESPACES",
-        default_value_t = true,
+        default_value_t = false,
         action = clap::ArgAction::Set
     )]
     pub runner_user_namespaces: bool,

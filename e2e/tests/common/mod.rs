@@ -50,6 +50,18 @@ impl PodmanOperator {
 
     /// The same, with Restricted runners on `restricted_network`.
     pub async fn start_with_network(resync: Duration, restricted_network: &str) -> Self {
+        Self::start_with_settings(
+            resync,
+            podman::Settings {
+                restricted_network: restricted_network.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// The same, with `settings`.
+    pub async fn start_with_settings(resync: Duration, settings: podman::Settings) -> Self {
         let image = oqto_e2e::runner_image().expect("$OQTO_RUNNER_IMAGE");
         oqto_e2e::podman::restricted_egress().expect("hack/podman/egress.sh");
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -61,10 +73,7 @@ impl PodmanOperator {
             store,
             image,
             resync,
-            settings: podman::Settings {
-                restricted_network: restricted_network.to_owned(),
-                ..Default::default()
-            },
+            settings,
             health: Arc::default(),
             socket,
             service: Some(service),

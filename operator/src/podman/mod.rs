@@ -21,7 +21,8 @@ use crate::reconcile::Reconciler;
 pub struct Settings {
     /// The network of Restricted runners (see `render::RESTRICTED_NETWORK`).
     pub restricted_network: String,
-    /// Whether new Workspaces get a user namespace of their own.
+    /// Whether new Workspaces get a user namespace of their own (off by default: see
+    /// `config::RunArgs::runner_user_namespaces`).
     pub user_namespaces: bool,
 }
 
@@ -29,7 +30,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             restricted_network: render::RESTRICTED_NETWORK.into(),
-            user_namespaces: true,
+            user_namespaces: false,
         }
     }
 }
