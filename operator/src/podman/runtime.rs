@@ -75,15 +75,19 @@ fn since(time: Option<Timestamp>) -> Option<Duration> {
 impl PodmanRuntime {
     /// The Workspace's volumes, labelled as its (made before any runner mounts them: Podman
     /// would make a missing one itself, without labels), and the first host uid of the
-    /// Workspace's user namespace (`render::LABEL_USERNS_BASE`) if it has one. One Workspace at
-    /// a time: two could otherwise be given the same range.
+    /// Workspace's user namespace (`render::LABEL_USERNS_BASE`) if it has one. With user
+    /// namespaces on, one Workspace at a time: two could otherwise be given the same range.
     async fn ensure_volumes(
         &self,
         namespace: &str,
         workspace: &str,
         storage: &StoragePlan,
     ) -> Result<Option<u32>, Error> {
-        let _one_at_a_time = self.volumes_lock.lock().await;
+        // Only allocation needs it: without user namespaces, Workspaces do not wait on each other.
+        let _one_at_a_time = match self.user_namespaces {
+            true => Some(self.volumes_lock.lock().await),
+            false => None,
+        };
         let volumes = render::volume_names(namespace, storage);
         let mut missing = Vec::new();
         let mut found = Vec::new();
