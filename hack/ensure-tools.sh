@@ -8,6 +8,8 @@ missing=()
 for pair in curl:curl openssl:openssl python3:python3 cc:gcc git:git npm:npm chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
+# postgresql: the gateway's shared accounts store is tested against Debian's server.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"

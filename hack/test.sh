@@ -46,7 +46,7 @@ hack/frontend/build.sh install
 step "starting the single-node stack with the README's run command (hack/up.sh; builds the images)"
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
 export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090
-trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down' EXIT
+trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down; hack/postgres/server.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
 hack/up.sh
 export OQTO_RUNNER_IMAGE=localhost/oqto-runner:dev
@@ -64,6 +64,11 @@ export OQTO_TEST_KUBECONFIG
 
 step "starting a node beside it (containerd, runc, a kubelet; the runner image imported; no scheduler)"
 hack/k8s/node.sh up --no-scheduler "$OQTO_RUNNER_IMAGE"
+
+step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"
+export OQTO_POSTGRES_DIR="$repo/target/postgres-test"
+OQTO_TEST_POSTGRES_URL="$(hack/postgres/server.sh up)"
+export OQTO_TEST_POSTGRES_URL
 
 step "cargo test (integration tests print what the apiserver answered)"
 cargo test --workspace --locked -- --show-output

@@ -20,6 +20,7 @@ use kube::{Api, Client, Config};
 
 pub mod mux;
 pub mod podman;
+pub mod postgres;
 pub mod proxy;
 
 /// Field manager of everything the test support applies.

@@ -147,7 +147,11 @@ fn the_rendered_chart_matches_the_golden_files() {
 fn values_that_break_the_schema_are_refused_naming_the_value() {
     for (set, named) in [
         ("operator.replicas=0", "/operator/replicas"),
-        ("gateway.replicas=2", "/gateway/replicas"),
+        ("gateway.replicas=21", "/gateway/replicas"),
+        (
+            "gateway.database.caSecret=Bad_Name",
+            "/gateway/database/caSecret",
+        ),
         ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
         ("gateway.ingress.host=Not_A_Host", "/gateway/ingress/host"),
         ("operator.replica=3", "replica"),
@@ -175,6 +179,17 @@ fn values_that_break_the_schema_are_refused_naming_the_value() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("operator.llm.model is required"));
+    // Replicas of a gateway whose accounts are SQLite on one volume are refused, naming the
+    // value that allows them.
+    let out = helm(&[
+        "template",
+        "oqto",
+        chart.to_str().unwrap(),
+        "--set",
+        "gateway.replicas=2",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs gateway.database.existingSecret"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

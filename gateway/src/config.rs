@@ -27,13 +27,25 @@ pub struct Settings {
     #[arg(long, env = "OQTO_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
 
-    /// Where the accounts database and the generated token secret live.
+    /// Where the accounts database and the generated token secret live (without
+    /// `--database-url`).
     #[arg(
         long,
         env = "OQTO_GATEWAY_DATA_DIR",
         default_value = "/var/lib/oqto-gateway"
     )]
     pub data_dir: PathBuf,
+
+    /// A PostgreSQL database for accounts, API keys, revoked tokens, login limits and the
+    /// token secret, shared by every gateway replica (`postgres://user:password@host/db`,
+    /// `?sslmode=require` to insist on TLS). Default: SQLite in the data directory, for one
+    /// gateway.
+    #[arg(long, env = "OQTO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// A PEM file of CA certificates that signed the database server's (besides the web's).
+    #[arg(long, env = "OQTO_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
 
     /// Where Workspaces and Sessions live.
     #[arg(long, env = "OQTO_RUNTIME", value_enum, default_value = "kubernetes")]

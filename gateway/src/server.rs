@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 
-use crate::accounts::{Accounts, Role, keys};
+use crate::accounts::{Accounts, AccountsError, Role, keys};
 use crate::auth::Auth;
 use crate::auth::jwt::Tokens;
 use crate::auth::rate_limit::LoginLimiter;
@@ -32,9 +32,14 @@ pub async fn run(
             settings.data_dir.display()
         )
     })?;
-    let accounts = Accounts::open(&settings.data_dir.join("accounts.db"))
-        .context("opening the accounts database")?;
-    let secret = token_secret(&settings)?;
+    let accounts = match &settings.database_url {
+        Some(url) => Accounts::connect_postgres(url, settings.database_ca_file.as_deref())
+            .await
+            .context("connecting to the accounts database (--database-url)")?,
+        None => Accounts::open(&settings.data_dir.join("accounts.db"))
+            .context("opening the accounts database")?,
+    };
+    let secret = token_secret(&settings, &accounts).await?;
     let bootstrap = first_admin(&settings, &accounts).await?;
 
     let (resources, routes, runner_key) = match settings.runtime {
@@ -81,10 +86,10 @@ pub async fn run(
 
     let state = Arc::new(AppState {
         auth: Auth {
+            limiter: LoginLimiter::new(settings.login_rate, &accounts),
             accounts,
             tokens: Tokens::new(&secret, Duration::from_secs(settings.token_hours * 3600))
                 .map_err(|e| anyhow::anyhow!("the token secret: {e}"))?,
-            limiter: LoginLimiter::new(settings.login_rate),
             trusted_proxies: settings.trusted_proxies.clone(),
             secure_cookies: !settings.insecure_cookies,
         },
@@ -112,7 +117,7 @@ pub async fn run(
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
-            forget.auth.limiter.forget_idle();
+            forget.auth.limiter.forget_idle().await;
         }
     });
 
@@ -137,14 +142,23 @@ pub async fn run(
     Ok(())
 }
 
-/// The configured secret, or the one kept in the data directory (made at first start).
-fn token_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+/// The configured secret; else the one all replicas share in the shared accounts store; else
+/// the one kept in the data directory. The last two are made at first start.
+async fn token_secret(settings: &Settings, accounts: &Accounts) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &settings.jwt_secret {
         anyhow::ensure!(
             secret.len() >= 32,
             "OQTO_JWT_SECRET must be at least 32 characters"
         );
         return Ok(secret.as_bytes().to_vec());
+    }
+    let candidate = random_secret()?;
+    if let Some(shared) = accounts
+        .shared_token_secret(&candidate)
+        .await
+        .context("reading the shared token secret")?
+    {
+        return Ok(shared.into_bytes());
     }
     let path = settings.data_dir.join("jwt-secret");
     match std::fs::read(&path) {
@@ -153,11 +167,16 @@ fn token_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let secret = hex::encode(bytes).into_bytes();
+    let secret = candidate.into_bytes();
     write_private(&path, &secret)?;
     Ok(secret)
+}
+
+/// 32 random bytes, hex-encoded.
+fn random_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex::encode(bytes))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -171,17 +190,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// With no users yet: the configured admin, or a one-time bootstrap token (its digest is
 /// returned; the token itself is printed once, to standard output).
 async fn first_admin(settings: &Settings, accounts: &Accounts) -> anyhow::Result<Option<String>> {
-    if accounts.user_count()? > 0 {
+    if accounts.user_count().await? > 0 {
         return Ok(None);
     }
     if let Some(username) = &settings.admin_user {
         let password = std::env::var("OQTO_ADMIN_PASSWORD")
             .context("--admin-user needs the password in $OQTO_ADMIN_PASSWORD")?;
-        accounts
-            .create_user(username, &password, Role::Admin)
-            .await
-            .with_context(|| format!("creating the first admin {username:?}"))?;
-        tracing::info!(%username, "created the first admin from the configuration");
+        match accounts.create_user(username, &password, Role::Admin).await {
+            Ok(_) => tracing::info!(%username, "created the first admin from the configuration"),
+            // Another replica sharing the store made it a moment ago.
+            Err(AccountsError::UserExists(_)) => {}
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("creating the first admin {username:?}"));
+            }
+        }
         return Ok(None);
     }
     let token = keys::generate().map_err(|e| anyhow::anyhow!(e))?;

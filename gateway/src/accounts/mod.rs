@@ -1,16 +1,21 @@
-//! Users and API keys in a local SQLite database. Password hashing is slow on purpose, so
-//! the async callers run it on the blocking pool ([`Accounts::verify_login`],
-//! [`Accounts::create_user`]); lookups are indexed and quick.
+//! Users, API keys, revoked tokens and (with PostgreSQL) login attempts. The rules live here
+//! (names, password strength, hashing, key shapes); the two stores only keep rows: SQLite on
+//! one gateway, PostgreSQL when gateways scale out. Password hashing is slow on purpose, so it
+//! runs on the blocking pool, one hash per core at a time.
 
 pub mod keys;
 pub mod password;
-mod schema;
+mod postgres;
+mod sqlite;
+mod sqlite_schema;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+
+use postgres::PostgresStore;
+use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -20,7 +25,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Admin => "admin",
@@ -77,7 +82,7 @@ pub enum AccountsError {
     #[error("user {0:?} already exists")]
     UserExists(String),
     #[error("the accounts database failed: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -99,35 +104,78 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl From<rusqlite::Error> for AccountsError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Database(error.to_string())
+    }
+}
+
+/// At most one write of a key's `last_used_at` a minute: a CLI loop must not turn reads into
+/// writes.
+const KEY_USE_WRITE_MS: i64 = 60_000;
+
+/// How a user is looked up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UserKey {
+    Id,
+    Name,
+}
+
 fn now_ms() -> i64 {
     oqto_proto::canonical::now_ms()
 }
 
+/// Where accounts are kept.
+enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Calls the same method on either store (SQLite's are synchronous and quick).
+macro_rules! on_store {
+    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &*$self.store {
+            Store::Sqlite(store) => Ok(store.$method($($arg),*)?),
+            Store::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
 #[derive(Clone)]
 pub struct Accounts {
-    conn: Arc<Mutex<Connection>>,
+    store: Arc<Store>,
     /// Argon2 runs at most once per core at a time (each run takes ~19 MiB and a core for tens
     /// of milliseconds): a flood of logins waits here instead of filling the blocking pool.
     hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Accounts {
+    /// The single-node store: a SQLite file.
     pub fn open(path: &Path) -> Result<Self, AccountsError> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        schema::migrate(&mut conn)?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
-        })
+        Ok(Self::with_store(Store::Sqlite(SqliteStore::open(path)?)))
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The shared store of gateways that scale out; migrates the schema once for all replicas.
+    pub async fn connect_postgres(
+        url: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, AccountsError> {
+        Ok(Self::with_store(Store::Postgres(
+            PostgresStore::connect(url, ca_file).await?,
+        )))
+    }
+
+    fn with_store(store: Store) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            store: Arc::new(store),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+
+    /// Whether several gateways share this store (and so must share limits and secrets).
+    pub fn is_shared(&self) -> bool {
+        matches!(*self.store, Store::Postgres(_))
     }
 
     async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AccountsError> {
@@ -137,10 +185,8 @@ impl Accounts {
             .map_err(|e| AccountsError::Internal(e.to_string()))
     }
 
-    pub fn user_count(&self) -> Result<i64, AccountsError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?)
+    pub async fn user_count(&self) -> Result<i64, AccountsError> {
+        on_store!(self.user_count())
     }
 
     /// Checks a new password's rules and hashes it, on the blocking pool and in turn.
@@ -171,50 +217,29 @@ impl Accounts {
             disabled: false,
             credentials_version: 0,
         };
-        let inserted = self.conn().execute(
-            "INSERT INTO users (id, username, password_hash, role, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
-            params![user.id, user.username, hash, role.as_str(), user.created_at],
-        )?;
-        if inserted == 0 {
+        let inserted: bool = on_store!(self.insert_user(&user, &hash))?;
+        if !inserted {
             return Err(AccountsError::UserExists(username.to_owned()));
         }
         Ok(user)
     }
 
-    pub fn user_by_id(&self, id: &str) -> Result<Option<User>, AccountsError> {
-        self.user_where("id", id)
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, AccountsError> {
+        on_store!(self.user_by(UserKey::Id, id))
     }
 
-    pub fn user_by_name(&self, username: &str) -> Result<Option<User>, AccountsError> {
-        self.user_where("username", username)
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, AccountsError> {
+        on_store!(self.user_by(UserKey::Name, username))
     }
 
-    fn user_where(&self, column: &str, value: &str) -> Result<Option<User>, AccountsError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
-        Ok(self
-            .conn()
-            .prepare_cached(&sql)?
-            .query_row([value], row_to_user)
-            .optional()?)
-    }
-
-    pub fn list_users(&self) -> Result<Vec<User>, AccountsError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-        ))?;
-        let users = statement.query_map([], row_to_user)?;
-        Ok(users.collect::<Result<_, _>>()?)
+    pub async fn list_users(&self) -> Result<Vec<User>, AccountsError> {
+        on_store!(self.list_users())
     }
 
     /// Deletes a user and, with them, their API keys. Their tokens stop working at once:
     /// every request looks the user up.
-    pub fn delete_user(&self, username: &str) -> Result<bool, AccountsError> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM users WHERE username = ?1", [username])?
-            > 0)
+    pub async fn delete_user(&self, username: &str) -> Result<bool, AccountsError> {
+        on_store!(self.delete_user(username))
     }
 
     /// Sets a user's password (their own change, or an admin's reset) and bumps their
@@ -226,19 +251,16 @@ impl Accounts {
         password: &str,
     ) -> Result<bool, AccountsError> {
         let hash = self.hash_new_password(password).await?;
-        Ok(self.conn().execute(
-            "UPDATE users SET password_hash = ?2, credentials_version = credentials_version + 1
-             WHERE username = ?1",
-            params![username, hash],
-        )? > 0)
+        on_store!(self.set_password_hash(username, &hash))
     }
 
     /// Disables or enables a user. False for an unknown user.
-    pub fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, AccountsError> {
-        Ok(self.conn().execute(
-            "UPDATE users SET disabled = ?2 WHERE username = ?1",
-            params![username, i64::from(disabled)],
-        )? > 0)
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<bool, AccountsError> {
+        on_store!(self.set_disabled(username, disabled))
     }
 
     /// The user whose password this is; None for an unknown user or a wrong password. An
@@ -248,15 +270,7 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, AccountsError> {
-        let row = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
-            ))?
-            .query_row([username], |row| {
-                Ok((row_to_user(row)?, row.get::<_, String>(6)?))
-            })
-            .optional()?;
+        let row: Option<(User, String)> = on_store!(self.user_with_hash(username))?;
         let (user, stored) = match row {
             Some((user, stored)) => (Some(user), stored),
             None => (None, dummy_hash()),
@@ -270,7 +284,7 @@ impl Accounts {
     }
 
     /// Makes a key for the user; the key is returned once and only its digest is kept.
-    pub fn create_api_key(
+    pub async fn create_api_key(
         &self,
         user: &User,
         name: &str,
@@ -284,110 +298,80 @@ impl Accounts {
             last_used_at: None,
             revoked_at: None,
         };
-        self.conn().execute(
-            "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                info.id,
-                user.id,
-                info.name,
-                info.prefix,
-                keys::digest(&key),
-                info.created_at
-            ],
-        )?;
+        let digest = keys::digest(&key);
+        on_store!(self.insert_api_key(&user.id, &info, &digest))?;
         Ok((key, info))
     }
 
-    pub fn list_api_keys(&self, user: &User) -> Result<Vec<ApiKeyInfo>, AccountsError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
-             WHERE user_id = ?1 ORDER BY created_at",
-        )?;
-        let rows = statement.query_map([&user.id], |row| {
-            Ok(ApiKeyInfo {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                prefix: row.get(2)?,
-                created_at: row.get(3)?,
-                last_used_at: row.get(4)?,
-                revoked_at: row.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub async fn list_api_keys(&self, user: &User) -> Result<Vec<ApiKeyInfo>, AccountsError> {
+        on_store!(self.list_api_keys(&user.id))
     }
 
     /// Revokes a session token (logout) until `expires_at` (unix seconds, its `exp`); tokens
     /// that expired are forgotten on the way.
-    pub fn revoke_token(&self, jti: &str, expires_at: u64) -> Result<(), AccountsError> {
-        let conn = self.conn();
-        let now = now_ms() / 1000;
-        conn.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
-        conn.execute(
-            "INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2)",
-            params![jti, i64::try_from(expires_at).unwrap_or(i64::MAX)],
-        )?;
-        Ok(())
+    pub async fn revoke_token(&self, jti: &str, expires_at: u64) -> Result<(), AccountsError> {
+        let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+        let now_s = now_ms() / 1000;
+        on_store!(self.revoke_token(jti, expires_at, now_s))
     }
 
-    pub fn token_revoked(&self, jti: &str) -> Result<bool, AccountsError> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT 1 FROM revoked_tokens WHERE jti = ?1")?
-            .query_row([jti], |_| Ok(()))
-            .optional()?
-            .is_some())
+    pub async fn token_revoked(&self, jti: &str) -> Result<bool, AccountsError> {
+        on_store!(self.token_revoked(jti))
     }
 
     /// Revokes one of the user's keys; false when the user has no such key.
-    pub fn revoke_api_key(&self, user: &User, id: &str) -> Result<bool, AccountsError> {
-        Ok(self.conn().execute(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND user_id = ?2",
-            params![id, user.id, now_ms()],
-        )? > 0)
+    pub async fn revoke_api_key(&self, user: &User, id: &str) -> Result<bool, AccountsError> {
+        on_store!(self.revoke_api_key(&user.id, id, now_ms()))
     }
 
     /// The owner of an unrevoked key, noting its use.
-    pub fn user_by_api_key(&self, key: &str) -> Result<Option<User>, AccountsError> {
+    pub async fn user_by_api_key(&self, key: &str) -> Result<Option<User>, AccountsError> {
         if !keys::well_formed(key) {
             return Ok(None);
         }
-        let conn = self.conn();
-        let found = conn
-            .prepare_cached(
-                "SELECT u.id, u.username, u.role, u.created_at, u.disabled, u.credentials_version, k.id FROM api_keys k
-                 JOIN users u ON u.id = k.user_id WHERE k.hash = ?1 AND k.revoked_at IS NULL",
-            )?
-            .query_row([keys::digest(key)], |row| {
-                Ok((row_to_user(row)?, row.get::<_, String>(6)?))
-            })
-            .optional()?;
-        let Some((user, key_id)) = found else {
-            return Ok(None);
-        };
-        // At most one write a minute per key: a CLI loop must not turn reads into writes.
-        conn.prepare_cached(
-            "UPDATE api_keys SET last_used_at = ?2
-             WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60000)",
-        )?
-        .execute(params![key_id, now_ms()])?;
-        Ok(Some(user))
+        let digest = keys::digest(key);
+        on_store!(self.user_by_key_digest(&digest, now_ms()))
     }
-}
 
-/// The columns `row_to_user` reads, in its order.
-const USER_COLUMNS: &str = "id, username, role, created_at, disabled, credentials_version";
+    /// With a shared store: the token-signing secret all replicas use, made by whichever
+    /// asked first from `candidate`. None for the single-node store (its secret is a file).
+    pub async fn shared_token_secret(
+        &self,
+        candidate: &str,
+    ) -> Result<Option<String>, AccountsError> {
+        match &*self.store {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => store
+                .setting_or_insert("token-secret", candidate)
+                .await
+                .map(Some),
+        }
+    }
 
-fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        role: Role::parse(&row.get::<_, String>(2)?),
-        created_at: row.get(3)?,
-        disabled: row.get::<_, i64>(4)? != 0,
-        credentials_version: row.get(5)?,
-    })
+    /// With a shared store: counts a login attempt under `key` in the current window of
+    /// `window_ms`, returning the window's count; None for the single-node store (its
+    /// limits are kept in memory).
+    pub(crate) async fn count_attempt(
+        &self,
+        key: &str,
+        window_ms: i64,
+    ) -> Result<Option<i64>, AccountsError> {
+        match &*self.store {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => store
+                .count_attempt(key, now_ms(), window_ms)
+                .await
+                .map(Some),
+        }
+    }
+
+    /// Forgets the shared store's ended windows.
+    pub(crate) async fn forget_attempts(&self, window_ms: i64) -> Result<(), AccountsError> {
+        match &*self.store {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(store) => store.forget_attempts(now_ms(), window_ms).await,
+        }
+    }
 }
 
 /// A valid hash of a password nobody has, verified for unknown users.
@@ -401,16 +385,45 @@ fn dummy_hash() -> String {
 mod tests {
     use super::*;
 
-    fn open() -> (tempfile::TempDir, Accounts) {
-        let dir = tempfile::tempdir().unwrap();
-        let accounts = Accounts::open(&dir.path().join("accounts.db")).unwrap();
-        (dir, accounts)
+    /// Each behaviour below runs on both stores: SQLite, and PostgreSQL (a fresh database on
+    /// the test server).
+    macro_rules! on_both_stores {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite_store {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let dir = tempfile::tempdir().unwrap();
+                        let accounts =
+                            super::Accounts::open(&dir.path().join("accounts.db")).unwrap();
+                        super::$name(accounts).await;
+                    }
+                )*
+            }
+            mod postgres_store {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let url = oqto_e2e::postgres::fresh_database().await.unwrap();
+                        let accounts = super::Accounts::connect_postgres(&url, None).await.unwrap();
+                        super::$name(accounts).await;
+                    }
+                )*
+            }
+        };
     }
 
+    on_both_stores!(
+        password_hashing_waits_for_a_free_core,
+        users_log_in_with_their_password_only,
+        api_keys_authenticate_until_revoked_and_only_their_owner_revokes_them,
+        deleting_a_user_removes_their_keys,
+        password_changes_and_disabling_are_kept,
+        logged_out_tokens_stay_revoked_until_they_expire,
+    );
+
     /// A login flood waits for a turn at Argon2 instead of running one hash per request.
-    #[tokio::test]
-    async fn password_hashing_waits_for_a_free_core() {
-        let (_dir, accounts) = open();
+    async fn password_hashing_waits_for_a_free_core(accounts: Accounts) {
         accounts
             .create_user("alice", "alice-password", Role::User)
             .await
@@ -431,9 +444,7 @@ mod tests {
         assert!(user.is_some());
     }
 
-    #[tokio::test]
-    async fn users_log_in_with_their_password_only() {
-        let (_dir, accounts) = open();
+    async fn users_log_in_with_their_password_only(accounts: Accounts) {
         let alice = accounts
             .create_user("alice", "alice-password", Role::User)
             .await
@@ -473,12 +484,12 @@ mod tests {
             accounts.create_user("bob", "short", Role::User).await,
             Err(AccountsError::InvalidPassword(_))
         ));
-        assert_eq!(accounts.user_count().unwrap(), 1);
+        assert_eq!(accounts.user_count().await.unwrap(), 1);
     }
 
-    #[tokio::test]
-    async fn api_keys_authenticate_until_revoked_and_only_their_owner_revokes_them() {
-        let (_dir, accounts) = open();
+    async fn api_keys_authenticate_until_revoked_and_only_their_owner_revokes_them(
+        accounts: Accounts,
+    ) {
         let alice = accounts
             .create_user("alice", "alice-password", Role::User)
             .await
@@ -487,39 +498,203 @@ mod tests {
             .create_user("bob", "bob-password", Role::User)
             .await
             .unwrap();
-        let (key, info) = accounts.create_api_key(&alice, "laptop").unwrap();
-        assert_eq!(accounts.user_by_api_key(&key).unwrap(), Some(alice.clone()));
-        let listed = accounts.list_api_keys(&alice).unwrap();
+        let (key, info) = accounts.create_api_key(&alice, "laptop").await.unwrap();
+        assert_eq!(
+            accounts.user_by_api_key(&key).await.unwrap(),
+            Some(alice.clone())
+        );
+        let listed = accounts.list_api_keys(&alice).await.unwrap();
         assert_eq!(listed.len(), 1);
         let first_use = listed[0].last_used_at;
         assert!(first_use.is_some());
         std::thread::sleep(std::time::Duration::from_millis(5));
-        accounts.user_by_api_key(&key).unwrap();
+        accounts.user_by_api_key(&key).await.unwrap();
         assert_eq!(
-            accounts.list_api_keys(&alice).unwrap()[0].last_used_at,
+            accounts.list_api_keys(&alice).await.unwrap()[0].last_used_at,
             first_use,
             "not rewritten within a minute"
         );
         assert!(
-            !accounts.revoke_api_key(&bob, &info.id).unwrap(),
+            !accounts.revoke_api_key(&bob, &info.id).await.unwrap(),
             "not bob's key"
         );
-        assert_eq!(accounts.user_by_api_key(&key).unwrap(), Some(alice.clone()));
-        assert!(accounts.revoke_api_key(&alice, &info.id).unwrap());
-        assert_eq!(accounts.user_by_api_key(&key).unwrap(), None);
-        assert_eq!(accounts.user_by_api_key("octo_sk_nonsense").unwrap(), None);
+        assert_eq!(
+            accounts.user_by_api_key(&key).await.unwrap(),
+            Some(alice.clone())
+        );
+        assert!(accounts.revoke_api_key(&alice, &info.id).await.unwrap());
+        assert_eq!(accounts.user_by_api_key(&key).await.unwrap(), None);
+        assert_eq!(
+            accounts.user_by_api_key("octo_sk_nonsense").await.unwrap(),
+            None
+        );
     }
 
-    #[tokio::test]
-    async fn deleting_a_user_removes_their_keys() {
-        let (_dir, accounts) = open();
+    async fn deleting_a_user_removes_their_keys(accounts: Accounts) {
         let alice = accounts
             .create_user("alice", "alice-password", Role::User)
             .await
             .unwrap();
-        let (key, _) = accounts.create_api_key(&alice, "ci").unwrap();
-        assert!(accounts.delete_user("alice").unwrap());
-        assert_eq!(accounts.user_by_api_key(&key).unwrap(), None);
-        assert_eq!(accounts.user_by_id(&alice.id).unwrap(), None);
+        let (key, _) = accounts.create_api_key(&alice, "ci").await.unwrap();
+        assert!(accounts.delete_user("alice").await.unwrap());
+        assert_eq!(accounts.user_by_api_key(&key).await.unwrap(), None);
+        assert_eq!(accounts.user_by_id(&alice.id).await.unwrap(), None);
+    }
+
+    async fn password_changes_and_disabling_are_kept(accounts: Accounts) {
+        let alice = accounts
+            .create_user("alice", "alice-password", Role::User)
+            .await
+            .unwrap();
+        assert!(
+            accounts
+                .set_password("alice", "a-new-password")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !accounts
+                .set_password("nobody", "a-new-password")
+                .await
+                .unwrap()
+        );
+        let changed = accounts.user_by_name("alice").await.unwrap().unwrap();
+        assert_eq!(changed.credentials_version, alice.credentials_version + 1);
+        assert_eq!(
+            accounts
+                .verify_login("alice", "alice-password")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            accounts
+                .verify_login("alice", "a-new-password")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(accounts.set_disabled("alice", true).await.unwrap());
+        assert!(
+            accounts
+                .user_by_id(&alice.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
+        assert!(accounts.set_disabled("alice", false).await.unwrap());
+        assert!(
+            !accounts
+                .user_by_id(&alice.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
+        assert!(!accounts.set_disabled("nobody", true).await.unwrap());
+        let names: Vec<_> = accounts
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["alice"]);
+    }
+
+    async fn logged_out_tokens_stay_revoked_until_they_expire(accounts: Accounts) {
+        let now_s = u64::try_from(now_ms() / 1000).unwrap();
+        accounts.revoke_token("expired", now_s - 10).await.unwrap();
+        accounts
+            .revoke_token("current", now_s + 3600)
+            .await
+            .unwrap();
+        accounts
+            .revoke_token("current", now_s + 3600)
+            .await
+            .unwrap();
+        assert!(accounts.token_revoked("current").await.unwrap());
+        assert!(!accounts.token_revoked("never-revoked").await.unwrap());
+        // The next revocation forgets the ones that expired (they would be refused anyway).
+        accounts
+            .revoke_token("another", now_s + 3600)
+            .await
+            .unwrap();
+        assert!(!accounts.token_revoked("expired").await.unwrap());
+    }
+
+    /// Gateways that share a database share users, keys and the token secret, and migrate
+    /// the schema once between them.
+    #[tokio::test]
+    async fn gateways_on_one_postgres_database_share_accounts_and_the_token_secret() {
+        let url = oqto_e2e::postgres::fresh_database().await.unwrap();
+        let (one, other) = tokio::join!(
+            Accounts::connect_postgres(&url, None),
+            Accounts::connect_postgres(&url, None)
+        );
+        let (one, other) = (one.unwrap(), other.unwrap());
+        assert!(one.is_shared() && other.is_shared());
+        let alice = one
+            .create_user("alice", "alice-password", Role::User)
+            .await
+            .unwrap();
+        assert!(matches!(
+            other
+                .create_user("alice", "other-password", Role::User)
+                .await,
+            Err(AccountsError::UserExists(_))
+        ));
+        assert_eq!(
+            other.verify_login("alice", "alice-password").await.unwrap(),
+            Some(alice.clone())
+        );
+        let (key, _) = other.create_api_key(&alice, "ci").await.unwrap();
+        assert_eq!(one.user_by_api_key(&key).await.unwrap(), Some(alice));
+        one.revoke_token("jti-1", u64::MAX / 2).await.unwrap();
+        assert!(other.token_revoked("jti-1").await.unwrap());
+        let first = one.shared_token_secret("first-candidate").await.unwrap();
+        let second = other.shared_token_secret("second-candidate").await.unwrap();
+        assert_eq!(first.as_deref(), Some("first-candidate"));
+        assert_eq!(second, first, "the first replica's secret is everyone's");
+    }
+
+    /// A gateway older than the database's schema refuses to start instead of misreading it;
+    /// a bad URL is refused with a message that does not repeat it (it may hold a password).
+    #[tokio::test]
+    async fn a_newer_schema_or_a_bad_url_is_refused_clearly() {
+        let url = oqto_e2e::postgres::fresh_database().await.unwrap();
+        Accounts::connect_postgres(&url, None).await.unwrap();
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("UPDATE oqto_schema SET version = version + 1")
+            .await
+            .unwrap();
+        let Err(error) = Accounts::connect_postgres(&url, None).await else {
+            panic!("a newer schema was accepted");
+        };
+        assert!(
+            error.to_string().contains("newer than this gateway"),
+            "{error}"
+        );
+
+        let wrong = url.replacen("oqto:", "oqto:x", 1);
+        let Err(error) = Accounts::connect_postgres(&wrong, None).await else {
+            panic!("a wrong password was accepted");
+        };
+        let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
+        assert!(!error.to_string().contains(password), "{error}");
+        let Err(error) = Accounts::connect_postgres("mysql://nope", None).await else {
+            panic!("a MySQL URL was accepted");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("not a PostgreSQL connection string"),
+            "{error}"
+        );
     }
 }

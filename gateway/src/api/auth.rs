@@ -54,6 +54,8 @@ pub async fn login(
         .auth
         .limiter
         .allow(state.auth.client(peer, &request_headers), &request.username)
+        .await
+        .map_err(accounts_error)?
     {
         state.metrics.logins_failed.inc();
         return Err(ApiError::RateLimited(
@@ -120,6 +122,7 @@ pub async fn logout(
             .auth
             .accounts
             .revoke_token(&claims.jti, claims.exp)
+            .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
     let secure = if state.auth.secure_cookies {
@@ -153,6 +156,8 @@ pub async fn bootstrap(
         .auth
         .limiter
         .allow(state.auth.client(peer, &request_headers), "bootstrap")
+        .await
+        .map_err(accounts_error)?
     {
         return Err(ApiError::RateLimited(
             "too many attempts; wait a minute".into(),

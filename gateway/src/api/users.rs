@@ -37,7 +37,12 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Items<User>>, ApiError> {
     principal.require_admin()?;
-    let items = state.auth.accounts.list_users().map_err(accounts_error)?;
+    let items = state
+        .auth
+        .accounts
+        .list_users()
+        .await
+        .map_err(accounts_error)?;
     Ok(Json(Items { items }))
 }
 
@@ -71,6 +76,7 @@ pub async fn delete(
         .auth
         .accounts
         .delete_user(&username)
+        .await
         .map_err(accounts_error)?
     {
         Ok(StatusCode::NO_CONTENT)
@@ -177,12 +183,14 @@ pub async fn update(
     let accounts = &state.auth.accounts;
     if !accounts
         .set_disabled(&username, request.disabled)
+        .await
         .map_err(accounts_error)?
     {
         return Err(ApiError::NotFound(format!("user {username:?} not found")));
     }
     accounts
         .user_by_name(&username)
+        .await
         .map_err(accounts_error)?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("user {username:?} not found")))
@@ -211,6 +219,7 @@ pub async fn list_keys(
         .auth
         .accounts
         .list_api_keys(principal.user())
+        .await
         .map_err(accounts_error)?;
     Ok(Json(Items { items }))
 }
@@ -234,6 +243,7 @@ pub async fn create_key(
         .auth
         .accounts
         .create_api_key(principal.user(), name)
+        .await
         .map_err(accounts_error)?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key, info })))
 }
@@ -248,6 +258,7 @@ pub async fn revoke_key(
         .auth
         .accounts
         .revoke_api_key(principal.user(), &id)
+        .await
         .map_err(accounts_error)?
     {
         Ok(StatusCode::NO_CONTENT)

@@ -42,7 +42,7 @@ impl Auth {
         ))
     }
 
-    pub fn authenticate(&self, credential: &Credential) -> Result<User, ApiError> {
+    pub async fn authenticate(&self, credential: &Credential) -> Result<User, ApiError> {
         let user = match credential {
             Credential::Token(token) => {
                 let claims = self.tokens.verify(token).map_err(|error| match error {
@@ -52,6 +52,7 @@ impl Auth {
                 if self
                     .accounts
                     .token_revoked(&claims.jti)
+                    .await
                     .map_err(|e| ApiError::Unavailable(e.to_string()))?
                 {
                     return Err(unauthenticated(
@@ -62,6 +63,7 @@ impl Auth {
                 let user = self
                     .accounts
                     .user_by_id(&claims.sub)
+                    .await
                     .map_err(|e| ApiError::Unavailable(e.to_string()))?
                     .ok_or_else(|| {
                         unauthenticated("invalid_token", "the token's user no longer exists")
@@ -77,6 +79,7 @@ impl Auth {
             Credential::ApiKey(key) => self
                 .accounts
                 .user_by_api_key(key)
+                .await
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?
                 .ok_or_else(|| {
                     unauthenticated("invalid_api_key", "the API key is unknown or revoked")
@@ -92,7 +95,7 @@ impl Auth {
     }
 
     /// The caller of a request; `allow_query` only for the WebSocket upgrade.
-    pub fn principal(&self, parts: &Parts, allow_query: bool) -> Result<Principal, ApiError> {
+    pub async fn principal(&self, parts: &Parts, allow_query: bool) -> Result<Principal, ApiError> {
         let credential = credentials::find(&parts.headers, parts.uri.query(), allow_query)
             .map_err(|error| match error {
                 CredentialError::Missing => unauthenticated(
@@ -104,7 +107,7 @@ impl Auth {
                     "the Authorization header must be `Bearer <token>`",
                 ),
             })?;
-        self.authenticate(&credential).map(Principal)
+        self.authenticate(&credential).await.map(Principal)
     }
 }
 
@@ -145,7 +148,7 @@ impl FromRequestParts<Arc<AppState>> for Principal {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        state.auth.principal(parts, false)
+        state.auth.principal(parts, false).await
     }
 }
 

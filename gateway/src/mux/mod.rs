@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub const IDLE_READ_BUFFER: usize = 4 * 1024;
 
 pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Response {
-    let principal = match state.auth.principal(&parts, true) {
+    let principal = match state.auth.principal(&parts, true).await {
         Ok(principal) => principal,
         Err(error) => return error.into_response(),
     };

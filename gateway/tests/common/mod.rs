@@ -95,6 +95,26 @@ impl Gateway {
         Self::spawn(command).await
     }
 
+    /// Single-node mode with accounts in a shared PostgreSQL database and no configured token
+    /// secret: what replicas of one gateway share comes from the database.
+    pub async fn start_local_on_database(
+        data_dir: &Path,
+        state_dir: &Path,
+        namespace: &str,
+        database_url: &str,
+        extra: &[&str],
+    ) -> Self {
+        let mut command = Self::command(data_dir);
+        command
+            .args(["--runtime", "podman", "--namespace", namespace])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .args(extra)
+            .env("OQTO_DATABASE_URL", database_url)
+            .env_remove("OQTO_JWT_SECRET");
+        Self::spawn(command).await
+    }
+
     /// The gateway's command line common to both modes.
     fn command(data_dir: &Path) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_oqto-gateway"));

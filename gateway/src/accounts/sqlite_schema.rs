@@ -1,4 +1,4 @@
-//! The accounts database schema, as versioned migrations tracked in `PRAGMA user_version`.
+//! The SQLite accounts schema, as versioned migrations tracked in `PRAGMA user_version`.
 
 use rusqlite::Connection;
 
