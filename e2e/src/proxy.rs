@@ -1,6 +1,7 @@
-//! A TCP forwarder that a test can cut and restore: what a client behind it sees when the
-//! network to a server goes away (connections reset, new ones refused) and comes back on the
-//! same address.
+//! TCP forwarders for tests: one that a test can cut and restore (what a client behind it sees
+//! when the network to a server goes away, connections reset and new ones refused, and comes
+//! back on the same address), and one in front of replicas that sends each connection to the
+//! first that accepts it (what a Service does once a dead replica's endpoint is gone).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -71,5 +72,39 @@ impl CuttableProxy {
 impl Drop for CuttableProxy {
     fn drop(&mut self) {
         self.cut();
+    }
+}
+
+/// Each connection goes to the first of `upstreams` that accepts it; a connection whose
+/// replica dies is dropped, as a Service's would be.
+pub struct Failover {
+    pub addr: SocketAddr,
+    serving: JoinHandle<()>,
+}
+
+impl Failover {
+    pub async fn start(upstreams: Vec<SocketAddr>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let serving = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstreams = upstreams.clone();
+                tokio::spawn(async move {
+                    for upstream in upstreams {
+                        if let Ok(mut server) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, serving })
+    }
+}
+
+impl Drop for Failover {
+    fn drop(&mut self) {
+        self.serving.abort();
     }
 }

@@ -118,3 +118,108 @@ async fn two_gateways_on_one_database_share_accounts_tokens_and_login_budgets() 
     let me = rest_b.ok(Method::GET, "/api/auth/me", &admin, None).await;
     assert_eq!(me["username"], "admin");
 }
+
+/// `oqtoctl chat` through a Service-like forwarder in front of two gateways: the gateway it
+/// talks to is killed mid-answer, and the chat carries on through the other one, printing the
+/// whole answer once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_carries_on_through_the_other_gateway_when_its_gateway_dies() {
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    let url = oqto_e2e::postgres::fresh_database().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let store = Arc::new(oqto_store::LocalStore::open(&state).unwrap());
+    let chunks: Vec<String> = (0..40).map(|i| format!("word{i} ")).collect();
+    let whole: String = chunks.concat();
+    let runners = common::RunnerEnv::new(json!({"rules":[{"when_user_contains":"count",
+        "steps":[{"kind":"text","chunks": chunks,"delay_ms": 100}]}]}))
+    .await;
+    let extra = ["--poll-ms", "50"];
+    let a =
+        Gateway::start_local_on_database(&dir.path().join("a"), &state, "team", &url, &extra).await;
+    let b =
+        Gateway::start_local_on_database(&dir.path().join("b"), &state, "team", &url, &extra).await;
+    let address = |gateway: &Gateway| {
+        gateway
+            .url
+            .trim_start_matches("http://")
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+    };
+    let service = oqto_e2e::proxy::Failover::start(vec![address(&a), address(&b)])
+        .await
+        .unwrap();
+    let rest = a.rest();
+    let admin = rest.login(ADMIN.0, ADMIN.1).await;
+    let alice = rest.user(&admin, "alice").await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces",
+        &alice,
+        Some(json!({"name": "ws"})),
+    )
+    .await;
+    rest.ok(
+        Method::POST,
+        "/api/workspaces/ws/sessions",
+        &alice,
+        Some(json!({"name": "s1"})),
+    )
+    .await;
+    let _operator = common::play_operator(store.clone(), runners.clone());
+
+    let mut chat = tokio::process::Command::new(env!("CARGO_BIN_EXE_oqtoctl"))
+        .args([
+            "--server",
+            &format!("http://{}", service.addr),
+            "--token",
+            &alice,
+        ])
+        .args(["chat", "s1", "count for me", "--timeout", "120"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = chat.stdout.take().unwrap();
+    let mut printed = vec![0u8; 4096];
+    let first = tokio::time::timeout(common::WAIT, stdout.read(&mut printed))
+        .await
+        .expect("the answer starts")
+        .unwrap();
+    assert!(
+        first > 0 && first < whole.len(),
+        "mid-answer: {first} bytes"
+    );
+    // The gateway carrying the chat dies (SIGKILL: no goodbye to anyone).
+    a.kill().await;
+    let mut rest_of_it = Vec::new();
+    tokio::time::timeout(common::WAIT, stdout.read_to_end(&mut rest_of_it))
+        .await
+        .expect("the chat ends")
+        .unwrap();
+    let status = chat.wait().await.unwrap();
+    let mut stderr = String::new();
+    chat.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "oqtoctl chat failed: {stderr}");
+    println!("oqtoctl stderr: {stderr}");
+    assert!(stderr.contains("reconnected"), "{stderr}");
+    let mut all = printed[..first].to_vec();
+    all.extend(rest_of_it);
+    assert_eq!(
+        String::from_utf8(all).unwrap(),
+        format!("{whole}\n"),
+        "the whole answer, once"
+    );
+    // The other gateway serves on.
+    let me = b.rest().ok(Method::GET, "/api/auth/me", &alice, None).await;
+    assert_eq!(me["username"], "alice");
+}

@@ -7,67 +7,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::{ADMIN, Cred, Gateway, Mux, Runner, RunnerEnv, free_port, is_event};
-use oqto_api::{Session, SessionPhase, SessionStatus};
+use common::{ADMIN, Cred, Gateway, Mux, RunnerEnv, is_event, play_operator};
+use oqto_api::{Session, SessionPhase};
 use oqto_store::LocalStore;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const NAMESPACE: &str = "oqto";
-
-/// Runs a runner for every Session of the store that should run; reports it in the status.
-fn play_operator(store: Arc<LocalStore>, runners: Arc<RunnerEnv>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut running: Option<Runner> = None;
-        loop {
-            for session in store.list::<Session>(None).unwrap() {
-                let phase = session.status.as_ref().and_then(|s| s.phase);
-                let (want, status) = if session.spec.suspended {
-                    running = None;
-                    (
-                        SessionPhase::Suspended,
-                        SessionStatus {
-                            phase: Some(SessionPhase::Suspended),
-                            ..Default::default()
-                        },
-                    )
-                } else {
-                    let runner = running.get_or_insert_with(|| {
-                        let listen: SocketAddr =
-                            format!("127.0.0.1:{}", free_port()).parse().unwrap();
-                        // The token the operator would give it; the gateway derives the same.
-                        let uid = session.metadata.uid.as_deref().unwrap_or_default();
-                        Runner::start(
-                            &runners,
-                            listen,
-                            session.metadata.name.as_deref().unwrap_or_default(),
-                            oqto_e2e::runner_key().token(uid).expose(),
-                        )
-                    });
-                    (
-                        SessionPhase::Running,
-                        SessionStatus {
-                            phase: Some(SessionPhase::Running),
-                            endpoint: Some(format!("http://{}", runner.listen)),
-                            ..Default::default()
-                        },
-                    )
-                };
-                if phase != Some(want) {
-                    let mut updated = session.clone();
-                    updated.status = Some(status);
-                    // A conflict means the gateway wrote meanwhile: the next round retries.
-                    let _ = store.update_status(&updated);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_gateway_serves_the_local_store_and_wakes_its_sessions() {

@@ -636,3 +636,56 @@ where
 {
     oqto_e2e::eventually(what, WAIT, check).await.unwrap()
 }
+
+/// Runs a runner for every Session of the store that should run; reports it in the status.
+pub fn play_operator(
+    store: Arc<oqto_store::LocalStore>,
+    runners: Arc<RunnerEnv>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut running: Option<Runner> = None;
+        loop {
+            for session in store.list::<oqto_api::Session>(None).unwrap() {
+                let phase = session.status.as_ref().and_then(|s| s.phase);
+                let (want, status) = if session.spec.suspended {
+                    running = None;
+                    (
+                        oqto_api::SessionPhase::Suspended,
+                        oqto_api::SessionStatus {
+                            phase: Some(oqto_api::SessionPhase::Suspended),
+                            ..Default::default()
+                        },
+                    )
+                } else {
+                    let runner = running.get_or_insert_with(|| {
+                        let listen: SocketAddr =
+                            format!("127.0.0.1:{}", free_port()).parse().unwrap();
+                        // The token the operator would give it; the gateway derives the same.
+                        let uid = session.metadata.uid.as_deref().unwrap_or_default();
+                        Runner::start(
+                            &runners,
+                            listen,
+                            session.metadata.name.as_deref().unwrap_or_default(),
+                            oqto_e2e::runner_key().token(uid).expose(),
+                        )
+                    });
+                    (
+                        oqto_api::SessionPhase::Running,
+                        oqto_api::SessionStatus {
+                            phase: Some(oqto_api::SessionPhase::Running),
+                            endpoint: Some(format!("http://{}", runner.listen)),
+                            ..Default::default()
+                        },
+                    )
+                };
+                if phase != Some(want) {
+                    let mut updated = session.clone();
+                    updated.status = Some(status);
+                    // A conflict means the gateway wrote meanwhile: the next round retries.
+                    let _ = store.update_status(&updated);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}

@@ -1,6 +1,12 @@
 //! The chat protocol of `oqtoctl chat`, without any I/O: mux frames go in, and out come the
 //! text for stdout (the agent's answer), the text for stderr (tool calls, notices), the
 //! frames to send next, and whether the chat is over. The WebSocket loop is in `mux.rs`.
+//!
+//! A lost connection mid-turn is not the end: behind a Service or an ingress another gateway
+//! replica takes the next connection, and the agent runs on in its runner. After
+//! [`Chat::reconnected`] the chat attaches again, asks whether the turn still runs, waits for
+//! it to end, and prints from the stored history what it missed: stdout ends up with the whole
+//! answer, once.
 
 use serde_json::{Value, json};
 
@@ -8,6 +14,9 @@ use serde_json::{Value, json};
 pub const CREATE_ID: &str = "oqtoctl-create";
 pub const PROMPT_ID: &str = "oqtoctl-prompt";
 pub const ABORT_ID: &str = "oqtoctl-abort";
+pub const REATTACH_ID: &str = "oqtoctl-reattach";
+pub const STATE_ID: &str = "oqtoctl-state";
+pub const MESSAGES_ID: &str = "oqtoctl-messages";
 
 /// How long a failed tool's output may be on its one line.
 const MAX_TOOL_OUTPUT: usize = 300;
@@ -39,6 +48,19 @@ enum Stage {
     Streaming,
 }
 
+/// Catching up after a reconnect: what the chat waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resync {
+    /// `session.create` sent again on the new connection.
+    Attaching,
+    /// `get_state` sent: is the turn still running?
+    AskingState,
+    /// The turn runs on: its end is awaited (its deltas are not printed: some were missed).
+    AwaitingIdle,
+    /// `get_messages` sent: the stored turn, to print what was missed.
+    AskingMessages,
+}
+
 /// Which stream left the terminal's cursor in the middle of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Open {
@@ -56,6 +78,12 @@ pub struct Chat {
     /// stdout's text so far does not end with a line break.
     stdout_unterminated: bool,
     told_starting: bool,
+    /// Sent with the prompt; the stored user message carries it, so after a reconnect the
+    /// chat knows whether its prompt arrived.
+    client_id: String,
+    /// The answer's text printed so far.
+    printed: String,
+    resync: Option<Resync>,
 }
 
 impl Chat {
@@ -69,7 +97,28 @@ impl Chat {
             open: None,
             stdout_unterminated: false,
             told_starting: false,
+            client_id: format!("oqtoctl-{}", uuid::Uuid::new_v4()),
+            printed: String::new(),
+            resync: None,
         }
+    }
+
+    /// A new connection replaced a lost one: what to send on it. Before the prompt, the chat
+    /// starts over; after it, it catches up (see the module's comment).
+    pub fn reconnected(&mut self) -> Step {
+        let mut step = Step::default();
+        if self.stage == Stage::Creating {
+            step.send = Some(self.create_frame());
+            return step;
+        }
+        self.stderr_line(&mut step, "(connection lost; reconnected, catching up …)");
+        self.resync = Some(Resync::Attaching);
+        step.send = Some(self.command(
+            REATTACH_ID,
+            "session.create",
+            json!({ "config": { "harness": self.harness } }),
+        ));
+        step
     }
 
     /// The first frame: attach to (or start) the agent of the session.
@@ -126,6 +175,9 @@ impl Chat {
     fn on_event(&mut self, event: &Value, step: &mut Step) {
         let str_of = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
         let in_turn = self.stage != Stage::Creating;
+        if self.resync.is_some() {
+            return self.on_event_catching_up(event, step);
+        }
         match str_of("event") {
             "response" => self.on_response(event, step),
             "agent.working" if str_of("phase") == "initializing" && !self.told_starting => {
@@ -164,6 +216,102 @@ impl Chat {
         }
     }
 
+    /// Events after a reconnect: only the answers to the catching-up commands and the end of
+    /// the turn matter; the rest of the turn comes from the history.
+    fn on_event_catching_up(&mut self, event: &Value, step: &mut Step) {
+        let str_of = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+        match (self.resync, str_of("event"), str_of("id")) {
+            (Some(Resync::AwaitingIdle), "agent.idle", _) => self.ask_messages(step),
+            (Some(_), "response", id @ (REATTACH_ID | STATE_ID | MESSAGES_ID)) => {
+                let ok = event.get("success").and_then(Value::as_bool) == Some(true);
+                let data = event.get("data").unwrap_or(&Value::Null);
+                match id {
+                    REATTACH_ID if !ok => {
+                        let error = str_of("error").to_owned();
+                        self.fail(step, format!("attaching again failed: {error}"));
+                    }
+                    REATTACH_ID => {
+                        self.resync = Some(Resync::AskingState);
+                        step.send = Some(self.command(STATE_ID, "get_state", json!({})));
+                    }
+                    // No state (Pi restarting, say) counts as not streaming.
+                    STATE_ID if data.get("isStreaming").and_then(Value::as_bool) == Some(true) => {
+                        self.resync = Some(Resync::AwaitingIdle);
+                    }
+                    STATE_ID => self.ask_messages(step),
+                    _ if !ok => {
+                        let error = str_of("error").to_owned();
+                        self.fail(step, format!("reading the history failed: {error}"));
+                    }
+                    _ => self.catch_up(data, step),
+                }
+            }
+            (_, "agent.error", _) if self.resync == Some(Resync::AwaitingIdle) => {
+                let error = str_of("error").to_owned();
+                self.fail(step, format!("the agent failed: {error}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn ask_messages(&mut self, step: &mut Step) {
+        self.resync = Some(Resync::AskingMessages);
+        step.send = Some(self.command(MESSAGES_ID, "get_messages", json!({})));
+    }
+
+    /// The stored chat after a reconnect: the turn of our prompt, if it arrived, is printed
+    /// where the live stream stopped; if it never arrived, it is sent again.
+    fn catch_up(&mut self, data: &Value, step: &mut Step) {
+        self.resync = None;
+        let messages = data
+            .get("messages")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let ours = messages.iter().position(|m| {
+            m.get("client_id").and_then(Value::as_str) == Some(self.client_id.as_str())
+        });
+        let Some(ours) = ours else {
+            self.stage = Stage::Prompting;
+            step.send = Some(self.prompt_frame());
+            return;
+        };
+        let answer: String = messages[ours + 1..]
+            .iter()
+            .take_while(|m| m.get("role").and_then(Value::as_str) != Some("user"))
+            .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+            .flat_map(|m| {
+                m.get("parts")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter(|part| part.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|part| part.get("text").and_then(Value::as_str))
+            .collect();
+        match answer.strip_prefix(self.printed.as_str()) {
+            Some(rest) => {
+                let rest = rest.to_owned();
+                self.stdout_text(step, &rest);
+            }
+            None => {
+                self.stderr_line(step, "(the answer in full:)");
+                self.close_lines(step);
+                self.stdout_text(step, &answer);
+            }
+        }
+        self.close_lines(step);
+        step.end = Some(End::Done);
+    }
+
+    fn prompt_frame(&self) -> String {
+        self.command(
+            PROMPT_ID,
+            "prompt",
+            json!({ "message": self.prompt, "client_id": self.client_id }),
+        )
+    }
+
     fn on_response(&mut self, event: &Value, step: &mut Step) {
         let id = event.get("id").and_then(Value::as_str).unwrap_or_default();
         let cmd = event
@@ -181,8 +329,7 @@ impl Chat {
         match (self.stage, id) {
             (Stage::Creating, CREATE_ID) => {
                 self.stage = Stage::Prompting;
-                step.send =
-                    Some(self.command(PROMPT_ID, "prompt", json!({ "message": self.prompt })));
+                step.send = Some(self.prompt_frame());
             }
             (Stage::Prompting, PROMPT_ID) => self.stage = Stage::Streaming,
             _ => {}
@@ -210,6 +357,7 @@ impl Chat {
             step.stderr.push('\n');
         }
         step.stdout.push_str(text);
+        self.printed.push_str(text);
         self.stdout_unterminated = !text.ends_with('\n');
         self.open = self.stdout_unterminated.then_some(Open::Stdout);
     }
@@ -336,7 +484,7 @@ mod tests {
         assert_eq!(
             prompt,
             json!({"channel": "agent", "session_id": "s1", "id": PROMPT_ID,
-                   "cmd": "prompt", "message": "say hi"})
+                   "cmd": "prompt", "message": "say hi", "client_id": chat.client_id})
         );
         assert!(chat.prompted());
         assert_eq!(
@@ -497,5 +645,125 @@ mod tests {
         assert_eq!(tool_output(None), "");
         assert_eq!(one_line("a\n\n b", 10), "a b");
         assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+
+    fn messages(client_id: &str, answer: &[&str]) -> String {
+        let mut messages = vec![
+            json!({"id": "m0", "role": "user", "parts": [{"type": "text", "text": "earlier"}]}),
+            json!({"id": "m1", "role": "assistant", "parts": [{"type": "text", "text": "old"}]}),
+            json!({"id": "m2", "role": "user", "client_id": client_id,
+                   "parts": [{"type": "text", "text": "hi"}]}),
+        ];
+        for (i, text) in answer.iter().enumerate() {
+            messages.push(json!({"id": format!("a{i}"), "role": "assistant",
+                "parts": [{"type": "thinking", "text": "hmm"}, {"type": "text", "text": text}]}));
+            messages.push(json!({"id": format!("t{i}"), "role": "tool", "parts": []}));
+        }
+        let mut fields = json!({"id": MESSAGES_ID, "cmd": "get_messages", "success": true});
+        fields["data"] = json!({ "messages": messages });
+        agent("response", fields)
+    }
+
+    fn state(streaming: bool) -> String {
+        let mut fields = json!({"id": STATE_ID, "cmd": "get_state", "success": true});
+        fields["data"] = json!({ "isStreaming": streaming });
+        agent("response", fields)
+    }
+
+    fn sent(step: &Step) -> Value {
+        serde_json::from_str(step.send.as_deref().unwrap()).unwrap()
+    }
+
+    /// Lost mid-answer: attach again, wait out the turn without printing its deltas, then
+    /// print the rest of the answer from the history, so stdout has it whole and once.
+    #[test]
+    fn a_lost_connection_mid_turn_catches_up_from_the_history() {
+        let mut chat = streaming();
+        assert_eq!(
+            chat.on_frame(&agent("stream.text_delta", json!({"delta": "Hel"})))
+                .stdout,
+            "Hel"
+        );
+        let step = chat.reconnected();
+        assert_eq!(sent(&step)["cmd"], "session.create");
+        assert_eq!(sent(&step)["id"], REATTACH_ID);
+        assert!(step.stderr.contains("reconnected"), "{step:?}");
+        assert!(step.stdout.is_empty());
+        let step = chat.on_frame(&response(REATTACH_ID, "session.create", true));
+        assert_eq!(sent(&step)["cmd"], "get_state");
+        assert_eq!(chat.on_frame(&state(true)), Step::default());
+        let quiet = chat.on_frame(&agent("stream.text_delta", json!({"delta": "lo, wor"})));
+        assert_eq!(quiet, Step::default(), "deltas after a gap are not printed");
+        let step = chat.on_frame(&agent("agent.idle", json!({})));
+        assert_eq!(sent(&step)["cmd"], "get_messages");
+        let client_id = chat.client_id.clone();
+        let step = chat.on_frame(&messages(&client_id, &["Hello, ", "world."]));
+        assert_eq!(step.stdout, "lo, world.\n");
+        assert_eq!(step.end, Some(End::Done));
+    }
+
+    /// Lost after the turn ended: straight to the history.
+    #[test]
+    fn a_turn_that_ended_while_away_is_read_from_the_history() {
+        let mut chat = streaming();
+        chat.on_frame(&agent("stream.text_delta", json!({"delta": "Hello"})));
+        chat.reconnected();
+        chat.on_frame(&response(REATTACH_ID, "session.create", true));
+        let step = chat.on_frame(&state(false));
+        assert_eq!(sent(&step)["cmd"], "get_messages");
+        let client_id = chat.client_id.clone();
+        let step = chat.on_frame(&messages(&client_id, &["Hello, world."]));
+        assert_eq!(
+            (step.stdout.as_str(), step.end),
+            (", world.\n", Some(End::Done))
+        );
+    }
+
+    /// Lost before the prompt reached the agent: the history lacks it, so it is sent again
+    /// (and only then: a prompt that arrived is never sent twice).
+    #[test]
+    fn a_prompt_that_never_arrived_is_sent_again() {
+        let mut chat = Chat::new("s1", "pi", "hi", false);
+        chat.on_frame(&response(CREATE_ID, "session.create", true));
+        chat.reconnected();
+        chat.on_frame(&response(REATTACH_ID, "session.create", true));
+        chat.on_frame(&state(false));
+        let step = chat.on_frame(&messages("someone-else", &["other answer"]));
+        let prompt = sent(&step);
+        assert_eq!(
+            (prompt["cmd"].clone(), prompt["message"].clone()),
+            (json!("prompt"), json!("hi"))
+        );
+        assert_eq!(prompt["client_id"], json!(chat.client_id));
+        assert!(step.end.is_none());
+        chat.on_frame(&response(PROMPT_ID, "prompt", true));
+        assert_eq!(
+            chat.on_frame(&agent("stream.text_delta", json!({"delta": "ok"})))
+                .stdout,
+            "ok"
+        );
+    }
+
+    /// Lost before session.create was answered: start over; an answer that does not continue
+    /// what was printed is printed whole, and a failed re-attach ends the chat.
+    #[test]
+    fn other_reconnects_start_over_or_say_what_they_print() {
+        let mut chat = Chat::new("s1", "pi", "hi", false);
+        assert_eq!(sent(&chat.reconnected())["id"], CREATE_ID);
+
+        let mut chat = streaming();
+        chat.on_frame(&agent("stream.text_delta", json!({"delta": "Draft"})));
+        chat.reconnected();
+        chat.on_frame(&response(REATTACH_ID, "session.create", true));
+        chat.on_frame(&state(false));
+        let client_id = chat.client_id.clone();
+        let step = chat.on_frame(&messages(&client_id, &["Final."]));
+        assert!(step.stderr.contains("the answer in full"), "{step:?}");
+        assert_eq!(step.stdout, "\nFinal.\n");
+
+        let mut chat = streaming();
+        chat.reconnected();
+        let step = chat.on_frame(&response(REATTACH_ID, "session.create", false));
+        assert!(matches!(step.end, Some(End::Failed(ref m)) if m.contains("attaching again")));
     }
 }

@@ -58,13 +58,13 @@ pub async fn chat(client: &Client, args: ChatArgs) -> Result<()> {
             )
         }
     };
-    let (socket, _) = tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(request))
-        .await
-        .map_err(|_| timed_out(false))?
-        .map_err(|error| handshake_error(error, &url))?;
-    let (mut sink, mut stream) = socket.split();
-
     let mut chat = Chat::new(&args.session, &args.harness, &prompt, args.thinking);
+    let (socket, _) =
+        tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(request.clone()))
+            .await
+            .map_err(|_| timed_out(false))?
+            .map_err(|error| handshake_error(error, &url))?;
+    let (mut sink, mut stream) = socket.split();
     sink.send(Message::text(chat.create_frame()))
         .await
         .context("sending session.create")?;
@@ -72,6 +72,7 @@ pub async fn chat(client: &Client, args: ChatArgs) -> Result<()> {
     let interrupted = tokio::signal::ctrl_c();
     let time_up = tokio::time::sleep_until(deadline);
     tokio::pin!(interrupted, time_up);
+    let mut reconnects = 0u32;
     let outcome = loop {
         let message = tokio::select! {
             message = stream.next() => message,
@@ -87,21 +88,40 @@ pub async fn chat(client: &Client, args: ChatArgs) -> Result<()> {
         };
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(close))) => {
-                let reason = close
-                    .map(|c| format!(": {} ({})", c.reason, u16::from(c.code)))
-                    .unwrap_or_default();
-                break Err(anyhow!(
-                    "the gateway closed the connection before the turn ended{reason}"
-                ));
-            }
             // Pings are answered by tungstenite itself.
-            Some(Ok(_)) => continue,
-            Some(Err(error)) => break Err(error).context("the WebSocket to the gateway failed"),
-            None => {
-                break Err(anyhow!(
-                    "the gateway closed the connection before the turn ended"
-                ));
+            Some(Ok(message)) if !matches!(message, Message::Close(_)) => continue,
+            lost => {
+                // A gateway that went away (killed, restarted, rolled): another replica takes
+                // the next connection. A deliberate close (a refusal) ends the chat.
+                if let Some(reason) = deliberate_close(&lost) {
+                    break Err(anyhow!(
+                        "the gateway closed the connection before the turn ended{reason}"
+                    ));
+                }
+                reconnects += 1;
+                if reconnects > MAX_RECONNECTS {
+                    break Err(anyhow!(
+                        "the connection to the gateway was lost {MAX_RECONNECTS} times; giving up"
+                    ));
+                }
+                let socket = tokio::select! {
+                    socket = reconnect(&request, &url, reconnects) => socket,
+                    () = &mut time_up => break Err(timed_out(chat.prompted())),
+                    _ = &mut interrupted => break Err(anyhow!("interrupted")),
+                };
+                let socket = match socket {
+                    Ok(socket) => socket,
+                    Err(error) => break Err(error),
+                };
+                (sink, stream) = socket.split();
+                let step = chat.reconnected();
+                write(&step)?;
+                if let Some(frame) = step.send {
+                    sink.send(Message::text(frame))
+                        .await
+                        .context("sending on the new connection")?;
+                }
+                continue;
             }
         };
         let step = chat.on_frame(text.as_str());
@@ -124,6 +144,44 @@ pub async fn chat(client: &Client, args: ChatArgs) -> Result<()> {
     // A polite goodbye; the answer is complete either way.
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     outcome
+}
+
+/// How often one chat reconnects before it gives up (a gateway that keeps dropping it).
+const MAX_RECONNECTS: u32 = 10;
+
+/// A close the gateway meant (a refusal, a policy), with its reason for the error; None for a
+/// connection that was lost or a gateway going away (shutdown, restart), worth a reconnect.
+fn deliberate_close(lost: &Option<Result<Message, tungstenite::Error>>) -> Option<String> {
+    use tungstenite::protocol::frame::coding::CloseCode;
+    match lost {
+        Some(Ok(Message::Close(Some(close)))) => match close.code {
+            CloseCode::Away | CloseCode::Abnormal | CloseCode::Restart | CloseCode::Again => None,
+            code => Some(format!(": {} ({})", close.reason, u16::from(code))),
+        },
+        _ => None,
+    }
+}
+
+/// Opens a new connection after a loss, waiting a little longer each time (the Service or
+/// ingress needs a moment to stop sending to a gateway that died). Refusals end the chat.
+async fn reconnect(
+    request: &tungstenite::handshake::client::Request,
+    url: &reqwest::Url,
+    attempt: u32,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let mut delay = Duration::from_millis(200 * u64::from(attempt.min(5)));
+    loop {
+        tokio::time::sleep(delay).await;
+        match tokio_tungstenite::connect_async(request.clone()).await {
+            Ok((socket, _)) => return Ok(socket),
+            Err(tungstenite::Error::Http(response)) if response.status().is_client_error() => {
+                return Err(handshake_error(tungstenite::Error::Http(response), url));
+            }
+            Err(_) => delay = (delay * 2).min(Duration::from_secs(2)),
+        }
+    }
 }
 
 /// The mux endpoint of a gateway: `http` becomes `ws`, `https` becomes `wss`.
