@@ -1,7 +1,9 @@
 //! The `Workspace` resource: one user's storage, runner defaults, LLM access and lifecycle rules,
 //! shared by all of its Sessions.
 
-use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements, Toleration};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
@@ -180,6 +182,17 @@ pub struct RunnerSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub env_from: Vec<EnvFromSource>,
+
+    /// Node labels the runner pods must match: a node pool of their own (say, nodes with
+    /// gVisor). Kubernetes only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(length(max = 16))]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Taints of those nodes the runner pods tolerate. Kubernetes only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub tolerations: Vec<Toleration>,
 }
 
 /// Kubernetes image pull policy.

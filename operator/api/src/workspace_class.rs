@@ -161,6 +161,19 @@ pub fn with_class(
         .chain(&spec.runner.env_from)
         .cloned()
         .collect();
+    // The class's node pool, narrowed (never widened past its keys) by the Workspace's own.
+    runner.node_selector = base
+        .node_selector
+        .iter()
+        .chain(&spec.runner.node_selector)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    runner.tolerations = base
+        .tolerations
+        .iter()
+        .chain(&spec.runner.tolerations)
+        .cloned()
+        .collect();
 
     // Open when either says so: the Workspace's egress is an admin's too, and its default
     // (Restricted) must not close what the class opens.
@@ -290,7 +303,9 @@ mod tests {
     fn the_class_fills_in_what_the_workspace_leaves_open() {
         let class = class(json!({
             "runner": {"image": "team/runner:2", "runtimeClassName": "gvisor",
-                       "envFrom": [{"secretRef": {"name": "team-tools"}}]},
+                       "envFrom": [{"secretRef": {"name": "team-tools"}}],
+                       "nodeSelector": {"pool": "sandbox", "zone": "a"},
+                       "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]},
             "llm": {"provider": "openai", "model": "small", "baseUrl": "http://llm",
                     "credentialsSecretRef": {"name": "team-llm"}},
             "models": ["small", "large"],
@@ -306,6 +321,15 @@ mod tests {
         assert_eq!(out.runner.image.as_deref(), Some("team/runner:2"));
         assert_eq!(out.runner.runtime_class_name.as_deref(), Some("gvisor"));
         assert_eq!(out.runner.env_from.len(), 1);
+        assert_eq!(
+            out.runner.node_selector,
+            [
+                ("pool".to_owned(), "sandbox".to_owned()),
+                ("zone".to_owned(), "a".to_owned())
+            ]
+            .into()
+        );
+        assert_eq!(out.runner.tolerations[0].key.as_deref(), Some("sandbox"));
         let llm = out.llm.unwrap();
         assert_eq!(llm.model, "large");
         assert_eq!(llm.base_url.as_deref(), Some("http://llm"));

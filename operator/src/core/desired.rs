@@ -114,6 +114,9 @@ pub struct RunnerPlan {
     pub resources: Option<ResourceRequirements>,
     /// RuntimeClass of the Pod (Kubernetes; Podman runs its own runtime).
     pub runtime_class_name: Option<String>,
+    /// Where the Pod may run (Kubernetes; Podman runs on its one host).
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
     pub storage: StoragePlan,
     pub egress: EgressPolicy,
     pub service_account: String,
@@ -244,6 +247,8 @@ impl RunnerPlan {
             env_from,
             resources: runner.resources.clone(),
             runtime_class_name: runner.runtime_class_name.clone(),
+            node_selector: runner.node_selector.clone(),
+            tolerations: runner.tolerations.clone(),
             workspace: workspace_name,
             session: session_name,
         })

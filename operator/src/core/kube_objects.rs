@@ -359,6 +359,8 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
             runtime_class_name: plan.runtime_class_name.clone(),
+            node_selector: (!plan.node_selector.is_empty()).then(|| plan.node_selector.clone()),
+            tolerations: (!plan.tolerations.is_empty()).then(|| plan.tolerations.clone()),
             restart_policy: Some("Always".into()),
             termination_grace_period_seconds: Some(30),
             affinity,
@@ -462,6 +464,31 @@ mod tests {
         assert!(
             spec.affinity.is_some(),
             "ReadWriteOnce storage: runners share a node"
+        );
+        assert_eq!((spec.node_selector, spec.tolerations), (None, None));
+    }
+
+    /// An admin's node pool: the runner Pod selects its nodes and tolerates their taint.
+    #[test]
+    fn runners_go_to_the_node_pool_their_workspace_names() {
+        let pod = pod(
+            &plan(json!({"owner":"alice","runner":{
+                "nodeSelector":{"oqto.dev/pool":"sandbox"},
+                "tolerations":[{"key":"oqto.dev/pool","operator":"Equal","value":"sandbox","effect":"NoSchedule"}]}})),
+            owner("Session"),
+        );
+        let spec = pod.spec.unwrap();
+        assert_eq!(
+            spec.node_selector.unwrap(),
+            [("oqto.dev/pool".to_owned(), "sandbox".to_owned())].into()
+        );
+        let tolerations = spec.tolerations.unwrap();
+        assert_eq!(
+            (
+                tolerations[0].key.as_deref(),
+                tolerations[0].effect.as_deref()
+            ),
+            (Some("oqto.dev/pool"), Some("NoSchedule"))
         );
     }
 
