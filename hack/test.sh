@@ -62,8 +62,11 @@ export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
 
-step "starting a node beside it (containerd, runc, a kubelet; the runner image imported; no scheduler)"
-hack/k8s/node.sh up --no-scheduler "$OQTO_RUNNER_IMAGE"
+step "starting a node beside it (containerd, runc, a kubelet, the scheduler; the images imported)"
+# Tainted: only the Pods of tests that tolerate the taint run there; the tests that play the
+# kubelet keep their Pods to themselves (oqto_e2e::NODE_TAINT).
+hack/k8s/node.sh up --taint oqto.dev/test-node=tolerated-only:NoSchedule \
+  "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev
 
 step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"
 export OQTO_POSTGRES_DIR="$repo/target/postgres-test"

@@ -411,6 +411,20 @@ pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// The node `hack/k8s/node.sh` runs beside the control plane, and the taint `hack/test.sh`
+/// gives it: only the Pods of tests that tolerate it are scheduled there; the tests that play
+/// the kubelet keep their Pods (Pending, unschedulable) to themselves.
+pub const NODE_NAME: &str = "oqto-node";
+pub const NODE_TAINT: (&str, &str, &str) = ("oqto.dev/test-node", "tolerated-only", "NoSchedule");
+/// The host as the node's Pods reach it: the address of the node's bridge (`oqto-cni0`).
+pub const NODE_HOST_IP: &str = "10.244.0.1";
+
+/// The toleration of [`NODE_TAINT`], as a Pod spec (or a runner spec) writes it.
+pub fn node_toleration() -> serde_json::Value {
+    let (key, value, effect) = NODE_TAINT;
+    serde_json::json!({"key": key, "operator": "Equal", "value": value, "effect": effect})
+}
+
 /// The runner key of tests that start the gateway and the operator themselves
 /// (`OQTO_RUNNER_KEY`): both must derive the same runner tokens.
 pub const RUNNER_KEY: &str = "oqto-test-runner-key-0123456789abcdef";

@@ -1,18 +1,21 @@
 //! The Kubernetes path end to end, with the rights the Helm chart gives: the chart rendered by
 //! `helm template` and applied to the real control plane; the operator and the gateway run as
 //! local processes with the chart's service-account tokens, so a missing permission fails here;
-//! a Workspace and a Session applied with kubectl; the test plays the kubelet (it starts the
-//! runner the Pod describes, its image with its environment, with Podman, and patches the Pod's
-//! status and IP); then a chat through the gateway's mux WebSocket with the scripted LLM.
+//! a Workspace and a Session applied with kubectl in a namespace that enforces the `restricted`
+//! Pod Security Standard. The runner Pod is placed by kube-scheduler on the real node
+//! (`hack/k8s/node.sh`: the chart's class tolerates its taint and stores on its volumes) and
+//! runs under the kubelet, containerd and runc; the gateway reaches it on its Pod IP and it
+//! reaches the scripted LLM on the node's bridge. Then: a chat and a file through the gateway's
+//! mux WebSocket; the runner Pod deleted mid-session and the history intact; suspend (Pod gone,
+//! claim kept) and a frame that wakes the Session.
 //! A second test removes one permission from the rendered chart and sees the operator refused.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use oqto_e2e::mux::{MuxClient, is_event};
@@ -38,6 +41,14 @@ fn render_chart(env: &TestEnv, runner_image: &str) -> String {
         format!("gateway.namespace={}", env.namespace),
         format!("operator.runnerImage={repository}"),
         format!("image.tag={tag}"),
+        // The chart's class keeps runners on the test node (its taint, its volumes), as an
+        // admin's would keep them on a node pool of their own.
+        "workspaceClasses.classes.standard.storage.storageClassName=oqto-node".to_owned(),
+        format!(
+            "workspaceClasses.classes.standard.runner.tolerations[0].key={}",
+            oqto_e2e::NODE_TAINT.0
+        ),
+        "workspaceClasses.classes.standard.runner.tolerations[0].operator=Exists".to_owned(),
     ];
     let mut args = vec![
         "template".to_owned(),
@@ -141,129 +152,10 @@ fn start_operator(
         .args(["--runner-image", image, "--http-listen", "127.0.0.1:0"])
         .env("KUBECONFIG", kubeconfig)
         .env("OQTO_RUNNER_KEY", runner_key)
+        // As the chart's Deployment sets it: Workspaces that name no class get the chart's.
+        .env("OQTO_DEFAULT_WORKSPACE_CLASS", "standard")
         .env("RUST_LOG", "oqto_operator=info");
     Process::start(command, dir.join("operator.log"))
-}
-
-/// The runners' containers and volumes, removed on drop.
-struct PodmanObjects(Vec<String>, Vec<String>);
-
-impl Drop for PodmanObjects {
-    fn drop(&mut self) {
-        for container in &self.0 {
-            let _ = Command::new("podman")
-                .args(["rm", "-f", container])
-                .output();
-        }
-        for volume in &self.1 {
-            let _ = Command::new("podman")
-                .args(["volume", "rm", "-f", volume])
-                .output();
-        }
-    }
-}
-
-/// Plays the kubelet for one Pod: runs its container with Podman as the Pod spec says (image and
-/// its entrypoint, environment with the referenced Secrets' keys, non-root user, read-only root,
-/// no capabilities, the workspace volume's sub-paths, a tmpfs /tmp), published on
-/// `ip:port`, then reports the Pod running at `ip`.
-async fn run_pod(env: &TestEnv, pod: &Pod, ip: &str, port: u16, objects: &mut PodmanObjects) {
-    let spec = pod.spec.as_ref().unwrap();
-    let container = &spec.containers[0];
-    let name = format!("chart-e2e-{}", pod.metadata.name.as_deref().unwrap());
-    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.clone()];
-    let security = container.security_context.as_ref().unwrap();
-    let uid = security.run_as_user.unwrap();
-    args.push(format!(
-        "--user={uid}:{}",
-        security.run_as_group.unwrap_or(uid)
-    ));
-    if security.read_only_root_filesystem == Some(true) {
-        args.push("--read-only".into());
-    }
-    args.extend([
-        "--cap-drop=ALL".into(),
-        "--security-opt=no-new-privileges".into(),
-    ]);
-    args.push(format!("--publish={ip}:{port}:8080"));
-    let mut environment = BTreeMap::new();
-    let secrets: Api<Secret> = env.api();
-    for var in container.env.iter().flatten() {
-        let value = match (
-            &var.value,
-            var.value_from
-                .as_ref()
-                .and_then(|f| f.secret_key_ref.as_ref()),
-        ) {
-            (Some(value), _) => value.clone(),
-            // The runner token, from the Secret the operator wrote beside the Pod.
-            (None, Some(key)) => {
-                let secret = secrets.get(&key.name).await.unwrap();
-                String::from_utf8(secret.data.unwrap()[&key.key].0.clone()).unwrap()
-            }
-            _ => panic!(
-                "env {} has a valueFrom this kubelet does not play",
-                var.name
-            ),
-        };
-        environment.insert(var.name.clone(), value);
-    }
-    for from in container.env_from.iter().flatten() {
-        let name = &from.secret_ref.as_ref().unwrap().name;
-        let secret = secrets.get(name).await.unwrap();
-        for (key, value) in secret.data.unwrap_or_default() {
-            environment.insert(key, String::from_utf8(value.0).unwrap());
-        }
-    }
-    for (key, value) in &environment {
-        args.push(format!("--env={key}={value}"));
-    }
-    for mount in container.volume_mounts.iter().flatten() {
-        let volume = spec
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == mount.name)
-            .unwrap();
-        if volume.empty_dir.is_some() {
-            args.push(format!("--tmpfs={}:rw,size=256m", mount.mount_path));
-        } else {
-            let claim = &volume.persistent_volume_claim.as_ref().unwrap().claim_name;
-            let podman_volume = format!(
-                "{}-{claim}-{}",
-                env.namespace,
-                mount.sub_path.as_deref().unwrap_or("root")
-            );
-            objects.1.push(podman_volume.clone());
-            args.push(format!("--volume={podman_volume}:{}", mount.mount_path));
-        }
-    }
-    args.push(container.image.clone().unwrap());
-    args.extend(container.command.iter().flatten().cloned());
-    args.extend(container.args.iter().flatten().cloned());
-    objects.0.push(name);
-    run_ok(Command::new("podman").args(&args)).unwrap();
-    let runner = format!("http://{ip}:{port}/readyz");
-    eventually("the runner container is ready", WAIT, || {
-        let runner = runner.clone();
-        async move {
-            let ready = reqwest::get(&runner).await.ok()?;
-            ready.status().is_success().then_some(())
-        }
-    })
-    .await
-    .unwrap();
-    let pods: Api<Pod> = env.api();
-    pods.patch_status(
-        pod.metadata.name.as_deref().unwrap(),
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status":{"phase":"Running","podIP":ip,"podIPs":[{"ip":ip}],
-            "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}],
-            "containerStatuses":[{"name":"runner","ready":true,"restartCount":0,"image":container.image,
-                "imageID":"","state":{"running":{}}}]}})),
-    )
-    .await
-    .unwrap();
 }
 
 fn workspace_and_session(llm_base_url: &str) -> String {
@@ -284,15 +176,25 @@ async fn llm_keys(env: &TestEnv) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
+async fn a_session_of_the_chart_runs_on_the_real_node_survives_its_pod_and_wakes() {
     let env = TestEnv::new("chart-e2e").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let image = oqto_e2e::runner_image().unwrap();
+    // The runner must meet the `restricted` standard, or the apiserver refuses its Pod.
+    run_ok(env.kubectl().args([
+        "label",
+        "namespace",
+        &env.namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+    ]))
+    .unwrap();
     apply(&env, &render_chart(&env, &image));
 
-    // The upstream LLM, reachable from the runner container (Podman's host address).
+    // The upstream LLM, reachable from the node's Pods on the bridge's address.
     let script: Script = serde_json::from_value(json!({"rules":[
-        {"when_user_contains":"hello","steps":[{"kind":"text","chunks":["Hello ","from ","Kubernetes"],"delay_ms":0}]}
+        {"when_user_contains":"hello","steps":[{"kind":"text","chunks":["Hello ","from ","Kubernetes"],"delay_ms":0}]},
+        {"when_user_contains":"again","steps":[{"kind":"text","chunks":["Awake ","again"],"delay_ms":0}]}
     ]}))
     .unwrap();
     let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
@@ -305,20 +207,18 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
         .next()
         .unwrap()
         .to_owned();
-    let llm_base_url = format!("http://host.containers.internal:{llm_port}/v1");
+    let llm_base_url = format!("http://{}:{llm_port}/v1", oqto_e2e::NODE_HOST_IP);
 
     // The operator and the gateway, each with its chart service account's token.
     let operator_config = env.kubeconfig_for("oqto-operator", dir.path()).unwrap();
     let gateway_config = env.kubeconfig_for("oqto-gateway", dir.path()).unwrap();
     let runner_key = chart_runner_key(&env).await;
     let operator = start_operator(&env, &operator_config, &image, dir.path(), &runner_key);
-    let runner_port = free_port();
     let gateway_port = free_port();
     let mut command = Command::new(binary("oqto-gateway"));
     command
         .args(["--runtime", "kubernetes", "--namespace", &env.namespace])
         .arg(format!("--listen=127.0.0.1:{gateway_port}"))
-        .arg(format!("--runner-port={runner_port}"))
         .arg(format!(
             "--data-dir={}",
             dir.path().join("gateway").display()
@@ -327,6 +227,7 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
         .env("KUBECONFIG", &gateway_config)
         .env("OQTO_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("OQTO_RUNNER_KEY", &runner_key)
+        .env("OQTO_DEFAULT_WORKSPACE_CLASS", "standard")
         .env("RUST_LOG", "oqto_gateway=info")
         .stdin(Stdio::null());
     let gateway = Process::start(command, dir.path().join("gateway.log"));
@@ -343,39 +244,18 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
     .await;
     assert!(waited.is_ok(), "gateway log:\n{}", gateway.log());
 
-    // A power user's kubectl apply.
+    // A power user's kubectl apply; the scheduler and the kubelet do the rest.
     llm_keys(&env).await;
     apply(&env, &workspace_and_session(&llm_base_url));
+    let first_pod = running_pod(&env, &operator).await;
+    let pod_spec = first_pod.spec.clone().unwrap();
+    assert_eq!(
+        pod_spec.node_name.as_deref(),
+        Some(oqto_e2e::NODE_NAME),
+        "placed by the scheduler"
+    );
 
-    // The kubelet's part: the operator's Pod, run with Podman, reported running.
-    let pods: Api<Pod> = env.api();
-    let found = eventually("the operator creates the runner Pod", WAIT, || {
-        let pods = pods.clone();
-        async move {
-            let list = pods
-                .list(&kube::api::ListParams::default().labels("oqto.dev/session=chat"))
-                .await
-                .ok()?;
-            list.items.into_iter().next()
-        }
-    })
-    .await;
-    let pod = found.unwrap_or_else(|e| panic!("{e}\noperator log:\n{}", operator.log()));
-    let mut objects = PodmanObjects(Vec::new(), Vec::new());
-    run_pod(&env, &pod, "127.0.0.1", runner_port, &mut objects).await;
-
-    let sessions: Api<oqto_api::Session> = env.api();
-    let running = eventually("the Session is Running", WAIT, || {
-        let sessions = sessions.clone();
-        async move {
-            let session = sessions.get("chat").await.ok()?;
-            (session.status?.phase? == oqto_api::SessionPhase::Running).then_some(())
-        }
-    })
-    .await;
-    assert!(running.is_ok(), "operator log:\n{}", operator.log());
-
-    // A user's chat through the gateway.
+    // A user's chat and a file through the gateway.
     let login: Value = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"username":"admin","password":ADMIN_PASSWORD}))
@@ -385,13 +265,9 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
         .json()
         .await
         .unwrap();
-    let token = login["token"].as_str().unwrap();
-    let mut mux = MuxClient::connect(
-        &format!("ws://127.0.0.1:{gateway_port}/api/ws/mux"),
-        Some(token),
-    )
-    .await
-    .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let mux_url = format!("ws://127.0.0.1:{gateway_port}/api/ws/mux");
+    let mut mux = MuxClient::connect(&mux_url, Some(&token)).await.unwrap();
     let created = mux.create_session("chat").await.unwrap();
     assert_eq!(
         created.last().unwrap()["success"],
@@ -399,21 +275,183 @@ async fn a_chat_goes_through_the_chart_installed_operator_and_gateway() {
         "{created:?}\ngateway log:\n{}",
         gateway.log()
     );
+    assert_eq!(
+        prompt(&mut mux, "p1", "hello").await,
+        "Hello from Kubernetes"
+    );
     mux.send(
-        json!({"channel":"agent","session_id":"chat","id":"p1","cmd":"prompt","message":"hello"}),
+        json!({"channel":"files","session_id":"chat","id":"w1","type":"write",
+        "path":"notes/day.txt","content":"d3JpdHRlbiBvbiB0aGUgbm9kZQ==","create_parents":true}),
+    )
+    .await
+    .unwrap();
+    let written = mux.until(|f| f["id"] == "w1").await.unwrap();
+    assert_eq!(
+        written.last().unwrap()["type"],
+        "write_result",
+        "{written:?}"
+    );
+
+    // The runner Pod deleted mid-session: the operator makes a new one, and the chat's history
+    // and files are still there (they live on the Workspace's claim).
+    let pods: Api<Pod> = env.api();
+    let first_name = first_pod.metadata.name.clone().unwrap();
+    pods.delete(&first_name, &Default::default()).await.unwrap();
+    let second_pod = eventually("a new runner Pod, Ready", WAIT, || {
+        let pods = pods.clone();
+        let old_uid = first_pod.metadata.uid.clone();
+        async move {
+            let pod = pods
+                .list(&kube::api::ListParams::default().labels("oqto.dev/session=chat"))
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|p| p.metadata.uid != old_uid && p.metadata.deletion_timestamp.is_none())?;
+            pod_ready(&pod).then_some(pod)
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\noperator log:\n{}", operator.log()));
+    assert_ne!(second_pod.metadata.uid, first_pod.metadata.uid);
+    let mut mux = MuxClient::connect(&mux_url, Some(&token)).await.unwrap();
+    mux.create_session("chat").await.unwrap();
+    assert_eq!(
+        history_texts(&mut mux).await,
+        ["hello", "Hello from Kubernetes"]
+    );
+    mux.send(json!({"channel":"files","session_id":"chat","id":"r1","type":"read","path":"notes/day.txt"}))
+        .await
+        .unwrap();
+    let read = mux.until(|f| f["id"] == "r1").await.unwrap();
+    assert_eq!(
+        read.last().unwrap()["content"],
+        "d3JpdHRlbiBvbiB0aGUgbm9kZQ==",
+        "{read:?}"
+    );
+    drop(mux);
+
+    // Suspended: the Pod goes, the claim stays.
+    let sessions: Api<oqto_api::Session> = env.api();
+    sessions
+        .patch(
+            "chat",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec":{"suspended":true}})),
+        )
+        .await
+        .unwrap();
+    eventually("the runner Pod is gone", WAIT, || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&kube::api::ListParams::default().labels("oqto.dev/session=chat"))
+                .await
+                .ok()?;
+            list.items.is_empty().then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    let claim = claims.list(&Default::default()).await.unwrap();
+    assert!(
+        claim
+            .items
+            .iter()
+            .any(|c| c.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")),
+        "the Workspace's claim stays bound: {:?}",
+        claim
+            .items
+            .iter()
+            .map(|c| &c.metadata.name)
+            .collect::<Vec<_>>()
+    );
+
+    // A frame for the suspended Session wakes it; the conversation goes on where it was.
+    let mut mux = MuxClient::connect(&mux_url, Some(&token)).await.unwrap();
+    let woken = mux.create_session("chat").await;
+    assert!(woken.is_ok(), "{woken:?}\ngateway log:\n{}", gateway.log());
+    assert_eq!(prompt(&mut mux, "p2", "again").await, "Awake again");
+    assert_eq!(
+        history_texts(&mut mux).await,
+        ["hello", "Hello from Kubernetes", "again", "Awake again"]
+    );
+    let session = sessions.get("chat").await.unwrap();
+    assert!(!session.spec.suspended);
+    drop(mux);
+    drop(gateway);
+    drop(operator);
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The Session's runner Pod once the kubelet reports it Ready and the Session is Running.
+async fn running_pod(env: &TestEnv, operator: &Process) -> Pod {
+    let pods: Api<Pod> = env.api();
+    let sessions: Api<oqto_api::Session> = env.api();
+    let found = eventually(
+        "the runner Pod runs and the Session is Running",
+        WAIT,
+        || {
+            let (pods, sessions) = (pods.clone(), sessions.clone());
+            async move {
+                let session = sessions.get("chat").await.ok()?;
+                (session.status?.phase? == oqto_api::SessionPhase::Running).then_some(())?;
+                let list = pods
+                    .list(&kube::api::ListParams::default().labels("oqto.dev/session=chat"))
+                    .await
+                    .ok()?;
+                list.items.into_iter().find(pod_ready)
+            }
+        },
+    )
+    .await;
+    found.unwrap_or_else(|e| panic!("{e}\noperator log:\n{}", operator.log()))
+}
+
+/// Sends a prompt and returns the streamed answer.
+async fn prompt(mux: &mut MuxClient, id: &str, message: &str) -> String {
+    mux.send(
+        json!({"channel":"agent","session_id":"chat","id":id,"cmd":"prompt","message":message}),
     )
     .await
     .unwrap();
     let frames = mux.until(|f| is_event(f, "agent.idle")).await.unwrap();
-    let text: String = frames
+    frames
         .iter()
         .filter(|f| is_event(f, "stream.text_delta"))
         .filter_map(|f| f["delta"].as_str())
-        .collect();
-    assert_eq!(text, "Hello from Kubernetes", "{frames:?}");
-    drop(mux);
-    drop(gateway);
-    drop(operator);
+        .collect()
+}
+
+/// The stored conversation's texts, in order (users' and the agent's).
+async fn history_texts(mux: &mut MuxClient) -> Vec<String> {
+    let response = mux
+        .command("chat", "history", "get_messages", json!({}))
+        .await
+        .unwrap();
+    response["data"]["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages: {response}"))
+        .iter()
+        .filter(|m| matches!(m["role"].as_str(), Some("user" | "assistant")))
+        .map(|m| {
+            m["parts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["type"] == "text")
+                .filter_map(|p| p["text"].as_str())
+                .collect::<String>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

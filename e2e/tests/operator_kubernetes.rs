@@ -546,6 +546,8 @@ async fn lease_holder(env: &TestEnv) -> Option<String> {
 }
 
 /// The replicas that published Events in the test namespace.
+/// The operator replicas that wrote Events here (the scheduler's, about Pods it cannot place
+/// on the tainted test node, are not the operator's).
 async fn event_reporters(env: &TestEnv) -> BTreeSet<String> {
     env.api::<EventsV1>()
         .list(&Default::default())
@@ -553,6 +555,7 @@ async fn event_reporters(env: &TestEnv) -> BTreeSet<String> {
         .unwrap()
         .items
         .into_iter()
+        .filter(|e| e.reporting_controller.as_deref() == Some(oqto_operator::kubernetes::MANAGER))
         .filter_map(|e| e.reporting_instance)
         .collect()
 }
@@ -989,18 +992,13 @@ async fn a_lost_kubernetes_api_is_reported_and_the_operator_recovers_when_it_ret
     );
 }
 
-/// The node `hack/k8s/node.sh` runs beside the control plane (issue 16: containerd, Debian's
-/// runc and CNI plugins, a kubelet).
-const REAL_NODE: &str = "oqto-node";
-
 /// A runner under a real kubelet (issue 16): the Pod exactly as the operator builds it (the
 /// `restricted` security context, read-only root, the token from its Secret, the Workspace's
-/// claim bound to one of the node script's volumes, of its class `oqto-node`) runs under containerd and runc. The
-/// operator reads the kubelet's own conditions (Running, Ready), and pi-bridge answers on the
-/// Pod's IP that Pi and hstry are up: both wrote their home on the claim as uid 1000.
-///
-/// The test binds the Pod to the node itself (it plays the scheduler): with kube-scheduler
-/// running, the Pods of the tests that play the kubelet would run for real under it.
+/// claim bound to one of the node script's volumes, of its class `oqto-node`) is placed by
+/// kube-scheduler (the Workspace tolerates the test node's taint, as an admin's node pool
+/// would be) and runs under containerd and runc. The operator reads the kubelet's own
+/// conditions (Running, Ready), and pi-bridge answers on the Pod's IP that Pi and hstry are
+/// up: both wrote their home on the claim as uid 1000.
 #[tokio::test]
 async fn a_runner_runs_under_a_real_kubelet() {
     let env = TestEnv::new("real-node").await.unwrap();
@@ -1009,26 +1007,11 @@ async fn a_runner_runs_under_a_real_kubelet() {
         &env,
         "real",
         json!({"owner":"alice","storage":{"size":"1Gi","accessModes":["ReadWriteOnce"],
-            "storageClassName":"oqto-node"}}),
+            "storageClassName":"oqto-node"},
+            "runner":{"tolerations":[oqto_e2e::node_toleration()]}}),
     )
     .await;
     create_session(&env, "on-node", "real").await;
-    let pod = eventually("the runner pod", || async {
-        env.api::<Pod>().get_opt("oqto-sess-on-node").await.unwrap()
-    })
-    .await;
-    let binding = json!({"apiVersion":"v1","kind":"Binding",
-        "metadata":{"name":pod.metadata.name,"namespace":env.namespace},
-        "target":{"apiVersion":"v1","kind":"Node","name":REAL_NODE}});
-    env.api::<Pod>()
-        .create_subresource::<Value, Value>(
-            "binding",
-            "oqto-sess-on-node",
-            &PostParams::default(),
-            &binding,
-        )
-        .await
-        .unwrap();
     let running = eventually_within(Duration::from_secs(240), "phase Running", || async {
         session_phase(&env, "on-node")
             .await
@@ -1045,6 +1028,11 @@ async fn a_runner_runs_under_a_real_kubelet() {
         .find(|c| c.type_ == "Ready")
         .unwrap();
     assert_eq!(ready.status, "True", "the kubelet's own readiness");
+    assert_eq!(
+        pod.spec.and_then(|s| s.node_name).as_deref(),
+        Some(oqto_e2e::NODE_NAME),
+        "placed by the scheduler"
+    );
     let ip = status.pod_ip.unwrap();
     assert!(
         ip.starts_with("10.244.0."),

@@ -4,11 +4,12 @@
 # never pulled: they are imported from Podman (`podman save` → `ctr images import`), the sandbox
 # ("pause") image included, which is built here from hack/k8s/pause.
 #
-#   hack/k8s/node.sh up [--no-scheduler] [image…]
+#   hack/k8s/node.sh up [--no-scheduler] [--taint KEY=VALUE:EFFECT] [image…]
 #                                    start (the control plane must be up); import the images.
-#                                    --no-scheduler: Pods run only once bound to the node by hand
-#                                    (hack/test.sh: its tests that play the kubelet keep their
-#                                    Pods to themselves)
+#                                    --no-scheduler: Pods run only once bound to the node by hand.
+#                                    --taint: the node registers with it, so only Pods that
+#                                    tolerate it are scheduled there (hack/test.sh: the tests
+#                                    that play the kubelet keep their Pods to themselves)
 #   hack/k8s/node.sh import image…   import more images into the node
 #   hack/k8s/node.sh down            stop exactly what `up` started, its Pods, and remove its data
 #
@@ -134,6 +135,14 @@ evictionHard:
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
 EOF
+  if [ -n "$3" ]; then
+    # KEY=VALUE:EFFECT
+    local key="${3%%=*}" rest="${3#*=}"
+    cat >>"$node/kubelet.yaml" <<EOF
+registerWithTaints:
+  - {key: "$key", value: "${rest%%:*}", effect: "${rest##*:}"}
+EOF
+  fi
 }
 
 # Static PersistentVolumes of the StorageClass `oqto-node` (hostPath, writable by anyone: the
@@ -169,8 +178,17 @@ up() {
     import "$@"
     return
   fi
-  local scheduler=1
-  if [ "${1:-}" = --no-scheduler ]; then scheduler=0; shift; fi
+  local scheduler=1 taint=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --no-scheduler) scheduler=0; shift ;;
+      --taint)
+        [[ "${2:-}" =~ ^[a-z0-9./-]+=[A-Za-z0-9._-]*:(NoSchedule|PreferNoSchedule|NoExecute)$ ]] \
+          || die "--taint takes KEY=VALUE:EFFECT (NoSchedule, PreferNoSchedule or NoExecute), not ${2:-nothing}"
+        taint="$2"; shift 2 ;;
+      *) break ;;
+    esac
+  done
   down_quiet
   local started; started=$(date +%s)
   install_packages
@@ -182,7 +200,7 @@ up() {
   sysctl -qw net.ipv4.ip_forward=1
   local kubelet_port healthz_port scheduler_port
   kubelet_port="$(free_port)"; healthz_port="$(free_port)"; scheduler_port="$(free_port)"
-  write_configs "$kubelet_port" "$healthz_port"
+  write_configs "$kubelet_port" "$healthz_port" "$taint"
 
   log "starting containerd"
   PATH="$ctrbin:$PATH" start containerd "$ctrbin/containerd" --config "$node/containerd.toml"
