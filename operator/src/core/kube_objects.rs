@@ -253,8 +253,10 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
         sub_path: Some(sub_path.into()),
         ..Default::default()
     };
-    let startup_failures =
-        i32::try_from(plan.start_timeout_seconds.div_ceil(2).max(1)).unwrap_or(i32::MAX);
+    // Probed every second while starting (readiness is not probed until this succeeds, so its
+    // period is what a start waits for on top of the runner's own start; the bench
+    // `runner_start` shows it), giving up after the Workspace's start timeout.
+    let startup_failures = i32::try_from(plan.start_timeout_seconds.max(1)).unwrap_or(i32::MAX);
     let container = Container {
         name: "runner".into(),
         image: Some(plan.image.clone()),
@@ -292,7 +294,7 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             ..Default::default()
         }]),
         resources: plan.resources.clone(),
-        startup_probe: Some(http_probe("/healthz", 2, startup_failures)),
+        startup_probe: Some(http_probe("/healthz", 1, startup_failures)),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
         readiness_probe: Some(http_probe("/readyz", 5, 2)),
         security_context: Some(SecurityContext {
@@ -466,6 +468,24 @@ mod tests {
             "ReadWriteOnce storage: runners share a node"
         );
         assert_eq!((spec.node_selector, spec.tolerations), (None, None));
+    }
+
+    /// The kubelet probes a starting runner every second (a start waits for the probe that
+    /// sees it up), for as long as the Workspace's start timeout allows.
+    #[test]
+    fn a_starting_runner_is_probed_every_second_until_its_start_timeout() {
+        let pod = pod(
+            &plan(json!({"owner":"alice","lifecycle":{"startTimeout":"90s"}})),
+            owner("Session"),
+        );
+        let container = &pod.spec.unwrap().containers[0];
+        let startup = container.startup_probe.as_ref().unwrap();
+        assert_eq!(
+            (startup.period_seconds, startup.failure_threshold),
+            (Some(1), Some(90))
+        );
+        let readiness = container.readiness_probe.as_ref().unwrap();
+        assert_eq!(readiness.period_seconds, Some(5));
     }
 
     /// An admin's node pool: the runner Pod selects its nodes and tolerates their taint.
