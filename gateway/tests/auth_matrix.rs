@@ -268,20 +268,8 @@ async fn nobody_reaches_what_is_not_theirs() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Alice lists her workspace's sessions (the apiserver's field selector on workspaceRef),
     // and not bob's, in the same namespace.
-    rest.ok(
-        Method::POST,
-        "/api/workspaces",
-        &bob,
-        Some(json!({"name":"bob-ws"})),
-    )
-    .await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces/bob-ws/sessions",
-        &bob,
-        Some(json!({"spec":{"suspended":true}})),
-    )
-    .await;
+    rest.workspace_with_session(&bob, "bob-ws", json!({"spec":{"suspended":true}}))
+        .await;
     // Nor take alice's session by applying one of that name into his own workspace.
     let (status, answer) = rest
         .call(

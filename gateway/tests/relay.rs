@@ -51,20 +51,8 @@ async fn setup(test: &str, gateway_args: &[&str]) -> Setup {
     let rest = gateway.rest();
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let alice = rest.user(&admin, "alice").await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces",
-        &alice,
-        Some(json!({"name":"ws"})),
-    )
-    .await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces/ws/sessions",
-        &alice,
-        Some(json!({"name":"s1"})),
-    )
-    .await;
+    rest.workspace_with_session(&alice, "ws", json!({"name":"s1"}))
+        .await;
     wait_phase(&gateway, &alice, "Running").await;
     Setup {
         env,

@@ -154,20 +154,8 @@ async fn a_chat_carries_on_through_the_other_gateway_when_its_gateway_dies() {
     let rest = a.rest();
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let alice = rest.user(&admin, "alice").await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces",
-        &alice,
-        Some(json!({"name": "ws"})),
-    )
-    .await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces/ws/sessions",
-        &alice,
-        Some(json!({"name": "s1"})),
-    )
-    .await;
+    rest.workspace_with_session(&alice, "ws", json!({"name": "s1"}))
+        .await;
     let _operator = common::play_operator(store.clone(), runners.clone());
 
     let mut chat = tokio::process::Command::new(env!("CARGO_BIN_EXE_oqtoctl"))

@@ -32,20 +32,8 @@ async fn the_gateway_serves_the_local_store_and_wakes_its_sessions() {
     let bob = rest.user(&admin, "bob").await;
 
     // REST writes the store, as `oqto-operator apply` would.
-    rest.ok(
-        Method::POST,
-        "/api/workspaces",
-        &alice,
-        Some(json!({"name":"ws"})),
-    )
-    .await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces/ws/sessions",
-        &alice,
-        Some(json!({"name":"s1"})),
-    )
-    .await;
+    rest.workspace_with_session(&alice, "ws", json!({"name":"s1"}))
+        .await;
     let stored: Session = store.get(NAMESPACE, "s1").unwrap().unwrap();
     assert_eq!(stored.spec.workspace_ref.name, "ws");
     let workspace: oqto_api::Workspace = store.get(NAMESPACE, "ws").unwrap().unwrap();

@@ -133,18 +133,10 @@ async fn writes_forged_by_another_site_are_refused() {
     let rest = &started.rest;
     let admin = rest.login(ADMIN.0, ADMIN.1).await;
     let alice = rest.user(&admin, "alice").await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces",
+    rest.workspace_with_session(
         &alice,
-        Some(json!({"name": "alice-ws"})),
-    )
-    .await;
-    rest.ok(
-        Method::POST,
-        "/api/workspaces/alice-ws/sessions",
-        &alice,
-        Some(json!({"name": "alice-s", "spec": {"suspended": true}})),
+        "alice-ws",
+        json!({"name": "alice-s", "spec": {"suspended": true}}),
     )
     .await;
     let cookie = format!("auth_token={alice}");

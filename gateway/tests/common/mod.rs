@@ -302,6 +302,25 @@ impl Rest {
         self.login(username, &password).await
     }
 
+    /// Creates a Workspace and one Session in it (`session` is the Session's body: its name,
+    /// its spec) as the token's user; fails the test on any refusal.
+    pub async fn workspace_with_session(&self, token: &str, workspace: &str, session: Value) {
+        self.ok(
+            Method::POST,
+            "/api/workspaces",
+            token,
+            Some(json!({ "name": workspace })),
+        )
+        .await;
+        self.ok(
+            Method::POST,
+            &format!("/api/workspaces/{workspace}/sessions"),
+            token,
+            Some(session),
+        )
+        .await;
+    }
+
     pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
         let (status, value) = self.call(method, path, Cred::Bearer(token), body).await;
         assert!(status.is_success(), "{path}: {status} {value}");
