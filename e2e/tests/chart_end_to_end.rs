@@ -509,3 +509,183 @@ async fn without_the_status_permission_the_operator_is_refused_with_an_rbac_erro
     let session = sessions.get("chat").await.unwrap();
     assert!(session.status.and_then(|s| s.phase).is_none());
 }
+
+/// The chart as a team admin installs it: `helm install` with the images imported into the
+/// node, the operator and the gateway running as Pods under the kubelet, reaching the apiserver
+/// through the `kubernetes` Service (kube-proxy) with the tokens the ServiceAccount admission
+/// plugin mounts. The admin logs in at the gateway Pod, a Session made through its REST API runs
+/// its runner in the chart's `restricted` workspaces namespace, and `helm uninstall` leaves that
+/// namespace and the Workspace's claim behind (the chart's `keep`).
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_install_runs_the_operator_and_the_gateway_as_pods_that_serve_a_session() {
+    let env = TestEnv::new("chart-pods").await.unwrap();
+    let release = format!("oqto-{}", env.namespace);
+    let workspaces = format!("{}-workspaces", env.namespace);
+    let taint = oqto_e2e::NODE_TAINT.0;
+    let values = format!(
+        "image: {{registry: localhost, tag: dev, pullPolicy: Never}}
+operator:
+  replicas: 1
+  watchNamespaces: [{workspaces}]
+  tolerations: [{{key: {taint}, operator: Exists}}]
+gateway:
+  tolerations: [{{key: {taint}, operator: Exists}}]
+  persistence: {{storageClassName: oqto-node, size: 1Gi}}
+workspaceClasses:
+  classes:
+    standard:
+      network: {{egress: Restricted}}
+      storage: {{storageClassName: oqto-node, maxSize: 50Gi}}
+      runner: {{tolerations: [{{key: {taint}, operator: Exists}}]}}
+"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), values).unwrap();
+    let chart = repo_root().join("charts/oqto");
+    let helm = || Command::new(oqto_e2e::helm().unwrap());
+    let kubeconfig = env.control_plane.kubeconfig.clone();
+    let installed = run_ok(
+        helm()
+            .args(["install", &release])
+            .arg(&chart)
+            .args([
+                "--namespace",
+                &env.namespace,
+                "--skip-crds",
+                "--wait",
+                "--timeout",
+                "180s",
+            ])
+            .arg("--values")
+            .arg(file.path())
+            .env("KUBECONFIG", &kubeconfig),
+    );
+    let pods: Api<Pod> = env.api();
+    if let Err(error) = installed {
+        let listed = run_ok(env.kubectl().args(["get", "pods,pvc,events", "-o", "wide"]));
+        panic!("helm install: {error}\n{listed:?}");
+    }
+    let gateway = pods
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=oqto-gateway"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(pod_ready)
+        .expect("a Ready gateway Pod");
+    assert_eq!(
+        gateway.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+        Some(oqto_e2e::NODE_NAME)
+    );
+    let ip = gateway.status.and_then(|s| s.pod_ip).unwrap();
+    let base = format!("http://{ip}:8080");
+
+    let secret = env
+        .api::<Secret>()
+        .get(&format!("{release}-admin"))
+        .await
+        .unwrap();
+    let password = String::from_utf8(secret.data.unwrap()["password"].0.clone()).unwrap();
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"]
+        .as_str()
+        .expect("the admin logs in")
+        .to_owned();
+    for (path, body) in [
+        (
+            "/api/workspaces",
+            json!({"name": "ws", "spec": {"llm": {"provider": "openai", "model": "gpt"}}}),
+        ),
+        ("/api/workspaces/ws/sessions", json!({"name": "s1"})),
+    ] {
+        let answer = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "{path}: {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    // The operator Pod reconciles it: the runner runs in the restricted workspaces namespace.
+    let sessions: Api<oqto_api::Session> = Api::namespaced(env.client.clone(), &workspaces);
+    let runners: Api<Pod> = Api::namespaced(env.client.clone(), &workspaces);
+    let running = eventually("the Session is Running on the node", WAIT, || {
+        let (sessions, runners) = (sessions.clone(), runners.clone());
+        async move {
+            let session = sessions.get("s1").await.ok()?;
+            (session.status?.phase? == oqto_api::SessionPhase::Running).then_some(())?;
+            let pod = runners.get("oqto-sess-s1").await.ok()?;
+            (pod.spec?.node_name.as_deref() == Some(oqto_e2e::NODE_NAME)).then_some(())
+        }
+    })
+    .await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    let labels = namespaces
+        .get(&workspaces)
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default();
+    if running.is_err() {
+        let listed =
+            run_ok(
+                env.kubectl()
+                    .args(["get", "pods,sessions,events", "-A", "-o", "wide"]),
+            );
+        let _ = namespaces.delete(&workspaces, &Default::default()).await;
+        panic!("{running:?}\n{listed:?}");
+    }
+    assert_eq!(
+        labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("restricted")
+    );
+
+    // Uninstalled: the platform's Pods go; the users' namespace and storage stay.
+    run_ok(
+        helm()
+            .args([
+                "uninstall",
+                &release,
+                "--namespace",
+                &env.namespace,
+                "--wait",
+                "--timeout",
+                "120s",
+            ])
+            .env("KUBECONFIG", &kubeconfig),
+    )
+    .unwrap();
+    let gone = eventually("the operator and gateway Pods are gone", WAIT, || {
+        let pods = pods.clone();
+        async move {
+            let left = pods
+                .list(&kube::api::ListParams::default().labels("app.kubernetes.io/part-of=oqto"))
+                .await
+                .ok()?;
+            left.items.is_empty().then_some(())
+        }
+    })
+    .await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), &workspaces);
+    let kept = claims.list(&Default::default()).await.unwrap().items.len();
+    let _ = namespaces.delete(&workspaces, &Default::default()).await;
+    gone.unwrap();
+    assert_eq!(kept, 1, "the Workspace's claim outlives the uninstall");
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-controller-manager and kubectl, and the node's kube-scheduler
-# and kubelet, from the Go module proxy at the versions pinned in hack/k8s/go.mod, into a cache outside the repository keyed by the Kubernetes
+# Builds etcd, kube-apiserver, kube-controller-manager and kubectl, and the node's kube-scheduler,
+# kubelet and kube-proxy, from the Go module proxy at the versions pinned in hack/k8s/go.mod, into a cache outside the repository keyed by the Kubernetes
 # version and a hash of go.sum. Prints the bin directory on stdout; progress goes to stderr.
 # A warm cache returns at once; nothing prebuilt is ever downloaded.
 set -euo pipefail
@@ -11,7 +11,7 @@ k8s_version="$(go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 sum_hash="$(sha256sum go.mod go.sum | sha256sum | cut -c1-12)"
 cache_root="${OQTO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/oqto}"
 bin="$cache_root/k8s/$k8s_version-$sum_hash/bin"
-tools=(etcd kube-apiserver kube-controller-manager kubectl kube-scheduler kubelet)
+tools=(etcd kube-apiserver kube-controller-manager kubectl kube-scheduler kubelet kube-proxy)
 
 complete=1
 for t in "${tools[@]}"; do [ -x "$bin/$t" ] || complete=0; done
@@ -21,7 +21,7 @@ if [ "$complete" = 1 ]; then
   exit 0
 fi
 
-echo "control plane $k8s_version: building etcd, kube-apiserver, kube-controller-manager, kubectl, kube-scheduler, kubelet (cold build takes 15-25 min on 2 cores)" >&2
+echo "control plane $k8s_version: building etcd, kube-apiserver, kube-controller-manager, kubectl, kube-scheduler, kubelet, kube-proxy (cold build takes 15-25 min on 2 cores)" >&2
 start=$(date +%s)
 tmp="$bin.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"
@@ -42,7 +42,8 @@ go build -trimpath -ldflags="$ldflags" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl \
   k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubelet
+  k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kube-proxy
 mv "$tmp/server" "$tmp/etcd"
 for t in "${tools[@]}"; do [ -x "$tmp/$t" ] || { echo "build produced no $t" >&2; exit 1; }; done
 mkdir -p "$(dirname "$bin")"

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane on loopback for tests and local runs: etcd, kube-apiserver and
-# kube-controller-manager (garbage collection, namespace deletion). No scheduler, no kubelet: Pods
-# stay Pending unless a test plays the kubelet's part.
+# A real Kubernetes control plane for tests and local runs: etcd, kube-apiserver and
+# kube-controller-manager (garbage collection, namespace deletion, service-account tokens). No
+# scheduler, no kubelet: Pods stay Pending unless a test plays the kubelet's part or
+# hack/k8s/node.sh adds a node. The apiserver listens on all addresses (token authentication;
+# anonymous requests get only what RBAC gives them: health and version) and advertises the node's
+# bridge address, 10.244.0.1, as the `kubernetes` Service's endpoint: Pods on the node reach it
+# through kube-proxy, with the service-account token the ServiceAccount admission plugin mounts.
 #
 #   hack/k8s/controlplane.sh up      build (cached) and start; prints the kubeconfig path
 #   hack/k8s/controlplane.sh down    stop exactly the processes `up` started and remove its data
@@ -43,6 +47,22 @@ up() {
   openssl genrsa -out "$run/sa.key" 2048 2>/dev/null
   chmod 600 "$run/tokens.csv" "$run/sa.key"
 
+  # A CA and a serving certificate for every name the apiserver is reached by: loopback (the
+  # tests), the node's bridge address and the `kubernetes` Service (Pods). The bundle (serving
+  # certificate, then the CA) is what clients trust, in the kubeconfig and in Pods.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=oqto-test-ca" \
+    -keyout "$run/pki/ca.key" -out "$run/pki/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$run/pki/apiserver.key" -out "$run/pki/apiserver.csr" 2>/dev/null
+  printf '%s\n' \
+    "subjectAltName=IP:127.0.0.1,IP:10.244.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+    "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+    >"$run/pki/serving.ext"
+  openssl x509 -req -in "$run/pki/apiserver.csr" -CA "$run/pki/ca.crt" -CAkey "$run/pki/ca.key" \
+    -CAcreateserial -days 7 -extfile "$run/pki/serving.ext" -out "$run/pki/serving.crt" 2>/dev/null
+  cat "$run/pki/serving.crt" "$run/pki/ca.crt" >"$run/pki/apiserver.crt"
+  chmod 600 "$run/pki/ca.key" "$run/pki/apiserver.key"
+
   local started; started=$(date +%s)
   log "starting etcd on 127.0.0.1:$etcd_port"
   start etcd "$bin/etcd" --name=oqto-test --data-dir="$run/etcd" \
@@ -54,10 +74,9 @@ up() {
 
   log "starting kube-apiserver on https://127.0.0.1:$api_port"
   start kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
-    --secure-port="$api_port" --cert-dir="$run/pki" \
-    --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type=none \
-    --disable-admission-plugins=ServiceAccount --authorization-mode=RBAC \
+    --etcd-servers="http://127.0.0.1:$etcd_port" --bind-address=0.0.0.0 --advertise-address=10.244.0.1 \
+    --secure-port="$api_port" --tls-cert-file="$run/pki/apiserver.crt" --tls-private-key-file="$run/pki/apiserver.key" \
+    --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true --authorization-mode=RBAC \
     --token-auth-file="$run/tokens.csv" \
     --service-account-issuer="https://127.0.0.1:$api_port/" \
     --service-account-signing-key-file="$run/sa.key" --service-account-key-file="$run/sa.key"

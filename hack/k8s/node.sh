@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real node for the control plane of hack/k8s/controlplane.sh: containerd (with Debian's runc and
-# CNI plugins, a bridge network), kube-scheduler and a kubelet, so that Pods really run. Images are
+# CNI plugins, a bridge network), kube-scheduler, a kubelet and kube-proxy, so that Pods really run
+# and reach the apiserver through the `kubernetes` Service. Images are
 # never pulled: they are imported from Podman (`podman save` → `ctr images import`), the sandbox
 # ("pause") image included, which is built here from hack/k8s/pause.
 #
@@ -15,8 +16,9 @@
 #
 # This machine is a container with cgroup v1 controllers: the kubelet runs with failCgroupV1 false,
 # no per-QoS cgroups and no node-allocatable enforcement; containerd may not lower oom_score_adj
-# (environment.md §8). No kube-proxy: nothing here uses a Service's ClusterIP (the gateway reaches
-# runners on their Pod's IP, and the tests reach the apiserver on loopback).
+# (environment.md §8). kube-proxy runs in iptables mode (its conntrack tuning off: a container may
+# not set those sysctls): the operator's and the gateway's Pods reach the apiserver on its Service
+# address, 10.96.0.1; the gateway still reaches runners on their Pod's IP.
 #
 # State lives in $OQTO_CONTROLPLANE_DIR/node (default: target/controlplane/node in the checkout).
 set -euo pipefail
@@ -231,19 +233,31 @@ up() {
     [ "$(date +%s)" -lt "$deadline" ] || { tail -n 30 "$run/kubelet.log" >&2; die "node $NODE_NAME not Ready after 120s"; }
     sleep 1
   done
+  local proxy_health proxy_metrics
+  proxy_health="$(free_port)"; proxy_metrics="$(free_port)"
+  log "starting kube-proxy"
+  start kube-proxy "$bin/kube-proxy" --kubeconfig="$run/kubeconfig" --hostname-override="$NODE_NAME" \
+    --cluster-cidr=10.244.0.0/16 --proxy-mode=iptables --conntrack-max-per-core=0 \
+    --healthz-bind-address="127.0.0.1:$proxy_health" --metrics-bind-address="127.0.0.1:$proxy_metrics"
+  echo "$bin" >"$node/kube-proxy-bin"
+  wait_for kube-proxy "http://127.0.0.1:$proxy_health/healthz" 60
   volumes
   log "node $NODE_NAME ready in $(( $(date +%s) - started ))s (pods on $POD_CIDR)"
 }
 
 down_quiet() {
-  [ -d "$node" ] || { rm -f "$run"/{kubelet,kube-scheduler,containerd}.pid; return 0; }
+  [ -d "$node" ] || { rm -f "$run"/{kubelet,kube-scheduler,kube-proxy,containerd}.pid; return 0; }
   if our_pid kubelet >/dev/null && our_pid kube-apiserver >/dev/null; then
     # The kubelet tears its Pods down properly (CNI included) when they go.
     kubectl_ delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
     local deadline=$(( $(date +%s) + 30 ))
     while [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
   fi
-  stop_ours kubelet kube-scheduler
+  stop_ours kubelet kube-scheduler kube-proxy
+  # kube-proxy's iptables chains outlive it.
+  if [ -f "$node/kube-proxy-bin" ]; then
+    "$(cat "$node/kube-proxy-bin")/kube-proxy" --cleanup --proxy-mode=iptables >/dev/null 2>&1 || true
+  fi
   if our_pid containerd >/dev/null; then
     local task
     for task in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true; done
