@@ -14,9 +14,10 @@ step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 step "checking tools"
 "$repo/hack/ensure-tools.sh"
 
-step "building the control plane and its node (cached after the first run)"
+step "building the control plane, its node and its ingress controller (cached after the first run)"
 hack/k8s/build.sh >/dev/null
 hack/k8s/build-containerd.sh >/dev/null
+hack/k8s/build-traefik.sh >/dev/null
 
 step "building helm from the Go module proxy (cached after the first run)"
 OQTO_HELM="$(hack/helm/build.sh)"
@@ -62,18 +63,28 @@ export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
 
-step "starting a node beside it (containerd, runc, a kubelet, the scheduler; the images imported)"
+step "starting a node beside it (containerd, runc, a kubelet, the scheduler, kube-proxy, Traefik; the images imported)"
 # Tainted: only the Pods of tests that tolerate the taint run there; the tests that play the
 # kubelet keep their Pods to themselves (oqto_e2e::NODE_TAINT).
-hack/k8s/node.sh up --taint oqto.dev/test-node=tolerated-only:NoSchedule \
+hack/k8s/node.sh up --ingress --taint oqto.dev/test-node=tolerated-only:NoSchedule \
   "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev
 
 step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"
+# Also on the node's bridge: the chart's gateway Pods keep their accounts there.
 export OQTO_POSTGRES_DIR="$repo/target/postgres-test"
-OQTO_TEST_POSTGRES_URL="$(hack/postgres/server.sh up)"
+OQTO_TEST_POSTGRES_URL="$(hack/postgres/server.sh up --listen 127.0.0.1,10.244.0.1)"
 export OQTO_TEST_POSTGRES_URL
 
 step "cargo test (integration tests print what the apiserver answered)"
 cargo test --workspace --locked -- --show-output
+
+step "browser tests again, against the chart on the node through its ingress (two gateways on PostgreSQL; screenshots in target/browser-screenshots-cluster)"
+cluster_ui="$(hack/k8s/release.sh up --llm-port "$OQTO_DEMO_LLM_PORT")"
+OQTO_UI_URL="$cluster_ui" OQTO_UI_PASSWORD="$(cat "$OQTO_CONTROLPLANE_DIR/release/admin-password")" \
+  OQTO_GATEWAY_STOP_CMD="hack/k8s/release.sh scale-gateways 0" \
+  OQTO_GATEWAY_START_CMD="hack/k8s/release.sh scale-gateways 2" \
+  OQTO_SCREENSHOTS="$repo/target/browser-screenshots-cluster" \
+  node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
+hack/k8s/release.sh down
 
 step "all checks passed"

@@ -419,6 +419,22 @@ pub const NODE_TAINT: (&str, &str, &str) = ("oqto.dev/test-node", "tolerated-onl
 /// The host as the node's Pods reach it: the address of the node's bridge (`oqto-cni0`).
 pub const NODE_HOST_IP: &str = "10.244.0.1";
 
+/// Where the node's ingress controller (Traefik, `hack/k8s/node.sh up --ingress`) serves the
+/// Ingresses of the IngressClass `oqto`: an address on 127.0.0.1; the Ingress's host picks the
+/// route (`Host` header, or the browser's host resolver rules).
+pub fn ingress_address() -> anyhow::Result<std::net::SocketAddr> {
+    let file = controlplane_dir().join("node/ingress-address");
+    let text = std::fs::read_to_string(&file).with_context(|| {
+        format!(
+            "no ingress: {} is missing; start the node with `hack/k8s/node.sh up --ingress`",
+            file.display()
+        )
+    })?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("{} holds no address", file.display()))
+}
+
 /// The toleration of [`NODE_TAINT`], as a Pod spec (or a runner spec) writes it.
 pub fn node_toleration() -> serde_json::Value {
     let (key, value, effect) = NODE_TAINT;

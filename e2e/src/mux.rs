@@ -138,6 +138,50 @@ impl MuxClient {
         );
         Ok(frames)
     }
+
+    /// Sends a prompt and returns the text the agent streamed until it went idle.
+    pub async fn prompt(
+        &mut self,
+        session: &str,
+        id: &str,
+        message: &str,
+    ) -> anyhow::Result<String> {
+        self.send(
+            json!({"channel":"agent","session_id":session,"id":id,"cmd":"prompt",
+            "message":message}),
+        )
+        .await?;
+        let frames = self.until(|f| is_event(f, "agent.idle")).await?;
+        Ok(frames
+            .iter()
+            .filter(|f| is_event(f, "stream.text_delta"))
+            .filter_map(|f| f["delta"].as_str())
+            .collect())
+    }
+
+    /// The stored conversation's texts (users' and the agent's), in order, from hstry.
+    pub async fn history_texts(&mut self, session: &str) -> anyhow::Result<Vec<String>> {
+        let response = self
+            .command(session, "history", "get_messages", json!({}))
+            .await?;
+        let messages = response["data"]["messages"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("no messages: {response}"))?;
+        Ok(messages
+            .iter()
+            .filter(|m| matches!(m["role"].as_str(), Some("user" | "assistant")))
+            .map(|m| {
+                m["parts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["type"] == "text")
+                    .filter_map(|p| p["text"].as_str())
+                    .collect::<String>()
+            })
+            .filter(|t| !t.is_empty())
+            .collect())
+    }
 }
 
 pub fn is_response(frame: &Value, id: &str) -> bool {

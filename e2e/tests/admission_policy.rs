@@ -1,8 +1,9 @@
-//! The chart's ValidatingAdmissionPolicy on the real apiserver, attacked by an ordinary
-//! `kubectl` user: a ServiceAccount token whose RBAC lets it write Workspaces, in no admin
-//! group. It must not reach the platform through a Workspace (Secrets, the LLM's endpoint and
-//! key, egress, the image), exactly as the gateway refuses it; an admin may; the user may still
-//! change their own fields of a Workspace an admin set up.
+//! The chart's ValidatingAdmissionPolicies on the real apiserver, attacked by ordinary `kubectl`
+//! users with the RBAC the chart gives `kubectlUsers`, in no admin group. They must not reach
+//! the platform through a Workspace (Secrets, the LLM's endpoint and key, egress, the image),
+//! exactly as the gateway refuses it; an admin may; a user may still change their own fields of
+//! a Workspace an admin set up. And in the namespace they share, each writes only their own
+//! Workspaces and the Sessions of those, and reads no Pod or Secret.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -17,7 +18,7 @@ fn workspace(name: &str, spec: Value) -> String {
     .to_string()
 }
 
-/// `kubectl apply --server-side` of one manifest as the given kubeconfig's user: the
+/// `kubectl apply --server-side` of one manifest as the command's user: the
 /// apiserver's answer (stdout on success, stderr on refusal).
 fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -34,11 +35,14 @@ fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
     }
 }
 
-/// The chart's policies, applied as the cluster admin; the file to delete them with.
-fn install_policies(env: &TestEnv, dir: &std::path::Path) -> std::path::PathBuf {
+/// The chart's policies and its RBAC for `kubectl` users (`kubectlUsers.users`), applied as
+/// the cluster admin; the file to delete them with (policies and the ClusterRole are
+/// cluster-wide).
+fn install_policies(env: &TestEnv, dir: &std::path::Path, users: &[&str]) -> std::path::PathBuf {
     let chart = repo_root().join("charts/oqto");
     // The policies bind to the namespace the gateway serves: here, the test's.
     let served = format!("gateway.namespace={}", env.namespace);
+    let users = format!("kubectlUsers.users={{{}}}", users.join(","));
     let policy = run_ok(Command::new(helm().unwrap()).args([
         "template",
         "oqto",
@@ -47,8 +51,12 @@ fn install_policies(env: &TestEnv, dir: &std::path::Path) -> std::path::PathBuf 
         &env.namespace,
         "--set",
         &served,
+        "--set",
+        &users,
         "--show-only",
         "templates/admission-policy.yaml",
+        "--show-only",
+        "templates/kubectl-users-rbac.yaml",
     ]))
     .unwrap();
     let policy_file = dir.join("policy.yaml");
@@ -62,34 +70,30 @@ fn install_policies(env: &TestEnv, dir: &std::path::Path) -> std::path::PathBuf 
     policy_file
 }
 
-/// A ServiceAccount that may write Workspaces in the test's namespace, nothing more: its
-/// kubeconfig.
-fn workspace_writer(env: &TestEnv, name: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let rbac = format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}}}\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: workspace-writer}}\n\
-         rules: [{{apiGroups: [oqto.dev], resources: [workspaces], verbs: [get, list, create, update, patch]}}]\n---\n\
-         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {name}}}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: workspace-writer}}\n\
-         subjects: [{{kind: ServiceAccount, name: {name}, namespace: {}}}]\n",
-        env.namespace
-    );
-    apply_as(&mut env.kubectl(), &rbac).unwrap();
-    env.kubeconfig_for(name, dir).unwrap()
+/// kubectl as an ordinary user (the admin impersonating them: their name, the group
+/// `system:authenticated`, and only the RBAC the chart gives `kubectlUsers`).
+fn kubectl_as(env: &TestEnv, user: &str) -> Command {
+    let mut kubectl = env.kubectl();
+    kubectl.arg(format!("--as={user}"));
+    kubectl
+}
+
+/// Removes the cluster-wide objects (the namespace goes with the test's TestEnv).
+fn remove_policies(env: &TestEnv, policy_file: &std::path::Path) {
+    let _ = env
+        .kubectl()
+        .args(["delete", "--ignore-not-found", "-f"])
+        .arg(policy_file)
+        .output();
 }
 
 #[tokio::test]
 async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
     let env = TestEnv::new("vap").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let policy_file = install_policies(&env, dir.path());
-    // mallory: may write Workspaces in this namespace, nothing more.
-    let mallory_config = workspace_writer(&env, "mallory", dir.path());
-    let mallory = || {
-        let mut kubectl = env.kubectl();
-        kubectl.arg("--kubeconfig").arg(&mallory_config);
-        kubectl
-    };
+    // mallory: a kubectl user with the chart's RBAC, in no admin group.
+    let policy_file = install_policies(&env, dir.path(), &["mallory"]);
+    let mallory = || kubectl_as(&env, "mallory");
 
     // The admin's password from a terminal: the attack of issue 15. The policy becomes active
     // a moment after it is created; a new name each try, since one created before that would
@@ -181,12 +185,7 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
         "{error}"
     );
 
-    // Cluster-wide objects: removed here (the namespace goes with the test's TestEnv).
-    let _ = env
-        .kubectl()
-        .args(["delete", "--ignore-not-found", "-f"])
-        .arg(&policy_file)
-        .output();
+    remove_policies(&env, &policy_file);
 }
 
 /// Acceptance of issue 15 for `kubectl`: an admin defines `standard` and `open-egress`; a user
@@ -196,9 +195,8 @@ async fn kubectl_users_set_only_what_users_may_and_admins_the_rest() {
 async fn kubectl_users_choose_only_the_classes_open_to_them() {
     let env = TestEnv::new("vap-class").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let policy_file = install_policies(&env, dir.path());
-    let alice_config = workspace_writer(&env, "alice", dir.path());
-    let alice_name = format!("system:serviceaccount:{}:alice", env.namespace);
+    let policy_file = install_policies(&env, dir.path(), &["alice"]);
+    let alice_name = "alice";
     let class = |name: &str, spec: Value| {
         json!({"apiVersion":"oqto.dev/v1alpha1","kind":"WorkspaceClass","metadata":{"name":name},
             "spec":spec})
@@ -220,11 +218,7 @@ async fn kubectl_users_choose_only_the_classes_open_to_them() {
         ),
     )
     .unwrap();
-    let alice = || {
-        let mut kubectl = env.kubectl();
-        kubectl.arg("--kubeconfig").arg(&alice_config);
-        kubectl
-    };
+    let alice = || kubectl_as(&env, "alice");
 
     let mut attempt = 0;
     let refusal = eventually("the class policy refuses", Duration::from_secs(30), || {
@@ -276,9 +270,147 @@ async fn kubectl_users_choose_only_the_classes_open_to_them() {
     )
     .unwrap();
 
-    let _ = env
-        .kubectl()
-        .args(["delete", "--ignore-not-found", "-f"])
-        .arg(&policy_file)
-        .output();
+    remove_policies(&env, &policy_file);
+}
+
+/// Two kubectl users share the served namespace: neither writes the other's Workspace or the
+/// Sessions of it, nor creates one in the other's name; neither reads Pods or Secrets there.
+#[tokio::test]
+async fn kubectl_users_write_only_their_own_workspaces_and_sessions() {
+    let env = TestEnv::new("vap-owner").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = install_policies(&env, dir.path(), &["alice", "bob"]);
+    let session = |name: &str, workspace: &str| {
+        json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session","metadata":{"name":name},
+            "spec":{"workspaceRef":{"name":workspace}}})
+        .to_string()
+    };
+    let run = |mut kubectl: Command, args: &[&str]| {
+        let output = kubectl.args(args).output().unwrap();
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    };
+    apply_as(
+        &mut kubectl_as(&env, "bob"),
+        &workspace("bobs", json!({"owner":"bob"})),
+    )
+    .unwrap();
+    apply_as(&mut kubectl_as(&env, "bob"), &session("bobs-chat", "bobs")).unwrap();
+
+    // A Workspace in bob's name: refused once the policy is active.
+    let mut attempt = 0;
+    let refusal = eventually("the owner policy refuses", Duration::from_secs(30), || {
+        attempt += 1;
+        let forged = workspace(&format!("forged-{attempt}"), json!({"owner":"bob"}));
+        let answer = apply_as(&mut kubectl_as(&env, "alice"), &forged);
+        async move { answer.err() }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refusal.contains("spec.owner: must be your own user name, alice"),
+        "{refusal}"
+    );
+    // bob's Workspace: alice neither changes nor deletes it.
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &[
+            "patch",
+            "workspace",
+            "bobs",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"displayName":"mine now"}}"#,
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains(
+            "spec.owner: workspace bobs belongs to another user; alice writes only their own"
+        ),
+        "{error}"
+    );
+    let error = run(kubectl_as(&env, "alice"), &["delete", "workspace", "bobs"]).unwrap_err();
+    assert!(error.contains("belongs to another user"), "{error}");
+    // Nor a Session on it (its runner would work on bob's files), nor bob's Session.
+    let error = apply_as(&mut kubectl_as(&env, "alice"), &session("on-bobs", "bobs")).unwrap_err();
+    assert!(
+        error.contains("spec.workspaceRef.name: workspace bobs belongs to another user; alice"),
+        "{error}"
+    );
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &["delete", "session", "bobs-chat"],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("workspace bobs belongs to another user"),
+        "{error}"
+    );
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &[
+            "patch",
+            "session",
+            "bobs-chat",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("workspace bobs belongs to another user"),
+        "{error}"
+    );
+
+    // Her own: a Workspace, a Session of it, suspended and deleted.
+    apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &workspace("alices", json!({"owner":"alice"})),
+    )
+    .unwrap();
+    apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &session("alices-chat", "alices"),
+    )
+    .unwrap();
+    run(
+        kubectl_as(&env, "alice"),
+        &[
+            "patch",
+            "session",
+            "alices-chat",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspended":true}}"#,
+        ],
+    )
+    .unwrap();
+    run(
+        kubectl_as(&env, "alice"),
+        &["delete", "session", "alices-chat"],
+    )
+    .unwrap();
+    // She may read what the namespace holds of Oqto's, and nothing else of it.
+    let listed = run(
+        kubectl_as(&env, "alice"),
+        &["get", "workspaces,sessions,workspaceclasses"],
+    );
+    assert!(listed.is_ok(), "{listed:?}");
+    for forbidden in [["get", "secrets"], ["get", "pods"]] {
+        let error = run(kubectl_as(&env, "alice"), &forbidden).unwrap_err();
+        assert!(
+            error.contains("Forbidden") || error.contains("forbidden"),
+            "{error}"
+        );
+    }
+    // The admin writes anyone's.
+    run(env.kubectl(), &["delete", "session", "bobs-chat"]).unwrap();
+    run(env.kubectl(), &["delete", "workspace", "bobs"]).unwrap();
+
+    remove_policies(&env, &policy_file);
 }

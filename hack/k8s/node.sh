@@ -5,12 +5,15 @@
 # never pulled: they are imported from Podman (`podman save` → `ctr images import`), the sandbox
 # ("pause") image included, which is built here from hack/k8s/pause.
 #
-#   hack/k8s/node.sh up [--no-scheduler] [--taint KEY=VALUE:EFFECT] [image…]
+#   hack/k8s/node.sh up [--no-scheduler] [--taint KEY=VALUE:EFFECT] [--ingress] [image…]
 #                                    start (the control plane must be up); import the images.
 #                                    --no-scheduler: Pods run only once bound to the node by hand.
 #                                    --taint: the node registers with it, so only Pods that
 #                                    tolerate it are scheduled there (hack/test.sh: the tests
 #                                    that play the kubelet keep their Pods to themselves)
+#                                    --ingress: Traefik (build-traefik.sh) serves the Ingresses of
+#                                    the IngressClass `oqto` on 127.0.0.1 at the port written to
+#                                    $OQTO_CONTROLPLANE_DIR/node/ingress-address
 #   hack/k8s/node.sh import image…   import more images into the node
 #   hack/k8s/node.sh down            stop exactly what `up` started, its Pods, and remove its data
 #
@@ -19,6 +22,9 @@
 # (environment.md §8). kube-proxy runs in iptables mode (its conntrack tuning off: a container may
 # not set those sysctls): the operator's and the gateway's Pods reach the apiserver on its Service
 # address, 10.96.0.1; the gateway still reaches runners on their Pod's IP.
+#
+# The bridge (10.244.0.1, oqto_e2e::NODE_HOST_IP) is made before the first Pod, so that services
+# on the host (the scripted LLM, PostgreSQL) can listen on it from the start.
 #
 # State lives in $OQTO_CONTROLPLANE_DIR/node (default: target/controlplane/node in the checkout).
 set -euo pipefail
@@ -172,6 +178,73 @@ EOF
   done | kubectl_ apply -f - >/dev/null
 }
 
+# Traefik as the node's ingress controller: a host process (it reaches Pods on the bridge, as
+# kube-proxy's Services do), watching the apiserver with a ServiceAccount token that may read
+# what an ingress controller reads. Its static configuration holds the token, so that no secret
+# is on a command line. The entry point keeps WebSockets open (no read timeout).
+ingress() {
+  local bin port ping server
+  bin="$("$here/build-traefik.sh")"
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: oqto}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: oqto-ingress, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: oqto-ingress}
+rules:
+  - apiGroups: [""]
+    resources: [services, secrets, nodes]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses, ingressclasses]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses/status]
+    verbs: [update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: oqto-ingress}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: oqto-ingress}
+subjects: [{kind: ServiceAccount, name: oqto-ingress, namespace: kube-system}]
+EOF
+  server="$(kubectl_ config view --raw -o jsonpath='{.clusters[0].cluster.server}')"
+  port="$(free_port)"; ping="$(free_port)"
+  (umask 077 && cat >"$node/traefik.yaml" <<EOF
+entryPoints:
+  web:
+    address: "127.0.0.1:$port"
+    transport:
+      respondingTimeouts: {readTimeout: 0s}
+  traefik:
+    address: "127.0.0.1:$ping"
+ping: {}
+log: {level: INFO}
+providers:
+  kubernetesIngress:
+    endpoint: "$server"
+    certAuthFilePath: "$run/pki/ca.crt"
+    token: "$(kubectl_ create token oqto-ingress --namespace kube-system --duration 48h)"
+    ingressClass: oqto
+EOF
+  )
+  log "starting traefik (ingress class oqto)"
+  start traefik "$bin/traefik" --configFile="$node/traefik.yaml"
+  wait_for traefik "http://127.0.0.1:$ping/ping" 60
+  echo "127.0.0.1:$port" >"$node/ingress-address"
+  log "ingress on http://127.0.0.1:$port"
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "a node runs containers and mounts volumes: run it as root"
   our_pid kube-apiserver >/dev/null || die "the control plane is not running: hack/k8s/controlplane.sh up"
@@ -180,10 +253,11 @@ up() {
     import "$@"
     return
   fi
-  local scheduler=1 taint=""
+  local scheduler=1 taint="" with_ingress=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --no-scheduler) scheduler=0; shift ;;
+      --ingress) with_ingress=1; shift ;;
       --taint)
         [[ "${2:-}" =~ ^[a-z0-9./-]+=[A-Za-z0-9._-]*:(NoSchedule|PreferNoSchedule|NoExecute)$ ]] \
           || die "--taint takes KEY=VALUE:EFFECT (NoSchedule, PreferNoSchedule or NoExecute), not ${2:-nothing}"
@@ -197,9 +271,14 @@ up() {
   local bin ctrbin
   bin="$("$here/build.sh")"
   ctrbin="$("$here/build-containerd.sh")"
+  [ "$with_ingress" = 0 ] || "$here/build-traefik.sh" >/dev/null
   mkdir -p "$node"
   echo "$ctrbin" >"$node/containerd-bin"
   sysctl -qw net.ipv4.ip_forward=1
+  # The bridge the CNI plugin would make with the first Pod, made now (the plugin adopts it).
+  ip link add "$BRIDGE" type bridge 2>/dev/null || true
+  ip addr replace "${POD_CIDR%.*}.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
   local kubelet_port healthz_port scheduler_port
   kubelet_port="$(free_port)"; healthz_port="$(free_port)"; scheduler_port="$(free_port)"
   write_configs "$kubelet_port" "$healthz_port" "$taint"
@@ -242,18 +321,19 @@ up() {
   echo "$bin" >"$node/kube-proxy-bin"
   wait_for kube-proxy "http://127.0.0.1:$proxy_health/healthz" 60
   volumes
+  [ "$with_ingress" = 0 ] || ingress
   log "node $NODE_NAME ready in $(( $(date +%s) - started ))s (pods on $POD_CIDR)"
 }
 
 down_quiet() {
-  [ -d "$node" ] || { rm -f "$run"/{kubelet,kube-scheduler,kube-proxy,containerd}.pid; return 0; }
+  [ -d "$node" ] || { rm -f "$run"/{traefik,kubelet,kube-scheduler,kube-proxy,containerd}.pid; return 0; }
   if our_pid kubelet >/dev/null && our_pid kube-apiserver >/dev/null; then
     # The kubelet tears its Pods down properly (CNI included) when they go.
     kubectl_ delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
     local deadline=$(( $(date +%s) + 30 ))
     while [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
   fi
-  stop_ours kubelet kube-scheduler kube-proxy
+  stop_ours traefik kubelet kube-scheduler kube-proxy
   # kube-proxy's iptables chains outlive it.
   if [ -f "$node/kube-proxy-bin" ]; then
     "$(cat "$node/kube-proxy-bin")/kube-proxy" --cleanup --proxy-mode=iptables >/dev/null 2>&1 || true
@@ -278,5 +358,5 @@ case "${1:-}" in
     import "$@"
     ;;
   down) down_quiet ;;
-  *) echo "usage: $0 up [image…] | import image… | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--no-scheduler] [--taint K=V:EFFECT] [--ingress] [image…] | import image… | down" >&2; exit 2 ;;
 esac

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The chart installed on the node of hack/k8s/node.sh as a team would run it, for trying the
+# product on Kubernetes and for the browser test against the cluster (hack/test.sh):
+# the images imported into the node, the web UI through the node's Traefik at
+# http://localhost:<ingress port>, two gateway replicas on a PostgreSQL database when
+# hack/postgres/server.sh runs (listening on the node's bridge; otherwise one, on SQLite), Workspaces'
+# runners on the node, sessions on the demo LLM (scripted answers, not a real LLM) on this host.
+#
+#   hack/k8s/release.sh up [--llm-port PORT]   install (or upgrade); prints the UI's URL. The admin
+#                                              is `admin`, the password in $run/release/admin-password.
+#                                              The demo LLM must listen on PORT (default 8090) on
+#                                              all addresses (hack/up.sh's demo-llm does).
+#   hack/k8s/release.sh scale-gateways N       stop (0) or start the gateways
+#   hack/k8s/release.sh down                   delete the Workspaces, uninstall, remove the namespaces
+#
+# Needs: hack/k8s/controlplane.sh up; hack/k8s/node.sh up --ingress; the images built
+# (hack/images/build.sh).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+run="${OQTO_CONTROLPLANE_DIR:-$repo/target/controlplane}"
+who=release
+# shellcheck source=hack/k8s/lib.sh
+source "$here/lib.sh"
+
+RELEASE=oqto
+NAMESPACE=oqto-system
+WORKSPACES=oqto-system-workspaces
+HOST_IP=10.244.0.1
+TAINT_KEY=oqto.dev/test-node
+
+kubectl_() { "$(cat "$run/bin-dir")/kubectl" --kubeconfig "$run/kubeconfig" "$@"; }
+helm_() { KUBECONFIG="$run/kubeconfig" "$("$repo/hack/helm/build.sh")" "$@"; }
+
+up() {
+  local llm_port=8090
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --llm-port) llm_port="$2"; shift 2 ;;
+      *) die "unknown argument $1" ;;
+    esac
+  done
+  [ -f "$run/node/ingress-address" ] || die "no node with an ingress: hack/k8s/node.sh up --ingress"
+  mkdir -p "$run/release"
+  "$here/node.sh" import localhost/oqto-runner:dev localhost/oqto-gateway:dev localhost/oqto-operator:dev
+  kubectl_ create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
+
+  local gateway="replicas: 1
+  persistence: {storageClassName: oqto-node, size: 1Gi}"
+  local pg_url
+  if pg_url="$("$repo/hack/postgres/server.sh" url 2>/dev/null)"; then
+    psql -q "$pg_url" -c "CREATE DATABASE oqto_release" 2>/dev/null || true
+    pg_url="${pg_url/@127.0.0.1:/@$HOST_IP:}"
+    kubectl_ -n "$NAMESPACE" create secret generic oqto-database \
+      --from-literal=url="${pg_url%/*}/oqto_release" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
+    gateway="replicas: 2
+  database: {existingSecret: oqto-database}"
+    log "two gateways on PostgreSQL"
+  else
+    log "no PostgreSQL (hack/postgres/server.sh up --listen 127.0.0.1,$HOST_IP): one gateway on SQLite"
+  fi
+  cat >"$run/release/values.yaml" <<EOF
+image: {registry: localhost, tag: dev, pullPolicy: Never}
+operator:
+  replicas: 1
+  tolerations: [{key: $TAINT_KEY, operator: Exists}]
+gateway:
+  $gateway
+  tolerations: [{key: $TAINT_KEY, operator: Exists}]
+  ingress: {enabled: true, className: oqto, host: localhost}
+  trustedProxies: [$HOST_IP/32]
+workspaceClasses:
+  classes:
+    standard:
+      displayName: Standard
+      network: {egress: Restricted}
+      storage: {storageClassName: oqto-node, maxSize: 50Gi}
+      runner: {tolerations: [{key: $TAINT_KEY, operator: Exists}]}
+      llm:
+        provider: oqto-demo
+        model: demo-not-a-real-llm
+        baseUrl: http://$HOST_IP:$llm_port/v1
+        credentialsSecretRef: {name: oqto-llm}
+EOF
+  log "helm upgrade --install $RELEASE (waits for the Pods)"
+  helm_ upgrade --install "$RELEASE" "$repo/charts/oqto" --namespace "$NAMESPACE" \
+    --values "$run/release/values.yaml" --wait --timeout 300s >&2
+  kubectl_ -n "$WORKSPACES" create secret generic oqto-llm --from-literal=OQTO_LLM_API_KEY=demo \
+    --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
+  (umask 077 && kubectl_ -n "$NAMESPACE" get secret "$RELEASE-admin" -o jsonpath='{.data.password}' |
+    base64 -d >"$run/release/admin-password")
+  local url
+  url="http://localhost:$(cut -d: -f2 "$run/node/ingress-address")"
+  wait_for_url "$url/readyz"
+  log "the web UI: $url (admin, password in $run/release/admin-password)"
+  echo "$url"
+}
+
+wait_for_url() {
+  local deadline=$(( $(date +%s) + 120 ))
+  until curl -fsS --max-time 2 "$1" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "$1 did not answer through the ingress after 120s"
+    sleep 0.5
+  done
+}
+
+# The gateways stopped (0) and started again (the chart's count), for the browser test's
+# "reconnects by itself" step.
+scale_gateways() {
+  kubectl_ -n "$NAMESPACE" scale deployment "$RELEASE-gateway" --replicas "$1" >/dev/null
+}
+
+down() {
+  # Workspaces first, while the operator runs: their finalizer is its cascade.
+  kubectl_ -n "$WORKSPACES" delete workspaces --all --wait --timeout 120s >/dev/null 2>&1 || true
+  helm_ uninstall "$RELEASE" --namespace "$NAMESPACE" --wait --timeout 120s >&2 2>/dev/null || true
+  kubectl_ delete namespace "$WORKSPACES" "$NAMESPACE" --ignore-not-found --wait=false >/dev/null
+  rm -rf "$run/release"
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  scale-gateways) scale_gateways "${2:?how many}" ;;
+  down) down ;;
+  *) echo "usage: $0 up [--llm-port PORT] | scale-gateways N | down" >&2; exit 2 ;;
+esac
