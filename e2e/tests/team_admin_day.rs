@@ -265,20 +265,34 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     let workspaces = format!("{}-workspaces", env.namespace);
     let namespaces: Api<Namespace> = Api::all(env.client.clone());
     // The users' namespace outlives the release (and so this test's namespace): removed at
-    // the end whatever happens.
-    struct RemoveNamespace(Api<Namespace>, String);
+    // the end whatever happens, its Workspaces without the finalizer of the operator that the
+    // uninstall removed (the chart's README: delete them before uninstalling).
+    struct RemoveNamespace(kube::Client, String);
     impl Drop for RemoveNamespace {
         fn drop(&mut self) {
-            let (api, name) = (self.0.clone(), self.1.clone());
+            let (client, name) = (self.0.clone(), self.1.clone());
             let _ = std::thread::spawn(move || {
                 tokio::runtime::Runtime::new()
                     .unwrap()
-                    .block_on(async move { api.delete(&name, &Default::default()).await })
+                    .block_on(async move {
+                        let workspaces: Api<oqto_api::Workspace> =
+                            Api::namespaced(client.clone(), &name);
+                        let unfinalized = serde_json::json!({"metadata": {"finalizers": null}});
+                        for workspace in workspaces.list(&Default::default()).await?.items {
+                            let name = workspace.metadata.name.unwrap_or_default();
+                            let patch = kube::api::Patch::Merge(&unfinalized);
+                            workspaces.patch(&name, &Default::default(), &patch).await?;
+                        }
+                        Api::<Namespace>::all(client)
+                            .delete(&name, &Default::default())
+                            .await
+                            .map(|_| ())
+                    })
             })
             .join();
         }
     }
-    let _cleanup = RemoveNamespace(namespaces.clone(), workspaces.clone());
+    let _cleanup = RemoveNamespace(env.client.clone(), workspaces.clone());
 
     // The upstream LLM, reachable from the node's Pods on the bridge's address.
     let counting: Vec<String> = (0..30).map(|i| format!("word{i} ")).collect();
