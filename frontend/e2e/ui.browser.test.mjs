@@ -7,7 +7,8 @@
 //
 // The gateway is stopped and started with podman (or with the shell commands
 // $OQTO_GATEWAY_STOP_CMD and $OQTO_GATEWAY_START_CMD, for a gateway that is not a container): the
-// UI must notice and reconnect by itself.
+// UI must notice and reconnect by itself. With $OQTO_GATEWAY_KILL_CMD (two gateways behind an
+// ingress), the gateway holding the page's WebSocket is killed mid-answer as well.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, execSync } from "node:child_process";
@@ -245,6 +246,29 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.getByText("I just ran").waitFor({ timeout: LONG });
       await screenshot("reconnected");
     });
+
+    if (process.env.OQTO_GATEWAY_KILL_CMD) {
+      // Two gateways behind an ingress (hack/k8s/release.sh): the one holding this page's
+      // WebSocket dies mid-answer; the page carries on through the other, the answer whole, once.
+      await step("carries on through the other gateway when its own dies mid-answer", async () => {
+        const box = page.getByLabel("message to the agent");
+        await box.fill("tell me a story");
+        await box.press("Enter");
+        await page.getByText("Once upon a time").waitFor({ timeout: LONG });
+        execSync(process.env.OQTO_GATEWAY_KILL_CMD, { stdio: "inherit" });
+        await page.getByText("The end.").waitFor({ timeout: LONG });
+        await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+        await connection.filter({ hasText: /^connected$/ }).waitFor({ timeout: LONG });
+        const story = page.getByText("Once upon a time");
+        assert.equal(await story.count(), 1, "the answer, shown once");
+        assert.match(
+          await story.innerText(),
+          /^Once upon a time, a small agent .* in the middle of the story, and the agent, who ran elsewhere, simply went on writing\. The browser .* nobody lost a word\. The end\.$/,
+          "the part streamed while the gateway died is there",
+        );
+        await screenshot("gateway-killed-mid-answer");
+      });
+    }
 
     await step("fits a 375 px wide screen", async () => {
       await page.setViewportSize({ width: 375, height: 740 });

@@ -11,6 +11,7 @@
 #                                              The demo LLM must listen on PORT (default 8090) on
 #                                              all addresses (hack/up.sh's demo-llm does).
 #   hack/k8s/release.sh scale-gateways N       stop (0) or start the gateways
+#   hack/k8s/release.sh kill-carrier           kill the gateway Pod that holds a WebSocket
 #   hack/k8s/release.sh down                   delete the Workspaces, uninstall, remove the namespaces
 #
 # Needs: hack/k8s/controlplane.sh up; hack/k8s/node.sh up --ingress; the images built
@@ -104,10 +105,29 @@ wait_for_url() {
   done
 }
 
-# The gateways stopped (0) and started again (the chart's count), for the browser test's
-# "reconnects by itself" step.
+# The gateways stopped (0: returns once their Pods are gone) and started again (the chart's
+# count), for the browser test's "reconnects by itself" step.
 scale_gateways() {
   kubectl_ -n "$NAMESPACE" scale deployment "$RELEASE-gateway" --replicas "$1" >/dev/null
+  if [ "$1" = 0 ]; then
+    kubectl_ -n "$NAMESPACE" wait --for=delete pod -l app.kubernetes.io/name=oqto-gateway --timeout 90s >/dev/null
+  fi
+}
+
+# Kills (no grace: as a crashed node would) the gateway Pod that holds a mux WebSocket now,
+# found by its oqto_gateway_mux_connections; fails when none does.
+kill_carrier() {
+  local pod ip open
+  while read -r pod ip; do
+    open="$(curl -fsS --max-time 2 "http://$ip:8080/metrics" | awk '$1 == "oqto_gateway_mux_connections" {print int($2)}')"
+    if [ "${open:-0}" -ge 1 ]; then
+      kubectl_ -n "$NAMESPACE" delete pod "$pod" --grace-period=0 --force >/dev/null 2>&1
+      log "killed gateway $pod ($open connections)"
+      return 0
+    fi
+  done < <(kubectl_ -n "$NAMESPACE" get pods -l app.kubernetes.io/name=oqto-gateway \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP}{"\n"}{end}')
+  die "no gateway holds a connection"
 }
 
 down() {
@@ -121,6 +141,7 @@ down() {
 case "${1:-}" in
   up) shift; up "$@" ;;
   scale-gateways) scale_gateways "${2:?how many}" ;;
+  kill-carrier) kill_carrier ;;
   down) down ;;
-  *) echo "usage: $0 up [--llm-port PORT] | scale-gateways N | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--llm-port PORT] | scale-gateways N | kill-carrier | down" >&2; exit 2 ;;
 esac
