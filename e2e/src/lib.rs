@@ -19,6 +19,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
 pub mod mux;
+pub mod oqtoctl;
 pub mod podman;
 pub mod postgres;
 pub mod proxy;

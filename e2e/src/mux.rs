@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -137,6 +139,42 @@ impl MuxClient {
             "session.create failed: {response}"
         );
         Ok(frames)
+    }
+
+    /// Opens a terminal in the session, types `input`, and returns what the terminal printed
+    /// once `done` holds for it.
+    pub async fn terminal(
+        &mut self,
+        session: &str,
+        input: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<String> {
+        self.send(
+            json!({"channel":"terminal","session_id":session,"id":"terminal-open",
+            "type":"open","cols":80,"rows":24}),
+        )
+        .await?;
+        let opened = self
+            .until(|f| f["channel"] == "terminal" && f["type"] == "opened")
+            .await?;
+        let terminal = opened
+            .last()
+            .map(|f| f["terminal_id"].clone())
+            .unwrap_or_default();
+        self.send(
+            json!({"channel":"terminal","session_id":session,"type":"input",
+            "terminal_id":terminal,"data":input}),
+        )
+        .await?;
+        let mut output = String::new();
+        while !done(&output) {
+            let frame = self.next().await?;
+            if frame["channel"] == "terminal" && frame["type"] == "output" {
+                let bytes = B64.decode(frame["data_base64"].as_str().unwrap_or_default())?;
+                output.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        Ok(output)
     }
 
     /// Sends a prompt and returns the text the agent streamed until it went idle.

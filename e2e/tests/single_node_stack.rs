@@ -379,30 +379,13 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     );
 
     // Terminal round trip, in the same workspace.
-    mux.send(json!({"channel":"terminal","session_id":session,"id":"t1","type":"open","cols":80,"rows":24}))
-        .await
-        .unwrap();
-    let opened = mux
-        .until(|f| f["channel"] == "terminal" && f["type"] == "opened")
-        .await
-        .unwrap();
-    let terminal = opened.last().unwrap()["terminal_id"].clone();
-    mux.send(
-        json!({"channel":"terminal","session_id":session,"type":"input","terminal_id":terminal,
-        "data":"head -1 hello-from-oqto.md; echo term-$((40+2))\n"}),
+    mux.terminal(
+        &session,
+        "head -1 hello-from-oqto.md; echo term-$((40+2))\n",
+        |output| output.contains("term-42") && output.contains("# Hello from Oqto"),
     )
     .await
     .unwrap();
-    let mut output = String::new();
-    while !(output.contains("term-42") && output.contains("# Hello from Oqto")) {
-        let frame = mux.next().await.unwrap();
-        if frame["channel"] == "terminal" && frame["type"] == "output" {
-            let bytes = B64
-                .decode(frame["data_base64"].as_str().unwrap_or_default())
-                .unwrap();
-            output.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
 
     let before = mux
         .command(&session, "m0", "get_messages", json!({}))

@@ -17,14 +17,13 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret};
 use kube::Api;
 use kube::api::ListParams;
 use oqto_e2e::mux::MuxClient;
+use oqto_e2e::oqtoctl::Chat;
 use oqto_e2e::{TestEnv, eventually, repo_root, run_ok};
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use serde_json::{Value, json};
@@ -228,12 +227,13 @@ async fn running_runner(
     .unwrap()
 }
 
-async fn runner_gone(runners: &Api<Pod>) {
-    eventually("the runner Pod is gone", WAIT, || {
-        let runners = runners.clone();
+/// Waits until no Pod of `api` matches `selector`.
+async fn pods_gone(api: &Api<Pod>, selector: &str, what: &str) {
+    eventually(what, WAIT, || {
+        let api = api.clone();
         async move {
-            let list = runners
-                .list(&ListParams::default().labels("oqto.dev/session=alices-chat"))
+            let list = api
+                .list(&ListParams::default().labels(selector))
                 .await
                 .ok()?;
             list.items.is_empty().then_some(())
@@ -451,33 +451,14 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         "write_result",
         "{written:?}"
     );
-    mux.send(
-        json!({"channel":"terminal","session_id":"alices-chat","id":"t1","type":"open",
-        "cols":80,"rows":24}),
-    )
-    .await
-    .unwrap();
-    let opened = mux
-        .until(|f| f["channel"] == "terminal" && f["type"] == "opened")
+    let output = mux
+        .terminal(
+            "alices-chat",
+            "cat notes/day.txt; echo; echo uid-$(id -u)-$((40+2))\n",
+            |output| output.contains("written on the node") && output.contains("-42"),
+        )
         .await
         .unwrap();
-    let terminal = opened.last().unwrap()["terminal_id"].clone();
-    mux.send(
-        json!({"channel":"terminal","session_id":"alices-chat","type":"input",
-        "terminal_id":terminal,"data":"cat notes/day.txt; echo; echo uid-$(id -u)-$((40+2))\n"}),
-    )
-    .await
-    .unwrap();
-    let mut output = String::new();
-    while !(output.contains("written on the node") && output.contains("-42")) {
-        let frame = mux.next().await.unwrap();
-        if frame["channel"] == "terminal" && frame["type"] == "output" {
-            let bytes = B64
-                .decode(frame["data_base64"].as_str().unwrap_or_default())
-                .unwrap();
-            output.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
     assert!(
         !output.contains("uid-0-"),
         "the terminal does not run as root: {output}"
@@ -488,22 +469,18 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     // mid-answer; the chat carries on through the other one and prints the answer once.
     let whole: String = (0..30).map(|i| format!("word{i} ")).collect();
     let config = tempfile::tempdir().unwrap();
-    let mut chat = tokio::process::Command::new(oqto_e2e::workspace_binary("oqtoctl").unwrap())
-        .args(["--server", &base, "--token", &alice])
-        .args(["chat", "alices-chat", "count for me", "--timeout", "120"])
-        .env("XDG_CONFIG_HOME", config.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = chat.stdout.take().unwrap();
-    let mut printed = vec![0u8; 4096];
-    let head = tokio::time::timeout(WAIT, stdout.read(&mut printed))
-        .await
-        .expect("the answer starts")
-        .unwrap();
-    assert!(head > 0 && head < whole.len(), "mid-answer: {head} bytes");
+    let oqtoctl = oqto_e2e::workspace_binary("oqtoctl").unwrap();
+    let mut chat = Chat::start(
+        &oqtoctl,
+        &base,
+        &alice,
+        "alices-chat",
+        "count for me",
+        config.path(),
+    )
+    .unwrap();
+    let head = chat.first_words(WAIT).await.unwrap();
+    assert!(head < whole.len(), "mid-answer: {head} bytes");
     let carrying = gateway_with_a_connection(&pods)
         .await
         .expect("a gateway Pod holds oqtoctl's connection");
@@ -512,28 +489,10 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
             .args(["delete", "pod", &carrying, "--grace-period=0", "--force"]),
     )
     .unwrap();
-    let mut rest_of_it = Vec::new();
-    tokio::time::timeout(WAIT, stdout.read_to_end(&mut rest_of_it))
-        .await
-        .expect("the chat ends")
-        .unwrap();
-    let status = chat.wait().await.unwrap();
-    let mut stderr = String::new();
-    chat.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    assert!(status.success(), "oqtoctl chat failed: {stderr}");
-    assert!(stderr.contains("reconnected"), "{stderr}");
-    let mut all = printed[..head].to_vec();
-    all.extend(rest_of_it);
-    assert_eq!(
-        String::from_utf8(all).unwrap(),
-        format!("{whole}\n"),
-        "the whole answer, once"
-    );
+    let ended = chat.end(WAIT).await.unwrap();
+    assert!(ended.success, "oqtoctl chat failed: {}", ended.stderr);
+    assert!(ended.stderr.contains("reconnected"), "{}", ended.stderr);
+    assert_eq!(ended.stdout, format!("{whole}\n"), "the whole answer, once");
 
     // 6. The runner Pod deleted mid-session: a new one, the history and the file intact.
     runners
@@ -573,7 +532,12 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         r#"{"spec":{"suspended":true}}"#,
     ]))
     .unwrap();
-    runner_gone(&runners).await;
+    pods_gone(
+        &runners,
+        "oqto.dev/session=alices-chat",
+        "the runner Pod is gone",
+    )
+    .await;
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), &workspaces);
     let bound = claims.list(&Default::default()).await.unwrap().items;
     assert!(
@@ -686,7 +650,12 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     })
     .await;
     assert!(suspended.is_ok(), "{suspended:?}\n{}", cluster_view(&env));
-    runner_gone(&runners).await;
+    pods_gone(
+        &runners,
+        "oqto.dev/session=alices-chat",
+        "the runner Pod is gone",
+    )
+    .await;
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(env.client.clone(), &workspaces);
     let events: Vec<String> = events
@@ -717,18 +686,12 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
             .env("KUBECONFIG", &env.control_plane.kubeconfig),
     )
     .unwrap();
-    eventually("the operator and gateway Pods are gone", WAIT, || {
-        let pods = pods.clone();
-        async move {
-            let left = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/part-of=oqto"))
-                .await
-                .ok()?;
-            left.items.is_empty().then_some(())
-        }
-    })
-    .await
-    .unwrap();
+    pods_gone(
+        &pods,
+        "app.kubernetes.io/part-of=oqto",
+        "the operator and gateway Pods are gone",
+    )
+    .await;
     assert!(
         namespaces.get(&workspaces).await.is_ok(),
         "the users' namespace is kept"

@@ -124,8 +124,8 @@ async fn two_gateways_on_one_database_share_accounts_tokens_and_login_budgets() 
 /// whole answer once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chat_carries_on_through_the_other_gateway_when_its_gateway_dies() {
+    use oqto_e2e::oqtoctl::Chat;
     use std::sync::Arc;
-    use tokio::io::AsyncReadExt;
 
     let url = oqto_e2e::postgres::fresh_database().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -158,55 +158,18 @@ async fn a_chat_carries_on_through_the_other_gateway_when_its_gateway_dies() {
         .await;
     let _operator = common::play_operator(store.clone(), runners.clone());
 
-    let mut chat = tokio::process::Command::new(env!("CARGO_BIN_EXE_oqtoctl"))
-        .args([
-            "--server",
-            &format!("http://{}", service.addr),
-            "--token",
-            &alice,
-        ])
-        .args(["chat", "s1", "count for me", "--timeout", "120"])
-        .env("XDG_CONFIG_HOME", dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = chat.stdout.take().unwrap();
-    let mut printed = vec![0u8; 4096];
-    let first = tokio::time::timeout(common::WAIT, stdout.read(&mut printed))
-        .await
-        .expect("the answer starts")
-        .unwrap();
-    assert!(
-        first > 0 && first < whole.len(),
-        "mid-answer: {first} bytes"
-    );
+    let oqtoctl = std::path::Path::new(env!("CARGO_BIN_EXE_oqtoctl"));
+    let server = format!("http://{}", service.addr);
+    let mut chat = Chat::start(oqtoctl, &server, &alice, "s1", "count for me", dir.path()).unwrap();
+    let head = chat.first_words(common::WAIT).await.unwrap();
+    assert!(head < whole.len(), "mid-answer: {head} bytes");
     // The gateway carrying the chat dies (SIGKILL: no goodbye to anyone).
     a.kill().await;
-    let mut rest_of_it = Vec::new();
-    tokio::time::timeout(common::WAIT, stdout.read_to_end(&mut rest_of_it))
-        .await
-        .expect("the chat ends")
-        .unwrap();
-    let status = chat.wait().await.unwrap();
-    let mut stderr = String::new();
-    chat.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    assert!(status.success(), "oqtoctl chat failed: {stderr}");
-    println!("oqtoctl stderr: {stderr}");
-    assert!(stderr.contains("reconnected"), "{stderr}");
-    let mut all = printed[..first].to_vec();
-    all.extend(rest_of_it);
-    assert_eq!(
-        String::from_utf8(all).unwrap(),
-        format!("{whole}\n"),
-        "the whole answer, once"
-    );
+    let ended = chat.end(common::WAIT).await.unwrap();
+    assert!(ended.success, "oqtoctl chat failed: {}", ended.stderr);
+    println!("oqtoctl stderr: {}", ended.stderr);
+    assert!(ended.stderr.contains("reconnected"), "{}", ended.stderr);
+    assert_eq!(ended.stdout, format!("{whole}\n"), "the whole answer, once");
     // The other gateway serves on.
     let me = b.rest().ok(Method::GET, "/api/auth/me", &alice, None).await;
     assert_eq!(me["username"], "alice");
