@@ -83,6 +83,7 @@ cluster_ui="$(hack/k8s/release.sh up --llm-port "$OQTO_DEMO_LLM_PORT")"
 OQTO_UI_URL="$cluster_ui" OQTO_UI_PASSWORD="$(cat "$OQTO_CONTROLPLANE_DIR/release/admin-password")" \
   OQTO_GATEWAY_STOP_CMD="hack/k8s/release.sh scale-gateways 0" \
   OQTO_GATEWAY_START_CMD="hack/k8s/release.sh scale-gateways 2" \
+  OQTO_GATEWAY_KILL_CMD="hack/k8s/release.sh kill-carrier" \
   OQTO_SCREENSHOTS="$repo/target/browser-screenshots-cluster" \
   node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
 hack/k8s/release.sh down
