@@ -14,10 +14,11 @@ step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
 step "checking tools"
 "$repo/hack/ensure-tools.sh"
 
-step "building the control plane, its node and its ingress controller (cached after the first run)"
+step "building the control plane, its node, its ingress controller and policy engine (cached after the first run)"
 hack/k8s/build.sh >/dev/null
 hack/k8s/build-containerd.sh >/dev/null
 hack/k8s/build-traefik.sh >/dev/null
+hack/k8s/build-kube-router.sh >/dev/null
 
 step "building helm from the Go module proxy (cached after the first run)"
 OQTO_HELM="$(hack/helm/build.sh)"
@@ -63,10 +64,10 @@ export OQTO_CONTROLPLANE_DIR="$repo/target/controlplane-test"
 OQTO_TEST_KUBECONFIG="$(hack/k8s/controlplane.sh up)"
 export OQTO_TEST_KUBECONFIG
 
-step "starting a node beside it (containerd, runc, a kubelet, the scheduler, kube-proxy, Traefik; the images imported)"
+step "starting a node beside it (containerd, runc, a kubelet, the scheduler, kube-proxy, Traefik, kube-router's NetworkPolicies; the images imported)"
 # Tainted: only the Pods of tests that tolerate the taint run there; the tests that play the
 # kubelet keep their Pods to themselves (oqto_e2e::NODE_TAINT).
-hack/k8s/node.sh up --ingress --taint oqto.dev/test-node=tolerated-only:NoSchedule \
+hack/k8s/node.sh up --ingress --netpol --taint oqto.dev/test-node=tolerated-only:NoSchedule \
   "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev
 
 step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"

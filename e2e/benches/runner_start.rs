@@ -48,7 +48,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use oqto_api::{Session, SessionPhase, SessionStatus, Workspace};
 use oqto_e2e::mux::{MuxClient, is_event, is_response};
 use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
-use oqto_e2e::{NODE_HOST_IP, NODE_NAME, RUNNER_KEY, TestEnv, eventually, node_toleration};
+use oqto_e2e::{NODE_NAME, NODE_PUBLIC_IP, RUNNER_KEY, TestEnv, eventually, node_toleration};
 use oqto_e2e::{run_ok, workspace_binary};
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::{self as podman_operator, PodmanRuntime, render};
@@ -487,7 +487,7 @@ async fn run_kubernetes(
         .context("starting oqto-operator")?;
     let workspaces: Api<Workspace> = env.api();
     // The node's Pods reach the host (the scripted LLM) on the bridge's address.
-    let llm = format!("http://{NODE_HOST_IP}:{llm_port}/v1");
+    let llm = format!("http://{NODE_PUBLIC_IP}:{llm_port}/v1");
     let spec = json!({"storage": {"storageClassName":"oqto-node","accessModes":["ReadWriteOnce"],
         "size":"1Gi"}, "runner": {"tolerations": [node_toleration()]}});
     workspaces

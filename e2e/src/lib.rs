@@ -419,6 +419,9 @@ pub const NODE_NAME: &str = "oqto-node";
 pub const NODE_TAINT: (&str, &str, &str) = ("oqto.dev/test-node", "tolerated-only", "NoSchedule");
 /// The host as the node's Pods reach it: the address of the node's bridge (`oqto-cni0`).
 pub const NODE_HOST_IP: &str = "10.244.0.1";
+/// The host as an internet address (TEST-NET-2, on the node's bridge): outside every private
+/// range, so a Restricted runner reaches a service here (the scripted LLM) as one on the internet.
+pub const NODE_PUBLIC_IP: &str = "198.51.100.1";
 
 /// Where the node's ingress controller (Traefik, `hack/k8s/node.sh up --ingress`) serves the
 /// Ingresses of the IngressClass `oqto`: an address on 127.0.0.1; the Ingress's host picks the

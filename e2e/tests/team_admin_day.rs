@@ -1,17 +1,18 @@
 //! The team admin's day, in one test, on the real control plane and its real node (kubelet,
-//! containerd, runc, kube-proxy; `hack/k8s/node.sh`):
+//! containerd, runc, kube-proxy, Traefik, kube-router's NetworkPolicies; `hack/k8s/node.sh`):
 //! `helm install` with the images imported into the node, two gateway replicas sharing their
 //! accounts in PostgreSQL, an Ingress of the node's Traefik → the operator and the gateways run
 //! as Pods → the admin logs in through the ingress host and makes an Oqto user, alice → alice,
-//! with only the
-//! RBAC the chart gives `kubectlUsers`, `kubectl apply`s a Workspace and a Session → the runner
-//! Pod starts under the `restricted` Pod Security Standard → a chat (the real Pi, the scripted
-//! LLM on the node's bridge), a file and a terminal through the ingress → `oqtoctl chat`, whose
-//! gateway Pod is killed mid-answer, carries on through the other →
-//! the runner Pod deleted mid-session, history and files intact → suspend (Pod gone, claim
-//! kept) and wake-on-request → `helm upgrade` with changed values (a new class, a faster
-//! activity check), accounts and keys kept → idle suspend → `helm uninstall`, the users'
-//! namespace and storage kept (`reclaimPolicy: Retain` is the chart's `keep`).
+//! with only the RBAC the chart gives `kubectlUsers`, `kubectl apply`s a Workspace and a
+//! Session → the runner Pod starts under the `restricted` Pod Security Standard → a chat (the
+//! real Pi, the scripted LLM at the host's public address), a file and a terminal through the
+//! ingress → from that terminal, the runner reaches neither the apiserver, nor another runner,
+//! nor a private service, but the internet → `oqtoctl chat`, whose gateway Pod is killed
+//! mid-answer, carries on through the other → the runner Pod deleted mid-session, history and
+//! files intact → suspend (Pod gone, claim kept) and wake-on-request → `helm upgrade` with
+//! changed values (a new class, a faster activity check), accounts and keys kept → idle suspend
+//! → `helm uninstall`, the users' namespace and storage kept (`reclaimPolicy: Retain` is the
+//! chart's `keep`).
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
 use std::process::Command;
@@ -46,7 +47,8 @@ fn pod_ready(pod: &Pod) -> bool {
 /// scripted one on the node's bridge.
 fn values(workspaces: &str, llm_port: u16, upgraded: bool) -> String {
     let taint = oqto_e2e::NODE_TAINT.0;
-    let host = oqto_e2e::NODE_HOST_IP;
+    // Restricted runners reach no private address: the LLM is on the host's "internet" one.
+    let host = oqto_e2e::NODE_PUBLIC_IP;
     let (activity, extra_class) = if upgraded {
         (
             "2s",
@@ -241,6 +243,18 @@ async fn pods_gone(api: &Api<Pod>, selector: &str, what: &str) {
     })
     .await
     .unwrap();
+}
+
+/// The apiserver as a Pod would reach it on the host: the bridge's address, its secure port.
+fn apiserver_on_the_bridge(env: &TestEnv) -> String {
+    let config = kube::config::Kubeconfig::read_from(&env.control_plane.kubeconfig).unwrap();
+    let server = config.clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.server.clone())
+        .unwrap();
+    let port = server.rsplit(':').next().unwrap().trim_end_matches('/');
+    format!("{}:{port}", oqto_e2e::NODE_HOST_IP)
 }
 
 /// The texts without the whitespace a streamed answer ends with.
@@ -463,6 +477,76 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         !output.contains("uid-0-"),
         "the terminal does not run as root: {output}"
     );
+
+    // 5a. NetworkPolicies, enforced on the node: from alice's terminal, her runner reaches
+    // neither the apiserver (its Service, nor the host's address), nor another runner, nor a
+    // private service (the gateways' PostgreSQL); it does reach the internet (the LLM).
+    let second = "apiVersion: oqto.dev/v1alpha1\nkind: Session\nmetadata: {name: alices-second}\n\
+        spec: {workspaceRef: {name: alices}}\n";
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), second).unwrap();
+    run_ok(
+        kubectl_as_alice(&env, &workspaces)
+            .args(["apply", "--server-side", "-f"])
+            .arg(file.path()),
+    )
+    .unwrap();
+    let other_runner = eventually("alice's second runner has an address", WAIT, || {
+        let runners = runners.clone();
+        async move {
+            let pod = runners
+                .list(&ListParams::default().labels("oqto.dev/session=alices-second"))
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(pod_ready)?;
+            pod.status?.pod_ip
+        }
+    })
+    .await
+    .unwrap();
+    let apiserver = apiserver_on_the_bridge(&env);
+    let database_port = database
+        .rsplit(':')
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let blocked = [
+        "10.96.0.1:443".to_owned(),
+        apiserver,
+        format!("{}:{database_port}", oqto_e2e::NODE_HOST_IP),
+        format!("{other_runner}:8080"),
+    ];
+    let public = format!("{}:{llm_port}", oqto_e2e::NODE_PUBLIC_IP);
+    let probe = blocked
+        .iter()
+        .chain([&public])
+        .map(|t| {
+            let (ip, port) = t.rsplit_once(':').unwrap();
+            format!("if timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null; then echo o\"\"pen-{t}; else echo sh\"\"ut-{t}; fi; ")
+        })
+        .collect::<String>()
+        + "echo probed-$((6*7))\n";
+    // The terminal echoes what is typed: the verdicts are spelt so that only their output
+    // reads "open-…" or "shut-…".
+    let output = mux
+        .terminal("alices-chat", &probe, |output| output.contains("probed-42"))
+        .await
+        .unwrap();
+    for target in &blocked {
+        assert!(
+            output.contains(&format!("shut-{target}")),
+            "a runner reached {target}: {output}"
+        );
+    }
+    assert!(
+        output.contains(&format!("open-{public}")),
+        "a runner reaches the internet: {output}"
+    );
+    run_ok(kubectl_as_alice(&env, &workspaces).args(["delete", "session", "alices-second"]))
+        .unwrap();
     drop(mux);
 
     // 5b. `oqtoctl chat` through the ingress; the gateway Pod carrying it is killed

@@ -251,6 +251,8 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       // Two gateways behind an ingress (hack/k8s/release.sh): the one holding this page's
       // WebSocket dies mid-answer; the page carries on through the other, the answer whole, once.
       await step("carries on through the other gateway when its own dies mid-answer", async () => {
+        // A prompt sent while the last answer still streams would steer it instead.
+        await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
         const box = page.getByLabel("message to the agent");
         await box.fill("tell me a story");
         await box.press("Enter");

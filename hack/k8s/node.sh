@@ -5,7 +5,7 @@
 # never pulled: they are imported from Podman (`podman save` → `ctr images import`), the sandbox
 # ("pause") image included, which is built here from hack/k8s/pause.
 #
-#   hack/k8s/node.sh up [--no-scheduler] [--taint KEY=VALUE:EFFECT] [--ingress] [image…]
+#   hack/k8s/node.sh up [--no-scheduler] [--taint KEY=VALUE:EFFECT] [--ingress] [--netpol] [image…]
 #                                    start (the control plane must be up); import the images.
 #                                    --no-scheduler: Pods run only once bound to the node by hand.
 #                                    --taint: the node registers with it, so only Pods that
@@ -14,6 +14,8 @@
 #                                    --ingress: Traefik (build-traefik.sh) serves the Ingresses of
 #                                    the IngressClass `oqto` on 127.0.0.1 at the port written to
 #                                    $OQTO_CONTROLPLANE_DIR/node/ingress-address
+#                                    --netpol: NetworkPolicies enforced (kube-router's policy
+#                                    controller, build-kube-router.sh)
 #   hack/k8s/node.sh import image…   import more images into the node
 #   hack/k8s/node.sh down            stop exactly what `up` started, its Pods, and remove its data
 #
@@ -24,7 +26,9 @@
 # address, 10.96.0.1; the gateway still reaches runners on their Pod's IP.
 #
 # The bridge (10.244.0.1, oqto_e2e::NODE_HOST_IP) is made before the first Pod, so that services
-# on the host (the scripted LLM, PostgreSQL) can listen on it from the start.
+# on the host (the scripted LLM, PostgreSQL) can listen on it from the start. The host also
+# answers at 198.51.100.1 (TEST-NET-2, oqto_e2e::NODE_PUBLIC_IP): an address outside every private
+# range, so that a Restricted runner reaches a service there as it would one on the internet.
 #
 # State lives in $OQTO_CONTROLPLANE_DIR/node (default: target/controlplane/node in the checkout).
 set -euo pipefail
@@ -50,6 +54,7 @@ install_packages() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v ipset >/dev/null || missing+=(ipset)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
@@ -230,6 +235,10 @@ entryPoints:
     address: "127.0.0.1:$ping"
 ping: {}
 log: {level: INFO}
+# A Pod that just died leaves its address in the routes for a moment: fail fast, so the client
+# retries (to a live replica) instead of waiting 30 s for a dead address.
+serversTransport:
+  forwardingTimeouts: {dialTimeout: 2s}
 providers:
   kubernetesIngress:
     endpoint: "$server"
@@ -245,6 +254,38 @@ EOF
   log "ingress on http://127.0.0.1:$port"
 }
 
+# kube-router's NetworkPolicy controller as the node's policy engine (build-kube-router.sh says
+# why this one): a host process writing iptables and ipset rules for the node's Pods. Traffic
+# between Pods on the bridge passes iptables only with br_netfilter's bridge-nf-call-iptables.
+netpol() {
+  local bin health
+  bin="$("$here/build-kube-router.sh")"
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  health="$(free_port)"
+  log "starting kube-router (NetworkPolicies only)"
+  start kube-router "$bin/kube-router" --kubeconfig="$run/kubeconfig" --hostname-override="$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false \
+    --health-port="$health" --metrics-port=0
+  wait_for kube-router "http://127.0.0.1:$health/healthz" 60
+}
+
+# kube-router's rules and sets outlive it, and its --cleanup-config crashes in the service
+# proxy's part (v2.1.0): removed here by their names, which only kube-router uses.
+netpol_cleanup() {
+  local rule chain set
+  { iptables -S 2>/dev/null | grep -E '^-A (INPUT|FORWARD|OUTPUT) .*kube-router netpol' || true; } |
+    sed 's/^-A/-D/' | while read -r rule; do eval "iptables $rule" 2>/dev/null || true; done
+  for chain in $(iptables -S 2>/dev/null | awk '/^-N KUBE-(ROUTER|NWPLCY|POD-FW)-/ {print $2}'); do
+    iptables -F "$chain" 2>/dev/null || true
+  done
+  for chain in $(iptables -S 2>/dev/null | awk '/^-N KUBE-(ROUTER|NWPLCY|POD-FW)-/ {print $2}'); do
+    iptables -X "$chain" 2>/dev/null || true
+  done
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-(DST|SRC)-|kube-router-)' || true); do
+    ipset destroy "$set" 2>/dev/null || true
+  done
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "a node runs containers and mounts volumes: run it as root"
   our_pid kube-apiserver >/dev/null || die "the control plane is not running: hack/k8s/controlplane.sh up"
@@ -253,11 +294,12 @@ up() {
     import "$@"
     return
   fi
-  local scheduler=1 taint="" with_ingress=0
+  local scheduler=1 taint="" with_ingress=0 with_netpol=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --no-scheduler) scheduler=0; shift ;;
       --ingress) with_ingress=1; shift ;;
+      --netpol) with_netpol=1; shift ;;
       --taint)
         [[ "${2:-}" =~ ^[a-z0-9./-]+=[A-Za-z0-9._-]*:(NoSchedule|PreferNoSchedule|NoExecute)$ ]] \
           || die "--taint takes KEY=VALUE:EFFECT (NoSchedule, PreferNoSchedule or NoExecute), not ${2:-nothing}"
@@ -272,12 +314,14 @@ up() {
   bin="$("$here/build.sh")"
   ctrbin="$("$here/build-containerd.sh")"
   [ "$with_ingress" = 0 ] || "$here/build-traefik.sh" >/dev/null
+  [ "$with_netpol" = 0 ] || "$here/build-kube-router.sh" >/dev/null
   mkdir -p "$node"
   echo "$ctrbin" >"$node/containerd-bin"
   sysctl -qw net.ipv4.ip_forward=1
   # The bridge the CNI plugin would make with the first Pod, made now (the plugin adopts it).
   ip link add "$BRIDGE" type bridge 2>/dev/null || true
   ip addr replace "${POD_CIDR%.*}.1/24" dev "$BRIDGE"
+  ip addr replace 198.51.100.1/32 dev "$BRIDGE"
   ip link set "$BRIDGE" up
   local kubelet_port healthz_port scheduler_port
   kubelet_port="$(free_port)"; healthz_port="$(free_port)"; scheduler_port="$(free_port)"
@@ -322,18 +366,20 @@ up() {
   wait_for kube-proxy "http://127.0.0.1:$proxy_health/healthz" 60
   volumes
   [ "$with_ingress" = 0 ] || ingress
+  [ "$with_netpol" = 0 ] || netpol
   log "node $NODE_NAME ready in $(( $(date +%s) - started ))s (pods on $POD_CIDR)"
 }
 
 down_quiet() {
-  [ -d "$node" ] || { rm -f "$run"/{traefik,kubelet,kube-scheduler,kube-proxy,containerd}.pid; return 0; }
+  [ -d "$node" ] || { rm -f "$run"/{kube-router,traefik,kubelet,kube-scheduler,kube-proxy,containerd}.pid; return 0; }
   if our_pid kubelet >/dev/null && our_pid kube-apiserver >/dev/null; then
     # The kubelet tears its Pods down properly (CNI included) when they go.
     kubectl_ delete pods --all -A --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
     local deadline=$(( $(date +%s) + 30 ))
     while [ -n "$(ctr_ tasks ls -q 2>/dev/null)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
   fi
-  stop_ours traefik kubelet kube-scheduler kube-proxy
+  stop_ours kube-router traefik kubelet kube-scheduler kube-proxy
+  netpol_cleanup
   # kube-proxy's iptables chains outlive it.
   if [ -f "$node/kube-proxy-bin" ]; then
     "$(cat "$node/kube-proxy-bin")/kube-proxy" --cleanup --proxy-mode=iptables >/dev/null 2>&1 || true
@@ -358,5 +404,5 @@ case "${1:-}" in
     import "$@"
     ;;
   down) down_quiet ;;
-  *) echo "usage: $0 up [--no-scheduler] [--taint K=V:EFFECT] [--ingress] [image…] | import image… | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--no-scheduler] [--taint K=V:EFFECT] [--ingress] [--netpol] [image…] | import image… | down" >&2; exit 2 ;;
 esac

@@ -28,6 +28,8 @@ RELEASE=oqto
 NAMESPACE=oqto-system
 WORKSPACES=oqto-system-workspaces
 HOST_IP=10.244.0.1
+# The host as an internet address (node.sh): Restricted runners reach the demo LLM there.
+PUBLIC_IP=198.51.100.1
 TAINT_KEY=oqto.dev/test-node
 
 kubectl_() { "$(cat "$run/bin-dir")/kubectl" --kubeconfig "$run/kubeconfig" "$@"; }
@@ -80,7 +82,7 @@ workspaceClasses:
       llm:
         provider: oqto-demo
         model: demo-not-a-real-llm
-        baseUrl: http://$HOST_IP:$llm_port/v1
+        baseUrl: http://$PUBLIC_IP:$llm_port/v1
         credentialsSecretRef: {name: oqto-llm}
 EOF
   log "helm upgrade --install $RELEASE (waits for the Pods)"
