@@ -18,14 +18,15 @@
 //! Kubernetes: a namespace of its own, the operator and the gateway as their binaries (admin
 //! kubeconfig), runner Pods placed by kube-scheduler on the node of `hack/k8s/node.sh` (the
 //! Workspace tolerates its taint and stores on its `oqto-node` volumes: one per run) and reaching
-//! the scripted LLM on the node's bridge. Podman: the operator's Podman runtime in this process
+//! the scripted LLM at the host's public address (`NODE_PUBLIC_IP`: Restricted runners reach no
+//! private one when `--netpol` enforces their NetworkPolicies). Podman: the operator's Podman runtime in this process
 //! (as `podman_start`), a Podman API service of its own, and the gateway binary in single-node
 //! mode on the same store; the runners have Open egress, because Restricted runners may not
 //! reach the host (the LLM) unless `hack/podman/egress.sh` admits its port for good.
 //!
 //! ```text
 //! hack/k8s/controlplane.sh up
-//! hack/k8s/node.sh up --taint oqto.dev/test-node=tolerated-only:NoSchedule localhost/oqto-runner:dev
+//! hack/k8s/node.sh up --netpol --taint oqto.dev/test-node=tolerated-only:NoSchedule localhost/oqto-runner:dev
 //! cargo build --release --workspace --bins   # the bench runs from target/release: binaries beside it
 //! cargo bench -p oqto-e2e --bench runner_start
 //! ```
