@@ -131,18 +131,21 @@ async fn gateway_with_a_connection(pods: &Api<Pod>) -> Option<String> {
 }
 
 /// `helm install` or `helm upgrade` of the chart with these values, waiting for the Pods.
-fn helm_deploy(env: &TestEnv, verb: &str, release: &str, values: &str) -> anyhow::Result<String> {
-    let file = tempfile::NamedTempFile::new()?;
-    std::fs::write(file.path(), values)?;
-    run_ok(
-        Command::new(oqto_e2e::helm()?)
+fn helm_deploy(env: &TestEnv, verb: &str, release: &str, values: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), values).unwrap();
+    let deployed = run_ok(
+        Command::new(oqto_e2e::helm().unwrap())
             .args([verb, release])
             .arg(repo_root().join("charts/oqto"))
             .args(["--namespace", &env.namespace, "--skip-crds", "--wait"])
             .args(["--timeout", "180s", "--values"])
             .arg(file.path())
             .env("KUBECONFIG", &env.control_plane.kubeconfig),
-    )
+    );
+    if let Err(error) = deployed {
+        panic!("helm {verb}: {error}\n{}", cluster_view(env));
+    }
 }
 
 /// kubectl in the users' namespace as alice (the admin impersonating her: her name, the group
@@ -333,14 +336,12 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     .unwrap();
 
     // 1. helm install; the operator and two gateways run as Pods on the node.
-    if let Err(error) = helm_deploy(
+    helm_deploy(
         &env,
         "install",
         &release,
         &values(&workspaces, llm_port, false),
-    ) {
-        panic!("helm install: {error}\n{}", cluster_view(&env));
-    }
+    );
     let pods: Api<Pod> = env.api();
     // The admin's browser and alice's reach the gateway only through the ingress host.
     let ingress = oqto_e2e::ingress_address().unwrap();
@@ -641,14 +642,12 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
 
     // 8. helm upgrade with changed values: a class for alice, a faster activity check. The
     // admin's password, the signing and runner keys are kept: old logins still work.
-    if let Err(error) = helm_deploy(
+    helm_deploy(
         &env,
         "upgrade",
         &release,
         &values(&workspaces, llm_port, true),
-    ) {
-        panic!("helm upgrade: {error}\n{}", cluster_view(&env));
-    }
+    );
     gateway_ready(&pods, &http, &base).await;
     let classes: Value = http
         .get(format!("{base}/api/workspaceclasses"))
