@@ -4,6 +4,7 @@
 //! (`runner`), and how to dial hstry (`hstry::client`), so clients need not link the service.
 pub mod canonical;
 pub mod hstry;
+pub mod llm;
 pub mod mux;
 pub mod names;
 pub mod runner;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use oqto_proto::llm::{Catalogue, ProviderApi};
 use oqto_proto::mux::{ClientFrame, ServerFrame};
 use ts_rs::TS;
 
@@ -37,6 +38,8 @@ fn generate(into: &Path) {
     std::fs::create_dir_all(into).expect("the output directory can be made");
     ClientFrame::export_all_to(into).expect("ts-rs exports the client frames");
     ServerFrame::export_all_to(into).expect("ts-rs exports the server frames");
+    Catalogue::export_all_to(into).expect("ts-rs exports the model catalogue");
+    ProviderApi::export_all_to(into).expect("ts-rs exports the provider APIs");
 }
 
 #[test]

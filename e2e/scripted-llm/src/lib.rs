@@ -1,7 +1,9 @@
 //! A scripted OpenAI-compatible streaming server: the one stand-in for the upstream LLM in tests
 //! and the demo. `POST /v1/chat/completions` answers from a [`Script`] with server-sent
-//! `chat.completion.chunk`s, as OpenAI's streaming API does.
+//! `chat.completion.chunk`s, as OpenAI's streaming API does; `POST /v1/messages` answers the
+//! same script in the events of Anthropic's Messages API.
 
+mod anthropic;
 mod script;
 mod server;
 

@@ -8,6 +8,10 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct Script {
     pub rules: Vec<Rule>,
+    /// When set, requests must present this key (`Authorization: Bearer` or `x-api-key`), as
+    /// a real provider's do; others get a 401.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

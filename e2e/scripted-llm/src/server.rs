@@ -6,12 +6,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::anthropic;
 use crate::script::{Reply, Script};
 
 /// The provider and model name under which Pi sees this server.
@@ -43,6 +44,7 @@ impl ScriptedLlm {
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/messages", post(messages))
             .route("/v1/models", get(models))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -113,7 +115,38 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+/// Whether the request presents the script's key (any request, when the script has none).
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(key) = &shared.script.api_key else {
+        return true;
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    bearer == Some(key.as_str()) || x_api_key == Some(key.as_str())
+}
+
+/// A provider's 429 says when to come back.
+fn with_retry_after(status: StatusCode, response: Response) -> Response {
+    let mut response = response;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+async fn completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid API key");
+    }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
@@ -130,18 +163,71 @@ async fn completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
     let reply = shared.script.reply_to(&request);
     if let Reply::HttpError { status, body } = &reply {
         let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return error(status, body);
+        return with_retry_after(status, error(status, body));
     }
-    let call_id = match shared.next_call.lock() {
-        Ok(mut n) => {
-            *n += 1;
-            format!("call_{}", *n - 1)
-        }
-        Err(_) => "call_0".into(),
-    };
+    let call_id = format!("call_{}", next_call(&shared));
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(16);
     // When the client goes away the receiver is dropped and the next send ends the task.
     tokio::spawn(stream_reply(reply, call_id, tx));
+    event_stream(rx)
+}
+
+/// Anthropic's Messages API over the same script (see `anthropic`).
+async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&shared, &headers) {
+        let body = anthropic::error_body(401, "invalid x-api-key");
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => {
+            let body = anthropic::error_body(400, &format!("body is not JSON: {e}"));
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    if let Ok(mut requests) = shared.requests.lock() {
+        requests.push(request.clone());
+    }
+    if request.get("stream").and_then(Value::as_bool) != Some(true) {
+        let body =
+            anthropic::error_body(400, "stream: scripted-llm serves streaming requests only");
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    let reply = shared
+        .script
+        .reply_to(&anthropic::as_chat_request(&request));
+    if let Reply::HttpError { status, body } = &reply {
+        let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let answer = (code, Json(anthropic::error_body(*status, body))).into_response();
+        return with_retry_after(code, answer);
+    }
+    let call_id = format!("toolu_{}", next_call(&shared));
+    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(16);
+    let events = anthropic::events(reply, &call_id);
+    tokio::spawn(async move {
+        for (pause, bytes) in events {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            if tx.send(Ok(bytes)).await.is_err() {
+                return;
+            }
+        }
+    });
+    event_stream(rx)
+}
+
+fn next_call(shared: &Shared) -> u64 {
+    match shared.next_call.lock() {
+        Ok(mut n) => {
+            *n += 1;
+            *n - 1
+        }
+        Err(_) => 0,
+    }
+}
+
+fn event_stream(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")

@@ -78,7 +78,13 @@ impl LocalStore {
     /// `<dir>/runner-key`, made at first use and readable only by its owner. The gateway and
     /// the operator share this directory, so both derive the same tokens.
     pub fn runner_key(&self) -> Result<String, StoreError> {
-        read_or_create(&self.dir.join("runner-key"), || {
+        self.platform_key("runner-key")
+    }
+
+    /// A platform key kept as `<dir>/<file>`, made at first use and readable only by its owner
+    /// (the runner key; the LLM proxy's key signer, shared by the operator and the proxy).
+    pub fn platform_key(&self, file: &str) -> Result<String, StoreError> {
+        read_or_create(&self.dir.join(file), || {
             // Two v4 uuids: 244 random bits from the system's generator.
             format!(
                 "{}{}",

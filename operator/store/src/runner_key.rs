@@ -1,6 +1,9 @@
-//! Where the gateway and the operator find the key of runner tokens
-//! (`oqto_proto::runner::RunnerKey`): one rule for both, so they always derive the same tokens.
+//! Where the binaries find the platform's keys: the key of runner tokens
+//! (`oqto_proto::runner::RunnerKey`, gateway and operator) and the signer of virtual LLM keys
+//! (`oqto_proto::llm::VirtualKeySigner`, operator and LLM proxy). One rule for all, so the
+//! holders of a key always derive the same values.
 
+use oqto_proto::llm::VirtualKeySigner;
 use oqto_proto::runner::RunnerKey;
 
 use crate::{LocalStore, StoreError};
@@ -12,17 +15,47 @@ pub fn runner_key(
     configured: Option<&str>,
     single_node: Option<&LocalStore>,
 ) -> Result<RunnerKey, StoreError> {
-    let key = match (configured.filter(|k| !k.is_empty()), single_node) {
-        (Some(key), _) => key.to_owned(),
-        (None, Some(store)) => store.runner_key()?,
-        (None, None) => {
-            return Err(StoreError::Invalid(
-                "no runner key: set OQTO_RUNNER_KEY (--runner-key) to the same secret of at least 32 characters for the gateway and the operator (the Helm chart does)".into(),
-            ));
-        }
-    };
+    let key = platform_key(
+        "OQTO_RUNNER_KEY (--runner-key)",
+        "runner-key",
+        "the gateway and the operator",
+        configured,
+        single_node,
+    )?;
     RunnerKey::new(key.into_bytes())
         .map_err(|e| StoreError::Invalid(format!("OQTO_RUNNER_KEY: {e}")))
+}
+
+/// The signer of virtual LLM keys (`OQTO_LLM_KEY_SIGNER`), by the same rule.
+pub fn llm_key_signer(
+    configured: Option<&str>,
+    single_node: Option<&LocalStore>,
+) -> Result<VirtualKeySigner, StoreError> {
+    let key = platform_key(
+        "OQTO_LLM_KEY_SIGNER (--llm-key-signer)",
+        "llm-key-signer",
+        "the operator and the LLM proxy",
+        configured,
+        single_node,
+    )?;
+    VirtualKeySigner::new(key.into_bytes())
+        .map_err(|e| StoreError::Invalid(format!("OQTO_LLM_KEY_SIGNER: {e}")))
+}
+
+fn platform_key(
+    setting: &str,
+    file: &str,
+    holders: &str,
+    configured: Option<&str>,
+    single_node: Option<&LocalStore>,
+) -> Result<String, StoreError> {
+    match (configured.filter(|k| !k.is_empty()), single_node) {
+        (Some(key), _) => Ok(key.to_owned()),
+        (None, Some(store)) => store.platform_key(file),
+        (None, None) => Err(StoreError::Invalid(format!(
+            "no key: set {setting} to the same secret of at least 32 characters for {holders} (the Helm chart does)"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -40,6 +73,15 @@ mod tests {
         );
         let made = runner_key(None, Some(&store)).unwrap();
         assert_eq!(made, runner_key(Some(""), Some(&store)).unwrap());
+        let signer = llm_key_signer(None, Some(&store)).unwrap();
+        assert_eq!(signer, llm_key_signer(None, Some(&store)).unwrap());
+        assert_ne!(
+            std::fs::read(dir.path().join("llm-key-signer")).unwrap(),
+            std::fs::read(dir.path().join("runner-key")).unwrap(),
+            "the proxy's signer is not the runner key"
+        );
+        let absent = llm_key_signer(None, None).unwrap_err().to_string();
+        assert!(absent.contains("OQTO_LLM_KEY_SIGNER"), "{absent}");
         let missing = runner_key(None, None).unwrap_err().to_string();
         assert!(missing.contains("OQTO_RUNNER_KEY"), "{missing}");
         let short = runner_key(Some("short"), None).unwrap_err().to_string();

@@ -1,0 +1,48 @@
+//! Command line and environment of the LLM proxy.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Where Sessions are read from, named as the operator's `--runtime` names its modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The cluster's apiserver (the proxy's ServiceAccount reads Sessions, Workspaces and
+    /// WorkspaceClasses).
+    Kubernetes,
+    /// Single-node mode: the operator's local store in `--state-dir`.
+    #[value(name = "podman", alias = "local")]
+    Local,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "oqto-llm-proxy",
+    version,
+    about = "The Oqto LLM proxy: runners reach model providers only through it, with per-Session virtual keys"
+)]
+pub struct Settings {
+    #[arg(long, env = "OQTO_LLM_PROXY_LISTEN", default_value = "0.0.0.0:8091")]
+    pub listen: SocketAddr,
+
+    /// The providers and the model catalogue (YAML; see the README's "The LLM proxy").
+    #[arg(long, env = "OQTO_LLM_PROXY_CONFIG")]
+    pub config: PathBuf,
+
+    #[arg(long, env = "OQTO_RUNTIME", value_enum, default_value = "kubernetes")]
+    pub runtime: StoreKind,
+
+    /// The operator's state directory (single-node mode).
+    #[arg(long, env = "OQTO_STATE_DIR", default_value_os_t = oqto_store::LocalStore::default_dir())]
+    pub state_dir: PathBuf,
+
+    /// The signer of virtual keys, shared with the operator (at least 32 characters).
+    /// Single-node mode: default, the one in the state directory.
+    #[arg(long, env = "OQTO_LLM_KEY_SIGNER", hide_env_values = true)]
+    pub llm_key_signer: Option<String>,
+
+    /// The class of Workspaces that name none (as the operator's and the gateway's).
+    #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
+    pub default_workspace_class: Option<String>,
+}

@@ -1,0 +1,48 @@
+//! The Oqto LLM proxy. Runners call model providers only through it: Pi is given the proxy's
+//! URL and its Session's virtual key (`oqto_proto::llm`), never a provider's key. The proxy
+//! checks the key, looks its Session up (a deleted Session's key is dead), checks the model
+//! against the Workspace's class, and relays the request to the provider with the provider's
+//! key, streaming the answer back as it comes.
+//!
+//! Routes: `POST /v1/chat/completions` (OpenAI-compatible), `POST /v1/messages`
+//! (Anthropic-compatible), `GET /v1/models` (the catalogue the key may use), `GET /healthz`.
+
+pub mod catalogue;
+pub mod config;
+pub mod error;
+pub mod grants;
+pub mod relay;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use catalogue::Catalogue;
+pub use error::ProxyError;
+pub use grants::{Grant, Grants, StoreGrants};
+pub use relay::Proxy;
+
+/// Largest request body: a long conversation with a few images, base64-encoded.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+pub fn router<G: Grants>(proxy: Arc<Proxy<G>>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(relay::chat_completions::<G>))
+        .route("/v1/messages", post(relay::messages::<G>))
+        .route("/v1/models", get(relay::models::<G>))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(proxy)
+}
+
+/// The client the proxy calls providers with: pooled connections, a bounded connect, and no
+/// overall timeout (an answer streams as long as the model writes).
+pub fn upstream_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(300))
+        .tcp_nodelay(true)
+        .build()
+}

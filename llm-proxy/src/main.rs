@@ -1,0 +1,96 @@
+//! `oqto-llm-proxy`: wires the settings, the store and the router.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use oqto_llm_proxy::config::{Settings, StoreKind};
+use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, router, upstream_client};
+use oqto_store::{KubeStore, LocalStore, llm_key_signer};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "oqto_llm_proxy=info".into()),
+        )
+        .init();
+    let settings = Settings::parse();
+    let catalogue = Catalogue::load(&settings.config, |var| std::env::var(var).ok())
+        .map_err(anyhow::Error::msg)?;
+    let default_class = settings.default_workspace_class.clone();
+    match settings.runtime {
+        StoreKind::Kubernetes => {
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to the Kubernetes API")?;
+            let signer = llm_key_signer(settings.llm_key_signer.as_deref(), None)?;
+            let store = KubeStore::new(client, "oqto-llm-proxy", None);
+            serve(
+                &settings,
+                catalogue,
+                signer,
+                StoreGrants {
+                    store,
+                    default_class,
+                },
+            )
+            .await
+        }
+        StoreKind::Local => {
+            let store = LocalStore::open(&settings.state_dir)?;
+            let signer = llm_key_signer(settings.llm_key_signer.as_deref(), Some(&store))?;
+            serve(
+                &settings,
+                catalogue,
+                signer,
+                StoreGrants {
+                    store,
+                    default_class,
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn serve<G: Grants>(
+    settings: &Settings,
+    catalogue: Catalogue,
+    signer: oqto_proto::llm::VirtualKeySigner,
+    grants: G,
+) -> anyhow::Result<()> {
+    let models = catalogue.models().len();
+    let proxy = Arc::new(Proxy {
+        catalogue,
+        signer,
+        grants,
+        client: upstream_client()?,
+    });
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, models, "LLM proxy ready");
+    axum::serve(listener, router(proxy))
+        .with_graceful_shutdown(stopped())
+        .await?;
+    Ok(())
+}
+
+/// SIGTERM (a Pod or container stopping) or Ctrl-C.
+async fn stopped() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

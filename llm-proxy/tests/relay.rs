@@ -1,0 +1,339 @@
+//! The proxy between clients speaking OpenAI's and Anthropic's APIs and the scripted LLM (which,
+//! like a real provider, answers only its own key), with Sessions in a real local store.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use oqto_api::{Session, Workspace, WorkspaceClass};
+use oqto_llm_proxy::catalogue::ProxyFile;
+use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, router, upstream_client};
+use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
+use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
+use oqto_store::LocalStore;
+use serde_json::{Value, json};
+
+const UPSTREAM_KEY: &str = "sk-upstream-only-the-proxy-knows";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: LocalStore,
+    signer: VirtualKeySigner,
+    _llm: RunningLlm,
+    url: String,
+    http: reqwest::Client,
+}
+
+fn object<K: serde::de::DeserializeOwned>(kind: &str, name: &str, spec: Value) -> K {
+    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
+        "metadata":{"name":name,"namespace":"default"},"spec":spec}))
+    .unwrap()
+}
+
+async fn env() -> Env {
+    let script: Script = serde_json::from_value(json!({"api_key": UPSTREAM_KEY, "rules": [
+        {"when_user_contains": "hello", "steps": [{"kind": "text", "chunks": ["Hel", "lo"]}]},
+        {"when_user_contains": "story", "steps": [{"kind": "slow", "delay_ms": 300,
+            "chunks": ["Once", " upon", " a", " time"]}]},
+        {"when_user_contains": "busy", "steps": [{"kind": "http_error", "status": 429,
+            "body": "slow down"}]},
+    ]}))
+    .unwrap();
+    let llm = ScriptedLlm::spawn(script, "127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(dir.path()).unwrap();
+    store
+        .apply(object::<WorkspaceClass>(
+            "WorkspaceClass",
+            "small",
+            json!({"models": ["gpt-small", "claude-small"]}),
+        ))
+        .unwrap();
+    store
+        .apply(object::<Workspace>(
+            "Workspace",
+            "w1",
+            json!({"owner": "alice", "workspaceClassName": "small"}),
+        ))
+        .unwrap();
+    store
+        .apply(object::<Session>(
+            "Session",
+            "s1",
+            json!({"workspaceRef": {"name": "w1"}}),
+        ))
+        .unwrap();
+    let file: ProxyFile = serde_json::from_value(json!({
+        "providers": [
+            {"name": "openai", "api": "openai-completions", "baseUrl": llm.base_url(),
+             "apiKeyEnv": "UPSTREAM"},
+            {"name": "anthropic", "api": "anthropic-messages",
+             "baseUrl": format!("http://{}", llm.addr()), "apiKeyEnv": "UPSTREAM"}],
+        "models": [
+            {"provider": "openai", "id": "gpt-small", "contextWindow": 1000, "maxTokens": 100},
+            {"provider": "openai", "id": "gpt-large", "contextWindow": 1000, "maxTokens": 100},
+            {"provider": "anthropic", "id": "claude-small", "contextWindow": 1000, "maxTokens": 100}]
+    }))
+    .unwrap();
+    let catalogue = Catalogue::from_file(file, |_| Some(UPSTREAM_KEY.into())).unwrap();
+    let signer = VirtualKeySigner::new(vec![7; 32]).unwrap();
+    let proxy = Arc::new(Proxy {
+        catalogue,
+        signer: signer.clone(),
+        grants: StoreGrants {
+            store: LocalStore::open(dir.path()).unwrap(),
+            default_class: None,
+        },
+        client: upstream_client().unwrap(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(proxy)).await });
+    Env {
+        _dir: dir,
+        store,
+        signer,
+        _llm: llm,
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Env {
+    fn key(&self) -> String {
+        let session = self.store.get::<Session>("default", "s1").unwrap().unwrap();
+        self.signer
+            .mint(&KeyClaims {
+                namespace: "default".into(),
+                session: "s1".into(),
+                session_uid: session.metadata.uid.unwrap(),
+            })
+            .expose()
+            .to_owned()
+    }
+
+    async fn openai(&self, key: Option<&str>, model: &str, prompt: &str) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .json(&json!({"model": model, "stream": true,
+                "messages": [{"role": "user", "content": prompt}]}));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn anthropic(&self, key: &str, model: &str, prompt: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/messages", self.url))
+            .header("x-api-key", key)
+            .json(&json!({"model": model, "stream": true, "max_tokens": 100,
+                "messages": [{"role": "user", "content": prompt}]}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn refusal(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, message)
+}
+
+#[tokio::test]
+async fn both_api_shapes_stream_through_with_the_providers_key_and_not_the_sessions() {
+    let env = env().await;
+    let key = env.key();
+    let answer = env.openai(Some(&key), "gpt-small", "hello").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/event-stream");
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains(r#""content":"Hel""#) && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+
+    let answer = env.anthropic(&key, "claude-small", "hello").await;
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains(r#""text":"Hel""#) && text.contains("text_delta"),
+        "{text}"
+    );
+    assert!(text.contains("event: message_stop"), "{text}");
+
+    // The key the runner holds is worth nothing at the provider itself.
+    let direct = env
+        .http
+        .post(format!("{}/chat/completions", env._llm.base_url()))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-small", "stream": true,
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 401);
+}
+
+#[tokio::test]
+async fn keys_models_and_bodies_that_are_not_allowed_are_refused_naming_why() {
+    let env = env().await;
+    let key = env.key();
+    let (status, message) = refusal(env.openai(None, "gpt-small", "hello").await).await;
+    assert_eq!(
+        (status, message.contains("virtual key")),
+        (401, true),
+        "{message}"
+    );
+    let other = VirtualKeySigner::new(vec![8; 32])
+        .unwrap()
+        .mint(&KeyClaims {
+            namespace: "default".into(),
+            session: "s1".into(),
+            session_uid: "0000".into(),
+        });
+    let (status, _) = refusal(env.openai(Some(other.expose()), "gpt-small", "hello").await).await;
+    assert_eq!(status, 401, "a key of another signer");
+    let (status, _) = refusal(env.openai(Some(UPSTREAM_KEY), "gpt-small", "hello").await).await;
+    assert_eq!(status, 401, "the provider's own key is not a virtual key");
+    let (status, message) = refusal(env.openai(Some(&key), "gpt-large", "hello").await).await;
+    assert_eq!(status, 403);
+    assert!(
+        message.contains("gpt-large") && message.contains("class"),
+        "{message}"
+    );
+    let (status, message) = refusal(env.openai(Some(&key), "nope", "hello").await).await;
+    assert_eq!(
+        (status, message.contains("\"nope\"")),
+        (404, true),
+        "{message}"
+    );
+    let answer = env.anthropic(&key, "gpt-small", "hello").await;
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["type"], "error",
+        "Anthropic's error shape on its route: {body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gpt-small")
+    );
+    let bad = env
+        .http
+        .post(format!("{}/v1/chat/completions", env.url))
+        .bearer_auth(&key)
+        .body("{\"model\": 3}")
+        .send()
+        .await
+        .unwrap();
+    let (status, message) = refusal(bad).await;
+    assert_eq!(
+        (status, message.contains("model")),
+        (400, true),
+        "{message}"
+    );
+
+    // The catalogue as the class allows it.
+    let models: Value = env
+        .http
+        .get(format!("{}/v1/models", env.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["gpt-small", "claude-small"]);
+}
+
+#[tokio::test]
+async fn deleting_the_session_revokes_its_key_and_a_new_session_of_that_name_gets_another() {
+    let env = env().await;
+    let key = env.key();
+    assert_eq!(
+        env.openai(Some(&key), "gpt-small", "hello").await.status(),
+        200
+    );
+    env.store.delete::<Session>("default", "s1").unwrap();
+    let (status, message) = refusal(env.openai(Some(&key), "gpt-small", "hello").await).await;
+    assert_eq!(
+        (status, message.contains("revoked")),
+        (401, true),
+        "{message}"
+    );
+    env.store
+        .apply(object::<Session>(
+            "Session",
+            "s1",
+            json!({"workspaceRef": {"name": "w1"}}),
+        ))
+        .unwrap();
+    let (status, _) = refusal(env.openai(Some(&key), "gpt-small", "hello").await).await;
+    assert_eq!(status, 401, "the old key does not fit the new Session");
+    assert_eq!(
+        env.openai(Some(&env.key()), "gpt-small", "hello")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_providers_429_reaches_the_client_with_its_retry_after() {
+    let env = env().await;
+    let key = env.key();
+    let answer = env.openai(Some(&key), "gpt-small", "busy").await;
+    assert_eq!(answer.status(), 429);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    let (_, message) = refusal(answer).await;
+    assert_eq!(message, "slow down", "the provider's own body");
+    let answer = env.anthropic(&key, "claude-small", "busy").await;
+    assert_eq!(answer.status(), 429);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn an_answer_is_relayed_as_it_is_written_not_when_it_is_done() {
+    let env = env().await;
+    let key = env.key();
+    let answer = env.openai(Some(&key), "gpt-small", "story").await;
+    assert_eq!(answer.status(), 200);
+    let mut stream = answer.bytes_stream();
+    let mut first_text = None;
+    let mut all = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        if first_text.is_none() && String::from_utf8_lossy(&chunk).contains("Once") {
+            first_text = Some(Instant::now());
+        }
+        all.extend_from_slice(&chunk);
+    }
+    let ended = Instant::now();
+    let first = first_text.expect("the first words arrive");
+    // The upstream writes the other three words 300 ms apart after the first.
+    assert!(
+        ended - first >= Duration::from_millis(600),
+        "the first words came {:?} before the end: buffered",
+        ended - first
+    );
+    assert!(String::from_utf8_lossy(&all).contains(" time"));
+}
