@@ -114,6 +114,13 @@ impl Catalogue {
                     m.provider
                 ));
             }
+            if m.api.is_some_and(|api| {
+                Some(api) != providers.get(&m.provider).map(|p: &Provider| p.api)
+            }) {
+                return Err(format!(
+                    "{field}.api: differs from its provider's; leave it out"
+                ));
+            }
             if m.id.is_empty() || m.id.len() > 253 || m.id.chars().any(char::is_control) {
                 return Err(format!("{field}.id: 1 to 253 printable characters"));
             }
@@ -134,10 +141,15 @@ impl Catalogue {
                 return Err(format!("{field}.price: prices are finite and not negative"));
             }
         }
-        Ok(Self {
-            providers,
-            models: file.models,
-        })
+        let models = file
+            .models
+            .into_iter()
+            .map(|mut m| {
+                m.api = providers.get(&m.provider).map(|p| p.api);
+                m
+            })
+            .collect();
+        Ok(Self { providers, models })
     }
 
     pub fn models(&self) -> &[ModelInfo] {
@@ -174,6 +186,11 @@ models:
             Catalogue::from_file(file(GOOD), |v| (v == "KEY").then(|| "sk-real".into())).unwrap();
         let (model, provider) = catalogue.model("gpt").unwrap();
         assert_eq!(model.price.output, 2.0);
+        assert_eq!(
+            model.api,
+            Some(ProviderApi::OpenAiCompletions),
+            "served with its API"
+        );
         assert_eq!(provider.base_url, "https://api.example/v1");
         assert_eq!(provider.api_key.as_deref(), Some("sk-real"));
         assert!(

@@ -3,33 +3,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use oqto_api::{Session, Workspace, WorkspaceClass};
-use oqto_llm_proxy::catalogue::ProxyFile;
-use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, router, upstream_client};
-use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
+use oqto_api::Session;
+use oqto_e2e::llm_proxy::{LlmProxyUnderTest, object};
 use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
-use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
 const UPSTREAM_KEY: &str = "sk-upstream-only-the-proxy-knows";
 
 struct Env {
-    _dir: tempfile::TempDir,
-    store: LocalStore,
-    signer: VirtualKeySigner,
-    _llm: RunningLlm,
+    proxy: LlmProxyUnderTest,
+    llm: RunningLlm,
     url: String,
     http: reqwest::Client,
-}
-
-fn object<K: serde::de::DeserializeOwned>(kind: &str, name: &str, spec: Value) -> K {
-    serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":kind,
-        "metadata":{"name":name,"namespace":"default"},"spec":spec}))
-    .unwrap()
 }
 
 async fn env() -> Env {
@@ -42,30 +30,7 @@ async fn env() -> Env {
     ]}))
     .unwrap();
     let llm = ScriptedLlm::spawn(script, "127.0.0.1:0").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::open(dir.path()).unwrap();
-    store
-        .apply(object::<WorkspaceClass>(
-            "WorkspaceClass",
-            "small",
-            json!({"models": ["gpt-small", "claude-small"]}),
-        ))
-        .unwrap();
-    store
-        .apply(object::<Workspace>(
-            "Workspace",
-            "w1",
-            json!({"owner": "alice", "workspaceClassName": "small"}),
-        ))
-        .unwrap();
-    store
-        .apply(object::<Session>(
-            "Session",
-            "s1",
-            json!({"workspaceRef": {"name": "w1"}}),
-        ))
-        .unwrap();
-    let file: ProxyFile = serde_json::from_value(json!({
+    let file = json!({
         "providers": [
             {"name": "openai", "api": "openai-completions", "baseUrl": llm.base_url(),
              "apiKeyEnv": "UPSTREAM"},
@@ -75,43 +40,19 @@ async fn env() -> Env {
             {"provider": "openai", "id": "gpt-small", "contextWindow": 1000, "maxTokens": 100},
             {"provider": "openai", "id": "gpt-large", "contextWindow": 1000, "maxTokens": 100},
             {"provider": "anthropic", "id": "claude-small", "contextWindow": 1000, "maxTokens": 100}]
-    }))
-    .unwrap();
-    let catalogue = Catalogue::from_file(file, |_| Some(UPSTREAM_KEY.into())).unwrap();
-    let signer = VirtualKeySigner::new(vec![7; 32]).unwrap();
-    let proxy = Arc::new(Proxy {
-        catalogue,
-        signer: signer.clone(),
-        grants: StoreGrants {
-            store: LocalStore::open(dir.path()).unwrap(),
-            default_class: None,
-        },
-        client: upstream_client().unwrap(),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(proxy)).await });
+    let proxy = LlmProxyUnderTest::start(file, UPSTREAM_KEY, &["gpt-small", "claude-small"]).await;
     Env {
-        _dir: dir,
-        store,
-        signer,
-        _llm: llm,
-        url,
+        url: proxy.url.clone(),
+        proxy,
+        llm,
         http: reqwest::Client::new(),
     }
 }
 
 impl Env {
     fn key(&self) -> String {
-        let session = self.store.get::<Session>("default", "s1").unwrap().unwrap();
-        self.signer
-            .mint(&KeyClaims {
-                namespace: "default".into(),
-                session: "s1".into(),
-                session_uid: session.metadata.uid.unwrap(),
-            })
-            .expose()
-            .to_owned()
+        self.proxy.key("s1")
     }
 
     async fn openai(&self, key: Option<&str>, model: &str, prompt: &str) -> reqwest::Response {
@@ -173,7 +114,7 @@ async fn both_api_shapes_stream_through_with_the_providers_key_and_not_the_sessi
     // The key the runner holds is worth nothing at the provider itself.
     let direct = env
         .http
-        .post(format!("{}/chat/completions", env._llm.base_url()))
+        .post(format!("{}/chat/completions", env.llm.base_url()))
         .bearer_auth(&key)
         .json(&json!({"model": "gpt-small", "stream": true,
             "messages": [{"role": "user", "content": "hello"}]}))
@@ -193,14 +134,8 @@ async fn keys_models_and_bodies_that_are_not_allowed_are_refused_naming_why() {
         (401, true),
         "{message}"
     );
-    let other = VirtualKeySigner::new(vec![8; 32])
-        .unwrap()
-        .mint(&KeyClaims {
-            namespace: "default".into(),
-            session: "s1".into(),
-            session_uid: "0000".into(),
-        });
-    let (status, _) = refusal(env.openai(Some(other.expose()), "gpt-small", "hello").await).await;
+    let other = env.proxy.foreign_key();
+    let (status, _) = refusal(env.openai(Some(&other), "gpt-small", "hello").await).await;
     assert_eq!(status, 401, "a key of another signer");
     let (status, _) = refusal(env.openai(Some(UPSTREAM_KEY), "gpt-small", "hello").await).await;
     assert_eq!(status, 401, "the provider's own key is not a virtual key");
@@ -272,14 +207,15 @@ async fn deleting_the_session_revokes_its_key_and_a_new_session_of_that_name_get
         env.openai(Some(&key), "gpt-small", "hello").await.status(),
         200
     );
-    env.store.delete::<Session>("default", "s1").unwrap();
+    env.proxy.store.delete::<Session>("default", "s1").unwrap();
     let (status, message) = refusal(env.openai(Some(&key), "gpt-small", "hello").await).await;
     assert_eq!(
         (status, message.contains("revoked")),
         (401, true),
         "{message}"
     );
-    env.store
+    env.proxy
+        .store
         .apply(object::<Session>(
             "Session",
             "s1",

@@ -149,6 +149,11 @@ pub struct ModelInfo {
     pub provider: String,
     /// The model's id at that provider.
     pub id: String,
+    /// The API it is called with: the proxy fills it in from the provider when it serves the
+    /// catalogue (a configuration leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub api: Option<ProviderApi>,
     /// Name for people; the id when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

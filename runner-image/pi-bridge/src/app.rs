@@ -29,7 +29,7 @@ pub async fn run(
     let history = History::connect(&config.hstry, config.workspace.display().to_string())?;
     let metrics = Arc::new(Metrics::new());
     let activity = Arc::new(Activity::new());
-    let pi = PiSettings {
+    let mut pi = PiSettings {
         program: config.pi.clone(),
         agent_dir: config.agent_dir(),
         session_dir: config.session_dir(),
@@ -45,6 +45,28 @@ pub async fn run(
         {
             info!(%provider, %model, "wrote Pi's models.json for the configured endpoint");
         }
+    }
+    if let Some(proxy) = &config.llm_proxy_url {
+        let models = crate::models::fetch_catalogue(proxy).await?;
+        let written = crate::models::ensure_file(
+            &pi.agent_dir,
+            &crate::models::from_catalogue(proxy, &models),
+        )
+        .with_context(|| format!("writing models.json into {}", pi.agent_dir.display()))?;
+        // New conversations use the configured model under the proxy's provider for its API,
+        // or the catalogue's first model.
+        let chosen = match &pi.model {
+            Some(id) => models.iter().find(|(m, _)| &m.id == id),
+            None => models.first(),
+        };
+        if let Some((model, api)) = chosen {
+            pi.provider = Some(crate::models::proxy_provider(*api).into());
+            pi.model = Some(model.id.clone());
+        }
+        info!(
+            models = models.len(),
+            written, "Pi's models come from the LLM proxy"
+        );
     }
     std::fs::create_dir_all(&pi.session_dir).with_context(|| {
         format!(

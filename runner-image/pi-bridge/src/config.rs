@@ -46,8 +46,13 @@ pub struct Config {
 
     /// An OpenAI-compatible endpoint for the provider and model above: Pi's models.json is
     /// written for it at start when the agent directory has none.
-    #[arg(long, env = runner::ENV_LLM_BASE_URL)]
+    #[arg(long, env = runner::ENV_LLM_BASE_URL, conflicts_with = "llm_proxy_url")]
     pub llm_base_url: Option<String>,
+
+    /// The platform's LLM proxy (its root URL): Pi's models.json is written at start from the
+    /// catalogue it serves to this Session's virtual key (`$OQTO_LLM_API_KEY`).
+    #[arg(long, env = oqto_proto::llm::ENV_PROXY_URL)]
+    pub llm_proxy_url: Option<String>,
 
     /// hstry, the chat history service: unix:/path.sock or tcp:127.0.0.1:PORT.
     #[arg(long, env = "PI_BRIDGE_HSTRY")]

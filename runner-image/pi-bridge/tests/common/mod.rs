@@ -133,6 +133,18 @@ impl Env {
     }
 
     pub async fn start_bridge_on(&self, pi: &Path, extra: &[&str]) -> Bridge {
+        let scripted = ["--provider", "scripted", "--model", "scripted"];
+        self.start_bridge_full(pi, &[&scripted[..], extra].concat(), &[])
+            .await
+    }
+
+    /// A bridge with exactly these arguments (after the test's own) and environment.
+    pub async fn start_bridge_full(
+        &self,
+        pi: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Bridge {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pi-bridge"))
             .args(["--listen", "127.0.0.1:0", "--runner-id", "test-runner"])
             .args(["--session", SESSION])
@@ -143,8 +155,8 @@ impl Env {
             .arg(pi)
             .arg("--hstry")
             .arg(self.hstry.addr.to_string())
-            .args(["--provider", "scripted", "--model", "scripted"])
-            .args(extra)
+            .args(args)
+            .envs(envs.iter().copied())
             .env("HOME", &self.home)
             .env_remove("PI_CODING_AGENT_DIR")
             // Quiet by default; OQTO_TEST_LOG=debug shows what the bridge did.
