@@ -126,6 +126,14 @@ pub struct RunArgs {
     /// characters). Podman mode: default, the one in the state directory.
     #[arg(long, env = "OQTO_RUNNER_KEY", hide_env_values = true)]
     pub runner_key: Option<String>,
+    /// The platform's LLM proxy as runners reach it (its root URL). Set: runners get this URL
+    /// and their Session's virtual key, and no provider endpoint or credentials.
+    #[arg(long, env = oqto_proto::llm::ENV_PROXY_URL)]
+    pub llm_proxy_url: Option<String>,
+    /// The signer of virtual LLM keys, shared with the proxy (at least 32 characters).
+    /// Podman mode: default, the one in the state directory.
+    #[arg(long, env = "OQTO_LLM_KEY_SIGNER", hide_env_values = true)]
+    pub llm_key_signer: Option<String>,
     /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -189,6 +197,24 @@ impl RunArgs {
             Runtime::Kubernetes => None,
         };
         let runner_key = oqto_store::runner_key(self.runner_key.as_deref(), single_node.as_ref())?;
+        let llm_proxy = match self.llm_proxy_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let parsed = reqwest::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("--llm-proxy-url {url:?}: {e}"))?;
+                anyhow::ensure!(
+                    matches!(parsed.scheme(), "http" | "https"),
+                    "--llm-proxy-url {url:?}: an http(s) URL"
+                );
+                Some(crate::core::LlmProxy {
+                    url: url.trim_end_matches('/').to_owned(),
+                    signer: oqto_store::llm_key_signer(
+                        self.llm_key_signer.as_deref(),
+                        single_node.as_ref(),
+                    )?,
+                })
+            }
+            None => None,
+        };
         Ok(OperatorDefaults {
             runner_image: self.runner_image.clone(),
             workspace_class: self
@@ -201,6 +227,7 @@ impl RunArgs {
                 operator_labels: self.operator_labels.iter().cloned().collect(),
             },
             runner_key,
+            llm_proxy,
             llm: default_llm(
                 self.default_llm_provider.clone(),
                 self.default_llm_model.clone(),

@@ -93,7 +93,9 @@ impl VirtualKeySigner {
             || !names::is_object_name(session)
             || uid.is_empty()
             || uid.len() > 64
-            || !uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+            || !uid
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return None;
         }
@@ -242,7 +244,7 @@ mod tests {
             text.replacen("oqto-vk", "sk", 1),
             "oqto-vk_team-a_s1_0a1b-2c_".into(),
             "oqto-vk_Team-A_s1_0a1b-2c_00".into(),
-            "oqto-vk_team-a_s1_zz_00".into(),
+            "oqto-vk_team-a_s1_Z_00".into(),
             String::new(),
         ] {
             assert_eq!(signer(1).verify(&forged), None, "{forged}");

@@ -18,11 +18,13 @@ pub const ENV_PROVIDER: &str = "PI_BRIDGE_PROVIDER";
 pub const ENV_MODEL: &str = "PI_BRIDGE_MODEL";
 /// An OpenAI-compatible endpoint for that provider.
 pub const ENV_LLM_BASE_URL: &str = "OQTO_LLM_BASE_URL";
+/// The key Pi presents to the LLM endpoint (the Session's virtual key behind the LLM proxy).
+pub const ENV_LLM_API_KEY: &str = "OQTO_LLM_API_KEY";
 /// The runner's token ([`RunnerKey::token`]): pi-bridge serves only requests that present it.
 pub const ENV_TOKEN: &str = "PI_BRIDGE_TOKEN";
 
 /// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
-pub const OPERATOR_SET: [&str; 8] = [
+pub const OPERATOR_SET: [&str; 10] = [
     ENV_LISTEN,
     ENV_WORKSPACE,
     ENV_RUNNER_ID,
@@ -30,6 +32,8 @@ pub const OPERATOR_SET: [&str; 8] = [
     ENV_PROVIDER,
     ENV_MODEL,
     ENV_LLM_BASE_URL,
+    ENV_LLM_API_KEY,
+    crate::llm::ENV_PROXY_URL,
     ENV_TOKEN,
 ];
 

@@ -26,6 +26,35 @@ pub struct OperatorDefaults {
     pub llm: Option<oqto_api::LlmSpec>,
     /// Derives each runner's token (shared with the gateway).
     pub runner_key: RunnerKey,
+    /// The platform's LLM proxy: runners get its URL and their Session's virtual key instead
+    /// of any provider's endpoint or credentials.
+    pub llm_proxy: Option<LlmProxy>,
+}
+
+/// Where runners reach models when the platform runs the LLM proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmProxy {
+    /// The proxy's root URL as runners reach it.
+    pub url: String,
+    /// Mints each Session's virtual key (the proxy holds the same signer).
+    pub signer: oqto_proto::llm::VirtualKeySigner,
+}
+
+/// A value a runner needs that must not be in its Pod spec or any status: Kubernetes hands it
+/// over in the runner's Secret (owned by the Session), Podman in the container's environment.
+#[derive(Clone, PartialEq)]
+pub struct SecretEnv {
+    /// The variable in the runner.
+    pub name: &'static str,
+    /// The key in the runner's Secret.
+    pub key: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretEnv({}=..)", self.name)
+    }
 }
 
 impl OperatorDefaults {
@@ -37,6 +66,7 @@ impl OperatorDefaults {
             peers: RunnerPeers::default(),
             llm: None,
             runner_key,
+            llm_proxy: None,
         }
     }
 }
@@ -109,6 +139,8 @@ pub struct RunnerPlan {
     /// What pi-bridge demands of every request but probes; derived from the Session's uid.
     /// Kubernetes hands it over in a Secret owned by the Session, Podman in the environment.
     pub token: RunnerToken,
+    /// The Session's virtual LLM key, when the platform runs the LLM proxy.
+    pub llm_key: Option<oqto_proto::llm::VirtualKey>,
     /// Secrets and ConfigMaps by reference (the LLM credentials among them).
     pub env_from: Vec<EnvFromSource>,
     pub resources: Option<ResourceRequirements>,
@@ -122,6 +154,26 @@ pub struct RunnerPlan {
     pub service_account: String,
     /// Seconds a start may take before it counts as failed.
     pub start_timeout_seconds: u64,
+}
+
+impl RunnerPlan {
+    /// The runner's secret values (its token, its virtual LLM key), for the runtime to hand
+    /// over out of the spec.
+    pub fn secret_env(&self) -> Vec<SecretEnv> {
+        let mut out = vec![SecretEnv {
+            name: runner::ENV_TOKEN,
+            key: "token",
+            value: self.token.expose().to_owned(),
+        }];
+        if let Some(key) = &self.llm_key {
+            out.push(SecretEnv {
+                name: runner::ENV_LLM_API_KEY,
+                key: "llm-key",
+                value: key.expose().to_owned(),
+            });
+        }
+        out
+    }
 }
 
 fn env(name: &str, value: impl Into<String>) -> EnvVar {
@@ -211,13 +263,26 @@ impl RunnerPlan {
         if let Some(model) = model {
             vars.push(env(runner::ENV_MODEL, model));
         }
-        if let Some(base_url) = llm.and_then(|l| l.base_url.clone()) {
+        // Through the proxy, a runner gets its URL and the Session's own key; without it, the
+        // Workspace's endpoint and credentials.
+        let llm_key = defaults.llm_proxy.as_ref().map(|proxy| {
+            proxy.signer.mint(&oqto_proto::llm::KeyClaims {
+                namespace: namespace.clone(),
+                session: session_name.clone(),
+                session_uid: session_uid.clone(),
+            })
+        });
+        if let Some(proxy) = &defaults.llm_proxy {
+            vars.push(env(oqto_proto::llm::ENV_PROXY_URL, proxy.url.clone()));
+        } else if let Some(base_url) = llm.and_then(|l| l.base_url.clone()) {
             vars.push(env(runner::ENV_LLM_BASE_URL, base_url));
         }
         vars.extend(runner.env.iter().cloned());
 
         let mut env_from = runner.env_from.clone();
-        if let Some(secret) = llm.and_then(|l| l.credentials_secret_ref.as_ref()) {
+        if defaults.llm_proxy.is_some() {
+            // Provider keys stay in the proxy.
+        } else if let Some(secret) = llm.and_then(|l| l.credentials_secret_ref.as_ref()) {
             // By reference: the keys become variables in the runner, the values never pass
             // through the operator, its logs or any status.
             env_from.push(EnvFromSource {
@@ -244,6 +309,7 @@ impl RunnerPlan {
             image_pull_policy: runner.image_pull_policy,
             env: vars,
             token: defaults.runner_key.token(&session_uid),
+            llm_key,
             env_from,
             resources: runner.resources.clone(),
             runtime_class_name: runner.runtime_class_name.clone(),
@@ -323,6 +389,68 @@ pub(crate) mod tests {
             oqto_api::names::claim("alice-dev", "w-uid")
         );
         assert_eq!(plan.start_timeout_seconds, 300);
+    }
+
+    #[test]
+    fn behind_the_llm_proxy_a_runner_gets_its_sessions_key_and_no_provider_credentials() {
+        let signer = oqto_proto::llm::VirtualKeySigner::new(vec![9; 32]).unwrap();
+        let proxied = OperatorDefaults {
+            llm_proxy: Some(LlmProxy {
+                url: "http://oqto-llm-proxy.oqto:8091".into(),
+                signer: signer.clone(),
+            }),
+            ..defaults()
+        };
+        let ws = workspace(
+            json!({"owner":"alice","llm":{"provider":"openai","model":"gpt",
+            "baseUrl":"http://llm.example/v1","credentialsSecretRef":{"name":"team-llm"}}}),
+        );
+        let plan = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &proxied,
+        )
+        .unwrap();
+        assert_eq!(
+            var(&plan, "OQTO_LLM_PROXY_URL"),
+            Some("http://oqto-llm-proxy.oqto:8091")
+        );
+        assert_eq!(
+            var(&plan, "OQTO_LLM_BASE_URL"),
+            None,
+            "no provider endpoint"
+        );
+        assert!(plan.env_from.is_empty(), "no provider credentials");
+        assert_eq!(
+            var(&plan, "PI_BRIDGE_MODEL"),
+            Some("gpt"),
+            "the model still"
+        );
+        let secrets = plan.secret_env();
+        let key = secrets
+            .iter()
+            .find(|s| s.name == "OQTO_LLM_API_KEY")
+            .expect("the virtual key");
+        assert_eq!(
+            signer.verify(&key.value),
+            Some(oqto_proto::llm::KeyClaims {
+                namespace: "team".into(),
+                session: "fix-bug".into(),
+                session_uid: "s-uid".into(),
+            })
+        );
+        assert!(
+            !format!("{secrets:?}").contains(&key.value),
+            "never printed"
+        );
+        let without = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &defaults(),
+        )
+        .unwrap();
+        assert_eq!(without.secret_env().len(), 1, "the token alone");
+        assert_eq!(without.env_from.len(), 1, "the Workspace's credentials");
     }
 
     #[test]

@@ -25,9 +25,6 @@ use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPoli
 use super::desired::{OperatorDefaults, RunnerPlan, StoragePlan};
 use oqto_api::names;
 
-/// The key of the runner token in its Secret.
-const TOKEN_KEY: &str = "token";
-
 /// The runner's token, for the kubelet to hand to pi-bridge. Named like the Pod and owned by
 /// the Session, so it goes with it; its value never appears in the Pod's spec, which more
 /// people may read than Secrets.
@@ -39,10 +36,12 @@ pub fn token_secret(plan: &RunnerPlan, session_owner: OwnerReference) -> Secret 
             plan.labels.clone(),
             Some(session_owner),
         ),
-        data: Some(BTreeMap::from([(
-            TOKEN_KEY.to_owned(),
-            ByteString(plan.token.expose().as_bytes().to_vec()),
-        )])),
+        data: Some(
+            plan.secret_env()
+                .into_iter()
+                .map(|s| (s.key.to_owned(), ByteString(s.value.into_bytes())))
+                .collect(),
+        ),
         type_: Some("Opaque".into()),
         ..Default::default()
     }
@@ -272,18 +271,18 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             plan.env
                 .iter()
                 .cloned()
-                .chain([EnvVar {
-                    name: oqto_proto::runner::ENV_TOKEN.into(),
+                .chain(plan.secret_env().into_iter().map(|secret| EnvVar {
+                    name: secret.name.into(),
                     value: None,
                     value_from: Some(EnvVarSource {
                         secret_key_ref: Some(SecretKeySelector {
                             name: plan.name.clone(),
-                            key: TOKEN_KEY.into(),
+                            key: secret.key.into(),
                             optional: Some(false),
                         }),
                         ..Default::default()
                     }),
-                }])
+                }))
                 .collect(),
         ),
         env_from: (!plan.env_from.is_empty()).then(|| plan.env_from.clone()),
@@ -555,13 +554,21 @@ mod tests {
                 "{peer}"
             );
         }
-        let plan = plan(json!({"owner":"alice"}));
+        let mut plan = plan(json!({"owner":"alice"}));
+        let signer = oqto_proto::llm::VirtualKeySigner::new(vec![3; 32]).unwrap();
+        let llm_key = signer.mint(&oqto_proto::llm::KeyClaims {
+            namespace: "team".into(),
+            session: "s".into(),
+            session_uid: "u".into(),
+        });
+        plan.llm_key = Some(llm_key.clone());
         let pod = pod(&plan, owner("Session"));
         let text = serde_json::to_string(&pod).unwrap();
         assert!(
             !text.contains(plan.token.expose()),
             "the token is not in the Pod"
         );
+        assert!(!text.contains(llm_key.expose()), "nor the virtual LLM key");
         let env = serde_json::to_value(&pod.spec.unwrap().containers[0].env).unwrap();
         let token = env
             .as_array()
@@ -573,13 +580,19 @@ mod tests {
             token["valueFrom"]["secretKeyRef"],
             json!({"name": plan.name, "key": "token", "optional": false})
         );
+        let key_ref = env
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "OQTO_LLM_API_KEY")
+            .unwrap();
+        assert_eq!(key_ref["valueFrom"]["secretKeyRef"]["key"], "llm-key");
         let secret = token_secret(&plan, owner("Session"));
         assert_eq!(secret.metadata.name.as_deref(), Some(plan.name.as_str()));
         assert_eq!(secret.metadata.owner_references.unwrap()[0].kind, "Session");
-        assert_eq!(
-            secret.data.unwrap()["token"].0,
-            plan.token.expose().as_bytes()
-        );
+        let data = secret.data.unwrap();
+        assert_eq!(data["token"].0, plan.token.expose().as_bytes());
+        assert_eq!(data["llm-key"].0, llm_key.expose().as_bytes());
     }
 
     #[test]

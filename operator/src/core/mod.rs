@@ -13,7 +13,7 @@ pub mod observe;
 pub mod restart;
 pub mod written;
 
-pub use desired::{OperatorDefaults, RunnerPeers, RunnerPlan, StoragePlan};
+pub use desired::{LlmProxy, OperatorDefaults, RunnerPeers, RunnerPlan, SecretEnv, StoragePlan};
 
 /// pi-bridge's port in a runner, as Kubernetes types want it (`oqto_proto::runner::PORT`).
 pub const RUNNER_PORT: i32 = oqto_proto::runner::PORT as i32;

@@ -171,11 +171,11 @@ pub fn container(
     }
     if let Some(env) = body.env.as_mut() {
         env.extend(secret_env.iter().map(|(k, v)| format!("{k}={v}")));
-        env.push(format!(
-            "{}={}",
-            oqto_proto::runner::ENV_TOKEN,
-            plan.token.expose()
-        ));
+        env.extend(
+            plan.secret_env()
+                .into_iter()
+                .map(|secret| format!("{}={}", secret.name, secret.value)),
+        );
     }
     body
 }
@@ -201,10 +201,27 @@ mod tests {
             runner_image: Some("img".into()),
             ..OperatorDefaults::new(oqto_proto::runner::RunnerKey::new(vec![7; 32]).unwrap())
         };
-        let plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
+        let mut plan = RunnerPlan::build(&ws, &s, &defaults).unwrap();
         let host = container(&plan, "u", &[], RESTRICTED_NETWORK, None)
             .host_config
             .unwrap();
+        // The runner's secret values come in its environment, and not into the spec's hash
+        // (a new key for the same Session does not replace the container).
+        let signer = oqto_proto::llm::VirtualKeySigner::new(vec![3; 32]).unwrap();
+        let key = signer.mint(&oqto_proto::llm::KeyClaims {
+            namespace: "default".into(),
+            session: "s".into(),
+            session_uid: "u".into(),
+        });
+        let before = container(&plan, "u", &[], RESTRICTED_NETWORK, None).labels;
+        plan.llm_key = Some(key.clone());
+        let body = container(&plan, "u", &[], RESTRICTED_NETWORK, None);
+        assert!(
+            body.env
+                .unwrap()
+                .contains(&format!("OQTO_LLM_API_KEY={}", key.expose()))
+        );
+        assert_eq!(body.labels, before);
         assert_eq!(host.memory, Some(512 * 1024 * 1024));
         assert_eq!(host.memory_swap, host.memory, "no swap beyond it");
         assert_eq!(host.nano_cpus, Some(1_500_000_000));

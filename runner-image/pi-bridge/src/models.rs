@@ -9,7 +9,7 @@ use oqto_proto::llm::{Catalogue, ModelInfo, ProviderApi};
 use serde_json::{Value, json};
 
 /// The variable Pi reads the key from; "none" when the Secret does not set it.
-pub const API_KEY_VARIABLE: &str = "OQTO_LLM_API_KEY";
+pub const API_KEY_VARIABLE: &str = oqto_proto::runner::ENV_LLM_API_KEY;
 
 pub fn models_json(provider: &str, model: &str, base_url: &str) -> Value {
     json!({"providers": {provider: {
