@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_llm_proxy::catalogue::ProxyFile;
-use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, router, upstream_client};
+use oqto_llm_proxy::ledger::SqliteLedger;
+use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, router};
 use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
@@ -16,6 +17,8 @@ use serde_json::{Value, json};
 pub struct LlmProxyUnderTest {
     _dir: tempfile::TempDir,
     pub store: LocalStore,
+    pub ledger: Arc<SqliteLedger>,
+    pub metrics: Arc<oqto_llm_proxy::metrics::Metrics>,
     signer: VirtualKeySigner,
     /// The proxy's root URL (`http://127.0.0.1:PORT`).
     pub url: String,
@@ -60,15 +63,19 @@ impl LlmProxyUnderTest {
         let key = upstream_key.to_owned();
         let catalogue = Catalogue::from_file(file, |_| Some(key.clone())).unwrap();
         let signer = VirtualKeySigner::new(vec![7; 32]).unwrap();
-        let proxy = Arc::new(Proxy {
+        let mut proxy = Proxy::new(
             catalogue,
-            signer: signer.clone(),
-            grants: StoreGrants {
+            signer.clone(),
+            StoreGrants {
                 store: LocalStore::open(dir.path()).unwrap(),
                 default_class: None,
             },
-            client: upstream_client().unwrap(),
-        });
+        )
+        .unwrap();
+        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
+        proxy.ledger = Some(ledger.clone());
+        let metrics = proxy.metrics.clone();
+        let proxy = Arc::new(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
@@ -77,6 +84,8 @@ impl LlmProxyUnderTest {
         Self {
             _dir: dir,
             store,
+            ledger,
+            metrics,
             signer,
             url,
             task,

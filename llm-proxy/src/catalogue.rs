@@ -8,6 +8,8 @@ use std::path::Path;
 use oqto_proto::llm::{ModelInfo, ProviderApi};
 use serde::Deserialize;
 
+use crate::budget::Budget;
+
 /// One upstream provider.
 #[derive(Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -29,6 +31,8 @@ pub struct ProviderConfig {
 pub struct ProxyFile {
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelInfo>,
+    #[serde(default)]
+    pub budgets: Vec<Budget>,
 }
 
 /// A provider ready to be called: its key read once, never printed.
@@ -56,6 +60,7 @@ impl std::fmt::Debug for Provider {
 pub struct Catalogue {
     providers: HashMap<String, Provider>,
     models: Vec<ModelInfo>,
+    budgets: Vec<Budget>,
 }
 
 impl Catalogue {
@@ -141,6 +146,9 @@ impl Catalogue {
                 return Err(format!("{field}.price: prices are finite and not negative"));
             }
         }
+        for (i, budget) in file.budgets.iter().enumerate() {
+            budget.check(&format!("budgets[{i}]"))?;
+        }
         let models = file
             .models
             .into_iter()
@@ -149,11 +157,19 @@ impl Catalogue {
                 m
             })
             .collect();
-        Ok(Self { providers, models })
+        Ok(Self {
+            providers,
+            models,
+            budgets: file.budgets,
+        })
     }
 
     pub fn models(&self) -> &[ModelInfo] {
         &self.models
+    }
+
+    pub fn budgets(&self) -> &[Budget] {
+        &self.budgets
     }
 
     /// A model and the provider that serves it.

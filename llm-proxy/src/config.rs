@@ -26,6 +26,18 @@ pub struct Settings {
     #[arg(long, env = "OQTO_LLM_PROXY_LISTEN", default_value = "0.0.0.0:8091")]
     pub listen: SocketAddr,
 
+    /// Prometheus metrics (`/metrics`), apart from the port runners reach.
+    #[arg(
+        long,
+        env = "OQTO_LLM_PROXY_METRICS_LISTEN",
+        default_value = "0.0.0.0:9091"
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// The usage ledger (SQLite). Default: `llm-usage.db` in `--state-dir`.
+    #[arg(long, env = "OQTO_LLM_USAGE_DB")]
+    pub usage_db: Option<PathBuf>,
+
     /// The providers and the model catalogue (YAML; see the README's "The LLM proxy").
     #[arg(long, env = "OQTO_LLM_PROXY_CONFIG")]
     pub config: PathBuf,

@@ -22,6 +22,8 @@ pub enum ProxyError {
     WrongApi { model: String, api: ProviderApi },
     #[error("model {0:?} is not allowed by this Workspace's class")]
     ModelNotAllowed(String),
+    #[error("{0}")]
+    OverBudget(String),
     #[error("the provider could not be reached: {0}")]
     Upstream(String),
     #[error("the platform's store could not be read: {0}")]
@@ -39,6 +41,7 @@ impl ProxyError {
             Self::UnknownModel(_) => "UnknownModel",
             Self::WrongApi { .. } => "WrongApi",
             Self::ModelNotAllowed(_) => "ModelNotAllowed",
+            Self::OverBudget(_) => "OverBudget",
             Self::Upstream(_) => "UpstreamUnreachable",
             Self::Store(_) => "StoreUnavailable",
         }
@@ -50,6 +53,7 @@ impl ProxyError {
             Self::BadBody(_) | Self::WrongApi { .. } => StatusCode::BAD_REQUEST,
             Self::UnknownModel(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::OverBudget(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

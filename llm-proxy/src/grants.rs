@@ -17,6 +17,8 @@ pub struct Grant {
     pub namespace: String,
     pub workspace: String,
     pub session: String,
+    /// The Workspace's class (for class budgets).
+    pub class: Option<String>,
     /// Models the Workspace's class allows; empty: every model of the catalogue.
     pub models: Vec<String>,
 }
@@ -68,7 +70,8 @@ impl<S: ObjectStore> Grants for StoreGrants<S> {
         else {
             return Ok(None);
         };
-        let models = match class_name(&workspace.spec, self.default_class.as_deref()) {
+        let class = class_name(&workspace.spec, self.default_class.as_deref()).map(str::to_owned);
+        let models = match class.as_deref() {
             Some(class) => match self
                 .store
                 .get::<WorkspaceClass>(ns, class)
@@ -86,6 +89,7 @@ impl<S: ObjectStore> Grants for StoreGrants<S> {
             namespace: claims.namespace.clone(),
             workspace: workspace_name,
             session: claims.session.clone(),
+            class,
             models,
         }))
     }

@@ -7,11 +7,16 @@
 //! Routes: `POST /v1/chat/completions` (OpenAI-compatible), `POST /v1/messages`
 //! (Anthropic-compatible), `GET /v1/models` (the catalogue the key may use), `GET /healthz`.
 
+pub mod budget;
 pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod grants;
+pub mod ledger;
+mod metered;
+pub mod metrics;
 pub mod relay;
+pub mod usage;
 
 use std::sync::Arc;
 

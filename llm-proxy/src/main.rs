@@ -5,7 +5,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use oqto_llm_proxy::config::{Settings, StoreKind};
-use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, router, upstream_client};
+use oqto_llm_proxy::ledger::SqliteLedger;
+use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, router};
 use oqto_store::{KubeStore, LocalStore, llm_key_signer};
 
 #[tokio::main]
@@ -62,16 +63,31 @@ async fn serve<G: Grants>(
     grants: G,
 ) -> anyhow::Result<()> {
     let models = catalogue.models().len();
-    let proxy = Arc::new(Proxy {
-        catalogue,
-        signer,
-        grants,
-        client: upstream_client()?,
-    });
+    let usage_db = settings
+        .usage_db
+        .clone()
+        .unwrap_or_else(|| settings.state_dir.join("llm-usage.db"));
+    let mut proxy = Proxy::new(catalogue, signer, grants)?;
+    proxy.ledger = Some(Arc::new(
+        SqliteLedger::open(&usage_db).map_err(anyhow::Error::msg)?,
+    ));
+    let proxy = Arc::new(proxy);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
-    tracing::info!(listen = %settings.listen, models, "LLM proxy ready");
+    let metrics_listener = tokio::net::TcpListener::bind(settings.metrics_listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.metrics_listen))?;
+    let metrics = proxy.metrics.clone();
+    let metrics_app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.encode() }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
+    tracing::info!(listen = %settings.listen, models, usage_db = %usage_db.display(), "LLM proxy ready");
     axum::serve(listener, router(proxy))
         .with_graceful_shutdown(stopped())
         .await?;

@@ -9,11 +9,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
-use oqto_proto::llm::{Catalogue as CatalogueDoc, ProviderApi, VirtualKeySigner};
+use oqto_proto::llm::{Catalogue as CatalogueDoc, ModelInfo, ProviderApi, VirtualKeySigner};
 
+use crate::budget::period_bounds;
 use crate::catalogue::{Catalogue, Provider};
 use crate::error::ProxyError;
 use crate::grants::{Grant, Grants};
+use crate::ledger::{Record, SqliteLedger};
+use crate::metered::Metered;
+use crate::metrics::Metrics;
+use crate::usage::{Usage, UsageTap};
 
 /// Request headers passed on to the provider (the key never is).
 const REQUEST_HEADERS: [&str; 3] = ["accept", "anthropic-version", "anthropic-beta"];
@@ -36,9 +41,101 @@ pub struct Proxy<G> {
     pub signer: VirtualKeySigner,
     pub grants: G,
     pub client: reqwest::Client,
+    /// Where usage is recorded and budgets are summed; needed when the catalogue has budgets.
+    pub ledger: Option<Arc<SqliteLedger>>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl<G: Grants> Proxy<G> {
+    /// A proxy that records no usage (tests of the relay alone).
+    pub fn new(catalogue: Catalogue, signer: VirtualKeySigner, grants: G) -> reqwest::Result<Self> {
+        Ok(Self {
+            catalogue,
+            signer,
+            grants,
+            client: crate::upstream_client()?,
+            ledger: None,
+            metrics: Arc::default(),
+        })
+    }
+
+    /// Refuses a request whose user or class has used up a budget.
+    async fn check_budgets(&self, grant: &Grant) -> Result<(), ProxyError> {
+        let budgets: Vec<_> = self
+            .catalogue
+            .budgets()
+            .iter()
+            .filter_map(|b| b.scope_for(grant).map(|scope| (b.clone(), scope)))
+            .collect();
+        if budgets.is_empty() {
+            return Ok(());
+        }
+        let Some(ledger) = self.ledger.clone() else {
+            return Err(ProxyError::Store(
+                "budgets are set but no usage ledger is".into(),
+            ));
+        };
+        let now = jiff::Timestamp::now();
+        let over = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
+            for (budget, scope) in budgets {
+                let (start, next) = period_bounds(budget.period, now)?;
+                let spent = ledger.spent(&scope, start.as_second())?;
+                if let Some(why) = budget.exceeded(&scope, spent, next) {
+                    return Ok(Some(why));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|e| ProxyError::Store(e.to_string()))?
+        .map_err(ProxyError::Store)?;
+        match over {
+            Some(why) => Err(ProxyError::OverBudget(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// What happens when an answer has ended: metrics, and a row in the ledger.
+    fn on_end(
+        &self,
+        grant: Grant,
+        model: &ModelInfo,
+        status: u16,
+    ) -> impl FnOnce(Usage) + Send + 'static {
+        let (metrics, ledger, model) = (self.metrics.clone(), self.ledger.clone(), model.clone());
+        move |usage: Usage| {
+            // An error answer costs nothing: the tap would only have estimated the request.
+            let usage = if (200..300).contains(&status) {
+                usage
+            } else {
+                Usage::default()
+            };
+            let cost = usage.cost(&model);
+            metrics.used(&model.id, status, &usage, cost);
+            let (Some(ledger), true) = (ledger, usage.tokens() > 0) else {
+                return;
+            };
+            let record = Record {
+                at: jiff::Timestamp::now().as_second(),
+                user: grant.user,
+                namespace: grant.namespace,
+                workspace: grant.workspace,
+                session: grant.session,
+                class: grant.class,
+                model: model.id,
+                provider: model.provider,
+                usage,
+                cost,
+                status,
+            };
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = ledger.record(&record) {
+                    tracing::error!(%error, "usage not recorded");
+                }
+            });
+        }
+    }
+
     /// The caller's grant, from the key in `Authorization: Bearer` or `x-api-key`.
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Grant, ProxyError> {
         let presented = headers
@@ -66,7 +163,7 @@ impl<G: Grants> Proxy<G> {
     ) -> Result<Response, ProxyError> {
         let grant = self.authenticate(&headers).await?;
         let model = model_of(&body)?;
-        let (_, provider) = self
+        let (info, provider) = self
             .catalogue
             .model(&model)
             .ok_or_else(|| ProxyError::UnknownModel(model.clone()))?;
@@ -79,20 +176,29 @@ impl<G: Grants> Proxy<G> {
         if !grant.allows(&model) {
             return Err(ProxyError::ModelNotAllowed(model));
         }
+        self.check_budgets(&grant).await?;
         tracing::debug!(user = %grant.user, session = %grant.session, %model, "relaying");
+        let request_bytes = body.len();
         let upstream = self
             .upstream_request(provider, &headers, body)
             .send()
             .await
             .map_err(|e| ProxyError::Upstream(without_url(&e)))?;
-        let mut answer = Response::builder().status(upstream.status().as_u16());
+        self.metrics.rate_limits(&provider.name, upstream.headers());
+        let status = upstream.status().as_u16();
+        let mut answer = Response::builder().status(status);
         for (name, value) in upstream.headers() {
             if passes_back(name) {
                 answer = answer.header(name.as_str(), value.as_bytes());
             }
         }
+        let metered = Metered::new(
+            upstream.bytes_stream(),
+            UsageTap::new(api, request_bytes),
+            self.on_end(grant, info, status),
+        );
         answer
-            .body(Body::from_stream(upstream.bytes_stream()))
+            .body(Body::from_stream(metered))
             .map_err(|e| ProxyError::Upstream(e.to_string()))
     }
 
@@ -190,6 +296,7 @@ async fn respond<G: Grants>(
         Ok(answer) => answer,
         Err(error) => {
             tracing::info!(reason = error.reason(), %error, "refused");
+            proxy.metrics.refused(error.reason());
             error.respond(api)
         }
     }

@@ -21,6 +21,10 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_with(json!([])).await
+}
+
+async fn env_with(budgets: Value) -> Env {
     let script: Script = serde_json::from_value(json!({"api_key": UPSTREAM_KEY, "rules": [
         {"when_user_contains": "hello", "steps": [{"kind": "text", "chunks": ["Hel", "lo"]}]},
         {"when_user_contains": "story", "steps": [{"kind": "slow", "delay_ms": 300,
@@ -39,7 +43,9 @@ async fn env() -> Env {
         "models": [
             {"provider": "openai", "id": "gpt-small", "contextWindow": 1000, "maxTokens": 100},
             {"provider": "openai", "id": "gpt-large", "contextWindow": 1000, "maxTokens": 100},
-            {"provider": "anthropic", "id": "claude-small", "contextWindow": 1000, "maxTokens": 100}]
+            {"provider": "anthropic", "id": "claude-small", "contextWindow": 1000, "maxTokens": 100,
+             "price": {"input": 3, "output": 15}}],
+        "budgets": budgets,
     });
     let proxy = LlmProxyUnderTest::start(file, UPSTREAM_KEY, &["gpt-small", "claude-small"]).await;
     Env {
@@ -272,4 +278,89 @@ async fn an_answer_is_relayed_as_it_is_written_not_when_it_is_done() {
         ended - first
     );
     assert!(String::from_utf8_lossy(&all).contains(" time"));
+}
+
+/// Waits until the ledger holds `requests` rows of alice's (recording follows the answer).
+async fn alices_usage(env: &Env, requests: u64) -> Vec<oqto_llm_proxy::ledger::UsageLine> {
+    for _ in 0..100 {
+        let lines = env.proxy.ledger.usage_of("alice", 0).unwrap();
+        if lines.iter().map(|l| l.requests).sum::<u64>() >= requests {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{requests} requests were not recorded")
+}
+
+#[tokio::test]
+async fn usage_is_recorded_per_session_in_both_shapes_and_a_budget_stops_the_user() {
+    let env = env_with(json!([{"scope": "user", "period": "day", "tokens": 36}])).await;
+    let key = env.key();
+    // The scripted LLM reports 10 input tokens and one output token per chunk (2 here).
+    let answer = env.openai(Some(&key), "gpt-small", "hello").await;
+    assert_eq!(answer.status(), 200);
+    answer.text().await.unwrap();
+    let answer = env.anthropic(&key, "claude-small", "hello").await;
+    assert_eq!(answer.status(), 200);
+    answer.text().await.unwrap();
+    let lines = alices_usage(&env, 2).await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!((lines[0].session.as_str(), lines[0].tokens), ("s1", 24));
+    // Only the Anthropic model has prices: 10 in at $3 and 2 out at $15 per million.
+    let expected = (10.0 * 3.0 + 2.0 * 15.0) / 1e6;
+    assert!(
+        (lines[0].cost - expected).abs() < 1e-12,
+        "{}",
+        lines[0].cost
+    );
+    let answer = env.openai(Some(&key), "gpt-small", "hello").await;
+    assert_eq!(answer.status(), 200, "24 of 36 used: still allowed");
+    answer.text().await.unwrap();
+    alices_usage(&env, 3).await;
+
+    let refused = env.openai(Some(&key), "gpt-small", "hello").await;
+    assert_eq!(refused.status(), 429);
+    let (_, message) = refusal(refused).await;
+    assert!(
+        message.contains("user alice") && message.contains("36 of 36 tokens"),
+        "{message}"
+    );
+    let refused = env.anthropic(&key, "claude-small", "hello").await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{body}"
+    );
+
+    let metrics = env.proxy.metrics.encode();
+    for line in [
+        r#"oqto_llm_proxy_requests_total{model="gpt-small",status="200"} 2"#,
+        r#"oqto_llm_proxy_tokens_total{model="claude-small",kind="output"} 2"#,
+        r#"oqto_llm_proxy_refusals_total{reason="OverBudget"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_by_the_client_is_paid_for_what_was_streamed() {
+    let env = env().await;
+    let key = env.key();
+    let answer = env.openai(Some(&key), "gpt-small", "story").await;
+    let mut stream = answer.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        if String::from_utf8_lossy(&chunk.unwrap()).contains("Once") {
+            break;
+        }
+    }
+    drop(stream);
+    let lines = alices_usage(&env, 1).await;
+    assert!(
+        lines[0].tokens > 0,
+        "estimated from the request and the words streamed"
+    );
 }
