@@ -9,7 +9,7 @@ use std::sync::Arc;
 use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_llm_proxy::catalogue::ProxyFile;
 use oqto_llm_proxy::ledger::SqliteLedger;
-use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, router};
+use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, serve};
 use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ impl LlmProxyUnderTest {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router(proxy)).await;
+            let _ = serve(listener, proxy, std::future::pending()).await;
         });
         Self {
             _dir: dir,

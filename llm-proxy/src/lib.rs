@@ -42,6 +42,22 @@ pub fn router<G: Grants>(proxy: Arc<Proxy<G>>) -> Router {
         .with_state(proxy)
 }
 
+/// Serves the proxy until `shutdown` resolves. Every chunk goes out as it comes (no Nagle: a
+/// small SSE chunk would otherwise wait for the client's delayed ACK, up to 40 ms).
+pub async fn serve<G: Grants>(
+    listener: tokio::net::TcpListener,
+    proxy: Arc<Proxy<G>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(proxy))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The client the proxy calls providers with: pooled connections, a bounded connect, and no
 /// overall timeout (an answer streams as long as the model writes).
 pub fn upstream_client() -> reqwest::Result<reqwest::Client> {

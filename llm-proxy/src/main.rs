@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use oqto_llm_proxy::config::{Settings, StoreKind};
 use oqto_llm_proxy::ledger::SqliteLedger;
-use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, router};
+use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, serve};
 use oqto_store::{KubeStore, LocalStore, llm_key_signer};
 
 #[tokio::main]
@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to the Kubernetes API")?;
             let signer = llm_key_signer(settings.llm_key_signer.as_deref(), None)?;
             let store = KubeStore::new(client, "oqto-llm-proxy", None);
-            serve(
+            run(
                 &settings,
                 catalogue,
                 signer,
@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         StoreKind::Local => {
             let store = LocalStore::open(&settings.state_dir)?;
             let signer = llm_key_signer(settings.llm_key_signer.as_deref(), Some(&store))?;
-            serve(
+            run(
                 &settings,
                 catalogue,
                 signer,
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve<G: Grants>(
+async fn run<G: Grants>(
     settings: &Settings,
     catalogue: Catalogue,
     signer: oqto_proto::llm::VirtualKeySigner,
@@ -88,9 +88,7 @@ async fn serve<G: Grants>(
     );
     tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
     tracing::info!(listen = %settings.listen, models, usage_db = %usage_db.display(), "LLM proxy ready");
-    axum::serve(listener, router(proxy))
-        .with_graceful_shutdown(stopped())
-        .await?;
+    serve(listener, proxy, stopped()).await?;
     Ok(())
 }
 

@@ -48,6 +48,11 @@ impl ScriptedLlm {
             .route("/v1/models", get(models))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
+        // As a provider's server would: chunks out as they are written.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
