@@ -47,7 +47,8 @@ hack/frontend/build.sh install
 
 step "starting the single-node stack with the README's run command (hack/up.sh; builds the images)"
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
-export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090
+export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090 \
+  OQTO_LLM_PROXY_PORT=18092 OQTO_LLM_PROXY_METRICS_PORT=19092
 trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down; hack/postgres/server.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
 hack/up.sh
@@ -68,7 +69,7 @@ step "starting a node beside it (containerd, runc, a kubelet, the scheduler, kub
 # Tainted: only the Pods of tests that tolerate the taint run there; the tests that play the
 # kubelet keep their Pods to themselves (oqto_e2e::NODE_TAINT).
 hack/k8s/node.sh up --ingress --netpol --taint oqto.dev/test-node=tolerated-only:NoSchedule \
-  "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev
+  "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev localhost/oqto-llm-proxy:dev
 
 step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"
 # Also on the node's bridge: the chart's gateway Pods keep their accounts there.

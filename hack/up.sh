@@ -10,7 +10,7 @@
 # 0.0.0.0 serves the network: put TLS in front first),
 # OQTO_HOME (~/.local/share/oqto: the admin's first password, provider keys),
 # OQTO_PROJECT (oqto: names, so a second stack can run beside with its own ports),
-# OQTO_DEMO_LLM_PORT (8090), OQTO_OPERATOR_PORT (8081),
+# OQTO_DEMO_LLM_PORT (8090), OQTO_LLM_PROXY_PORT (8092), OQTO_OPERATOR_PORT (8081),
 # OPENAI_API_KEY [OQTO_LLM_MODEL], ANTHROPIC_API_KEY [OQTO_LLM_MODEL],
 # OQTO_LLM_BASE_URL (an OpenAI-compatible endpoint) [OQTO_LLM_API_KEY] [OQTO_LLM_MODEL].
 set -euo pipefail
@@ -43,43 +43,58 @@ hack/frontend/build.sh
 step "building images (cached after the first run)"
 hack/images/build.sh >/dev/null
 
-step "choosing the LLM provider"
-secret="$OQTO_HOME/secrets/default/oqto-llm.env"
-services=(operator gateway)
-( umask 077; : > "$secret.new" )
+step "choosing the LLM provider (the LLM proxy holds its key; runners get virtual keys)"
+# The proxy's catalogue and its keys: $OQTO_HOME/llm-proxy.yaml and llm-proxy.env (mode 0600).
+# Nothing else in the stack, and no runner, sees a provider key.
+services=(operator gateway llm-proxy)
+proxy_port="${OQTO_LLM_PROXY_PORT:-8092}"
+catalogue="$OQTO_HOME/llm-proxy.yaml" keys="$OQTO_HOME/llm-proxy.env"
+( umask 077; : > "$keys.new" )
+# provider_file NAME API BASE_URL KEY_VARIABLE MODEL [REASONING]: one provider, its one model.
+provider_file() {
+  cat > "$catalogue.new" <<YAML
+providers:
+  - {name: $1, api: $2, baseUrl: "$3"$( [ -n "$4" ] && echo ", apiKeyEnv: $4" )}
+models:
+  - {provider: $1, id: "$5", contextWindow: 128000, maxTokens: 16384, reasoning: ${6:-false}}
+YAML
+}
 if [ -n "${OQTO_LLM_BASE_URL:-}" ]; then
-  export OQTO_DEFAULT_LLM_PROVIDER=custom OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:?OQTO_LLM_BASE_URL needs OQTO_LLM_MODEL}"
-  export OQTO_DEFAULT_LLM_BASE_URL="$OQTO_LLM_BASE_URL"
-  echo "OQTO_LLM_API_KEY=${OQTO_LLM_API_KEY:-none}" > "$secret.new"
-  provider="the OpenAI-compatible endpoint $OQTO_LLM_BASE_URL, model $OQTO_DEFAULT_LLM_MODEL"
+  model="${OQTO_LLM_MODEL:?OQTO_LLM_BASE_URL needs OQTO_LLM_MODEL}"
+  echo "OQTO_UPSTREAM_LLM_KEY=${OQTO_LLM_API_KEY:-none}" > "$keys.new"
+  provider_file custom openai-completions "$OQTO_LLM_BASE_URL" OQTO_UPSTREAM_LLM_KEY "$model"
+  provider="the OpenAI-compatible endpoint $OQTO_LLM_BASE_URL, model $model"
 elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
-  export OQTO_DEFAULT_LLM_PROVIDER=anthropic OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:-claude-sonnet-4-5}" OQTO_DEFAULT_LLM_BASE_URL=
-  echo "ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY" > "$secret.new"
-  provider="Anthropic, model $OQTO_DEFAULT_LLM_MODEL (ANTHROPIC_API_KEY)"
+  model="${OQTO_LLM_MODEL:-claude-sonnet-4-5}"
+  echo "ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY" > "$keys.new"
+  provider_file anthropic anthropic-messages https://api.anthropic.com ANTHROPIC_API_KEY "$model" true
+  provider="Anthropic, model $model (ANTHROPIC_API_KEY)"
 elif [ -n "${OPENAI_API_KEY:-}" ]; then
-  export OQTO_DEFAULT_LLM_PROVIDER=openai OQTO_DEFAULT_LLM_MODEL="${OQTO_LLM_MODEL:-gpt-4.1-mini}" OQTO_DEFAULT_LLM_BASE_URL=
-  echo "OPENAI_API_KEY=$OPENAI_API_KEY" > "$secret.new"
-  provider="OpenAI, model $OQTO_DEFAULT_LLM_MODEL (OPENAI_API_KEY)"
+  model="${OQTO_LLM_MODEL:-gpt-4.1-mini}"
+  echo "OPENAI_API_KEY=$OPENAI_API_KEY" > "$keys.new"
+  provider_file openai openai-completions https://api.openai.com/v1 OPENAI_API_KEY "$model"
+  provider="OpenAI, model $model (OPENAI_API_KEY)"
 else
   port="${OQTO_DEMO_LLM_PORT:-8090}"
-  export OQTO_DEFAULT_LLM_PROVIDER=oqto-demo OQTO_DEFAULT_LLM_MODEL=demo-not-a-real-llm
-  export OQTO_DEFAULT_LLM_BASE_URL="http://host.containers.internal:$port/v1"
-  echo "OQTO_LLM_API_KEY=demo" > "$secret.new"
+  model=demo-not-a-real-llm
+  # The demo provider answers only this stack's key, as a real provider would (kept over
+  # restarts, so a cluster release using the same demo provider keeps working).
+  demo_key="$(sed -n 's/^SCRIPTED_LLM_API_KEY=//p' "$keys" 2>/dev/null || true)"
+  [ -n "$demo_key" ] || demo_key="demo-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+  echo "SCRIPTED_LLM_API_KEY=$demo_key" > "$keys.new"
+  provider_file oqto-demo openai-completions "http://127.0.0.1:$port/v1" SCRIPTED_LLM_API_KEY "$model" true
   services+=(demo-llm)
   provider="the DEMO provider (scripted answers, not a real LLM): set OPENAI_API_KEY, ANTHROPIC_API_KEY or OQTO_LLM_BASE_URL for a real one"
 fi
-mv "$secret.new" "$secret"
-export OQTO_DEFAULT_LLM_SECRET=oqto-llm
+mv "$keys.new" "$keys"
+mv "$catalogue.new" "$catalogue"
+export OQTO_DEFAULT_LLM_PROVIDER=oqto OQTO_DEFAULT_LLM_MODEL="$model"
 echo "    sessions use $provider" >&2
 
 step "restricting runners' egress (the network of Restricted runners and its firewall rules)"
-# The demo provider runs on this host: the one host port Restricted runners may reach. A real
-# LLM endpoint on this host or a private network needs its port in OQTO_EGRESS_HOST_PORTS.
-if [[ " ${services[*]} " == *" demo-llm "* ]]; then
-  OQTO_EGRESS_HOST_PORTS="${OQTO_EGRESS_HOST_PORTS:-} $port" hack/podman/egress.sh >&2
-else
-  hack/podman/egress.sh >&2
-fi
+# Restricted runners reach one port of this host: the LLM proxy's. A provider on this host or a
+# private network is reached by the proxy, not by runners.
+OQTO_EGRESS_HOST_PORTS="${OQTO_EGRESS_HOST_PORTS:-} $proxy_port" hack/podman/egress.sh >&2
 
 if [ ! -s "$OQTO_HOME/admin-password" ]; then
   ( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$OQTO_HOME/admin-password" )

@@ -156,6 +156,8 @@ fn values_that_break_the_schema_are_refused_naming_the_value() {
         ("gateway.ingress.host=Not_A_Host", "/gateway/ingress/host"),
         ("operator.replica=3", "replica"),
         ("gateway.persistence.size=lots", "/gateway/persistence/size"),
+        ("llmProxy.providers[0].api=grpc", "/llmProxy/providers/0"),
+        ("llmProxy.budgets[0].period=week", "/llmProxy/budgets/0"),
     ] {
         let chart = chart();
         let out = helm(&["template", "oqto", chart.to_str().unwrap(), "--set", set]);
@@ -190,6 +192,18 @@ fn values_that_break_the_schema_are_refused_naming_the_value() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs gateway.database.existingSecret"));
+    // The LLM proxy without a catalogue is refused, naming what it needs.
+    let out = helm(&[
+        "template",
+        "oqto",
+        chart.to_str().unwrap(),
+        "--set",
+        "llmProxy.enabled=true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("llmProxy.providers and llmProxy.models")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -157,6 +157,8 @@ impl SecondStack {
             ("OQTO_PORT", port.to_string()),
             ("OQTO_OPERATOR_PORT", free_port().to_string()),
             ("OQTO_DEMO_LLM_PORT", free_port().to_string()),
+            ("OQTO_LLM_PROXY_PORT", free_port().to_string()),
+            ("OQTO_LLM_PROXY_METRICS_PORT", free_port().to_string()),
             ("OQTO_LISTEN", "127.0.0.1".into()),
         ];
         let stack = Self {
@@ -387,6 +389,66 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     .await
     .unwrap();
 
+    // The provider's key is in the LLM proxy alone: the agent's own terminal finds its
+    // Session's virtual key, and the provider's key nowhere a runner can look (its
+    // environment, its files, its container's spec, its logs).
+    let provider_key = std::fs::read_to_string(oqto_home().join("llm-proxy.env"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("SCRIPTED_LLM_API_KEY=").map(str::to_owned))
+        .expect("hack/up.sh gave the demo provider a key");
+    let printed = mux
+        .terminal(&session, "echo \"vk=[$OQTO_LLM_API_KEY]\"\n", |output| {
+            output.contains("vk=[oqto-vk_")
+        })
+        .await
+        .unwrap();
+    let virtual_key = printed
+        .split("vk=[")
+        .filter_map(|rest| rest.split(']').next())
+        .find(|k| k.starts_with("oqto-vk_"))
+        .unwrap()
+        .to_owned();
+    assert!(!printed.contains(&provider_key));
+    for (what, text) in [
+        ("environment", podman(&["exec", &container, "env"])),
+        ("spec", podman(&["inspect", &container])),
+        ("logs", podman(&["logs", &container])),
+        (
+            "files",
+            podman(&[
+                "exec",
+                &container,
+                "sh",
+                "-c",
+                &format!(
+                    "grep -rlF -e '{provider_key}' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; true"
+                ),
+            ]),
+        ),
+    ] {
+        assert!(
+            !text.contains(&provider_key),
+            "the provider's key is in the runner's {what}"
+        );
+    }
+    let proxy_url = format!(
+        "http://127.0.0.1:{}",
+        std::env::var("OQTO_LLM_PROXY_PORT").unwrap_or_else(|_| "8092".into())
+    );
+    let catalogue = stack
+        .http
+        .get(format!("{proxy_url}/v1/models"))
+        .bearer_auth(&virtual_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        catalogue.status(),
+        200,
+        "the virtual key works while its Session lives"
+    );
+
     let before = mux
         .command(&session, "m0", "get_messages", json!({}))
         .await
@@ -522,4 +584,13 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     })
     .await
     .unwrap();
+    // Its Sessions are gone, and with them the key the agent could print.
+    let refused = stack
+        .http
+        .get(format!("{proxy_url}/v1/models"))
+        .bearer_auth(&virtual_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "a deleted Session's key is dead");
 }

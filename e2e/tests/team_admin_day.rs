@@ -31,6 +31,8 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(180);
 const ALICE_PASSWORD: &str = "alice-password-on-the-node";
+/// The provider's key: in the LLM proxy's Secret, and nowhere a runner can look.
+const UPSTREAM_KEY: &str = "sk-upstream-team-day-7f3c9a2e51d84b06";
 /// The chart's ingress host, which the node's Traefik serves on [`oqto_e2e::ingress_address`]
 /// (loopback): every client here, `oqtoctl` included, resolves it without help.
 const HOST: &str = "localhost";
@@ -45,7 +47,7 @@ fn pod_ready(pod: &Pod) -> bool {
 /// The chart's values for this test: images from the node's containerd, everything tolerating
 /// the test node's taint and storing on its volumes, `alice` a kubectl user, the class's LLM the
 /// scripted one on the node's bridge.
-fn values(workspaces: &str, llm_port: u16, upgraded: bool) -> String {
+fn values(workspaces: &str, llm_port: u16, proxy_ip: &str, upgraded: bool) -> String {
     let taint = oqto_e2e::NODE_TAINT.0;
     // Restricted runners reach no private address: the LLM is on the host's "internet" one.
     let host = oqto_e2e::NODE_PUBLIC_IP;
@@ -74,6 +76,19 @@ gateway:
   trustedProxies: [{host}/32]
 kubectlUsers:
   users: [alice]
+# Runners reach the LLM only through the proxy; its key is in the admin's Secret llm-upstream.
+# The node resolves no Service names: a fixed ClusterIP instead.
+llmProxy:
+  enabled: true
+  providers:
+    - {{name: scripted, api: openai-completions, baseUrl: 'http://{host}:{llm_port}/v1', apiKeyEnv: UPSTREAM_KEY}}
+  models:
+    - {{provider: scripted, id: scripted, contextWindow: 128000, maxTokens: 4096, price: {{input: 1, output: 2}}}}
+  existingSecret: llm-upstream
+  url: http://{proxy_ip}:8091
+  service: {{clusterIP: {proxy_ip}}}
+  persistence: {{storageClassName: oqto-node}}
+  tolerations: [{{key: {taint}, operator: Exists}}]
 workspaceClasses:
   classes:
     standard:
@@ -83,8 +98,6 @@ workspaceClasses:
       llm:
         provider: scripted
         model: scripted
-        baseUrl: http://{host}:{llm_port}/v1
-        credentialsSecretRef: {{name: llm-keys}}
 {extra_class}"
     )
 }
@@ -313,7 +326,7 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
 
     // The upstream LLM, reachable from the node's Pods on the bridge's address.
     let counting: Vec<String> = (0..30).map(|i| format!("word{i} ")).collect();
-    let script: Script = serde_json::from_value(json!({"rules":[
+    let script: Script = serde_json::from_value(json!({"api_key": UPSTREAM_KEY, "rules":[
         {"when_user_contains":"hello","steps":[{"kind":"text","chunks":["Hello ","from ","the ","node"],"delay_ms":0}]},
         {"when_user_contains":"again","steps":[{"kind":"text","chunks":["Awake ","again"],"delay_ms":0}]},
         {"when_user_contains":"upgraded","steps":[{"kind":"text","chunks":["Still ","here"],"delay_ms":0}]},
@@ -335,12 +348,26 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     )
     .unwrap();
 
-    // 1. helm install; the operator and two gateways run as Pods on the node.
+    // The provider's key, for the LLM proxy alone (the chart's llmProxy.existingSecret).
+    run_ok(
+        env.kubectl()
+            .args(["create", "secret", "generic", "llm-upstream"])
+            .arg(format!("--from-literal=UPSTREAM_KEY={UPSTREAM_KEY}")),
+    )
+    .unwrap();
+    // A ClusterIP of the Service range of its own (runs of this test never share one).
+    let proxy_ip = format!(
+        "10.96.{}.{}",
+        200 + std::process::id() % 50,
+        1 + std::process::id() % 250
+    );
+
+    // 1. helm install; the operator, the LLM proxy and two gateways run as Pods on the node.
     helm_deploy(
         &env,
         "install",
         &release,
-        &values(&workspaces, llm_port, false),
+        &values(&workspaces, llm_port, &proxy_ip, false),
     );
     let pods: Api<Pod> = env.api();
     // The admin's browser and alice's reach the gateway only through the ingress host.
@@ -389,17 +416,6 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         "{}",
         created.text().await.unwrap_or_default()
     );
-    // The LLM's key: a Secret the admin keeps in the users' namespace, named by the class.
-    run_ok(env.control_plane.kubectl().args([
-        "create",
-        "secret",
-        "generic",
-        "llm-keys",
-        "--namespace",
-        &workspaces,
-        "--from-literal=OQTO_LLM_API_KEY=scripted-key",
-    ]))
-    .unwrap();
 
     // 3. alice kubectl-applies a Workspace and a Session, with only the chart's RBAC.
     let manifests = "apiVersion: oqto.dev/v1alpha1\nkind: Workspace\nmetadata: {name: alices}\n\
@@ -546,8 +562,66 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         output.contains(&format!("open-{public}")),
         "a runner reaches the internet: {output}"
     );
+
+    // 5a'. The provider's key is nowhere a runner can look: not in its Pod spec, not in its
+    // Secret (that holds the Session's virtual key), not in its environment, not in a file.
+    let pod_spec = serde_json::to_string(&first).unwrap();
+    assert!(
+        !pod_spec.contains(UPSTREAM_KEY),
+        "the provider's key is in the Pod spec"
+    );
+    let runner_secrets: Api<Secret> = Api::namespaced(env.client.clone(), &workspaces);
+    let second_secret = runner_secrets
+        .get(&oqto_api::names::runner("alices-second"))
+        .await
+        .unwrap();
+    let data = second_secret.data.unwrap();
+    let second_key = String::from_utf8(data["llm-key"].0.clone()).unwrap();
+    assert!(second_key.starts_with("oqto-vk_"), "a virtual key");
+    assert!(
+        data.values()
+            .all(|v| !String::from_utf8_lossy(&v.0).contains(UPSTREAM_KEY))
+    );
+    // A part of the key to look for (typing the whole key into the runner would put it there).
+    let part = &UPSTREAM_KEY[12..30];
+    let output = mux
+        .terminal(
+            "alices-chat",
+            &format!(
+                "env | grep -c '{part}' | sed \"s/^/in-e\"\"nv=/\"; grep -rlF -e '{part}' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null | wc -l | sed \"s/^/in-fi\"\"les=/\"; echo \"vk=${{OQTO_LLM_API_KEY:0:8}}\"; echo looked-$((6*7))\n"
+            ),
+            |output| output.contains("looked-42"),
+        )
+        .await
+        .unwrap();
+    for verdict in ["in-env=0", "in-files=0", "vk=oqto-vk_"] {
+        assert!(output.contains(verdict), "{verdict} expected: {output}");
+    }
+    // The proxy (reached from the host on its ClusterIP) knows the second Session's key
+    // until the Session is deleted.
+    let proxy_models = format!("http://{proxy_ip}:8091/v1/models");
+    let status = http
+        .get(&proxy_models)
+        .bearer_auth(&second_key)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "the live Session's key");
     run_ok(kubectl_as_alice(&env, &workspaces).args(["delete", "session", "alices-second"]))
         .unwrap();
+    let revoked = eventually("the deleted Session's key is refused", WAIT, || {
+        let (http, url, key) = (http.clone(), proxy_models.clone(), second_key.clone());
+        async move {
+            let status = http.get(&url).bearer_auth(&key).send().await.ok()?.status();
+            (status == 401).then_some(())
+        }
+    })
+    .await;
+    assert!(
+        revoked.is_ok(),
+        "a deleted Session's virtual key still works"
+    );
     drop(mux);
 
     // 5b. `oqtoctl chat` through the ingress; the gateway Pod carrying it is killed
@@ -646,7 +720,7 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         &env,
         "upgrade",
         &release,
-        &values(&workspaces, llm_port, true),
+        &values(&workspaces, llm_port, &proxy_ip, true),
     );
     gateway_ready(&pods, &http, &base).await;
     let classes: Value = http

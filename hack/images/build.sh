@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the images of the single-node stack with Podman: the gateway, the operator, the demo
-# provider and the runner. The Rust binaries are built once, in release mode, on the host (one
+# Builds the images of the single-node stack with Podman: the gateway, the operator, the LLM
+# proxy, the demo provider and the runner. The Rust binaries are built once, in release mode, on the host (one
 # cargo run for all of them); each image gets a small staging context and is rebuilt only when
 # its context or base changed (label dev.oqto.build-key), so a warm run takes seconds.
 #
@@ -15,9 +15,9 @@ tag="${OQTO_IMAGE_TAG:-dev}"
 started=$(date +%s)
 say() { echo "    [images $(( $(date +%s) - started ))s] $*" >&2; }
 
-say "building release binaries (gateway, oqtoctl, operator, scripted-llm, pi-bridge, hstry)"
+say "building release binaries (gateway, oqtoctl, operator, llm-proxy, scripted-llm, pi-bridge, hstry)"
 cargo build --release --locked --manifest-path "$root/Cargo.toml" \
-  -p oqto-gateway -p oqto-operator -p oqto-scripted-llm -p oqto-pi-bridge -p oqto-hstry --bins >&2
+  -p oqto-gateway -p oqto-operator -p oqto-llm-proxy -p oqto-scripted-llm -p oqto-pi-bridge -p oqto-hstry --bins >&2
 base="${BASE_IMAGE:-$("$root/hack/images/base.sh" minimal)}"
 base_id="$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")"
 
@@ -60,6 +60,7 @@ ui="$root/frontend/dist"
 [ -f "$ui/index.html" ] || ui="$root/gateway/ui-placeholder"
 build oqto-gateway "$root/gateway/Containerfile" "$target/release/oqto-gateway" "$target/release/oqtoctl" "ui=$ui"
 build oqto-operator "$root/operator/Containerfile" "$target/release/oqto-operator"
+build oqto-llm-proxy "$root/llm-proxy/Containerfile" "$target/release/oqto-llm-proxy"
 build oqto-demo-llm "$root/e2e/scripted-llm/Containerfile" "$target/release/scripted-llm"
 say "building the runner image"
 OQTO_BINARIES_BUILT=1 OQTO_QUIET_BUILD=1 OQTO_RUNNER_IMAGE="localhost/oqto-runner:$tag" "$root/runner-image/build.sh" | tail -n 1

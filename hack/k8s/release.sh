@@ -9,7 +9,8 @@
 #   hack/k8s/release.sh up [--llm-port PORT]   install (or upgrade); prints the UI's URL. The admin
 #                                              is `admin`, the password in $run/release/admin-password.
 #                                              The demo LLM must listen on PORT (default 8090) on
-#                                              all addresses (hack/up.sh's demo-llm does).
+#                                              all addresses (hack/up.sh's demo-llm does); its
+#                                              key is read from $OQTO_HOME/llm-proxy.env.
 #   hack/k8s/release.sh scale-gateways N       stop (0) or start the gateways
 #   hack/k8s/release.sh kill-carrier           kill the gateway Pod that holds a WebSocket
 #   hack/k8s/release.sh down                   delete the Workspaces, uninstall, remove the namespaces
@@ -28,6 +29,8 @@ RELEASE=oqto
 NAMESPACE=oqto-system
 WORKSPACES=oqto-system-workspaces
 HOST_IP=10.244.0.1
+# The LLM proxy's ClusterIP (the node resolves no Service names).
+PROXY_IP=10.96.0.92
 # The host as an internet address (node.sh): Restricted runners reach the demo LLM there.
 PUBLIC_IP=198.51.100.1
 TAINT_KEY=oqto.dev/test-node
@@ -45,7 +48,8 @@ up() {
   done
   [ -f "$run/node/ingress-address" ] || die "no node with an ingress: hack/k8s/node.sh up --ingress"
   mkdir -p "$run/release"
-  "$here/node.sh" import localhost/oqto-runner:dev localhost/oqto-gateway:dev localhost/oqto-operator:dev
+  "$here/node.sh" import localhost/oqto-runner:dev localhost/oqto-gateway:dev localhost/oqto-operator:dev \
+    localhost/oqto-llm-proxy:dev
   kubectl_ create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
 
   local gateway="replicas: 1
@@ -62,6 +66,12 @@ up() {
   else
     log "no PostgreSQL (hack/postgres/server.sh up --listen 127.0.0.1,$HOST_IP): one gateway on SQLite"
   fi
+  # The demo provider answers only the key hack/up.sh gave it; the LLM proxy holds it.
+  local demo_env="${OQTO_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/oqto}/llm-proxy.env" demo_key
+  demo_key="$(sed -n 's/^SCRIPTED_LLM_API_KEY=//p' "$demo_env" 2>/dev/null || true)"
+  [ -n "$demo_key" ] || die "no demo provider key in $demo_env: start the single-node stack's demo provider with hack/up.sh first"
+  kubectl_ -n "$NAMESPACE" create secret generic oqto-llm-upstream --from-literal=SCRIPTED_LLM_API_KEY="$demo_key" \
+    --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
   cat >"$run/release/values.yaml" <<EOF
 image: {registry: localhost, tag: dev, pullPolicy: Never}
 operator:
@@ -80,16 +90,25 @@ workspaceClasses:
       storage: {storageClassName: oqto-node, maxSize: 50Gi}
       runner: {tolerations: [{key: $TAINT_KEY, operator: Exists}]}
       llm:
-        provider: oqto-demo
+        provider: oqto
         model: demo-not-a-real-llm
-        baseUrl: http://$PUBLIC_IP:$llm_port/v1
-        credentialsSecretRef: {name: oqto-llm}
+# Runners reach the demo LLM through the proxy, which alone holds its key. The node resolves no
+# Service names: a fixed ClusterIP.
+llmProxy:
+  enabled: true
+  providers:
+    - {name: oqto-demo, api: openai-completions, baseUrl: "http://$PUBLIC_IP:$llm_port/v1", apiKeyEnv: SCRIPTED_LLM_API_KEY}
+  models:
+    - {provider: oqto-demo, id: demo-not-a-real-llm, contextWindow: 128000, maxTokens: 16384, reasoning: true}
+  existingSecret: oqto-llm-upstream
+  url: http://$PROXY_IP:8091
+  service: {clusterIP: $PROXY_IP}
+  persistence: {storageClassName: oqto-node}
+  tolerations: [{key: $TAINT_KEY, operator: Exists}]
 EOF
   log "helm upgrade --install $RELEASE (waits for the Pods)"
   helm_ upgrade --install "$RELEASE" "$repo/charts/oqto" --namespace "$NAMESPACE" \
     --values "$run/release/values.yaml" --wait --timeout 300s >&2
-  kubectl_ -n "$WORKSPACES" create secret generic oqto-llm --from-literal=OQTO_LLM_API_KEY=demo \
-    --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
   (umask 077 && kubectl_ -n "$NAMESPACE" get secret "$RELEASE-admin" -o jsonpath='{.data.password}' |
     base64 -d >"$run/release/admin-password")
   local url

@@ -134,6 +134,10 @@ pub struct RunArgs {
     /// Podman mode: default, the one in the state directory.
     #[arg(long, env = "OQTO_LLM_KEY_SIGNER", hide_env_values = true)]
     pub llm_key_signer: Option<String>,
+    /// Labels of the LLM proxy's pods (key=value, repeatable), which Restricted runners may
+    /// reach in `--platform-namespace` on the URL's port.
+    #[arg(long = "llm-proxy-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-llm-proxy")]
+    pub llm_proxy_labels: Vec<(String, String)>,
     /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -211,6 +215,7 @@ impl RunArgs {
                         self.llm_key_signer.as_deref(),
                         single_node.as_ref(),
                     )?,
+                    labels: self.llm_proxy_labels.iter().cloned().collect(),
                 })
             }
             None => None,

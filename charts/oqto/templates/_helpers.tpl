@@ -32,6 +32,16 @@ app.kubernetes.io/name: oqto-gateway
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{- define "oqto.llmProxy.selector" -}}
+app.kubernetes.io/name: oqto-llm-proxy
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Where runners reach the LLM proxy. */}}
+{{- define "oqto.llmProxy.url" -}}
+{{- .Values.llmProxy.url | default (printf "http://%s-llm-proxy.%s.svc:%v" (include "oqto.fullname" .) .Release.Namespace .Values.llmProxy.service.port) -}}
+{{- end -}}
+
 {{- define "oqto.image" -}}
 {{- $root := index . 0 -}}{{- $name := index . 1 -}}
 {{- $tag := $root.Values.image.tag | default $root.Chart.AppVersion -}}

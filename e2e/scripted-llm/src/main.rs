@@ -17,12 +17,16 @@ struct Args {
     /// Serve the built-in demo script (the single-node stack's demo provider).
     #[arg(long)]
     demo: bool,
+    /// Answer only requests that present this key, as a real provider does (the single-node
+    /// stack gives its demo provider one that only the LLM proxy holds).
+    #[arg(long, env = "SCRIPTED_LLM_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let script = match &args.script {
+    let mut script = match &args.script {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -30,6 +34,9 @@ async fn main() -> anyhow::Result<()> {
         }
         None => Script::from_json(oqto_scripted_llm::DEMO_SCRIPT).context("the demo script")?,
     };
+    if let Some(key) = args.api_key.filter(|k| !k.is_empty()) {
+        script.api_key = Some(key);
+    }
     let llm = ScriptedLlm::spawn(script, &args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

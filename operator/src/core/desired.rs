@@ -38,6 +38,19 @@ pub struct LlmProxy {
     pub url: String,
     /// Mints each Session's virtual key (the proxy holds the same signer).
     pub signer: oqto_proto::llm::VirtualKeySigner,
+    /// The proxy's pods (Kubernetes), in the platform's namespace: the one private peer a
+    /// Restricted runner may reach, on the URL's port (its Service must not remap it).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl LlmProxy {
+    /// The port of the proxy's URL (the scheme's default when it names none).
+    pub fn port(&self) -> i32 {
+        reqwest::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.port_or_known_default())
+            .map_or(80, i32::from)
+    }
 }
 
 /// A value a runner needs that must not be in its Pod spec or any status: Kubernetes hands it
@@ -398,6 +411,7 @@ pub(crate) mod tests {
             llm_proxy: Some(LlmProxy {
                 url: "http://oqto-llm-proxy.oqto:8091".into(),
                 signer: signer.clone(),
+                labels: BTreeMap::new(),
             }),
             ..defaults()
         };

@@ -207,6 +207,19 @@ pub fn network_policy(
                     ports: None,
                 },
             ]
+            .into_iter()
+            // The LLM proxy: the one private address a Restricted runner reaches.
+            .chain(
+                defaults
+                    .llm_proxy
+                    .as_ref()
+                    .filter(|proxy| !proxy.labels.is_empty())
+                    .map(|proxy| NetworkPolicyEgressRule {
+                        to: Some(vec![peer(&proxy.labels)]),
+                        ports: Some(vec![port("TCP", proxy.port())]),
+                    }),
+            )
+            .collect()
         }
     };
     NetworkPolicy {
@@ -593,6 +606,52 @@ mod tests {
         let data = secret.data.unwrap();
         assert_eq!(data["token"].0, plan.token.expose().as_bytes());
         assert_eq!(data["llm-key"].0, llm_key.expose().as_bytes());
+    }
+
+    #[test]
+    fn restricted_runners_reach_the_llm_proxys_pods_and_no_other_private_peer() {
+        let mut defaults = defaults();
+        defaults.peers.namespace = Some("oqto-system".into());
+        defaults.llm_proxy = Some(crate::core::LlmProxy {
+            url: "http://10.96.0.92:8091".into(),
+            signer: oqto_proto::llm::VirtualKeySigner::new(vec![3; 32]).unwrap(),
+            labels: BTreeMap::from([("app.kubernetes.io/name".into(), "oqto-llm-proxy".into())]),
+        });
+        let policy = network_policy(
+            "alice-dev",
+            "team",
+            EgressPolicy::Restricted,
+            &defaults,
+            owner("Workspace"),
+        );
+        let egress = serde_json::to_value(policy.spec.unwrap().egress).unwrap();
+        let rule = egress
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["to"][0]["podSelector"].is_object())
+            .expect("a rule for the proxy's pods");
+        assert_eq!(
+            rule["to"][0]["podSelector"]["matchLabels"],
+            json!({"app.kubernetes.io/name": "oqto-llm-proxy"})
+        );
+        assert_eq!(
+            rule["to"][0]["namespaceSelector"]["matchLabels"],
+            json!({"kubernetes.io/metadata.name": "oqto-system"})
+        );
+        assert_eq!(rule["ports"], json!([{"protocol": "TCP", "port": 8091}]));
+        let without = network_policy(
+            "alice-dev",
+            "team",
+            EgressPolicy::Restricted,
+            &self::defaults(),
+            owner("Workspace"),
+        );
+        let text = serde_json::to_string(&without.spec.unwrap().egress).unwrap();
+        assert!(
+            !text.contains("podSelector"),
+            "no proxy, no private peer: {text}"
+        );
     }
 
     #[test]

@@ -11,12 +11,18 @@ use serde_json::{Value, json};
 /// The variable Pi reads the key from; "none" when the Secret does not set it.
 pub const API_KEY_VARIABLE: &str = oqto_proto::runner::ENV_LLM_API_KEY;
 
+/// How `models.json` names the key so that both Pi lines read it from the environment: Pi 0.73
+/// takes a bare variable name (and sends `${NAME}` as is), Pi 0.87 interpolates `${NAME}` (and
+/// sends a bare name as is); both run a `!command` (0.73 once per process, 0.87 per request).
+pub fn api_key_reference() -> String {
+    format!("!printenv {API_KEY_VARIABLE}")
+}
+
 pub fn models_json(provider: &str, model: &str, base_url: &str) -> Value {
     json!({"providers": {provider: {
         "baseUrl": base_url,
         "api": "openai-completions",
-        // Pi reads a variable of this name at request time (`${…}` would be sent as is).
-        "apiKey": API_KEY_VARIABLE,
+        "apiKey": api_key_reference(),
         "models": [{"id": model}]
     }}})
 }
@@ -66,7 +72,7 @@ pub fn from_catalogue(proxy_url: &str, catalogue: &[(ModelInfo, ProviderApi)]) -
         };
         providers.insert(
             proxy_provider(api).into(),
-            json!({"baseUrl": base_url, "api": api, "apiKey": API_KEY_VARIABLE,
+            json!({"baseUrl": base_url, "api": api, "apiKey": api_key_reference(),
                 "models": models}),
         );
     }
@@ -197,7 +203,10 @@ mod tests {
             written["providers"]["corp"]["baseUrl"],
             "http://llm.internal/v1"
         );
-        assert_eq!(written["providers"]["corp"]["apiKey"], "OQTO_LLM_API_KEY");
+        assert_eq!(
+            written["providers"]["corp"]["apiKey"],
+            "!printenv OQTO_LLM_API_KEY"
+        );
         assert_eq!(written["providers"]["corp"]["models"][0]["id"], "m1");
         assert!(
             !ensure(dir.path(), "corp", "m1", "http://llm.internal/v1").unwrap(),

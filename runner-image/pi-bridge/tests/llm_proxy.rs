@@ -6,13 +6,18 @@
 
 mod common;
 
-use common::{Env, is_event, pi_program};
+use common::{Env, is_event, legacy_pi_program, pi_program};
 use oqto_e2e::llm_proxy::LlmProxyUnderTest;
 use serde_json::{Value, json};
 
 const UPSTREAM_KEY: &str = "sk-upstream-never-in-a-runner";
 
-async fn answer(env: &Env, proxy: &LlmProxyUnderTest, model: &str) -> (String, Value) {
+async fn answer(
+    env: &Env,
+    pi: &std::path::Path,
+    proxy: &LlmProxyUnderTest,
+    model: &str,
+) -> (String, Value) {
     // The bridge's own models.json replaces the test's scripted one only when it is the
     // bridge's: start without one, as a new Workspace does.
     let agent_dir = env.home.join(".pi/agent");
@@ -20,7 +25,7 @@ async fn answer(env: &Env, proxy: &LlmProxyUnderTest, model: &str) -> (String, V
     let key = proxy.key("s1");
     let bridge = env
         .start_bridge_full(
-            &pi_program(),
+            pi,
             &["--llm-proxy-url", &proxy.url, "--model", model],
             &[("OQTO_LLM_API_KEY", &key)],
         )
@@ -47,6 +52,16 @@ async fn answer(env: &Env, proxy: &LlmProxyUnderTest, model: &str) -> (String, V
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pi_answers_through_the_proxy_in_both_api_shapes_without_the_providers_key() {
+    through_the_proxy(&pi_program()).await;
+}
+
+/// Pi 0.73 reads the key from `models.json` differently (see `models::api_key_reference`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_older_pi_line_answers_through_the_proxy_too() {
+    through_the_proxy(&legacy_pi_program()).await;
+}
+
+async fn through_the_proxy(pi: &std::path::Path) {
     let env = Env::new(json!({"api_key": UPSTREAM_KEY, "rules": [
         {"when_user_contains": "hello", "steps": [
             {"kind": "text", "chunks": ["Through", " the", " proxy"]}]}]}))
@@ -70,13 +85,16 @@ async fn pi_answers_through_the_proxy_in_both_api_shapes_without_the_providers_k
     )
     .await;
 
-    let (text, models) = answer(&env, &proxy, "gpt-small").await;
+    let (text, models) = answer(&env, pi, &proxy, "gpt-small").await;
     assert_eq!(text, "Through the proxy");
     assert_eq!(
         models["providers"]["oqto"]["baseUrl"],
         format!("{}/v1", proxy.url)
     );
-    assert_eq!(models["providers"]["oqto"]["apiKey"], "OQTO_LLM_API_KEY");
+    assert_eq!(
+        models["providers"]["oqto"]["apiKey"],
+        "!printenv OQTO_LLM_API_KEY"
+    );
     assert_eq!(
         models["providers"]["oqto"]["models"][0]["cost"]["output"],
         4.0
@@ -85,7 +103,7 @@ async fn pi_answers_through_the_proxy_in_both_api_shapes_without_the_providers_k
     let openai_calls = llm.requests().len();
     assert!(openai_calls >= 1);
 
-    let (text, _) = answer(&env, &proxy, "claude-small").await;
+    let (text, _) = answer(&env, pi, &proxy, "claude-small").await;
     assert_eq!(text, "Through the proxy");
     let requests = llm.requests();
     assert!(
