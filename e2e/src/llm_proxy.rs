@@ -1,6 +1,7 @@
-//! The LLM proxy as tests and benchmarks run it: in this process, in front of an upstream (the
-//! scripted LLM), with Sessions in a real local store. One Workspace `w1` (owner `alice`, class
-//! `small`) and one Session `s1` exist from the start.
+//! The LLM proxy as tests and benchmarks run it, in front of an upstream (the scripted LLM),
+//! with Sessions in a real local store: in this process ([`LlmProxyUnderTest::start`]), or as
+//! the real binary, which a test can kill and start again ([`LlmProxyUnderTest::start_process`]).
+//! One Workspace `w1` (owner `alice`, class `small`) and one Session `s1` exist from the start.
 
 #![allow(clippy::unwrap_used)] // Test support: a failed step is a failed test.
 
@@ -14,15 +15,21 @@ use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
+/// The signer of the tests' virtual keys (printable: the binary takes it as a flag).
+const SIGNER: &str = "test-llm-key-signer-0123456789abcdef";
+
 pub struct LlmProxyUnderTest {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub store: LocalStore,
     pub ledger: Arc<SqliteLedger>,
     pub metrics: Arc<oqto_llm_proxy::metrics::Metrics>,
     signer: VirtualKeySigner,
     /// The proxy's root URL (`http://127.0.0.1:PORT`).
     pub url: String,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    process: Option<std::process::Child>,
+    /// The environment the binary gets (the provider keys its configuration names).
+    upstream_env: Vec<(String, String)>,
 }
 
 /// A stored object of ours in the `default` namespace.
@@ -36,6 +43,118 @@ impl LlmProxyUnderTest {
     /// `file` is the proxy's configuration (providers and models, as YAML would have them);
     /// every `apiKeyEnv` resolves to `upstream_key`. The class `small` allows `class_models`.
     pub async fn start(file: Value, upstream_key: &str, class_models: &[&str]) -> Self {
+        let (dir, store) = Self::store(class_models);
+        let parsed: ProxyFile = serde_json::from_value(file).unwrap();
+        let key = upstream_key.to_owned();
+        let catalogue = Catalogue::from_file(parsed, |_| Some(key.clone())).unwrap();
+        let signer = VirtualKeySigner::new(SIGNER.as_bytes()).unwrap();
+        let mut proxy = Proxy::new(
+            catalogue,
+            signer.clone(),
+            StoreGrants {
+                store: LocalStore::open(dir.path()).unwrap(),
+                default_class: None,
+            },
+        )
+        .unwrap();
+        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
+        proxy.ledger = Some(ledger.clone());
+        let metrics = proxy.metrics.clone();
+        let proxy = Arc::new(proxy);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = serve(listener, proxy, std::future::pending()).await;
+        });
+        Self {
+            dir,
+            store,
+            ledger,
+            metrics,
+            signer,
+            url,
+            task: Some(task),
+            process: None,
+            upstream_env: Vec::new(),
+        }
+    }
+
+    /// The real `oqto-llm-proxy` binary (`cargo build --workspace --bins`) over the same kind
+    /// of store; [`Self::kill`] and [`Self::restart`] stop and start it on the same port.
+    pub async fn start_process(file: Value, upstream_key: &str, class_models: &[&str]) -> Self {
+        let (dir, store) = Self::store(class_models);
+        let upstream_env = file["providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["apiKeyEnv"].as_str())
+            .map(|var| (var.to_owned(), upstream_key.to_owned()))
+            .collect();
+        std::fs::write(dir.path().join("llm-proxy.yaml"), file.to_string()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
+        let mut proxy = Self {
+            dir,
+            store,
+            ledger,
+            metrics: Arc::default(),
+            signer: VirtualKeySigner::new(SIGNER.as_bytes()).unwrap(),
+            url: format!("http://127.0.0.1:{port}"),
+            task: None,
+            process: None,
+            upstream_env,
+        };
+        proxy.restart().await;
+        proxy
+    }
+
+    /// Starts the binary again (after [`Self::kill`]) and waits until it answers.
+    pub async fn restart(&mut self) {
+        let binary = crate::workspace_binary("oqto-llm-proxy").unwrap();
+        let dir = self.dir.path();
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let child = std::process::Command::new(binary)
+            .args(["--runtime", "podman", "--listen", &listen])
+            .args([
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--llm-key-signer",
+                SIGNER,
+            ])
+            .arg("--state-dir")
+            .arg(dir)
+            .arg("--config")
+            .arg(dir.join("llm-proxy.yaml"))
+            .arg("--usage-db")
+            .arg(dir.join("llm-usage.db"))
+            .envs(self.upstream_env.iter().cloned())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        self.process = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&listen).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("oqto-llm-proxy did not listen on {listen}");
+    }
+
+    /// SIGKILL, as a crashed or rescheduled proxy.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A fresh store with the class, the Workspace and the Session.
+    fn store(class_models: &[&str]) -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path()).unwrap();
         store
@@ -59,37 +178,7 @@ impl LlmProxyUnderTest {
                 json!({"workspaceRef": {"name": "w1"}}),
             ))
             .unwrap();
-        let file: ProxyFile = serde_json::from_value(file).unwrap();
-        let key = upstream_key.to_owned();
-        let catalogue = Catalogue::from_file(file, |_| Some(key.clone())).unwrap();
-        let signer = VirtualKeySigner::new(vec![7; 32]).unwrap();
-        let mut proxy = Proxy::new(
-            catalogue,
-            signer.clone(),
-            StoreGrants {
-                store: LocalStore::open(dir.path()).unwrap(),
-                default_class: None,
-            },
-        )
-        .unwrap();
-        let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
-        proxy.ledger = Some(ledger.clone());
-        let metrics = proxy.metrics.clone();
-        let proxy = Arc::new(proxy);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = serve(listener, proxy, std::future::pending()).await;
-        });
-        Self {
-            _dir: dir,
-            store,
-            ledger,
-            metrics,
-            signer,
-            url,
-            task,
-        }
+        (dir, store)
     }
 
     /// The virtual key of Session `session` as it is now (the operator mints the same).
@@ -126,6 +215,9 @@ impl LlmProxyUnderTest {
 
 impl Drop for LlmProxyUnderTest {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.kill();
     }
 }

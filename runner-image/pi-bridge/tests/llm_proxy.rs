@@ -137,3 +137,131 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The proxy's catalogue for these tests: one OpenAI-shaped model at the scripted LLM.
+fn one_model(llm: &oqto_scripted_llm::RunningLlm, budgets: Value) -> Value {
+    json!({
+        "providers": [{"name": "openai", "api": "openai-completions", "baseUrl": llm.base_url(),
+                       "apiKeyEnv": "UPSTREAM"}],
+        "models": [{"provider": "openai", "id": "gpt-small", "contextWindow": 128000,
+                    "maxTokens": 4096}],
+        "budgets": budgets,
+    })
+}
+
+/// A bridge on the proxy, with Pi's retries fast (two, 20 ms apart).
+async fn bridge_on(env: &Env, proxy: &LlmProxyUnderTest) -> (common::Bridge, common::Client) {
+    let agent_dir = env.home.join(".pi/agent");
+    let _ = std::fs::remove_file(agent_dir.join("models.json"));
+    std::fs::write(
+        agent_dir.join("settings.json"),
+        json!({"retry":{"enabled":true,"maxRetries":2,"baseDelayMs":20}}).to_string(),
+    )
+    .unwrap();
+    let key = proxy.key("s1");
+    let bridge = env
+        .start_bridge_full(
+            &pi_program(),
+            &["--llm-proxy-url", &proxy.url, "--model", "gpt-small"],
+            &[("OQTO_LLM_API_KEY", &key)],
+        )
+        .await;
+    let mut client = bridge.connect().await;
+    client.create_session("s").await;
+    (bridge, client)
+}
+
+async fn turn(client: &mut common::Client, id: &str, message: &str) -> Vec<Value> {
+    let response = client
+        .command("s", id, "prompt", json!({ "message": message }))
+        .await;
+    assert_eq!(response["success"], true, "{response}");
+    client.until(|f| is_event(f, "agent.idle")).await
+}
+
+fn text_of(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter(|f| is_event(f, "stream.text_delta"))
+        .map(|f| f["delta"].as_str().unwrap_or_default())
+        .collect()
+}
+
+fn error_of(frames: &[Value]) -> Option<String> {
+    frames
+        .iter()
+        .find(|f| is_event(f, "agent.error"))
+        .map(|f| f["error"].as_str().unwrap_or_default().to_owned())
+}
+
+/// A provider's 429 and 503 reach Pi through the proxy as they are: Pi retries, then ends the
+/// turn with the provider's error. Over the user's budget, the proxy's own 429 names the
+/// budget on the turn it stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn pi_retries_a_providers_429_and_503_and_shows_an_exhausted_budget_on_the_turn() {
+    let env = Env::new(json!({"api_key": UPSTREAM_KEY, "rules": [
+        {"when_user_contains": "busy", "steps": [{"kind": "http_error", "status": 429, "body": "slow down"}]},
+        {"when_user_contains": "down", "steps": [{"kind": "http_error", "status": 503, "body": "upstream down"}]},
+        {"when_user_contains": "hello", "steps": [{"kind": "text", "chunks": ["Hi", " there"]}]}]}))
+    .await;
+    let budget = json!([{"scope": "user", "period": "day", "tokens": 5}]);
+    let proxy = LlmProxyUnderTest::start(one_model(&env.llm, budget), UPSTREAM_KEY, &[]).await;
+    let (bridge, mut client) = bridge_on(&env, &proxy).await;
+    for (id, prompt, status) in [("p1", "busy", "429"), ("p2", "down", "503")] {
+        let frames = turn(&mut client, id, prompt).await;
+        let names = common::event_names(&frames);
+        assert_eq!(
+            names.iter().filter(|n| *n == "retry.start").count(),
+            2,
+            "{prompt}: {names:?}"
+        );
+        let error = error_of(&frames).unwrap_or_default();
+        assert!(error.contains(status), "{prompt}: {error}");
+    }
+    // The first answer spends the budget (10 input tokens and more); the next turn is refused.
+    assert_eq!(text_of(&turn(&mut client, "p3", "hello").await), "Hi there");
+    for _ in 0..100 {
+        if proxy.ledger.usage_of("alice", 0).unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let frames = turn(&mut client, "p4", "hello").await;
+    let error = error_of(&frames).expect("the turn ends with the budget's error");
+    assert!(
+        error.contains("budget of user alice") && error.contains("tokens this day"),
+        "{error}"
+    );
+    bridge.stop().await;
+}
+
+/// The proxy killed mid-answer: the turn ends (no hang, no half-open turn), and once the proxy
+/// is back the next turn works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_killed_mid_answer_ends_the_turn_and_the_next_one_works() {
+    let story: Vec<String> = (0..20).map(|i| format!("word{i} ")).collect();
+    let env = Env::new(json!({"api_key": UPSTREAM_KEY, "rules": [
+        {"when_user_contains": "story", "steps": [{"kind": "slow", "delay_ms": 200, "chunks": story}]},
+        {"when_user_contains": "hello", "steps": [{"kind": "text", "chunks": ["Back", " again"]}]}]}))
+    .await;
+    let mut proxy =
+        LlmProxyUnderTest::start_process(one_model(&env.llm, json!([])), UPSTREAM_KEY, &[]).await;
+    let (bridge, mut client) = bridge_on(&env, &proxy).await;
+    let response = client
+        .command("s", "p1", "prompt", json!({"message": "tell a story"}))
+        .await;
+    assert_eq!(response["success"], true, "{response}");
+    client.until(|f| is_event(f, "stream.text_delta")).await;
+    proxy.kill();
+    let frames = client.until(|f| is_event(f, "agent.idle")).await;
+    assert!(
+        !text_of(&frames).contains("word19"),
+        "the answer was cut off, not finished"
+    );
+    proxy.restart().await;
+    assert_eq!(
+        text_of(&turn(&mut client, "p2", "hello").await),
+        "Back again"
+    );
+    bridge.stop().await;
+}
