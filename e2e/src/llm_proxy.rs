@@ -10,13 +10,15 @@ use std::sync::Arc;
 use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_llm_proxy::catalogue::ProxyFile;
 use oqto_llm_proxy::ledger::SqliteLedger;
-use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, serve};
+use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, admin_router, serve};
 use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
 
 /// The signer of the tests' virtual keys (printable: the binary takes it as a flag).
 const SIGNER: &str = "test-llm-key-signer-0123456789abcdef";
+/// The bearer token of the proxy's usage reports (the gateway's, in a deployment).
+pub const ADMIN_TOKEN: &str = "test-llm-proxy-admin-token-0123456789";
 
 pub struct LlmProxyUnderTest {
     dir: tempfile::TempDir,
@@ -26,6 +28,8 @@ pub struct LlmProxyUnderTest {
     signer: VirtualKeySigner,
     /// The proxy's root URL (`http://127.0.0.1:PORT`).
     pub url: String,
+    /// Its admin listener (metrics, usage reports for [`ADMIN_TOKEN`]); in-process only.
+    pub admin_url: String,
     task: Option<tokio::task::JoinHandle<()>>,
     process: Option<std::process::Child>,
     /// The environment the binary gets (the provider keys its configuration names).
@@ -63,8 +67,18 @@ impl LlmProxyUnderTest {
         let proxy = Arc::new(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
+        let admin = admin_router(
+            proxy.clone(),
+            oqto_proto::runner::RunnerToken::from_secret(ADMIN_TOKEN.into()),
+        );
         let task = tokio::spawn(async move {
+            let admin = tokio::spawn(async move {
+                let _ = axum::serve(admin_listener, admin).await;
+            });
             let _ = serve(listener, proxy, std::future::pending()).await;
+            admin.abort();
         });
         Self {
             dir,
@@ -73,6 +87,7 @@ impl LlmProxyUnderTest {
             metrics,
             signer,
             url,
+            admin_url,
             task: Some(task),
             process: None,
             upstream_env: Vec::new(),
@@ -104,6 +119,7 @@ impl LlmProxyUnderTest {
             metrics: Arc::default(),
             signer: VirtualKeySigner::new(SIGNER.as_bytes()).unwrap(),
             url: format!("http://127.0.0.1:{port}"),
+            admin_url: String::new(),
             task: None,
             process: None,
             upstream_env,

@@ -389,6 +389,38 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     .await
     .unwrap();
 
+    // What the chat used, as the user and an admin see it (the LLM proxy's records).
+    let usage = eventually("the chat's usage is recorded", START, || {
+        let (stack, token, session) = (&stack, token.clone(), session.clone());
+        async move {
+            let usage = stack.ok(Method::GET, "/api/usage", &token, None).await;
+            let tokens = usage["lines"]
+                .as_array()?
+                .iter()
+                .find(|l| l["session"] == session.as_str())?["tokens"]
+                .as_u64()?;
+            (tokens > 0).then_some(usage)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(usage["user"], user.as_str(), "{usage}");
+    let all = stack
+        .ok(Method::GET, "/api/admin/usage", &admin, None)
+        .await;
+    assert!(
+        all["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["user"] == user.as_str()),
+        "{all}"
+    );
+    let (status, _) = stack
+        .call(Method::GET, "/api/admin/usage", Some(&token), None)
+        .await;
+    assert_eq!(status, 403, "a user sees only their own usage");
+
     // The provider's key is in the LLM proxy alone: the agent's own terminal finds its
     // Session's virtual key, and the provider's key nowhere a runner can look (its
     // environment, its files, its container's spec, its logs).

@@ -469,6 +469,28 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
         mux.prompt("alices-chat", "p1", "hello").await.unwrap(),
         "Hello from the node"
     );
+    // The proxy recorded the answer; alice sees it through the gateway, as her own.
+    let usage = eventually("alice's usage is recorded", WAIT, || {
+        let (http, url, alice) = (http.clone(), format!("{base}/api/usage"), alice.clone());
+        async move {
+            let usage: Value = http
+                .get(&url)
+                .bearer_auth(&alice)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let line = usage["lines"]
+                .as_array()?
+                .iter()
+                .find(|l| l["session"] == "alices-chat")?;
+            (line["tokens"].as_u64()? > 0 && line["cost"].as_f64()? > 0.0).then_some(usage)
+        }
+    })
+    .await;
+    assert!(usage.is_ok(), "no usage of alice's chat: {usage:?}");
     let content = B64.encode("written on the node");
     mux.send(
         json!({"channel":"files","session_id":"alices-chat","id":"w1","type":"write",

@@ -293,6 +293,15 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("dark");
     });
 
+    await step("shows what the chat used on the usage page", async () => {
+      await page.getByRole("link", { name: "Usage" }).click();
+      const mine = page.getByRole("table", { name: "usage by session" });
+      await mine.getByRole("cell", { name: workspace, exact: true }).first().waitFor({ timeout: LONG });
+      // The admin also sees every user's sums.
+      await page.getByRole("table", { name: "usage by user" }).getByRole("cell", { name: user, exact: true }).waitFor({ timeout: LONG });
+      await screenshot("usage");
+    });
+
     await step("deletes the workspace after asking", async () => {
       await page.getByRole("link", { name: "Oqto" }).click();
       const row = page.getByRole("listitem").filter({ hasText: workspace });

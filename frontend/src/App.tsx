@@ -8,6 +8,7 @@ import { applyTheme, nextTheme, storedTheme } from "./ui/theme";
 import { WorkspacesPage } from "./workspaces/WorkspacesPage";
 import { WorkspacePage } from "./workspaces/WorkspacePage";
 import { SessionPage } from "./session/SessionPage";
+import { UsagePage } from "./usage/UsagePage";
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
@@ -62,6 +63,16 @@ function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
         </a>
         <ConnectionBadge />
         <span className="spacer" />
+        <a
+          href="/usage"
+          className={route.page === "usage" ? "nav active" : "nav"}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ page: "usage" });
+          }}
+        >
+          Usage
+        </a>
         <button
           type="button"
           className="ghost"
@@ -82,6 +93,7 @@ function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
         </button>
       </header>
       {route.page === "workspaces" && <WorkspacesPage />}
+      {route.page === "usage" && <UsagePage user={user} />}
       {route.page === "workspace" && <WorkspacePage workspace={route.workspace} />}
       {route.page === "session" && (
         <SessionPage key={`${route.workspace}/${route.session}`} workspace={route.workspace} session={route.session} tab={route.tab} />

@@ -130,6 +130,15 @@ pub struct Settings {
     #[arg(long, env = "OQTO_UI_DIR", default_value = "frontend/dist")]
     pub ui_dir: PathBuf,
 
+    /// The LLM proxy's admin listener (`http://…:9091`), for the usage reports.
+    #[arg(long, env = "OQTO_LLM_PROXY_ADMIN_URL")]
+    pub llm_proxy_admin_url: Option<String>,
+
+    /// The token of the proxy's usage reports (at least 32 characters). Single-node mode:
+    /// default, the one in the state directory.
+    #[arg(long, env = "OQTO_LLM_PROXY_ADMIN_TOKEN", hide_env_values = true)]
+    pub llm_proxy_admin_token: Option<String>,
+
     /// How often single-node mode re-reads the local store, in milliseconds.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,

@@ -84,6 +84,32 @@ pub async fn run(
         }
     };
 
+    let usage = match settings
+        .llm_proxy_admin_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => {
+            let local = match settings.runtime {
+                RuntimeKind::Local => Some(
+                    LocalStore::open(&settings.state_dir)
+                        .map_err(|e| anyhow::anyhow!("opening the local store: {e}"))?,
+                ),
+                RuntimeKind::Kubernetes => None,
+            };
+            Some(crate::api::usage::UsageSource {
+                url: url.to_owned(),
+                token: oqto_store::llm_proxy_admin_token(
+                    settings.llm_proxy_admin_token.as_deref(),
+                    local.as_ref(),
+                )?,
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()?,
+            })
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         auth: Auth {
             limiter: LoginLimiter::new(settings.login_rate, &accounts),
@@ -111,6 +137,7 @@ pub async fn run(
         }),
         runner_key,
         bootstrap: Mutex::new(bootstrap),
+        usage,
     });
     let forget = state.clone();
     tokio::spawn(async move {

@@ -26,4 +26,6 @@ pub struct AppState {
     pub runner_key: oqto_proto::runner::RunnerKey,
     /// The digest of the one-time token that creates the first admin, while there is none.
     pub bootstrap: std::sync::Mutex<Option<String>>,
+    /// The LLM proxy's usage reports, when it runs.
+    pub usage: Option<crate::api::usage::UsageSource>,
 }

@@ -54,6 +54,11 @@ pub struct Settings {
     #[arg(long, env = "OQTO_LLM_KEY_SIGNER", hide_env_values = true)]
     pub llm_key_signer: Option<String>,
 
+    /// The bearer token of the usage reports on the admin listener, shared with the gateway
+    /// (at least 32 characters). Single-node mode: default, the one in the state directory.
+    #[arg(long, env = "OQTO_LLM_PROXY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// The class of Workspaces that name none (as the operator's and the gateway's).
     #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
     pub default_workspace_class: Option<String>,

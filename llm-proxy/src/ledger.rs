@@ -53,6 +53,15 @@ pub struct UsageLine {
     pub cost: f64,
 }
 
+/// One user's sums (the admins' view).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct UserTotal {
+    pub user: String,
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost: f64,
+}
+
 pub struct SqliteLedger {
     db: Mutex<Connection>,
 }
@@ -175,6 +184,31 @@ impl SqliteLedger {
     }
 }
 
+impl SqliteLedger {
+    /// Every user's sums since `since`, the largest spender first.
+    pub fn totals_by_user(&self, since: i64) -> Result<Vec<UserTotal>, String> {
+        let db = self.db()?;
+        let mut query = db
+            .prepare(
+                "SELECT user, COUNT(*),
+                    SUM(input_tokens+output_tokens+cache_read_tokens+cache_write_tokens), SUM(cost)
+                 FROM llm_usage WHERE at >= ?1 GROUP BY user ORDER BY SUM(cost) DESC, user",
+            )
+            .map_err(db_error)?;
+        let rows = query
+            .query_map(params![since], |row| {
+                Ok(UserTotal {
+                    user: row.get(0)?,
+                    requests: row.get::<_, i64>(1)?.max(0) as u64,
+                    tokens: row.get::<_, i64>(2)?.max(0) as u64,
+                    cost: row.get(3)?,
+                })
+            })
+            .map_err(db_error)?;
+        rows.collect::<Result<_, _>>().map_err(db_error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +255,15 @@ mod tests {
         assert_eq!(
             ledger.spent(&Scope::User("carol".into()), 0).unwrap(),
             Spent::default()
+        );
+        let totals = ledger.totals_by_user(0).unwrap();
+        assert_eq!(
+            totals
+                .iter()
+                .map(|t| (t.user.as_str(), t.tokens))
+                .collect::<Vec<_>>(),
+            [("alice", 30), ("bob", 12)],
+            "the largest spender first"
         );
         let lines = ledger.usage_of("bob", 0).unwrap();
         assert_eq!(lines.len(), 1);

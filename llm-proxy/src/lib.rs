@@ -16,6 +16,7 @@ pub mod ledger;
 mod metered;
 pub mod metrics;
 pub mod relay;
+pub mod report;
 pub mod usage;
 
 use std::sync::Arc;
@@ -40,6 +41,26 @@ pub fn router<G: Grants>(proxy: Arc<Proxy<G>>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(proxy)
+}
+
+/// The admin listener's routes: `/metrics` to anyone who reaches it, usage reports only to the
+/// platform's admin token.
+pub fn admin_router<G: Grants>(
+    proxy: Arc<Proxy<G>>,
+    token: oqto_proto::runner::RunnerToken,
+) -> Router {
+    let metrics = proxy.metrics.clone();
+    Router::new()
+        .route("/usage", get(report::user_usage::<G>))
+        .route("/usage/users", get(report::all_users::<G>))
+        .with_state((proxy, Arc::new(report::AdminToken(token))))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.encode() }
+            }),
+        )
 }
 
 /// Serves the proxy until `shutdown` resolves. Every chunk goes out as it comes (no Nagle: a

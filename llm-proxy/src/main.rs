@@ -6,8 +6,8 @@ use anyhow::Context;
 use clap::Parser;
 use oqto_llm_proxy::config::{Settings, StoreKind};
 use oqto_llm_proxy::ledger::SqliteLedger;
-use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, serve};
-use oqto_store::{KubeStore, LocalStore, llm_key_signer};
+use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, admin_router, serve};
+use oqto_store::{KubeStore, LocalStore, llm_key_signer, llm_proxy_admin_token};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -27,11 +27,13 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("connecting to the Kubernetes API")?;
             let signer = llm_key_signer(settings.llm_key_signer.as_deref(), None)?;
+            let admin = llm_proxy_admin_token(settings.admin_token.as_deref(), None)?;
             let store = KubeStore::new(client, "oqto-llm-proxy", None);
             run(
                 &settings,
                 catalogue,
                 signer,
+                admin,
                 StoreGrants {
                     store,
                     default_class,
@@ -42,10 +44,12 @@ async fn main() -> anyhow::Result<()> {
         StoreKind::Local => {
             let store = LocalStore::open(&settings.state_dir)?;
             let signer = llm_key_signer(settings.llm_key_signer.as_deref(), Some(&store))?;
+            let admin = llm_proxy_admin_token(settings.admin_token.as_deref(), Some(&store))?;
             run(
                 &settings,
                 catalogue,
                 signer,
+                admin,
                 StoreGrants {
                     store,
                     default_class,
@@ -60,6 +64,7 @@ async fn run<G: Grants>(
     settings: &Settings,
     catalogue: Catalogue,
     signer: oqto_proto::llm::VirtualKeySigner,
+    admin: oqto_proto::runner::RunnerToken,
     grants: G,
 ) -> anyhow::Result<()> {
     let models = catalogue.models().len();
@@ -78,15 +83,8 @@ async fn run<G: Grants>(
     let metrics_listener = tokio::net::TcpListener::bind(settings.metrics_listen)
         .await
         .with_context(|| format!("listening on {}", settings.metrics_listen))?;
-    let metrics = proxy.metrics.clone();
-    let metrics_app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let metrics = metrics.clone();
-            async move { metrics.encode() }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
+    let admin_app = admin_router(proxy.clone(), admin);
+    tokio::spawn(async move { axum::serve(metrics_listener, admin_app).await });
     tracing::info!(listen = %settings.listen, models, usage_db = %usage_db.display(), "LLM proxy ready");
     serve(listener, proxy, stopped()).await?;
     Ok(())

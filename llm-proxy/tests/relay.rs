@@ -364,3 +364,56 @@ async fn an_answer_cut_off_by_the_client_is_paid_for_what_was_streamed() {
         "estimated from the request and the words streamed"
     );
 }
+
+/// A GET of the proxy's admin listener, with this bearer token (or none).
+async fn admin_get(env: &Env, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = env.http.get(format!("{}{path}", env.proxy.admin_url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn usage_reports_go_to_the_platforms_token_only_with_budgets_and_what_is_left() {
+    let env = env_with(json!([{"scope": "user", "period": "month", "costUsd": 1}])).await;
+    let key = env.key();
+    let answer = env.anthropic(&key, "claude-small", "hello").await;
+    answer.text().await.unwrap();
+    alices_usage(&env, 1).await;
+    let admin = Some(oqto_e2e::llm_proxy::ADMIN_TOKEN);
+    let refused = admin_get(&env, "/usage?user=alice", None).await;
+    assert_eq!(refused.status(), 401, "no token");
+    let refused = admin_get(&env, "/usage?user=alice", Some(&key)).await;
+    assert_eq!(
+        refused.status(),
+        401,
+        "a virtual key is not the admin token"
+    );
+    let report: Value = admin_get(&env, "/usage?user=alice&period=day", admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["period"], "day");
+    assert_eq!(report["lines"][0]["session"], "s1");
+    assert_eq!(report["lines"][0]["tokens"], 12);
+    let budget = &report["budgets"][0];
+    assert_eq!(
+        (budget["period"].as_str(), budget["costUsd"].as_f64()),
+        (Some("month"), Some(1.0))
+    );
+    assert!(budget["spentCost"].as_f64().unwrap() > 0.0, "{budget}");
+    assert!(
+        budget["resets"].as_str().unwrap().ends_with("T00:00:00Z"),
+        "{budget}"
+    );
+    let all: Value = admin_get(&env, "/usage/users", admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["users"][0]["user"], "alice", "{all}");
+    let metrics = admin_get(&env, "/metrics", None).await;
+    assert_eq!(metrics.status(), 200, "metrics need no token");
+}

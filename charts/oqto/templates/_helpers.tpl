@@ -42,6 +42,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.llmProxy.url | default (printf "http://%s-llm-proxy.%s.svc:%v" (include "oqto.fullname" .) .Release.Namespace .Values.llmProxy.service.port) -}}
 {{- end -}}
 
+{{/* The proxy's admin listener (metrics, usage reports) as the gateway reaches it. */}}
+{{- define "oqto.llmProxy.adminUrl" -}}
+{{- if .Values.llmProxy.service.clusterIP -}}
+{{- printf "http://%s:9091" .Values.llmProxy.service.clusterIP -}}
+{{- else -}}
+{{- printf "http://%s-llm-proxy.%s.svc:9091" (include "oqto.fullname" .) .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "oqto.image" -}}
 {{- $root := index . 0 -}}{{- $name := index . 1 -}}
 {{- $tag := $root.Values.image.tag | default $root.Chart.AppVersion -}}

@@ -92,6 +92,41 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return parsed as T;
 }
 
+/** The LLM proxy's records (`GET /api/usage`). */
+export interface UsageLine {
+  namespace: string;
+  workspace: string;
+  session: string;
+  requests: number;
+  tokens: number;
+  cost: number;
+}
+
+export interface BudgetState {
+  scope: "user";
+  period: "day" | "month";
+  tokens?: number;
+  costUsd?: number;
+  spentTokens: number;
+  spentCost: number;
+  resets: string;
+}
+
+export interface Usage {
+  user: string;
+  period: "day" | "month";
+  since: string;
+  lines: UsageLine[];
+  budgets: BudgetState[];
+}
+
+export interface UserTotal {
+  user: string;
+  requests: number;
+  tokens: number;
+  cost: number;
+}
+
 const enc = encodeURIComponent;
 
 export const api = {
@@ -117,4 +152,8 @@ export const api = {
     call<Session>("POST", `/workspaces/${enc(workspace)}/sessions/${enc(session)}/suspend`),
   resumeSession: (workspace: string, session: string) =>
     call<Session>("POST", `/workspaces/${enc(workspace)}/sessions/${enc(session)}/resume`),
+
+  usage: (period: "day" | "month") => call<Usage>("GET", `/usage?period=${period}`),
+  allUsage: (period: "day" | "month") =>
+    call<{ period: string; since: string; users: UserTotal[] }>("GET", `/admin/usage?period=${period}`),
 };

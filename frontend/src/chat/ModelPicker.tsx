@@ -86,7 +86,7 @@ export function ModelPicker({
           {!known && <option value={current}>{current || "…"}</option>}
           {models.map((m) => (
             <option key={`${m.provider}/${m.id}`} value={`${m.provider}/${m.id}`}>
-              {m.provider === "oqto-demo" ? `${m.name ?? m.id} (demo, not a real LLM)` : `${m.provider}/${m.name ?? m.id}`}
+              {modelLabel(m)}
             </option>
           ))}
         </select>
@@ -105,4 +105,13 @@ export function ModelPicker({
       {error && <span className="error small">{error}</span>}
     </div>
   );
+}
+
+/** A model as the picker names it: the LLM proxy's models by name alone (they all come from
+ * the platform's catalogue), others with their provider, and the demo marked as such. */
+export function modelLabel(m: { provider: string; id: string; name?: string | null }): string {
+  const name = m.name ?? m.id;
+  if (m.provider === "oqto-demo" || m.id === "demo-not-a-real-llm") return `${name} (demo, not a real LLM)`;
+  if (m.provider === "oqto" || m.provider === "oqto-anthropic") return name;
+  return `${m.provider}/${name}`;
 }

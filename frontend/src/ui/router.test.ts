@@ -5,6 +5,7 @@ describe("routes", () => {
   it("round-trip through the URL, names with odd characters included", () => {
     const routes: Route[] = [
       { page: "workspaces" },
+      { page: "usage" },
       { page: "workspace", workspace: "dev" },
       { page: "session", workspace: "dev", session: "dev-x1", tab: "chat" },
       { page: "session", workspace: "a.b", session: "s", tab: "terminal" },
@@ -15,5 +16,6 @@ describe("routes", () => {
 
   it("sends unknown paths to the workspace list", () => {
     expect(parseRoute("/nope/x")).toEqual({ page: "workspaces" });
+    expect(parseRoute("/usage/x")).toEqual({ page: "workspaces" });
   });
 });

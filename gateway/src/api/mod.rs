@@ -6,6 +6,7 @@ mod auth;
 mod classes;
 mod objects;
 mod sessions;
+pub mod usage;
 mod users;
 mod workspaces;
 mod write_guard;
@@ -63,6 +64,8 @@ pub use users::Items;
         sessions::suspend,
         sessions::resume,
         apply::apply,
+        usage::mine,
+        usage::all,
     )
 )]
 pub struct ApiDoc;
@@ -111,6 +114,8 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
             post(sessions::resume),
         )
         .route("/apply", post(apply::apply))
+        .route("/usage", get(usage::mine))
+        .route("/admin/usage", get(usage::all))
         .route("/ws/mux", get(crate::mux::upgrade))
         .fallback(api_not_found)
         .layer(axum::middleware::from_fn_with_state(

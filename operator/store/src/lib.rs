@@ -23,7 +23,7 @@ use serde_json::Value;
 pub use error::StoreError;
 pub use kube_store::KubeStore;
 pub use local::LocalStore;
-pub use runner_key::{llm_key_signer, runner_key};
+pub use runner_key::{llm_key_signer, llm_proxy_admin_token, runner_key};
 
 /// The kinds a store keeps.
 pub trait StoredKind:

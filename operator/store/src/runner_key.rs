@@ -4,7 +4,7 @@
 //! holders of a key always derive the same values.
 
 use oqto_proto::llm::VirtualKeySigner;
-use oqto_proto::runner::RunnerKey;
+use oqto_proto::runner::{RunnerKey, RunnerToken};
 
 use crate::{LocalStore, StoreError};
 
@@ -40,6 +40,28 @@ pub fn llm_key_signer(
     )?;
     VirtualKeySigner::new(key.into_bytes())
         .map_err(|e| StoreError::Invalid(format!("OQTO_LLM_KEY_SIGNER: {e}")))
+}
+
+/// The token the gateway presents to the LLM proxy's usage reports
+/// (`OQTO_LLM_PROXY_ADMIN_TOKEN`), by the same rule.
+pub fn llm_proxy_admin_token(
+    configured: Option<&str>,
+    single_node: Option<&LocalStore>,
+) -> Result<RunnerToken, StoreError> {
+    let token = platform_key(
+        "OQTO_LLM_PROXY_ADMIN_TOKEN (--llm-proxy-admin-token)",
+        "llm-proxy-admin-token",
+        "the gateway and the LLM proxy",
+        configured,
+        single_node,
+    )?;
+    if token.len() < oqto_proto::llm::MIN_KEY_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "OQTO_LLM_PROXY_ADMIN_TOKEN: at least {} characters",
+            oqto_proto::llm::MIN_KEY_BYTES
+        )));
+    }
+    Ok(RunnerToken::from_secret(token))
 }
 
 fn platform_key(
