@@ -82,7 +82,16 @@ else
   demo_key="$(sed -n 's/^SCRIPTED_LLM_API_KEY=//p' "$keys" 2>/dev/null || true)"
   [ -n "$demo_key" ] || demo_key="demo-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
   echo "SCRIPTED_LLM_API_KEY=$demo_key" > "$keys.new"
-  provider_file oqto-demo openai-completions "http://127.0.0.1:$port/v1" SCRIPTED_LLM_API_KEY "$model" true
+  # The same script in both API shapes (scripted-llm serves /v1/chat/completions and
+  # /v1/messages): a model for each.
+  cat > "$catalogue.new" <<YAML
+providers:
+  - {name: oqto-demo, api: openai-completions, baseUrl: "http://127.0.0.1:$port/v1", apiKeyEnv: SCRIPTED_LLM_API_KEY}
+  - {name: oqto-demo-anthropic, api: anthropic-messages, baseUrl: "http://127.0.0.1:$port", apiKeyEnv: SCRIPTED_LLM_API_KEY}
+models:
+  - {provider: oqto-demo, id: "$model", contextWindow: 128000, maxTokens: 16384, reasoning: true}
+  - {provider: oqto-demo-anthropic, id: "$model-anthropic", contextWindow: 200000, maxTokens: 16384, reasoning: true}
+YAML
   services+=(demo-llm)
   provider="the DEMO provider (scripted answers, not a real LLM): set OPENAI_API_KEY, ANTHROPIC_API_KEY or OQTO_LLM_BASE_URL for a real one"
 fi

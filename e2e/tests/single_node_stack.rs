@@ -374,6 +374,49 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
         "{}",
         text_of(&frames)
     );
+    // The same demo in Anthropic's shape: the catalogue's other model, through the proxy.
+    let pick = |provider: &str, model: &str| json!({"provider": provider, "model_id": model});
+    let picked = mux
+        .command(
+            &session,
+            "m-a",
+            "set_model",
+            pick("oqto-anthropic", "demo-not-a-real-llm-anthropic"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked["success"], true, "{picked}");
+    let frames = turn(&mut mux, &session, "p1a", "hello").await;
+    assert!(
+        text_of(&frames).contains("demo model"),
+        "{}",
+        text_of(&frames)
+    );
+    let metrics_port =
+        std::env::var("OQTO_LLM_PROXY_METRICS_PORT").unwrap_or_else(|_| "9092".into());
+    let metrics = stack
+        .http
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"model="demo-not-a-real-llm-anthropic",status="200""#),
+        "the proxy relayed the Anthropic-shaped turn: {metrics}"
+    );
+    let picked = mux
+        .command(
+            &session,
+            "m-o",
+            "set_model",
+            pick("oqto", "demo-not-a-real-llm"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked["success"], true, "{picked}");
     let file = read_file(&mut mux, &session, "r1", "hello-from-oqto.md").await;
     assert!(
         file.starts_with("# Hello from Oqto"),

@@ -82,8 +82,10 @@ llmProxy:
   enabled: true
   providers:
     - {{name: scripted, api: openai-completions, baseUrl: 'http://{host}:{llm_port}/v1', apiKeyEnv: UPSTREAM_KEY}}
+    - {{name: scripted-anthropic, api: anthropic-messages, baseUrl: 'http://{host}:{llm_port}', apiKeyEnv: UPSTREAM_KEY}}
   models:
     - {{provider: scripted, id: scripted, contextWindow: 128000, maxTokens: 4096, price: {{input: 1, output: 2}}}}
+    - {{provider: scripted-anthropic, id: scripted-claude, contextWindow: 200000, maxTokens: 4096}}
   existingSecret: llm-upstream
   url: http://{proxy_ip}:8091
   service: {{clusterIP: {proxy_ip}}}
@@ -491,6 +493,27 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     })
     .await;
     assert!(usage.is_ok(), "no usage of alice's chat: {usage:?}");
+    // The same chat in Anthropic's shape: alice picks the catalogue's other model.
+    let picked = mux
+        .command(
+            "alices-chat",
+            "m1",
+            "set_model",
+            json!({"provider": "oqto-anthropic", "model_id": "scripted-claude"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked["success"], true, "{picked}");
+    assert_eq!(
+        mux.prompt("alices-chat", "p1b", "hello").await.unwrap(),
+        "Hello from the node"
+    );
+    assert!(
+        llm.requests()
+            .iter()
+            .any(|r| r["model"] == "scripted-claude" && r.get("max_tokens").is_some()),
+        "the turn went to the provider in Anthropic's shape"
+    );
     let content = B64.encode("written on the node");
     mux.send(
         json!({"channel":"files","session_id":"alices-chat","id":"w1","type":"write",
@@ -603,6 +626,27 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     assert!(
         data.values()
             .all(|v| !String::from_utf8_lossy(&v.0).contains(UPSTREAM_KEY))
+    );
+    // The runner's logs as the kubelet keeps them on the node.
+    let logs = std::path::Path::new("/var/log/pods").join(format!(
+        "{workspaces}_{}_{}",
+        first.metadata.name.as_deref().unwrap(),
+        first.metadata.uid.as_deref().unwrap()
+    ));
+    let mut log_files = 0;
+    for entry in std::fs::read_dir(logs.join("runner")).unwrap().flatten() {
+        let text = std::fs::read(entry.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(UPSTREAM_KEY),
+            "the provider's key is in the runner's log {}",
+            entry.path().display()
+        );
+        log_files += 1;
+    }
+    assert!(
+        log_files > 0,
+        "no log of the runner under {}",
+        logs.display()
     );
     // A part of the key to look for (typing the whole key into the runner would put it there).
     let part = &UPSTREAM_KEY[12..30];

@@ -111,7 +111,7 @@ export function ModelPicker({
  * the platform's catalogue), others with their provider, and the demo marked as such. */
 export function modelLabel(m: { provider: string; id: string; name?: string | null }): string {
   const name = m.name ?? m.id;
-  if (m.provider === "oqto-demo" || m.id === "demo-not-a-real-llm") return `${name} (demo, not a real LLM)`;
+  if (m.provider === "oqto-demo" || m.id.startsWith("demo-not-a-real-llm")) return `${name} (demo, not a real LLM)`;
   if (m.provider === "oqto" || m.provider === "oqto-anthropic") return name;
   return `${m.provider}/${name}`;
 }
