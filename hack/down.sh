@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what hack/up.sh started: the stack's containers, the runner containers of its sessions
-# and the Podman API service it started. Every volume is kept (users, workspaces, files, chats);
+# and the Podman API service it started. Every volume is kept (users, workspaces, files, chats,
+# LLM usage);
 # `hack/down.sh --purge` removes them too. A developer's Kubernetes control plane
 # (hack/k8s/controlplane.sh) is not touched.
 set -euo pipefail
@@ -23,7 +24,8 @@ if [ "${1:-}" = --purge ] && [ -n "$store" ]; then
   podman volume ls -q --filter label=oqto.dev/store="$store" | xargs -r podman volume rm -f >/dev/null
 fi
 if [ "${1:-}" = --purge ]; then
-  podman volume rm -f "${OQTO_PROJECT}_state" "${OQTO_PROJECT}_gateway-data" >/dev/null 2>&1 || true
+  podman volume rm -f "${OQTO_PROJECT}_state" "${OQTO_PROJECT}_gateway-data" "${OQTO_PROJECT}_llm-usage" \
+    >/dev/null 2>&1 || true
   rm -rf "$OQTO_HOME"
   echo "removed the stack's volumes and $OQTO_HOME" >&2
 fi

@@ -731,7 +731,14 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     let counted = whole.trim_end();
     assert_eq!(
         trimmed(mux.history_texts("alices-chat").await.unwrap()),
-        ["hello", "Hello from the node", "count for me", counted]
+        [
+            "hello",
+            "Hello from the node",
+            "hello",
+            "Hello from the node",
+            "count for me",
+            counted
+        ]
     );
     mux.send(
         json!({"channel":"files","session_id":"alices-chat","id":"r1","type":"read",
@@ -836,6 +843,8 @@ async fn the_team_admins_day_from_helm_install_to_helm_uninstall() {
     assert_eq!(
         trimmed(mux.history_texts("alices-chat").await.unwrap()),
         [
+            "hello",
+            "Hello from the node",
             "hello",
             "Hello from the node",
             "count for me",
