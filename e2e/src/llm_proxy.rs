@@ -47,6 +47,22 @@ impl LlmProxyUnderTest {
     /// `file` is the proxy's configuration (providers and models, as YAML would have them);
     /// every `apiKeyEnv` resolves to `upstream_key`. The class `small` allows `class_models`.
     pub async fn start(file: Value, upstream_key: &str, class_models: &[&str]) -> Self {
+        Self::start_limited(
+            file,
+            upstream_key,
+            class_models,
+            oqto_llm_proxy::DEFAULT_STREAMS_PER_SESSION,
+        )
+        .await
+    }
+
+    /// As [`Self::start`], allowing each Session `streams_per_session` requests in flight.
+    pub async fn start_limited(
+        file: Value,
+        upstream_key: &str,
+        class_models: &[&str],
+        streams_per_session: usize,
+    ) -> Self {
         let (dir, store) = Self::store(class_models);
         let parsed: ProxyFile = serde_json::from_value(file).unwrap();
         let key = upstream_key.to_owned();
@@ -63,6 +79,7 @@ impl LlmProxyUnderTest {
         .unwrap();
         let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
         proxy.ledger = Some(ledger.clone());
+        proxy.streams_per_session = streams_per_session;
         let metrics = proxy.metrics.clone();
         let proxy = Arc::new(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -59,7 +59,15 @@ pub struct Settings {
     #[arg(long, env = "OQTO_LLM_PROXY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// Requests one Session may have in flight at once; more get a 429.
+    #[arg(long, env = "OQTO_LLM_PROXY_STREAMS_PER_SESSION", default_value_t = oqto_llm_proxy_default_streams())]
+    pub streams_per_session: usize,
+
     /// The class of Workspaces that name none (as the operator's and the gateway's).
     #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
     pub default_workspace_class: Option<String>,
+}
+
+fn oqto_llm_proxy_default_streams() -> usize {
+    crate::DEFAULT_STREAMS_PER_SESSION
 }

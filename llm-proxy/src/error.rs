@@ -24,6 +24,8 @@ pub enum ProxyError {
     ModelNotAllowed(String),
     #[error("{0}")]
     OverBudget(String),
+    #[error("this Session has {0} requests in flight already, the most it may have at once")]
+    TooManyStreams(usize),
     #[error("the provider could not be reached: {0}")]
     Upstream(String),
     #[error("the platform's store could not be read: {0}")]
@@ -42,6 +44,7 @@ impl ProxyError {
             Self::WrongApi { .. } => "WrongApi",
             Self::ModelNotAllowed(_) => "ModelNotAllowed",
             Self::OverBudget(_) => "OverBudget",
+            Self::TooManyStreams(_) => "TooManyStreams",
             Self::Upstream(_) => "UpstreamUnreachable",
             Self::Store(_) => "StoreUnavailable",
         }
@@ -53,7 +56,7 @@ impl ProxyError {
             Self::BadBody(_) | Self::WrongApi { .. } => StatusCode::BAD_REQUEST,
             Self::UnknownModel(_) => StatusCode::NOT_FOUND,
             Self::ModelNotAllowed(_) => StatusCode::FORBIDDEN,
-            Self::OverBudget(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::OverBudget(_) | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

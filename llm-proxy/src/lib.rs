@@ -17,6 +17,7 @@ mod metered;
 pub mod metrics;
 pub mod relay;
 pub mod report;
+pub mod streams;
 pub mod usage;
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub use catalogue::Catalogue;
 pub use error::ProxyError;
 pub use grants::{Grant, Grants, StoreGrants};
 pub use relay::Proxy;
+
+/// Requests one Session may have in flight at once, by default.
+pub const DEFAULT_STREAMS_PER_SESSION: usize = 8;
 
 /// Largest request body: a long conversation with a few images, base64-encoded.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;

@@ -73,6 +73,7 @@ async fn run<G: Grants>(
         .clone()
         .unwrap_or_else(|| settings.state_dir.join("llm-usage.db"));
     let mut proxy = Proxy::new(catalogue, signer, grants)?;
+    proxy.streams_per_session = settings.streams_per_session.max(1);
     proxy.ledger = Some(Arc::new(
         SqliteLedger::open(&usage_db).map_err(anyhow::Error::msg)?,
     ));

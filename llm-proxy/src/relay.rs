@@ -18,6 +18,7 @@ use crate::grants::{Grant, Grants};
 use crate::ledger::{Record, SqliteLedger};
 use crate::metered::Metered;
 use crate::metrics::Metrics;
+use crate::streams::{SessionStreams, StreamSlot};
 use crate::usage::{Usage, UsageTap};
 
 /// Request headers passed on to the provider (the key never is).
@@ -44,6 +45,9 @@ pub struct Proxy<G> {
     /// Where usage is recorded and budgets are summed; needed when the catalogue has budgets.
     pub ledger: Option<Arc<SqliteLedger>>,
     pub metrics: Arc<Metrics>,
+    /// Requests in flight per Session, and how many one may have.
+    pub streams: Arc<SessionStreams>,
+    pub streams_per_session: usize,
 }
 
 impl<G: Grants> Proxy<G> {
@@ -56,6 +60,8 @@ impl<G: Grants> Proxy<G> {
             client: crate::upstream_client()?,
             ledger: None,
             metrics: Arc::default(),
+            streams: Arc::default(),
+            streams_per_session: crate::DEFAULT_STREAMS_PER_SESSION,
         })
     }
 
@@ -95,15 +101,18 @@ impl<G: Grants> Proxy<G> {
         }
     }
 
-    /// What happens when an answer has ended: metrics, and a row in the ledger.
+    /// What happens when an answer has ended: the Session's slot is free, metrics, and a row
+    /// in the ledger.
     fn on_end(
         &self,
         grant: Grant,
         model: &ModelInfo,
         status: u16,
+        slot: StreamSlot,
     ) -> impl FnOnce(Usage) + Send + 'static {
         let (metrics, ledger, model) = (self.metrics.clone(), self.ledger.clone(), model.clone());
         move |usage: Usage| {
+            drop(slot);
             // An error answer costs nothing: the tap would only have estimated the request.
             let usage = if (200..300).contains(&status) {
                 usage
@@ -177,6 +186,10 @@ impl<G: Grants> Proxy<G> {
             return Err(ProxyError::ModelNotAllowed(model));
         }
         self.check_budgets(&grant).await?;
+        let slot = self
+            .streams
+            .try_open(&grant.namespace, &grant.session, self.streams_per_session)
+            .ok_or(ProxyError::TooManyStreams(self.streams_per_session))?;
         tracing::debug!(user = %grant.user, session = %grant.session, %model, "relaying");
         let request_bytes = body.len();
         let upstream = self
@@ -195,7 +208,7 @@ impl<G: Grants> Proxy<G> {
         let metered = Metered::new(
             upstream.bytes_stream(),
             UsageTap::new(api, request_bytes),
-            self.on_end(grant, info, status),
+            self.on_end(grant, info, status, slot),
         );
         answer
             .body(Body::from_stream(metered))

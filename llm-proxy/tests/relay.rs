@@ -25,6 +25,10 @@ async fn env() -> Env {
 }
 
 async fn env_with(budgets: Value) -> Env {
+    env_limited(budgets, oqto_llm_proxy::DEFAULT_STREAMS_PER_SESSION).await
+}
+
+async fn env_limited(budgets: Value, streams_per_session: usize) -> Env {
     let script: Script = serde_json::from_value(json!({"api_key": UPSTREAM_KEY, "rules": [
         {"when_user_contains": "hello", "steps": [{"kind": "text", "chunks": ["Hel", "lo"]}]},
         {"when_user_contains": "story", "steps": [{"kind": "slow", "delay_ms": 300,
@@ -47,7 +51,13 @@ async fn env_with(budgets: Value) -> Env {
              "price": {"input": 3, "output": 15}}],
         "budgets": budgets,
     });
-    let proxy = LlmProxyUnderTest::start(file, UPSTREAM_KEY, &["gpt-small", "claude-small"]).await;
+    let proxy = LlmProxyUnderTest::start_limited(
+        file,
+        UPSTREAM_KEY,
+        &["gpt-small", "claude-small"],
+        streams_per_session,
+    )
+    .await;
     Env {
         url: proxy.url.clone(),
         proxy,
@@ -416,4 +426,33 @@ async fn usage_reports_go_to_the_platforms_token_only_with_budgets_and_what_is_l
     assert_eq!(all["users"][0]["user"], "alice", "{all}");
     let metrics = admin_get(&env, "/metrics", None).await;
     assert_eq!(metrics.status(), 200, "metrics need no token");
+}
+
+#[tokio::test]
+async fn a_session_holds_only_so_many_requests_in_flight() {
+    let env = env_limited(json!([]), 2).await;
+    let key = env.key();
+    // Two slow answers hold both of the Session's slots while they stream.
+    let first = env.openai(Some(&key), "gpt-small", "story").await;
+    let second = env.openai(Some(&key), "gpt-small", "story").await;
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let (status, message) = refusal(env.openai(Some(&key), "gpt-small", "hello").await).await;
+    assert_eq!(status, 429);
+    assert!(message.contains("2 requests in flight"), "{message}");
+    // A client that goes away frees its slot.
+    drop(first);
+    let mut freed = false;
+    for _ in 0..100 {
+        let answer = env.openai(Some(&key), "gpt-small", "hello").await;
+        if answer.status() == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the slot of the dropped answer was not freed");
+    drop(second);
 }
