@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use oqto_api::{Session, Workspace, WorkspaceClass};
 use oqto_llm_proxy::catalogue::ProxyFile;
-use oqto_llm_proxy::ledger::SqliteLedger;
+use oqto_llm_proxy::ledger::{Ledger, SqliteLedger};
 use oqto_llm_proxy::{Catalogue, Proxy, StoreGrants, admin_router, serve};
 use oqto_proto::llm::{KeyClaims, VirtualKeySigner};
 use oqto_store::LocalStore;
@@ -78,7 +78,7 @@ impl LlmProxyUnderTest {
         )
         .unwrap();
         let ledger = Arc::new(SqliteLedger::open(&dir.path().join("llm-usage.db")).unwrap());
-        proxy.ledger = Some(ledger.clone());
+        proxy.ledger = Some(Arc::new(Ledger::Sqlite(ledger.clone())));
         proxy.streams_per_session = streams_per_session;
         let metrics = proxy.metrics.clone();
         let proxy = Arc::new(proxy);

@@ -38,6 +38,15 @@ pub struct Settings {
     #[arg(long, env = "OQTO_LLM_USAGE_DB")]
     pub usage_db: Option<PathBuf>,
 
+    /// The usage ledger in PostgreSQL instead (e.g. the gateway's database server): a libpq
+    /// URL; it may hold a password.
+    #[arg(long, env = "OQTO_LLM_USAGE_DATABASE_URL", hide_env_values = true)]
+    pub usage_database_url: Option<String>,
+
+    /// A PEM CA bundle for that database's certificate (a private CA).
+    #[arg(long, env = "OQTO_LLM_USAGE_DATABASE_CA_FILE")]
+    pub usage_database_ca_file: Option<PathBuf>,
+
     /// The providers and the model catalogue (YAML; see the README's "The LLM proxy").
     #[arg(long, env = "OQTO_LLM_PROXY_CONFIG")]
     pub config: PathBuf,

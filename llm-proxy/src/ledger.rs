@@ -62,6 +62,53 @@ pub struct UserTotal {
     pub cost: f64,
 }
 
+/// Where usage is kept: SQLite on the proxy's volume, or PostgreSQL (`crate::ledger_pg`).
+pub enum Ledger {
+    Sqlite(std::sync::Arc<SqliteLedger>),
+    Postgres(crate::ledger_pg::PgLedger),
+}
+
+/// SQLite's calls block: they run on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    ledger: &std::sync::Arc<SqliteLedger>,
+    call: impl FnOnce(&SqliteLedger) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let ledger = ledger.clone();
+    tokio::task::spawn_blocking(move || call(&ledger))
+        .await
+        .map_err(|e| format!("usage ledger: {e}"))?
+}
+
+impl Ledger {
+    pub async fn record(&self, record: Record) -> Result<(), String> {
+        match self {
+            Self::Sqlite(l) => blocking(l, move |l| l.record(&record)).await,
+            Self::Postgres(l) => l.record(&record).await,
+        }
+    }
+
+    pub async fn spent(&self, scope: Scope, since: i64) -> Result<Spent, String> {
+        match self {
+            Self::Sqlite(l) => blocking(l, move |l| l.spent(&scope, since)).await,
+            Self::Postgres(l) => l.spent(&scope, since).await,
+        }
+    }
+
+    pub async fn usage_of(&self, user: String, since: i64) -> Result<Vec<UsageLine>, String> {
+        match self {
+            Self::Sqlite(l) => blocking(l, move |l| l.usage_of(&user, since)).await,
+            Self::Postgres(l) => l.usage_of(&user, since).await,
+        }
+    }
+
+    pub async fn totals_by_user(&self, since: i64) -> Result<Vec<UserTotal>, String> {
+        match self {
+            Self::Sqlite(l) => blocking(l, move |l| l.totals_by_user(since)).await,
+            Self::Postgres(l) => l.totals_by_user(since).await,
+        }
+    }
+}
+
 pub struct SqliteLedger {
     db: Mutex<Connection>,
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod grants;
 pub mod ledger;
+pub mod ledger_pg;
 mod metered;
 pub mod metrics;
 pub mod relay;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use oqto_llm_proxy::config::{Settings, StoreKind};
-use oqto_llm_proxy::ledger::SqliteLedger;
+use oqto_llm_proxy::ledger::{Ledger, SqliteLedger};
+use oqto_llm_proxy::ledger_pg::PgLedger;
 use oqto_llm_proxy::{Catalogue, Grants, Proxy, StoreGrants, admin_router, serve};
 use oqto_store::{KubeStore, LocalStore, llm_key_signer, llm_proxy_admin_token};
 
@@ -74,9 +75,21 @@ async fn run<G: Grants>(
         .unwrap_or_else(|| settings.state_dir.join("llm-usage.db"));
     let mut proxy = Proxy::new(catalogue, signer, grants)?;
     proxy.streams_per_session = settings.streams_per_session.max(1);
-    proxy.ledger = Some(Arc::new(
-        SqliteLedger::open(&usage_db).map_err(anyhow::Error::msg)?,
-    ));
+    let ledger = match settings
+        .usage_database_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => Ledger::Postgres(
+            PgLedger::connect(url, settings.usage_database_ca_file.as_deref())
+                .await
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => Ledger::Sqlite(Arc::new(
+            SqliteLedger::open(&usage_db).map_err(anyhow::Error::msg)?,
+        )),
+    };
+    proxy.ledger = Some(Arc::new(ledger));
     let proxy = Arc::new(proxy);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -15,7 +15,7 @@ use crate::budget::period_bounds;
 use crate::catalogue::{Catalogue, Provider};
 use crate::error::ProxyError;
 use crate::grants::{Grant, Grants};
-use crate::ledger::{Record, SqliteLedger};
+use crate::ledger::{Ledger, Record};
 use crate::metered::Metered;
 use crate::metrics::Metrics;
 use crate::streams::{SessionStreams, StreamSlot};
@@ -43,7 +43,7 @@ pub struct Proxy<G> {
     pub grants: G,
     pub client: reqwest::Client,
     /// Where usage is recorded and budgets are summed; needed when the catalogue has budgets.
-    pub ledger: Option<Arc<SqliteLedger>>,
+    pub ledger: Option<Arc<Ledger>>,
     pub metrics: Arc<Metrics>,
     /// Requests in flight per Session, and how many one may have.
     pub streams: Arc<SessionStreams>,
@@ -82,23 +82,17 @@ impl<G: Grants> Proxy<G> {
             ));
         };
         let now = jiff::Timestamp::now();
-        let over = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
-            for (budget, scope) in budgets {
-                let (start, next) = period_bounds(budget.period, now)?;
-                let spent = ledger.spent(&scope, start.as_second())?;
-                if let Some(why) = budget.exceeded(&scope, spent, next) {
-                    return Ok(Some(why));
-                }
+        for (budget, scope) in budgets {
+            let (start, next) = period_bounds(budget.period, now).map_err(ProxyError::Store)?;
+            let spent = ledger
+                .spent(scope.clone(), start.as_second())
+                .await
+                .map_err(ProxyError::Store)?;
+            if let Some(why) = budget.exceeded(&scope, spent, next) {
+                return Err(ProxyError::OverBudget(why));
             }
-            Ok(None)
-        })
-        .await
-        .map_err(|e| ProxyError::Store(e.to_string()))?
-        .map_err(ProxyError::Store)?;
-        match over {
-            Some(why) => Err(ProxyError::OverBudget(why)),
-            None => Ok(()),
         }
+        Ok(())
     }
 
     /// What happens when an answer has ended: the Session's slot is free, metrics, and a row
@@ -137,8 +131,8 @@ impl<G: Grants> Proxy<G> {
                 cost,
                 status,
             };
-            tokio::task::spawn_blocking(move || {
-                if let Err(error) = ledger.record(&record) {
+            tokio::spawn(async move {
+                if let Err(error) = ledger.record(record).await {
                     tracing::error!(%error, "usage not recorded");
                 }
             });

@@ -113,14 +113,16 @@ pub async fn user_usage<G: Grants>(
         .cloned()
         .collect();
     let period = query.period;
-    let answer = tokio::task::spawn_blocking(move || -> Result<UserUsage, String> {
+    let answer = async move {
         let now = jiff::Timestamp::now();
         let (since, _) = period_bounds(period, now)?;
-        let lines = ledger.usage_of(&user, since.as_second())?;
+        let lines = ledger.usage_of(user.clone(), since.as_second()).await?;
         let mut states = Vec::new();
         for budget in budgets {
             let (start, resets) = period_bounds(budget.period, now)?;
-            let spent = ledger.spent(&Scope::User(user.clone()), start.as_second())?;
+            let spent = ledger
+                .spent(Scope::User(user.clone()), start.as_second())
+                .await?;
             states.push(BudgetState {
                 scope: "user",
                 period: period_name(budget.period),
@@ -131,14 +133,14 @@ pub async fn user_usage<G: Grants>(
                 resets: resets.to_string(),
             });
         }
-        Ok(UserUsage {
+        Ok::<_, String>(UserUsage {
             user,
             period: period_name(period),
             since: since.to_string(),
             lines,
             budgets: states,
         })
-    })
+    }
     .await;
     reply(answer)
 }
@@ -159,23 +161,22 @@ pub async fn all_users<G: Grants>(
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "no usage ledger");
     };
     let period = query.period;
-    let answer = tokio::task::spawn_blocking(move || -> Result<AllUsers, String> {
+    let answer = async move {
         let (since, _) = period_bounds(period, jiff::Timestamp::now())?;
-        Ok(AllUsers {
+        Ok::<_, String>(AllUsers {
             period: period_name(period),
             since: since.to_string(),
-            users: ledger.totals_by_user(since.as_second())?,
+            users: ledger.totals_by_user(since.as_second()).await?,
         })
-    })
+    }
     .await;
     reply(answer)
 }
 
-/// A report read on a blocking thread, or why it could not be.
-fn reply<T: Serialize>(answer: Result<Result<T, String>, tokio::task::JoinError>) -> Response {
+/// A report, or why the ledger could not give it.
+fn reply<T: Serialize>(answer: Result<T, String>) -> Response {
     match answer {
-        Ok(Ok(report)) => Json(report).into_response(),
-        Ok(Err(e)) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(report) => Json(report).into_response(),
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }

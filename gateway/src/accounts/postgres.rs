@@ -6,20 +6,14 @@
 //! (`sslmode=require`), verified against the web PKI roots and an optional CA file.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use oqto_db::Pool;
 use tokio_postgres::Row;
 
 use super::{AccountsError, ApiKeyInfo, Role, User, UserKey};
 
 /// Connections per replica: logins and key lookups are short statements.
 const POOL_SIZE: usize = 16;
-/// How long a request waits for a connection, or a new connection for the server.
-const WAIT: Duration = Duration::from_secs(5);
 /// Held while migrating, so replicas that start together migrate once.
 const MIGRATION_LOCK: i64 = 0x6f71_746f_6163_6374; // "oqtoacct"
 
@@ -73,37 +67,14 @@ impl PostgresStore {
     /// Connects (checking the server answers) and migrates. `url` is a libpq-style URL or
     /// key=value string; it may hold a password, so it never appears in errors or logs.
     pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<Self, AccountsError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-            AccountsError::Internal(format!(
-                "the database URL is not a PostgreSQL connection string: {e}"
-            ))
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(WAIT);
-        }
-        config.application_name("oqto-gateway");
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(ca_file)?);
-        let manager = Manager::from_config(
-            config,
-            tls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(WAIT))
-            .create_timeout(Some(WAIT))
-            .recycle_timeout(Some(WAIT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| AccountsError::Internal(format!("the database pool: {e}")))?;
+        let pool = oqto_db::pool(url, ca_file, "oqto-gateway", POOL_SIZE)
+            .map_err(AccountsError::Internal)?;
         let store = Self { pool };
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, AccountsError> {
+    async fn client(&self) -> Result<oqto_db::Object, AccountsError> {
         self.pool.get().await.map_err(|e| pool(&e))
     }
 
@@ -461,34 +432,9 @@ fn database(error: &tokio_postgres::Error) -> AccountsError {
     AccountsError::Database(text)
 }
 
-fn pool(error: &deadpool_postgres::PoolError) -> AccountsError {
+fn pool(error: &oqto_db::PoolError) -> AccountsError {
     match error {
-        deadpool_postgres::PoolError::Backend(inner) => database(inner),
+        oqto_db::PoolError::Backend(inner) => database(inner),
         other => AccountsError::Database(format!("no database connection: {other}")),
     }
-}
-
-/// rustls with the web PKI roots, plus the CA in `ca_file` (a private database's CA).
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, AccountsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
-            AccountsError::Internal(format!("the database CA file {}: {e}", path.display()))
-        })?;
-        for cert in certs {
-            let cert = cert.map_err(|e| {
-                AccountsError::Internal(format!("the database CA file {}: {e}", path.display()))
-            })?;
-            roots.add(cert).map_err(|e| {
-                AccountsError::Internal(format!("the database CA file {}: {e}", path.display()))
-            })?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AccountsError::Internal(format!("TLS for the database: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
