@@ -299,6 +299,8 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await mine.getByRole("cell", { name: workspace, exact: true }).first().waitFor({ timeout: LONG });
       // The admin also sees every user's sums.
       await page.getByRole("table", { name: "usage by user" }).getByRole("cell", { name: user, exact: true }).waitFor({ timeout: LONG });
+      // What the (scripted) provider's rate-limit headers said, for admins.
+      await page.getByRole("table", { name: "provider rate limits" }).getByRole("cell", { name: "requests", exact: true }).first().waitFor({ timeout: LONG });
       await screenshot("usage");
     });
 

@@ -46,6 +46,20 @@ pub struct Metrics {
     cost: Family<ModelLabel, Counter<f64, AtomicU64>>,
     refusals: Family<ReasonLabel, Counter>,
     remaining: Family<LimitLabels, Gauge>,
+    /// The same readings for the admins' usage report, with when each was seen.
+    last_limits: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), RateLimit>>,
+}
+
+/// What a provider's rate-limit headers said last.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub provider: String,
+    /// `requests` or `tokens`.
+    pub limit: &'static str,
+    pub remaining: i64,
+    /// RFC 3339, UTC.
+    pub seen: String,
 }
 
 impl Default for Metrics {
@@ -57,6 +71,7 @@ impl Default for Metrics {
             cost: Family::default(),
             refusals: Family::default(),
             remaining: Family::default(),
+            last_limits: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -139,8 +154,28 @@ impl Metrics {
                         limit,
                     })
                     .set(left);
+                let reading = RateLimit {
+                    provider: provider.to_owned(),
+                    limit,
+                    remaining: left,
+                    seen: jiff::Timestamp::now().to_string(),
+                };
+                self.last_limits
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((provider.to_owned(), limit), reading);
             }
         }
+    }
+
+    /// Every provider's last rate-limit readings.
+    pub fn rate_limit_readings(&self) -> Vec<RateLimit> {
+        self.last_limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn encode(&self) -> String {

@@ -62,6 +62,8 @@ pub struct AllUsers {
     pub period: &'static str,
     pub since: String,
     pub users: Vec<UserTotal>,
+    /// What the providers' rate-limit headers said last (this proxy since it started).
+    pub rate_limits: Vec<crate::metrics::RateLimit>,
 }
 
 fn period_name(period: Period) -> &'static str {
@@ -161,12 +163,14 @@ pub async fn all_users<G: Grants>(
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "no usage ledger");
     };
     let period = query.period;
+    let rate_limits = proxy.metrics.rate_limit_readings();
     let answer = async move {
         let (since, _) = period_bounds(period, jiff::Timestamp::now())?;
         Ok::<_, String>(AllUsers {
             period: period_name(period),
             since: since.to_string(),
             users: ledger.totals_by_user(since.as_second()).await?,
+            rate_limits,
         })
     }
     .await;

@@ -424,6 +424,14 @@ async fn usage_reports_go_to_the_platforms_token_only_with_budgets_and_what_is_l
         .await
         .unwrap();
     assert_eq!(all["users"][0]["user"], "alice", "{all}");
+    // The provider's rate-limit headers, for the admins.
+    let limits = all["rateLimits"].as_array().unwrap();
+    assert!(
+        limits.iter().any(|l| l["provider"] == "anthropic"
+            && l["limit"] == "tokens"
+            && l["remaining"] == 79000),
+        "{all}"
+    );
     let metrics = admin_get(&env, "/metrics", None).await;
     assert_eq!(metrics.status(), 200, "metrics need no token");
 }

@@ -236,6 +236,9 @@ fn event_stream(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
+        // What a provider says of its limits (OpenAI's and Anthropic's names).
+        .header("x-ratelimit-remaining-requests", "4999")
+        .header("anthropic-ratelimit-tokens-remaining", "79000")
         .body(Body::from_stream(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         ))

@@ -120,6 +120,14 @@ export interface Usage {
   budgets: BudgetState[];
 }
 
+/** What a provider's rate-limit headers said last (the LLM proxy's reading). */
+export interface RateLimit {
+  provider: string;
+  limit: "requests" | "tokens";
+  remaining: number;
+  seen: string;
+}
+
 export interface UserTotal {
   user: string;
   requests: number;
@@ -155,5 +163,5 @@ export const api = {
 
   usage: (period: "day" | "month") => call<Usage>("GET", `/usage?period=${period}`),
   allUsage: (period: "day" | "month") =>
-    call<{ period: string; since: string; users: UserTotal[] }>("GET", `/admin/usage?period=${period}`),
+    call<{ period: string; since: string; users: UserTotal[]; rateLimits: RateLimit[] }>("GET", `/admin/usage?period=${period}`),
 };

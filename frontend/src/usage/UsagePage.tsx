@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { api, type User, type UsageLine, type BudgetState, type UserTotal } from "../api/rest";
+import { api, type RateLimit, type User, type UsageLine, type BudgetState, type UserTotal } from "../api/rest";
 import { usePoll } from "../ui/usePoll";
 import { cost, percent, tokens } from "./format";
 
@@ -125,7 +125,34 @@ function AllUsers({ period }: { period: Period }) {
           </tbody>
         </table>
       )}
+      {all.data && <RateLimits limits={all.data.rateLimits ?? []} />}
     </section>
+  );
+}
+
+function RateLimits({ limits }: { limits: RateLimit[] }) {
+  if (limits.length === 0) return <p className="muted">No provider has reported its rate limits yet.</p>;
+  return (
+    <table className="usage" aria-label="provider rate limits">
+      <thead>
+        <tr>
+          <th>Provider</th>
+          <th>Limit</th>
+          <th className="num">Remaining</th>
+          <th>Seen</th>
+        </tr>
+      </thead>
+      <tbody>
+        {limits.map((l) => (
+          <tr key={`${l.provider}/${l.limit}`}>
+            <td>{l.provider}</td>
+            <td>{l.limit}</td>
+            <td className="num">{tokens(l.remaining)}</td>
+            <td>{new Date(l.seen).toLocaleString()}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
