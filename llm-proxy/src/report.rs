@@ -86,26 +86,39 @@ fn allowed(token: &AdminToken, headers: &HeaderMap) -> bool {
         .accepts(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
 }
 
+/// The ledger, for a request that presents the admin token.
+fn admitted<G: Grants>(
+    proxy: &Proxy<G>,
+    token: &AdminToken,
+    headers: &HeaderMap,
+) -> Result<Arc<crate::ledger::Ledger>, (StatusCode, &'static str)> {
+    if !allowed(token, headers) {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "the platform's admin token is required",
+        ));
+    }
+    proxy
+        .ledger
+        .clone()
+        .ok_or((StatusCode::SERVICE_UNAVAILABLE, "no usage ledger"))
+}
+
 /// `GET /usage?user=U&period=day|month`.
 pub async fn user_usage<G: Grants>(
     State((proxy, token)): State<(Arc<Proxy<G>>, Arc<AdminToken>)>,
     headers: HeaderMap,
     Query(query): Query<UsageQuery>,
 ) -> Response {
-    if !allowed(&token, &headers) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "the platform's admin token is required",
-        );
-    }
+    let ledger = match admitted(&proxy, &token, &headers) {
+        Ok(ledger) => ledger,
+        Err((status, why)) => return refuse(status, why),
+    };
     let Some(user) = query.user.filter(|u| !u.is_empty() && u.len() <= 253) else {
         return refuse(
             StatusCode::BAD_REQUEST,
             "user: the user whose usage to report",
         );
-    };
-    let Some(ledger) = proxy.ledger.clone() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "no usage ledger");
     };
     let budgets: Vec<_> = proxy
         .catalogue
@@ -153,14 +166,9 @@ pub async fn all_users<G: Grants>(
     headers: HeaderMap,
     Query(query): Query<UsageQuery>,
 ) -> Response {
-    if !allowed(&token, &headers) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "the platform's admin token is required",
-        );
-    }
-    let Some(ledger) = proxy.ledger.clone() else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "no usage ledger");
+    let ledger = match admitted(&proxy, &token, &headers) {
+        Ok(ledger) => ledger,
+        Err((status, why)) => return refuse(status, why),
     };
     let period = query.period;
     let rate_limits = proxy.metrics.rate_limit_readings();
