@@ -192,18 +192,45 @@ fn values_that_break_the_schema_are_refused_naming_the_value() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs gateway.database.existingSecret"));
-    // The LLM proxy without a catalogue is refused, naming what it needs.
-    let out = helm(&[
-        "template",
-        "oqto",
-        chart.to_str().unwrap(),
-        "--set",
-        "llmProxy.enabled=true",
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("llmProxy.providers and llmProxy.models")
-    );
+    // Behind the LLM proxy (the default), values that would hand a provider's endpoint or key
+    // to runners are refused, naming the value and where the key belongs instead.
+    for (set, named) in [
+        (
+            "operator.llm.secretName=llm-keys",
+            "operator.llm.secretName",
+        ),
+        (
+            "operator.llm.baseUrl=http://llm.example/v1",
+            "operator.llm.baseUrl",
+        ),
+        (
+            "workspaceClasses.classes.standard.llm.credentialsSecretRef.name=llm-keys",
+            "workspaceClasses.classes.standard.llm",
+        ),
+    ] {
+        let out = helm(&["template", "oqto", chart.to_str().unwrap(), "--set", set]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--set {set} was accepted");
+        assert!(
+            stderr.contains(named) && stderr.contains("llmProxy.providers"),
+            "--set {set}: {stderr}"
+        );
+        // Without the proxy the admin may choose so.
+        let out = helm(&[
+            "template",
+            "oqto",
+            chart.to_str().unwrap(),
+            "--set",
+            set,
+            "--set",
+            "llmProxy.enabled=false",
+        ]);
+        assert!(
+            out.status.success(),
+            "--set {set} without the proxy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -219,13 +219,16 @@ pub struct LlmSpec {
     pub model: String,
 
     /// Base URL of an OpenAI-compatible endpoint, for providers that are not built into Pi.
+    /// Unused where the operator runs with the LLM proxy (the chart's default): runners reach
+    /// the providers the proxy lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
     pub base_url: Option<String>,
 
     /// Secret in the workspace's namespace whose keys become environment variables of the agent
     /// (for example `ANTHROPIC_API_KEY`). The operator passes them by reference; their values
-    /// never appear in status, events or logs.
+    /// never appear in status, events or logs. Unused where the operator runs with the LLM proxy
+    /// (the chart's default): provider keys stay in the proxy and runners get virtual keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretReference>,
 }
