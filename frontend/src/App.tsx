@@ -9,6 +9,8 @@ import { WorkspacesPage } from "./workspaces/WorkspacesPage";
 import { WorkspacePage } from "./workspaces/WorkspacePage";
 import { SessionPage } from "./session/SessionPage";
 import { UsagePage } from "./usage/UsagePage";
+import { AccountPage } from "./account/AccountPage";
+import { AdminPage } from "./admin/AdminPage";
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
@@ -73,6 +75,18 @@ function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
         >
           Usage
         </a>
+        {user.role === "admin" && (
+          <a
+            href="/admin"
+            className={route.page === "admin" ? "nav active" : "nav"}
+            onClick={(e) => {
+              e.preventDefault();
+              navigate({ page: "admin" });
+            }}
+          >
+            Admin
+          </a>
+        )}
         <button
           type="button"
           className="ghost"
@@ -85,15 +99,25 @@ function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
         >
           {theme === "dark" ? "☾" : theme === "light" ? "☀" : "◐"}
         </button>
-        <span className="user" title={user.role}>
+        <a
+          href="/account"
+          className={route.page === "account" ? "nav user active" : "nav user"}
+          title={`${user.role}: your account`}
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ page: "account" });
+          }}
+        >
           {user.username}
-        </span>
+        </a>
         <button type="button" className="ghost" onClick={logout}>
           Log out
         </button>
       </header>
       {route.page === "workspaces" && <WorkspacesPage />}
       {route.page === "usage" && <UsagePage user={user} />}
+      {route.page === "account" && <AccountPage user={user} />}
+      {route.page === "admin" && <AdminPage user={user} />}
       {route.page === "workspace" && <WorkspacePage workspace={route.workspace} />}
       {route.page === "session" && (
         <SessionPage key={`${route.workspace}/${route.session}`} workspace={route.workspace} session={route.session} tab={route.tab} />

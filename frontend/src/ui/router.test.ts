@@ -6,6 +6,8 @@ describe("routes", () => {
     const routes: Route[] = [
       { page: "workspaces" },
       { page: "usage" },
+      { page: "account" },
+      { page: "admin" },
       { page: "workspace", workspace: "dev" },
       { page: "session", workspace: "dev", session: "dev-x1", tab: "chat" },
       { page: "session", workspace: "a.b", session: "s", tab: "terminal" },

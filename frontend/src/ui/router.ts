@@ -5,12 +5,16 @@ import { useEffect, useState } from "react";
 export type Route =
   | { page: "workspaces" }
   | { page: "usage" }
+  | { page: "account" }
+  | { page: "admin" }
   | { page: "workspace"; workspace: string }
   | { page: "session"; workspace: string; session: string; tab: "chat" | "files" | "terminal" };
 
 export function parseRoute(path: string): Route {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "usage" && parts.length === 1) return { page: "usage" };
+  if (parts[0] === "account" && parts.length === 1) return { page: "account" };
+  if (parts[0] === "admin" && parts.length === 1) return { page: "admin" };
   if (parts[0] === "w" && parts[1]) {
     if (parts[2] === "s" && parts[3]) {
       const tab = parts[4] === "files" || parts[4] === "terminal" ? parts[4] : "chat";
@@ -28,6 +32,10 @@ export function routePath(route: Route): string {
       return "/";
     case "usage":
       return "/usage";
+    case "account":
+      return "/account";
+    case "admin":
+      return "/admin";
     case "workspace":
       return `/w/${e(route.workspace)}`;
     case "session":
