@@ -27,7 +27,7 @@ pi_home="$(dirname "$(dirname "$("$root/hack/pi/install.sh" | tail -n 1)")")"
 base_id="$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || echo "$base")"
 key="$({ echo "$base_id"; sha256sum "$target/release/pi-bridge" "$target/release/hstry" \
   "$pi_home/package-lock.json" "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" \
-  "$root/runner-image/pi-launcher" | cut -d' ' -f1; } | sha256sum | cut -c1-16)"
+  "$root/runner-image/pi-launcher" "$root"/runner-image/pi-extensions/* | cut -d' ' -f1; } | sha256sum | cut -c1-16)"
 if [ "$(podman image inspect --format '{{index .Labels "dev.oqto.build-key"}}' "$tag" 2>/dev/null || true)" = "$key" ]; then
   echo "$tag is up to date" >&2
   echo "$tag"
@@ -40,6 +40,7 @@ mkdir -p "$context/bin" "$context/pi"
 cp "$target/release/pi-bridge" "$target/release/hstry" "$context/bin/"
 cp -a "$pi_home/node_modules" "$pi_home/package.json" "$pi_home/package-lock.json" "$context/pi/"
 cp "$root/runner-image/Containerfile" "$root/runner-image/oqto-runner" "$root/runner-image/pi-launcher" "$context/"
+cp -r "$root/runner-image/pi-extensions" "$context/"
 
 echo "building $tag from $base" >&2
 start=$(date +%s)

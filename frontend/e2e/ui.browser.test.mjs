@@ -104,7 +104,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.getByLabel("When deleted").selectOption("Delete");
       await page.getByRole("button", { name: "Create workspace" }).click();
       await page.getByRole("heading", { name: "Sessions" }).waitFor();
-      await page.getByRole("button", { name: "New session" }).click();
+      await page.getByRole("button", { name: "New session", exact: true }).click();
       await page.getByRole("tab", { name: "Chat" }).waitFor();
       await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
       // The model picker lists what get_models returned, the demo marked as such.
@@ -146,6 +146,53 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("chat-reply");
     });
 
+    // --- agent questions (issue 18.4) ---
+    await step("asks the user a question in the chat and takes the answer from another tab", async () => {
+      // The demo's "ask me" calls `ask_user`, the runner image's Pi extension (runner-image/pi-extensions).
+      const box = page.getByLabel("message to the agent");
+      await box.fill("please ask me something");
+      await box.press("Enter");
+      const question = page.getByTestId("question").filter({ hasText: "Which greeting should the demo model use?" });
+      await question.waitFor({ timeout: LONG });
+      // ask_user waits ten minutes at most, and the card says how long is left.
+      assert.match(await question.getByRole("timer").innerText(), /^answer within (10:00|[0-9]:[0-5][0-9])$/);
+      await screenshot("question");
+      // A tab opened after the question came still shows it (get_state), and answers it for both.
+      const other = await context.newPage();
+      other.on("pageerror", (e) => consoleErrors.push(String(e)));
+      await other.goto(page.url().replace(/\/(files|terminal)$/, ""));
+      const there = other.getByTestId("question").filter({ hasText: "Which greeting should the demo model use?" });
+      await there.getByRole("button", { name: "Hallo", exact: true }).click({ timeout: LONG });
+      await question.waitFor({ state: "detached", timeout: 30_000 });
+      await there.waitFor({ state: "detached", timeout: 30_000 });
+      await other.close();
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      const asked = page.getByTestId("tool-card").filter({ hasText: "ask_user" });
+      assert.match(await asked.last().textContent(), /The user answered: Hallo/);
+    });
+
+    await step("cancels a question and the agent goes on without an answer", async () => {
+      const box = page.getByLabel("message to the agent");
+      await box.fill("ask me again");
+      await box.press("Enter");
+      const question = page.getByTestId("question");
+      await question.waitFor({ timeout: LONG });
+      await question.getByRole("button", { name: "Cancel" }).click();
+      await question.waitFor({ state: "detached", timeout: 30_000 });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      const asked = page.getByTestId("tool-card").filter({ hasText: "ask_user" });
+      assert.match(await asked.last().textContent(), /The user did not answer/);
+      await screenshot("question-cancelled");
+    });
+
+    await step("shows the tokens of each answer and of the session", async () => {
+      // The demo provider reports usage as a real one does (scripted, through the LLM proxy).
+      const perMessage = page.getByTestId("message-usage").first();
+      await perMessage.waitFor({ timeout: LONG });
+      assert.match(await perMessage.innerText(), /^\d[\d.kM]* in · \d[\d.kM]* out/);
+      assert.match(await page.getByTestId("session-usage").innerText(), /^\d[\d.kM]* in · \d[\d.kM]* out/);
+    });
+
     await step("lists the file the agent wrote in the other tab by itself", async () => {
       // No reload and no click on Refresh: the tab follows the agent's tool runs.
       await watcher.getByRole("button", { name: "hello-from-oqto.md" }).waitFor({ timeout: 30_000 });
@@ -182,6 +229,154 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.getByRole("button", { name: "Save" }).click();
       await page.getByText("Saved notes.txt").waitFor();
       await screenshot("files-saved");
+    });
+
+    // --- file operations (issue 18.7) ---
+    // notes.txt stays where it is: the terminal step below reads it.
+    /** The actions panel of one entry of the tree, opened with its "⋯" button. */
+    const entryActions = async (name) => {
+      const row = page.locator(".tree-row").filter({ has: page.getByRole("button", { name, exact: true }) });
+      await row.getByRole("button", { name: "actions" }).click();
+      return page.locator(".entry-actions");
+    };
+    /** A one-page PDF with a correct cross-reference table, made here rather than kept as a file. */
+    const minimalPdf = (text) => {
+      const stream = `BT /F1 24 Tf 24 60 Td (${text}) Tj ET`;
+      const objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 320 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+      ];
+      let pdf = "%PDF-1.4\n";
+      const offsets = objects.map((body, i) => {
+        const at = pdf.length;
+        pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
+        return at;
+      });
+      const xref = pdf.length;
+      pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+      for (const at of offsets) pdf += `${String(at).padStart(10, "0")} 00000 n \n`;
+      return `${pdf}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+    };
+    /** A 24×24 checkerboard PNG. */
+    const PNG_BASE64 =
+      "iVBORw0KGgoAAAANSUhEUgAAABgAAAAYCAIAAABvFaqvAAAALklEQVR42mPQj7+Ahv4fYUBDxKhhGDWIjgaRpw1TzahB9DRoNGWP5rVRg+hiEACuzIVOCLR7PAAAAABJRU5ErkJggg==";
+    /** What the page's Content-Security-Policy blocked (a PDF frame, say). */
+    const blocked = [];
+    page.on("console", (m) => {
+      if (m.text().includes("Content Security Policy")) blocked.push(m.text());
+    });
+
+    await step("creates a folder, refusing bad names before sending them", async () => {
+      await page.getByRole("button", { name: "New folder" }).click();
+      const name = page.getByLabel("New folder in /");
+      const create = page.getByRole("button", { name: "Create", exact: true });
+      for (const [bad, why] of [
+        ["a/b", "A name cannot contain “/”"],
+        ["..", "“..” is not a name"],
+      ]) {
+        await name.fill(bad);
+        await page.getByText(why).waitFor();
+        assert.equal(await create.isDisabled(), true, `${bad} could be sent`);
+      }
+      await name.fill("docs");
+      await create.click();
+      await page.getByText("Created the folder docs").waitFor();
+      await page.getByRole("button", { name: "▸ docs/" }).waitFor();
+      await screenshot("files-new-folder");
+    });
+
+    await step("moves a file into the folder and renames it there", async () => {
+      await page.getByLabel("upload files").setInputFiles({ name: "draft.txt", mimeType: "text/plain", buffer: Buffer.from("a plan\n") });
+      await page.getByText("Uploaded draft.txt").waitFor();
+      let panel = await entryActions("draft.txt");
+      const newName = panel.getByLabel("New name");
+      await newName.fill("../plan.txt");
+      await panel.getByText("A name cannot contain “/”").waitFor();
+      // What the bridge refuses is shown in the panel, which keeps what was typed.
+      await newName.fill("notes.txt");
+      await panel.getByRole("button", { name: "Rename", exact: true }).click();
+      await panel.getByText(/Renaming failed: .*notes\.txt.* already exists/).waitFor();
+      assert.equal(await newName.inputValue(), "notes.txt");
+      await newName.fill("plan.txt");
+      await panel.getByLabel("Move to").selectOption("docs");
+      await panel.getByRole("button", { name: "Move", exact: true }).click();
+      await page.getByText("Moved draft.txt to docs/plan.txt").waitFor();
+      // The folder it went to is opened to show it.
+      await page.getByRole("button", { name: "▾ docs/" }).waitFor();
+      await page.getByRole("button", { name: "plan.txt", exact: true }).waitFor();
+      assert.equal(await page.getByRole("button", { name: "draft.txt", exact: true }).count(), 0);
+      panel = await entryActions("plan.txt");
+      await panel.getByLabel("New name").fill("plan-v2.txt");
+      await panel.getByRole("button", { name: "Rename", exact: true }).click();
+      await page.getByText("Renamed docs/plan.txt to docs/plan-v2.txt").waitFor();
+      await page.getByRole("button", { name: "plan-v2.txt", exact: true }).click();
+      assert.equal(await page.getByLabel("contents of docs/plan-v2.txt").inputValue(), "a plan\n");
+      await screenshot("files-renamed");
+    });
+
+    await step("previews the Markdown file the agent wrote", async () => {
+      await page.getByRole("button", { name: "hello-from-oqto.md", exact: true }).click();
+      await page.getByLabel("contents of hello-from-oqto.md").waitFor();
+      await page.getByRole("button", { name: "Preview", exact: true }).click();
+      const preview = page.getByRole("region", { name: "preview of hello-from-oqto.md" });
+      await preview.getByRole("heading", { name: "Hello from Oqto" }).waitFor();
+      await preview.locator("code", { hasText: "write" }).waitFor();
+      assert.equal(await page.getByLabel("contents of hello-from-oqto.md").count(), 0);
+      await screenshot("files-markdown-preview");
+      await page.getByRole("button", { name: "Edit", exact: true }).click();
+      await page.getByLabel("contents of hello-from-oqto.md").waitFor();
+    });
+
+    await step("previews an uploaded image and an uploaded PDF", async () => {
+      await page.getByLabel("upload files").setInputFiles([
+        { name: "checker.png", mimeType: "image/png", buffer: Buffer.from(PNG_BASE64, "base64") },
+        { name: "paper.pdf", mimeType: "application/pdf", buffer: Buffer.from(minimalPdf("Hello from a PDF")) },
+      ]);
+      await page.getByRole("button", { name: "checker.png", exact: true }).click();
+      const image = page.getByRole("img", { name: "checker.png" });
+      await image.waitFor();
+      await page.waitForFunction((img) => img.complete, await image.elementHandle());
+      assert.equal(await image.evaluate((img) => img.naturalWidth), 24, "the PNG was decoded");
+      await screenshot("files-image-preview");
+      await page.getByRole("button", { name: "paper.pdf", exact: true }).click();
+      const frame = page.getByTitle("preview of paper.pdf");
+      await frame.waitFor();
+      assert.match(await frame.getAttribute("src"), /^blob:/);
+      // A frame the CSP refused shows an error page (chrome-error://) instead of the blob.
+      const inner = await (await frame.elementHandle()).contentFrame();
+      for (let i = 0; i < 100 && !/^(blob|chrome-error):/.test(inner.url()); i += 1) await page.waitForTimeout(100);
+      assert.match(inner.url(), /^blob:/, "the PDF's frame was refused");
+      // For the screenshot: the browser's PDF viewer (a frame of its own inside) draws the page.
+      const viewer = () => inner.childFrames().length > 0;
+      for (let i = 0; i < 100 && !viewer(); i += 1) await page.waitForTimeout(100);
+      await page.waitForTimeout(1500);
+      assert.deepEqual(blocked, [], "nothing blocked by the Content-Security-Policy");
+      await screenshot("files-pdf-preview");
+    });
+
+    await step("deletes a file and then its folder, each after confirming", async () => {
+      let panel = await entryActions("plan-v2.txt");
+      await panel.getByRole("button", { name: "Delete", exact: true }).click();
+      let dialog = page.getByRole("dialog");
+      await dialog.getByText("Delete docs/plan-v2.txt? This cannot be undone.").waitFor();
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      assert.equal(await page.getByRole("button", { name: "plan-v2.txt", exact: true }).count(), 1, "cancelled, kept");
+      await panel.getByRole("button", { name: "Delete", exact: true }).click();
+      await screenshot("files-delete-confirm");
+      await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+      await page.getByText("Deleted docs/plan-v2.txt").waitFor();
+      await page.getByRole("button", { name: "plan-v2.txt", exact: true }).waitFor({ state: "detached" });
+      panel = await entryActions("▾ docs/");
+      await panel.getByRole("button", { name: "Delete", exact: true }).click();
+      dialog = page.getByRole("dialog");
+      await dialog.getByText("Delete the folder docs and everything in it?").waitFor();
+      await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+      await page.getByText("Deleted docs", { exact: true }).waitFor();
+      await page.getByRole("button", { name: /docs\/$/ }).waitFor({ state: "detached" });
+      await screenshot("files-deleted");
     });
 
     await step("runs echo in the terminal", async () => {
@@ -226,10 +421,143 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
     await step("finds the conversation intact after a reload", async () => {
       await page.reload();
       await page.getByRole("tab", { name: "Chat" }).click();
-      await page.getByText("please write a file").waitFor({ timeout: LONG });
+      // In the conversation (the sidebar and the header show the same words as the title).
+      await page.getByRole("log", { name: "conversation" }).getByText("please write a file").waitFor({ timeout: LONG });
       await page.getByText("I wrote").waitFor({ timeout: LONG });
       await page.getByTestId("tool-card").filter({ hasText: "write" }).filter({ hasText: "done" }).waitFor();
       await screenshot("after-reload");
+    });
+
+    await step("shows a turn that was streaming when the page reloaded, and its end", async () => {
+      const box = page.getByLabel("message to the agent");
+      await box.fill("a story while I reload");
+      await box.press("Enter");
+      await page.getByText("a small agent lived").waitFor({ timeout: LONG });
+      await page.reload();
+      // The turn so far comes with the history (the prompt and the answer up to now), not
+      // only what streams after the reload; then its end.
+      await page.getByRole("log", { name: "conversation" }).getByText("a story while I reload").waitFor({ timeout: LONG });
+      await page.getByText("Once upon a time").waitFor({ timeout: LONG });
+      const streaming = page.locator('[data-testid="message-assistant"][aria-busy="true"]');
+      await streaming.waitFor({ timeout: LONG });
+      await screenshot("reloaded-mid-turn");
+      await page.getByText("The end.").waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      assert.equal(await page.getByRole("log", { name: "conversation" }).getByText("a story while I reload").count(), 1, "the prompt shown once");
+      assert.match(await page.getByRole("log").innerText(), /Once upon a time, a small agent[\s\S]*The end\./);
+    });
+
+    // --- sessions at hand and history search (issue 18.1, 18.3) ---
+    const sidebar = page.getByRole("navigation", { name: "sessions" });
+    const mine = sidebar.getByRole("region", { name: `workspace ${workspace}` });
+    await step("lists the session in the sidebar under its first prompt, and renames it", async () => {
+      await mine.getByTestId("sidebar-session").filter({ hasText: "please write a file" }).waitFor({ timeout: LONG });
+      assert.equal(await page.getByTestId("session-title").innerText(), "please write a file");
+      await page.getByRole("button", { name: "rename the session" }).click();
+      const title = page.getByLabel("session title");
+      await title.fill("Demo chat");
+      await title.press("Enter");
+      await mine.getByTestId("sidebar-session").filter({ hasText: "Demo chat" }).waitFor();
+      assert.equal(await page.getByTestId("session-title").innerText(), "Demo chat");
+      // The current session is marked.
+      assert.equal(await mine.locator('[aria-current="page"]').innerText().then((t) => t.includes("Demo chat")), true);
+      await screenshot("sidebar-renamed");
+    });
+
+    await step("finds a chat by its words and opens the session at that message", async () => {
+      const find = page.getByLabel("find a session");
+      await find.fill("upon");
+      await page.getByRole("button", { name: /Search the chats for/ }).click();
+      const hit = page.getByTestId("search-hit").filter({ hasText: workspace }).filter({ hasText: "upon" }).first();
+      await hit.waitFor({ timeout: LONG });
+      assert.match(await hit.locator("mark").first().innerText(), /upon/i);
+      await screenshot("search-results");
+      await hit.click();
+      const located = page.locator('article[aria-current="true"]');
+      await located.waitFor({ timeout: LONG });
+      assert.match(await located.innerText(), /Once upon a time/);
+      await screenshot("search-opened");
+      await find.fill("");
+    });
+
+    await step("starts and switches sessions from the sidebar and the keyboard", async () => {
+      // The session's own address (the search left ?m= on it).
+      const first = page.url().split("?")[0];
+      await page.goto(first);
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await page.locator("body").click({ position: { x: 600, y: 5 } });
+      await page.keyboard.press("?");
+      const help = page.getByRole("dialog", { name: "keyboard shortcuts" });
+      await help.waitFor();
+      await screenshot("shortcuts");
+      await page.keyboard.press("Escape");
+      await help.waitFor({ state: "hidden" });
+      await mine.getByRole("button", { name: `new session in ${workspace}` }).click();
+      await page.waitForURL((u) => u.href !== first && /\/s\//.test(u.pathname), { timeout: LONG });
+      const second = page.url();
+      await mine.getByTestId("sidebar-session").nth(1).waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await page.keyboard.press("Alt+ArrowDown");
+      await page.waitForURL((u) => u.href !== second, { timeout: LONG });
+      // Back to the first by its title, then the second goes, after asking.
+      await mine.getByTestId("sidebar-session").filter({ hasText: "Demo chat" }).click();
+      await page.waitForURL(first);
+      await page.goto(second);
+      await page.getByRole("button", { name: "Delete", exact: true }).first().click();
+      await page.getByRole("button", { name: "Delete session" }).click();
+      await page.getByRole("heading", { name: "Sessions" }).waitFor();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="sidebar-session"]').length > 0);
+      assert.equal(await mine.getByTestId("sidebar-session").count(), 1, "the deleted session left the sidebar");
+      await page.goto(first);
+      await page.getByText("Once upon a time").first().waitFor({ timeout: LONG });
+    });
+
+    await step("sends a prompt with an image and keeps the image in the chat", async () => {
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await page.getByLabel("image files").setInputFiles({ name: "checker.png", mimeType: "image/png", buffer: Buffer.from(PNG_BASE64, "base64") });
+      // A file that is no image is refused where it was attached.
+      await page.getByLabel("image files").setInputFiles({ name: "notes.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4") });
+      await page.getByText("notes.pdf: only PNG, JPEG, GIF and WebP images can be attached").waitFor();
+      await page.getByRole("list", { name: "attached images" }).getByRole("img", { name: "checker.png" }).waitFor();
+      await screenshot("image-attached");
+      const box = page.getByLabel("message to the agent");
+      const ends = page.getByText("The end.");
+      const before = await ends.count();
+      await box.fill("a story about this picture");
+      await box.press("Enter");
+      const sent = page.getByTestId("message-user").filter({ hasText: "a story about this picture" });
+      await sent.locator("img.message-image").waitFor({ timeout: LONG });
+      assert.equal(await page.getByRole("list", { name: "attached images" }).count(), 0, "the composer is empty again");
+      await ends.nth(before).waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await page.reload();
+      // From the stored history: the image came back with the message.
+      const stored = page.getByTestId("message-user").filter({ hasText: "a story about this picture" }).locator("img.message-image");
+      await stored.waitFor({ timeout: LONG });
+      assert.equal(await stored.evaluate((img) => img.naturalWidth), 24, "the stored image decodes");
+      await screenshot("image-in-history");
+    });
+
+    await step("offers the agent's commands after a slash and compacts the context", async () => {
+      const box = page.getByLabel("message to the agent");
+      await box.fill("/");
+      // The menu lists what Pi's get_commands answered (the runner image's Pi brings some).
+      const menu = page.getByRole("listbox", { name: "commands" });
+      await menu.waitFor({ timeout: LONG });
+      const first = (await menu.getByRole("option").first().innerText()).split(/\s/)[0];
+      await screenshot("slash-commands");
+      await box.press("Enter");
+      await menu.waitFor({ state: "hidden" });
+      assert.equal(await box.inputValue(), `${first} `, "Enter takes the highlighted command");
+      await box.fill("");
+      await page.getByRole("button", { name: "Compact" }).click();
+      // Pi compacts, or says why not (a short chat has nothing to compact); either way the
+      // agent is idle again and the page says which.
+      const refused = page.getByText(/^Compacting the context failed: /);
+      await page.getByTestId("agent-phase").filter({ hasText: "compacting the context" }).or(refused).first().waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      if ((await refused.count()) > 0) assert.equal(await refused.count(), 1, "the refusal, shown once");
+      await screenshot("compacted");
     });
 
     await step("reconnects by itself after the gateway restarts", async () => {
@@ -254,15 +582,18 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
         // A prompt sent while the last answer still streams would steer it instead.
         await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
         const box = page.getByLabel("message to the agent");
+        // An earlier step told a story too: this one is the next.
+        const stories = page.getByText("Once upon a time");
+        const before = await stories.count();
         await box.fill("tell me a story");
         await box.press("Enter");
-        await page.getByText("Once upon a time").waitFor({ timeout: LONG });
+        await stories.nth(before).waitFor({ timeout: LONG });
         execSync(process.env.OQTO_GATEWAY_KILL_CMD, { stdio: "inherit" });
-        await page.getByText("The end.").waitFor({ timeout: LONG });
+        await page.getByText("The end.").nth(before).waitFor({ timeout: LONG });
         await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
         await connection.filter({ hasText: /^connected$/ }).waitFor({ timeout: LONG });
-        const story = page.getByText("Once upon a time");
-        assert.equal(await story.count(), 1, "the answer, shown once");
+        assert.equal(await stories.count(), before + 1, "the answer, shown once");
+        const story = stories.nth(before);
         assert.match(
           await story.innerText(),
           /^Once upon a time, a small agent .* in the middle of the story, and the agent, who ran elsewhere, simply went on writing\. The browser .* nobody lost a word\. The end\.$/,
@@ -275,6 +606,15 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
     await step("fits a 375 px wide screen", async () => {
       await page.setViewportSize({ width: 375, height: 740 });
       await page.getByText("I just ran").waitFor();
+      // The user's own messages too (a rule for the header's username once hid them here).
+      assert.equal(await page.getByTestId("message-user").last().isVisible(), true, "the user's messages show on a phone");
+      // The sessions are one tap away, over the page.
+      await page.getByRole("navigation", { name: "sessions" }).waitFor({ state: "hidden" });
+      await page.getByRole("button", { name: "show the sessions" }).click();
+      await page.getByRole("navigation", { name: "sessions" }).getByTestId("sidebar-session").first().waitFor();
+      await page.waitForFunction(() => document.querySelector("nav.sidebar")?.getBoundingClientRect().left === 0);
+      await screenshot("narrow-sidebar");
+      await page.getByRole("button", { name: "hide the sessions" }).click();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
       await screenshot("narrow");
@@ -366,6 +706,161 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
         await call(page, "DELETE", `/users/${alice}`);
       }
     });
+
+    // --- accounts (issue 18.8) ---
+    // The admin manages carol on the admin page; carol, in a browser of her own, manages her
+    // API keys and her password on her account page. The admin's password is left as it is.
+    const suffix = Date.now().toString(36);
+    const carol = `carol-${suffix}`;
+    const carolPasswords = { first: `first-${suffix}-pw`, reset: `reset-${suffix}-pw`, own: `own-${suffix}-pw` };
+    const carolRow = page.getByRole("list", { name: "users" }).getByRole("listitem").filter({ hasText: carol });
+    const adminStatus = (text) => page.getByRole("status").filter({ hasText: text });
+    const carolContext = await browser.newContext({
+      viewport: { width: 1280, height: 820 },
+      permissions: ["clipboard-read", "clipboard-write"],
+    });
+    const carolPage = await carolContext.newPage();
+    carolPage.on("pageerror", (e) => consoleErrors.push(String(e)));
+    const logIn = async (of, name, secret) => {
+      await of.goto(url);
+      await of.getByLabel("Username").fill(name);
+      await of.getByLabel("Password").fill(secret);
+      await of.getByRole("button", { name: "Log in" }).click();
+    };
+    /** The status of `GET /api/auth/me` with an API key alone (no cookie). */
+    const withKey = (key) =>
+      carolPage.evaluate(async (k) => (await fetch("/api/auth/me", { credentials: "omit", headers: { "x-api-key": k } })).status, key);
+
+    try {
+      await step("creates a user on the admin page", async () => {
+        await page.getByRole("link", { name: "Admin", exact: true }).click();
+        await page.getByRole("heading", { name: "Users" }).waitFor();
+        const form = page.getByRole("form", { name: "create a user" });
+        await form.getByLabel("Username").fill("Carol!");
+        await form.getByText("Username: lowercase letters").waitFor();
+        assert.equal(await form.getByRole("button", { name: "Create user" }).isDisabled(), true);
+        await form.getByLabel("Username").fill(carol);
+        await form.getByLabel("Password").fill(carolPasswords.first);
+        await form.getByRole("button", { name: "Create user" }).click();
+        await adminStatus(`${carol} is created (user)`).waitFor();
+        await carolRow.waitFor();
+        await screenshot("admin-user-created");
+      });
+
+      await step("changes her role and resets her password", async () => {
+        const role = carolRow.getByLabel(`role of ${carol}`);
+        await role.selectOption("admin");
+        await adminStatus(`${carol} is now an admin`).waitFor();
+        await carolRow.locator(".badge", { hasText: /^admin$/ }).waitFor();
+        await role.selectOption("user");
+        await adminStatus(`${carol} is now a user`).waitFor();
+        await carolRow.getByRole("button", { name: "Reset password" }).click();
+        await carolRow.getByLabel(`New password for ${carol}`).fill(carolPasswords.reset);
+        await screenshot("admin-reset-password");
+        await carolRow.getByRole("button", { name: "Save password", exact: true }).click();
+        await adminStatus(`The password of ${carol} is reset`).waitFor();
+        assert.equal(await role.inputValue(), "user");
+      });
+
+      await step("disables her: her login is refused until she is enabled again", async () => {
+        await carolRow.getByRole("button", { name: "Disable" }).click();
+        await page.getByRole("dialog").getByRole("button", { name: "Disable user" }).click();
+        await adminStatus(`${carol} is disabled`).waitFor();
+        await carolRow.locator(".badge", { hasText: "disabled" }).waitFor();
+        await screenshot("admin-user-disabled");
+        await logIn(carolPage, carol, carolPasswords.reset);
+        await carolPage.getByRole("alert").filter({ hasText: "this account is disabled" }).waitFor();
+        await screenshot("disabled-login-refused", carolPage);
+        await carolRow.getByRole("button", { name: "Enable" }).click();
+        await adminStatus(`${carol} is enabled again`).waitFor();
+        await logIn(carolPage, carol, carolPasswords.reset);
+        await carolPage.getByRole("heading", { name: "Workspaces" }).waitFor();
+      });
+
+      await step("shows her new API key once, copies it and revokes it", async () => {
+        await carolPage.getByRole("link", { name: carol, exact: true }).click();
+        await carolPage.getByRole("heading", { name: "Account" }).waitFor();
+        const form = carolPage.getByRole("form", { name: "create an API key" });
+        const name = `laptop-${suffix}`;
+        await form.getByLabel("Key name").fill(name);
+        await form.getByLabel("Expires after").selectOption({ label: "30 days" });
+        await form.getByRole("button", { name: "Create key" }).click();
+        const shown = carolPage.getByLabel("the new API key");
+        await shown.waitFor();
+        const key = await shown.inputValue();
+        assert.match(key, /^octo_sk_[A-Za-z0-9_-]{43}$/);
+        await carolPage.getByRole("region", { name: "new API key" }).getByRole("button", { name: "Copy" }).click();
+        await carolPage.getByText("Copied to the clipboard.").waitFor();
+        assert.equal(await carolPage.evaluate(() => navigator.clipboard.readText()), key);
+        const row = carolPage.getByRole("list", { name: "your API keys" }).getByRole("listitem").filter({ hasText: name });
+        await row.filter({ hasText: "expires in 30 days" }).waitFor();
+        await screenshot("account-new-key", carolPage);
+        await carolPage.setViewportSize({ width: 375, height: 740 });
+        const overflow = await carolPage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `the account page with a new key is ${overflow}px wider than the screen`);
+        await carolPage.getByRole("region", { name: "new API key" }).scrollIntoViewIfNeeded();
+        await carolPage.waitForTimeout(300); // the sidebar slides away on a narrow screen (0.15 s)
+        await screenshot("narrow-account-new-key", carolPage);
+        await carolPage.setViewportSize({ width: 1280, height: 820 });
+        assert.equal(await withKey(key), 200, "the key acts as carol");
+        // Gone from the page once dismissed, and never listed again.
+        await carolPage.getByRole("button", { name: "Done" }).click();
+        await carolPage.reload();
+        await row.waitFor();
+        assert.equal((await carolPage.content()).includes(key), false, "the key is shown only once");
+        await row.getByRole("button", { name: "Revoke" }).click();
+        await carolPage.getByRole("dialog").getByRole("button", { name: "Revoke key" }).click();
+        await row.locator(".badge", { hasText: "revoked" }).waitFor();
+        assert.equal(await withKey(key), 401, "a revoked key is refused");
+        await screenshot("account-key-revoked", carolPage);
+      });
+
+      await step("changes her own password and logs in with it", async () => {
+        const form = carolPage.getByRole("form", { name: "change your password" });
+        await form.getByLabel("Current password").fill(carolPasswords.reset);
+        await form.getByLabel("New password", { exact: true }).fill("short");
+        await form.getByText("New password: at least 8 characters").waitFor();
+        await form.getByLabel("New password", { exact: true }).fill(carolPasswords.own);
+        await form.getByLabel("Repeat new password").fill(carolPasswords.own);
+        await form.getByRole("button", { name: "Change password" }).click();
+        await carolPage.getByRole("status").filter({ hasText: "Password changed" }).waitFor();
+        await screenshot("account-password-changed", carolPage);
+        // The page logged in again with the new password by itself: a reload stays logged in.
+        await carolPage.reload();
+        await carolPage.getByRole("heading", { name: "Account" }).waitFor();
+        await carolPage.getByRole("button", { name: "Log out" }).click();
+        await logIn(carolPage, carol, carolPasswords.reset);
+        await carolPage.getByRole("alert").filter({ hasText: "wrong username or password" }).waitFor();
+        await logIn(carolPage, carol, carolPasswords.own);
+        await carolPage.getByRole("heading", { name: "Workspaces" }).waitFor();
+      });
+
+      await step("fits the admin and account pages on a 375 px screen", async () => {
+        await page.setViewportSize({ width: 375, height: 740 });
+        for (const [link, heading] of [["Admin", "Users"], [user, "Account"]]) {
+          await page.getByRole("link", { name: link, exact: true }).click();
+          await page.getByRole("heading", { name: heading }).waitFor();
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 0, `the ${heading} page is ${overflow}px wider than the screen`);
+          await screenshot(`narrow-${heading.toLowerCase()}`);
+        }
+        await page.setViewportSize({ width: 1280, height: 820 });
+        await page.getByRole("link", { name: "Admin", exact: true }).click();
+        await carolRow.waitFor();
+      });
+
+      await step("deletes her, and her open page is logged out", async () => {
+        await carolRow.getByRole("button", { name: "Delete" }).click();
+        await page.getByRole("dialog").getByRole("button", { name: "Delete user" }).click();
+        await adminStatus(`${carol} is deleted`).waitFor();
+        await carolRow.waitFor({ state: "detached" });
+        await carolPage.reload();
+        await carolPage.getByLabel("Username").waitFor();
+        await screenshot("admin-user-deleted");
+      });
+    } finally {
+      await carolContext.close();
+    }
 
     assert.deepEqual(consoleErrors, [], "no uncaught errors in the page");
   } finally {

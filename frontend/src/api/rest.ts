@@ -60,8 +60,8 @@ export type SessionPhase = "Pending" | "Starting" | "Running" | "Suspended" | "F
 
 export interface Session {
   metadata: ObjectMeta;
-  spec: { workspaceRef: { name: string }; suspended?: boolean; provider?: string; model?: string };
-  status?: { phase?: SessionPhase; conditions?: Condition[]; endpoint?: string };
+  spec: { workspaceRef: { name: string }; suspended?: boolean; provider?: string; model?: string; displayName?: string };
+  status?: { phase?: SessionPhase; conditions?: Condition[]; endpoint?: string; startedAt?: string; lastActivityAt?: string };
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -154,6 +154,12 @@ export const api = {
     call<{ items: Session[] }>("GET", `/workspaces/${enc(workspace)}/sessions`).then((r) => r.items),
   createSession: (workspace: string, spec: Record<string, unknown> = {}) =>
     call<Session>("POST", `/workspaces/${enc(workspace)}/sessions`, { spec }),
+  session: (workspace: string, session: string) => call<Session>("GET", `/workspaces/${enc(workspace)}/sessions/${enc(session)}`),
+  /** Every Session of the caller's Workspaces (the sidebar). */
+  allSessions: () => call<{ items: Session[] }>("GET", "/sessions").then((r) => r.items),
+  /** Sets the session's title (`spec.displayName`); empty removes it. */
+  renameSession: (workspace: string, session: string, displayName: string) =>
+    call<Session>("PATCH", `/workspaces/${enc(workspace)}/sessions/${enc(session)}`, { displayName }),
   deleteSession: (workspace: string, session: string) =>
     call<unknown>("DELETE", `/workspaces/${enc(workspace)}/sessions/${enc(session)}`),
   suspendSession: (workspace: string, session: string) =>
@@ -164,4 +170,51 @@ export const api = {
   usage: (period: "day" | "month") => call<Usage>("GET", `/usage?period=${period}`),
   allUsage: (period: "day" | "month") =>
     call<{ period: string; since: string; users: UserTotal[]; rateLimits: RateLimit[] }>("GET", `/admin/usage?period=${period}`),
+};
+
+// --- accounts (issue 18.8): the caller's password and API keys, and admins' users ---
+
+/** A user as admins see them (`GET /api/users`). */
+export interface Account extends User {
+  /** A disabled user cannot log in; their tokens and API keys are refused. */
+  disabled: boolean;
+}
+
+/** An API key as listed: never the key itself. Times are Unix milliseconds. */
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  /** The key's first characters, to tell keys apart. */
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  /** When it stops working; null: it works until revoked. */
+  expires_at: number | null;
+}
+
+/** The answer to creating a key: the key itself, shown this once. */
+export interface CreatedKey extends ApiKeyInfo {
+  key: string;
+}
+
+export const accountsApi = {
+  /** Every session token of the caller ends, this page's too: log in again afterwards. */
+  changePassword: (currentPassword: string, newPassword: string) =>
+    call<null>("PUT", "/auth/password", { current_password: currentPassword, new_password: newPassword }),
+  keys: () => call<{ items: ApiKeyInfo[] }>("GET", "/keys").then((r) => r.items),
+  /** `expiresInDays` null: the key works until revoked. */
+  createKey: (name: string, expiresInDays: number | null) =>
+    call<CreatedKey>("POST", "/keys", expiresInDays === null ? { name } : { name, expires_in_days: expiresInDays }),
+  revokeKey: (id: string) => call<null>("DELETE", `/keys/${enc(id)}`),
+
+  users: () => call<{ items: Account[] }>("GET", "/users").then((r) => r.items),
+  createUser: (username: string, password: string, role: User["role"]) =>
+    call<Account>("POST", "/users", { username, password, role }),
+  updateUser: (username: string, change: { role?: User["role"]; disabled?: boolean }) =>
+    call<Account>("PATCH", `/users/${enc(username)}`, change),
+  /** The user's session tokens end. */
+  resetPassword: (username: string, password: string) =>
+    call<null>("PUT", `/users/${enc(username)}/password`, { password }),
+  deleteUser: (username: string) => call<null>("DELETE", `/users/${enc(username)}`),
 };

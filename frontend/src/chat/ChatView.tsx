@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useReducer, useRef, useState, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import type { Message } from "../generated/Message";
 import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
@@ -7,10 +7,26 @@ import type { Attach } from "../session/useAttach";
 import { Markdown } from "./Markdown";
 import { ModelPicker } from "./ModelPicker";
 import { chatReducer, initialChat, phaseLabel, type ChatMessage } from "./reducer";
-import { composerKey, type SendMode } from "./keys";
+import type { SendMode } from "./keys";
+import { Composer } from "./Composer";
+import { parseCommands } from "./commands";
+import { dataUrl } from "./attachments";
 import { ToolCard } from "./ToolCard";
+import { sumUsage, usageLine } from "./usage";
+import { Questions } from "./Questions";
 
-export function ChatView({ session, attach }: { session: string; attach: Attach }) {
+export function ChatView({
+  session,
+  attach,
+  onPrompt,
+  locate,
+}: {
+  session: string;
+  attach: Attach;
+  onPrompt?: (text: string) => void;
+  /** The stored message to scroll to and mark (a search result's). */
+  locate?: number;
+}) {
   const mux = useMux();
   const [state, dispatch] = useReducer(chatReducer, initialChat);
   const [historyError, setHistoryError] = useState<string | null>(null);
@@ -56,12 +72,20 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
     if (state.needsResync && generation > 0) loadHistory();
   }, [state.needsResync, generation, loadHistory]);
 
-  const send = (mode: SendMode, text: string) => {
+  const send = (mode: SendMode, text: string, images: { data: string; media_type: string }[] = []) => {
     const clientId = newId("c");
-    dispatch({ type: "sent", clientId, text });
-    agent(mode, { message: text, client_id: clientId })
+    dispatch({ type: "sent", clientId, text, images });
+    onPrompt?.(text);
+    agent(mode, { message: text, client_id: clientId, ...(images.length > 0 ? { images } : {}) })
       .then(() => dispatch({ type: "accepted", clientId }))
       .catch((e: unknown) => dispatch({ type: "send_failed", clientId, error: e instanceof Error ? e.message : String(e) }));
+  };
+  const loadCommands = useCallback(() => agent("get_commands").then((reply) => parseCommands((reply as { data?: unknown }).data)), [agent]);
+  const [compactError, setCompactError] = useState<string | null>(null);
+  const compact = () => {
+    setCompactError(null);
+    // Progress comes as compact.start/compact.end (the phase "compacting the context").
+    agent("compact").catch((e: unknown) => setCompactError(`Compacting failed: ${e instanceof Error ? e.message : String(e)}`));
   };
   const abort = () => {
     mux.send({ channel: "agent", session_id: session, cmd: "abort" } as OutgoingFrame);
@@ -73,27 +97,62 @@ export function ChatView({ session, attach }: { session: string; attach: Attach 
         <span className={`badge agent-phase ${state.working ? "working" : "idle"}`} role="status" aria-live="polite" data-testid="agent-phase" title={state.retry ? `the model failed: ${state.retry.error}` : undefined}>
           {attach.status === "attached" ? phaseLabel(state) : "waiting for the runner"}
         </span>
+        <SessionUsage messages={state.messages} />
         <span className="spacer" />
+        <button
+          type="button"
+          className="ghost small-button"
+          title="Summarise the conversation so far to free the model's context"
+          disabled={attach.status !== "attached" || state.working || state.messages.length === 0}
+          onClick={compact}
+        >
+          Compact
+        </button>
         <ModelPicker session={session} attached={attach.status === "attached"} model={state.model} thinkingLevel={state.thinkingLevel} />
       </div>
       {historyError && <p className="error" role="alert">{historyError}</p>}
+      {compactError && !state.error && <p className="error" role="alert">{compactError}</p>}
       {state.error && (
         <p className="error" role="alert">
           {state.error.message}
         </p>
       )}
-      <Transcript messages={state.messages} loaded={state.historyLoaded} />
-      <Composer working={state.working} disabled={attach.status === "failed"} onSend={send} onAbort={abort} />
+      <Transcript messages={state.messages} loaded={state.historyLoaded} locate={locate} />
+      <Questions session={session} attached={attach.status === "attached"} />
+      <Composer working={state.working} disabled={attach.status === "failed"} onSend={send} onAbort={abort} loadCommands={loadCommands} />
     </div>
   );
 }
 
-function Transcript({ messages, loaded }: { messages: ChatMessage[]; loaded: boolean }) {
+/** What the session used so far, from its messages' usage. */
+function SessionUsage({ messages }: { messages: ChatMessage[] }) {
+  const total = sumUsage(messages.map((m) => m.usage));
+  if (total.messages === 0) return null;
+  return (
+    <span className="muted small" data-testid="session-usage" title="tokens and cost of this session's answers">
+      {usageLine(total)}
+    </span>
+  );
+}
+
+function Transcript({ messages, loaded, locate }: { messages: ChatMessage[]; loaded: boolean; locate?: number }) {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  const located = useRef<number | undefined>(undefined);
   useEffect(() => {
     const element = ref.current;
-    if (element && stick.current) element.scrollTop = element.scrollHeight;
+    if (!element) return;
+    if (locate !== undefined && located.current !== locate) {
+      // Once, when the message is there: then the reader scrolls on their own.
+      const target = element.querySelector<HTMLElement>(`[data-idx="${locate}"]`);
+      if (target) {
+        located.current = locate;
+        stick.current = false;
+        target.scrollIntoView({ block: "center" });
+      }
+      return;
+    }
+    if (stick.current) element.scrollTop = element.scrollHeight;
   });
   return (
     <div
@@ -108,15 +167,21 @@ function Transcript({ messages, loaded }: { messages: ChatMessage[]; loaded: boo
     >
       {messages.length === 0 && <p className="muted centered-text">{loaded ? "Ask the agent something to start." : "Loading the conversation…"}</p>}
       {messages.map((m) => (
-        <MessageView key={m.id} message={m} />
+        <MessageView key={m.id} message={m} located={locate !== undefined && m.idx === locate} />
       ))}
     </div>
   );
 }
 
-function MessageView({ message }: { message: ChatMessage }) {
+function MessageView({ message, located }: { message: ChatMessage; located: boolean }) {
   return (
-    <article className={`message ${message.role}${message.pending ? " pending" : ""}`} data-testid={`message-${message.role}`} aria-busy={message.streaming}>
+    <article
+      className={`message ${message.role}${message.pending ? " pending" : ""}${located ? " located" : ""}`}
+      data-testid={`message-${message.role}`}
+      data-idx={message.idx}
+      aria-current={located ? "true" : undefined}
+      aria-busy={message.streaming}
+    >
       {message.parts.map((part) => {
         switch (part.kind) {
           case "text":
@@ -136,80 +201,23 @@ function MessageView({ message }: { message: ChatMessage }) {
             );
           case "tool":
             return <ToolCard key={part.key} tool={part} />;
+          case "image": {
+            const src = dataUrl(part.mediaType, part.data);
+            return src ? <img key={part.key} className="message-image" src={src} alt="an image sent with the message" /> : null;
+          }
         }
       })}
       {message.streaming && <span className="cursor" aria-hidden="true" />}
+      {message.usage && !message.streaming && (
+        <p className="usage-line" data-testid="message-usage">
+          {usageLine(sumUsage([message.usage]))}
+        </p>
+      )}
       {message.error && (
         <p className="error small" role="alert">
           {message.error}
         </p>
       )}
     </article>
-  );
-}
-
-function Composer({
-  working,
-  disabled,
-  onSend,
-  onAbort,
-}: {
-  working: boolean;
-  disabled: boolean;
-  onSend: (mode: SendMode, text: string) => void;
-  onAbort: () => void;
-}) {
-  const [text, setText] = useState("");
-  const submit = (mode: SendMode) => {
-    const message = text.trim();
-    if (!message) return;
-    onSend(mode, message);
-    setText("");
-  };
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    const action = composerKey({ key: e.key, shiftKey: e.shiftKey, altKey: e.altKey, composing: e.nativeEvent.isComposing }, working);
-    if (action === "abort") onAbort();
-    else if (action) {
-      e.preventDefault();
-      submit(action.send);
-    }
-  };
-  return (
-    <form
-      className="composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        submit(working ? "steer" : "prompt");
-      }}
-    >
-      <textarea
-        aria-label="message to the agent"
-        placeholder={working ? "Steer the agent (Enter), queue a follow-up (Alt+Enter), stop (Esc)" : "Message the agent (Enter sends, Shift+Enter for a new line)"}
-        value={text}
-        rows={2}
-        disabled={disabled}
-        onChange={(e) => setText(e.target.value)}
-        onKeyDown={onKeyDown}
-      />
-      <div className="composer-actions">
-        {working ? (
-          <>
-            <button type="submit" disabled={!text.trim()}>
-              Steer
-            </button>
-            <button type="button" className="ghost" disabled={!text.trim()} onClick={() => submit("follow_up")}>
-              Follow up
-            </button>
-            <button type="button" className="danger" onClick={onAbort}>
-              Stop
-            </button>
-          </>
-        ) : (
-          <button type="submit" disabled={disabled || !text.trim()}>
-            Send
-          </button>
-        )}
-      </div>
-    </form>
   );
 }

@@ -215,3 +215,84 @@ describe("chat reducer while Pi retries a failing model (recorded)", () => {
     expect(state.error).toBeUndefined();
   });
 });
+
+describe("chat reducer of a page opened mid-turn (recorded)", () => {
+  // The real bridge's frames to a page that attached while an answer streamed: the attach,
+  // get_messages' answer (the stored history and the turn so far), then the rest of the stream.
+  const late = recorded("mid-turn-attach.jsonl").filter((f): f is AgentFrame => f.channel === "agent");
+  const replayLate = (until?: (frame: AgentFrame) => boolean): ChatState => {
+    let state = initialChat;
+    for (const frame of late) {
+      if (frame.event === "response" && frame.cmd === "get_messages") {
+        state = chatReducer(state, { type: "history", messages: (frame.data as unknown as { messages: Message[] }).messages });
+      } else state = chatReducer(state, { type: "event", frame });
+      if (until?.(frame)) break;
+    }
+    return state;
+  };
+  const textOf = (state: ChatState) =>
+    state.messages
+      .filter((m) => m.role === "assistant")
+      .flatMap((m) => m.parts)
+      .map((p) => (p.kind === "text" ? p.text : ""))
+      .join("");
+
+  it("shows the prompt and the answer so far, still streaming, as soon as the history is in", () => {
+    const state = replayLate((f) => f.event === "response" && f.cmd === "get_messages");
+    expect(state.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+    expect(state.messages[1]!.streaming).toBe(true);
+    expect(textOf(state)).toMatch(/^part 1\. part 2\. part 3\. /);
+    expect(state.working).toBe(true);
+    expect(phaseLabel(state)).toBe("generating");
+  });
+
+  it("continues that answer with the stream and ends with the whole turn, idle", () => {
+    const state = replayLate();
+    expect(state.messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+    const whole = Array.from({ length: 12 }, (_, i) => `part ${i + 1}. `).join("");
+    expect(textOf(state)).toBe(whole);
+    expect(state.messages[1]!.streaming).toBe(false);
+    expect(state.working).toBe(false);
+  });
+
+  it("keeps a tool call of the running turn running until its end event", () => {
+    const call: Message = {
+      id: "msg_1",
+      idx: 1,
+      role: "assistant",
+      created_at: 1,
+      parts: [{ type: "tool_call", id: "msg_1:0", toolCallId: "call_1", name: "bash", input: { command: "ls" } }],
+      metadata: { oqto_turn: "running" },
+    } as Message;
+    const state = chatReducer(initialChat, { type: "history", messages: [call] });
+    const tool = state.messages[0]!.parts[0]!;
+    expect(tool.kind === "tool" && tool.status).toBe("running");
+    const stored = chatReducer(initialChat, { type: "history", messages: [{ ...call, metadata: null }] });
+    const cut = stored.messages[0]!.parts[0]!;
+    expect(cut.kind === "tool" && cut.status).toBe("success");
+  });
+});
+
+describe("chat reducer around a compaction the user asked for", () => {
+  const frame = (fields: Record<string, unknown>) => ({ channel: "agent", session_id: "s", runner_id: "r", ts: 1, ...fields }) as unknown as AgentFrame;
+  const compacting = chatReducer(initialChat, { type: "event", frame: frame({ event: "agent.working", phase: "compacting" }) });
+
+  it("is idle again when it ends, and says why it failed", () => {
+    expect(phaseLabel(compacting)).toBe("compacting the context");
+    const refused = chatReducer(compacting, {
+      type: "event",
+      frame: frame({ event: "compact.end", success: false, will_retry: false, error: "Nothing to compact (session too small)" }),
+    });
+    expect(phaseLabel(refused)).toBe("idle");
+    expect(refused.error?.message).toBe("Compacting the context failed: Nothing to compact (session too small)");
+    const done = chatReducer(compacting, { type: "event", frame: frame({ event: "compact.end", success: true, will_retry: false }) });
+    expect(done.working).toBe(false);
+    expect(done.error).toBeUndefined();
+  });
+
+  it("leaves a run that compacted midway to its own phases", () => {
+    const running = chatReducer(initialChat, { type: "event", frame: frame({ event: "agent.working", phase: "generating" }) });
+    const after = chatReducer(running, { type: "event", frame: frame({ event: "compact.end", success: true, will_retry: false }) });
+    expect(after.working).toBe(true);
+  });
+});

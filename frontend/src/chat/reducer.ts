@@ -4,6 +4,7 @@
 import type { AgentPhase } from "../generated/AgentPhase";
 import type { Message } from "../generated/Message";
 import type { Part } from "../generated/Part";
+import type { Usage } from "../generated/Usage";
 import type { JsonValue } from "../generated/serde_json/JsonValue";
 import type { AgentFrame } from "../mux/frames";
 
@@ -11,6 +12,8 @@ export type ToolStatus = "pending" | "running" | "success" | "error";
 
 export type ChatPart =
   | { kind: "text"; key: string; text: string }
+  /** An image of a prompt, as base64 of one of the accepted types (chat/attachments.ts). */
+  | { kind: "image"; key: string; mediaType: string; data: string }
   | { kind: "thinking"; key: string; text: string }
   | {
       kind: "tool";
@@ -28,6 +31,8 @@ export type ChatPart =
 
 export interface ChatMessage {
   id: string;
+  /** Its place in the stored conversation (what a search hit names); unknown while streaming. */
+  idx?: number;
   role: "user" | "assistant" | "system" | "tool";
   parts: ChatPart[];
   streaming: boolean;
@@ -36,6 +41,8 @@ export interface ChatMessage {
   error?: string;
   /** The user message is sent but not yet confirmed by the agent. */
   pending?: boolean;
+  /** Tokens and cost of an assistant message, as the model reported them. */
+  usage?: Usage;
 }
 
 export interface ChatState {
@@ -64,7 +71,7 @@ export const initialChat: ChatState = {
 export type ChatAction =
   | { type: "event"; frame: AgentFrame }
   | { type: "history"; messages: Message[] }
-  | { type: "sent"; clientId: string; text: string }
+  | { type: "sent"; clientId: string; text: string; images?: { data: string; media_type: string }[] }
   | { type: "send_failed"; clientId: string; error: string }
   /** The agent accepted the message (its `response`); the stored copy comes with the history. */
   | { type: "accepted"; clientId: string }
@@ -92,14 +99,22 @@ function fromMessage(message: Message): ChatMessage {
     if (part.type === "text") parts.push({ kind: "text", key: part.id, text: part.text });
     else if (part.type === "thinking") parts.push({ kind: "thinking", key: part.id, text: part.text });
     else if (part.type === "tool_call") parts.push(toolFromPart(part));
+    else if (part.type === "image") {
+      const media = part as unknown as { source?: string; data?: unknown; mimeType?: unknown };
+      if (media.source === "base64" && typeof media.data === "string" && typeof media.mimeType === "string") {
+        parts.push({ kind: "image", key: part.id, mediaType: media.mimeType, data: media.data });
+      }
+    }
   }
   return {
     id: message.id,
+    idx: message.idx,
     role: message.role,
     parts,
     streaming: false,
     clientId: message.client_id ?? undefined,
     error: message.stop_reason === "error" ? "the model stopped with an error" : undefined,
+    usage: message.usage ?? undefined,
   };
 }
 
@@ -181,7 +196,9 @@ function appendDelta(
 /** Replaces the streamed message by the finished one, keeping cards' live tool state. */
 function finishMessage(messages: ChatMessage[], message: Message): ChatMessage[] {
   if (message.role === "tool") return applyToolResults(messages, message);
-  const finished = fromMessage(message);
+  // A streamed message's idx is not its place in the stored conversation (the bridge numbers
+  // messages when it stores the turn): it has none until the history is loaded again.
+  const finished = { ...fromMessage(message), idx: undefined };
   const index = messages.findIndex(
     (m) => m.id === message.id || (message.client_id != null && m.clientId === message.client_id),
   );
@@ -326,11 +343,15 @@ function reduceEvent(state: ChatState, frame: AgentFrame): ChatState {
     case "retry.end":
       // A failure is followed by the bridge's final `agent.error`, shown on the turn.
       return { ...state, retry: undefined };
-    case "compact.end":
+    case "compact.end": {
+      // A compaction the user asked for ends here (no agent.idle follows it); one during a run
+      // is followed by the run's own phases.
+      const ended = state.phase === "compacting" ? { working: false, phase: null, detail: undefined } : {};
       // A failed compaction that Pi will not retry leaves the context too large: say so.
       return frame.success || frame.will_retry
-        ? state
-        : { ...state, error: { message: `Compacting the context failed: ${frame.error ?? "no reason given"}`, recoverable: true } };
+        ? { ...state, ...ended }
+        : { ...state, ...ended, error: { message: `Compacting the context failed: ${frame.error ?? "no reason given"}`, recoverable: true } };
+    }
     case "config.model_changed":
       return { ...state, model: { provider: frame.provider, modelId: frame.model_id } };
     case "config.thinking_level_changed":
@@ -340,16 +361,30 @@ function reduceEvent(state: ChatState, frame: AgentFrame): ChatState {
   }
 }
 
-/** The stored conversation replaces what is shown; sends not yet in it stay. */
+/** The bridge marks the turn in progress in `get_messages` (runner-image/pi-bridge/src/agent/
+ * running_turn.rs): its messages carry `oqto_turn: "running"`, the one streaming now also
+ * `oqto_partial` (its parts keyed as the stream's deltas name them). */
+function turnMark(message: Message): { running: boolean; partial: boolean } {
+  const metadata = message.metadata;
+  if (!metadata || typeof metadata !== "object" || Array.isArray(metadata)) return { running: false, partial: false };
+  return { running: metadata.oqto_turn === "running", partial: metadata.oqto_partial === true };
+}
+
+/** The stored conversation replaces what is shown; sends not yet in it stay. A page opened
+ * mid-turn gets the turn so far with it, and the stream's next events continue it. */
 function reduceHistory(state: ChatState, history: Message[]): ChatState {
   let messages: ChatMessage[] = [];
+  const running = new Set<string>();
   for (const message of history) {
+    const mark = turnMark(message);
     if (message.role === "tool") messages = applyToolResults(messages, message);
-    else messages.push(fromMessage(message));
+    else messages.push({ ...fromMessage(message), streaming: mark.partial });
+    if (mark.running) running.add(message.id);
   }
   for (const message of messages) {
     for (const part of message.parts) {
-      if (part.kind === "tool" && part.status === "pending") part.status = "success";
+      // A stored call without a result was cut off; one of the running turn is still running.
+      if (part.kind === "tool" && part.status === "pending") part.status = running.has(message.id) ? "running" : "success";
     }
   }
   const known = new Set(messages.map((m) => m.clientId).filter(Boolean));
@@ -357,7 +392,15 @@ function reduceHistory(state: ChatState, history: Message[]): ChatState {
   const unsent = state.messages.filter((m) => m.id.startsWith("local-") && !(m.clientId && known.has(m.clientId)));
   // A turn still streaming is kept: history holds only finished messages.
   const live = state.working ? state.messages.filter((m) => m.streaming && !messages.some((h) => h.id === m.id)) : [];
-  return { ...state, messages: [...messages, ...unsent, ...live], historyLoaded: true, needsResync: false };
+  const midTurn = running.size > 0 && !state.working;
+  return {
+    ...state,
+    messages: [...messages, ...unsent, ...live],
+    historyLoaded: true,
+    needsResync: false,
+    working: state.working || running.size > 0,
+    phase: midTurn ? (state.phase ?? "generating") : state.phase,
+  };
 }
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
@@ -372,7 +415,17 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         error: undefined,
         messages: [
           ...state.messages,
-          { id: `local-${action.clientId}`, role: "user", clientId: action.clientId, parts: [{ kind: "text", key: `${action.clientId}:0`, text: action.text }], streaming: false, pending: true },
+          {
+            id: `local-${action.clientId}`,
+            role: "user",
+            clientId: action.clientId,
+            parts: [
+              { kind: "text", key: `${action.clientId}:0`, text: action.text },
+              ...(action.images ?? []).map((image, i): ChatPart => ({ kind: "image", key: `${action.clientId}:img${i}`, mediaType: image.media_type, data: image.data })),
+            ],
+            streaming: false,
+            pending: true,
+          },
         ],
       };
     case "attached":

@@ -25,17 +25,3 @@ export function bytesToText(bytes: Uint8Array): string | null {
     return null;
   }
 }
-
-const IMAGE_TYPES: Record<string, string> = {
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  svg: "image/svg+xml",
-};
-
-export function imageType(path: string): string | null {
-  const extension = path.split(".").pop()?.toLowerCase() ?? "";
-  return IMAGE_TYPES[extension] ?? null;
-}

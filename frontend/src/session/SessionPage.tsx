@@ -4,6 +4,7 @@ import { ChatView } from "../chat/ChatView";
 import { FilesView } from "../files/FilesView";
 import { TerminalView } from "../terminal/TerminalView";
 import { useAttach } from "./useAttach";
+import { SessionTitle, useSessionTitle } from "./SessionTitle";
 
 type Tab = "chat" | "files" | "terminal";
 const TABS: { id: Tab; label: string }[] = [
@@ -13,8 +14,9 @@ const TABS: { id: Tab; label: string }[] = [
 ];
 
 /** One session: chat, files and terminal, each kept alive while another tab shows. */
-export function SessionPage({ workspace, session, tab }: { workspace: string; session: string; tab: Tab }) {
+export function SessionPage({ workspace, session, tab, message }: { workspace: string; session: string; tab: Tab; message?: number }) {
   const attach = useAttach(session);
+  const title = useSessionTitle(workspace, session);
   const [opened, setOpened] = useState<Set<Tab>>(() => new Set([tab]));
   if (!opened.has(tab)) setOpened(new Set([...opened, tab]));
   const go = (next: Tab) => navigate({ page: "session", workspace, session, tab: next });
@@ -31,7 +33,7 @@ export function SessionPage({ workspace, session, tab }: { workspace: string; se
           >
             {workspace}
           </a>{" "}
-          / <span aria-current="page">{session}</span>
+          / <SessionTitle workspace={workspace} session={session} {...title} />
         </nav>
         <div className="tabs" role="tablist" aria-label="session views">
           {TABS.map((t) => (
@@ -64,7 +66,7 @@ export function SessionPage({ workspace, session, tab }: { workspace: string; se
       {TABS.map((t) =>
         opened.has(t.id) ? (
           <section key={t.id} id={`panel-${t.id}`} role="tabpanel" aria-labelledby={`tab-${t.id}`} className="panel" hidden={tab !== t.id}>
-            {t.id === "chat" && <ChatView session={session} attach={attach} />}
+            {t.id === "chat" && <ChatView session={session} attach={attach} onPrompt={title.onPrompt} locate={message} />}
             {t.id === "files" && <FilesView session={session} attach={attach} visible={tab === "files"} />}
             {t.id === "terminal" && <TerminalView session={session} attach={attach} visible={tab === "terminal"} />}
           </section>

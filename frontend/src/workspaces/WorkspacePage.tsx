@@ -5,6 +5,8 @@ import { PhaseBadge } from "../ui/Phase";
 import { navigate } from "../ui/router";
 import { usePoll } from "../ui/usePoll";
 import { shownReason } from "./reasons";
+import { sessionsChanged } from "../sidebar/events";
+import { sessionTitle } from "../sidebar/sessions";
 
 /** A workspace's sessions: status, create, suspend, resume, delete. */
 export function WorkspacePage({ workspace }: { workspace: string }) {
@@ -13,14 +15,22 @@ export function WorkspacePage({ workspace }: { workspace: string }) {
   const [busy, setBusy] = useState(false);
   const act = (what: string, action: Promise<unknown>) => {
     setActionError(null);
-    action.then(refresh).catch((e: unknown) => setActionError(`${what} failed: ${e instanceof Error ? e.message : String(e)}`));
+    action
+      .then(() => {
+        refresh();
+        sessionsChanged();
+      })
+      .catch((e: unknown) => setActionError(`${what} failed: ${e instanceof Error ? e.message : String(e)}`));
   };
   const create = () => {
     setBusy(true);
     setActionError(null);
     api
       .createSession(workspace)
-      .then((s) => navigate({ page: "session", workspace, session: s.metadata.name, tab: "chat" }))
+      .then((s) => {
+        sessionsChanged();
+        navigate({ page: "session", workspace, session: s.metadata.name, tab: "chat" });
+      })
       .catch((e: unknown) => setActionError(`Creating a session failed: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => setBusy(false));
   };
@@ -61,7 +71,7 @@ export function WorkspacePage({ workspace }: { workspace: string }) {
                   open(s);
                 }}
               >
-                {s.metadata.name}
+                {sessionTitle(s)}
               </a>
               <PhaseBadge phase={s.status?.phase} message={ready?.message} />
               {shownReason(s.status?.phase, ready?.reason) && ready?.message && (
@@ -81,7 +91,7 @@ export function WorkspacePage({ workspace }: { workspace: string }) {
               )}
               <ConfirmButton
                 label="Delete"
-                question={`Delete session ${s.metadata.name}? Its runner stops; the workspace's files stay.`}
+                question={`Delete session ${sessionTitle(s)}? Its runner stops; the workspace's files stay.`}
                 confirmLabel="Delete session"
                 onConfirm={() => act("Deleting", api.deleteSession(workspace, s.metadata.name))}
               />

@@ -71,6 +71,47 @@ pub struct ApiKeyInfo {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// When the key stops working (Unix ms); None for a key that does not expire.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// What a change to a user's role or state, or their deletion, came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Done,
+    NoSuchUser,
+    /// Refused: the user is the last active admin, and nobody would be left to administer.
+    LastAdmin,
+}
+
+/// A change the stores check against the last-active-admin rule and write in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UserChange {
+    /// `None` keeps what the user has.
+    Update {
+        role: Option<Role>,
+        disabled: Option<bool>,
+    },
+    Delete,
+}
+
+impl UserChange {
+    /// Whether a user with `role` and `disabled` now is an active admin who would stop being
+    /// one: only then do the stores count the other active admins.
+    pub(crate) fn removes_an_active_admin(self, role: Role, disabled: bool) -> bool {
+        let active_admin = |role: Role, disabled: bool| role == Role::Admin && !disabled;
+        if !active_admin(role, disabled) {
+            return false;
+        }
+        match self {
+            Self::Delete => true,
+            Self::Update {
+                role: new_role,
+                disabled: new_disabled,
+            } => !active_admin(new_role.unwrap_or(role), new_disabled.unwrap_or(disabled)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -237,9 +278,9 @@ impl Accounts {
     }
 
     /// Deletes a user and, with them, their API keys. Their tokens stop working at once:
-    /// every request looks the user up.
-    pub async fn delete_user(&self, username: &str) -> Result<bool, AccountsError> {
-        on_store!(self.delete_user(username))
+    /// every request looks the user up. The last active admin is not deleted.
+    pub async fn delete_user(&self, username: &str) -> Result<Change, AccountsError> {
+        on_store!(self.change_user(username, UserChange::Delete))
     }
 
     /// Sets a user's password (their own change, or an admin's reset) and bumps their
@@ -254,13 +295,16 @@ impl Accounts {
         on_store!(self.set_password_hash(username, &hash))
     }
 
-    /// Disables or enables a user. False for an unknown user.
-    pub async fn set_disabled(
+    /// Changes a user's role, disables or enables them (`None` keeps what they have). The
+    /// change is refused when it would leave no active admin, checked and written in one
+    /// transaction, so two admins demoting each other at once cannot both succeed.
+    pub async fn update_user(
         &self,
         username: &str,
-        disabled: bool,
-    ) -> Result<bool, AccountsError> {
-        on_store!(self.set_disabled(username, disabled))
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<Change, AccountsError> {
+        on_store!(self.change_user(username, UserChange::Update { role, disabled }))
     }
 
     /// The user whose password this is; None for an unknown user or a wrong password. An
@@ -283,11 +327,13 @@ impl Accounts {
         Ok(user.filter(|_| matches))
     }
 
-    /// Makes a key for the user; the key is returned once and only its digest is kept.
+    /// Makes a key for the user, refused after `expires_at` (Unix ms) when given; the key is
+    /// returned once and only its digest is kept.
     pub async fn create_api_key(
         &self,
         user: &User,
         name: &str,
+        expires_at: Option<i64>,
     ) -> Result<(String, ApiKeyInfo), AccountsError> {
         let key = keys::generate().map_err(AccountsError::Internal)?;
         let info = ApiKeyInfo {
@@ -297,6 +343,7 @@ impl Accounts {
             created_at: now_ms(),
             last_used_at: None,
             revoked_at: None,
+            expires_at,
         };
         let digest = keys::digest(&key);
         on_store!(self.insert_api_key(&user.id, &info, &digest))?;
@@ -324,7 +371,7 @@ impl Accounts {
         on_store!(self.revoke_api_key(&user.id, id, now_ms()))
     }
 
-    /// The owner of an unrevoked key, noting its use.
+    /// The owner of a key that is neither revoked nor expired, noting its use.
     pub async fn user_by_api_key(&self, key: &str) -> Result<Option<User>, AccountsError> {
         if !keys::well_formed(key) {
             return Ok(None);
@@ -420,7 +467,125 @@ mod tests {
         deleting_a_user_removes_their_keys,
         password_changes_and_disabling_are_kept,
         logged_out_tokens_stay_revoked_until_they_expire,
+        the_last_active_admin_is_never_demoted_disabled_or_deleted,
+        admins_demoting_each_other_at_once_leave_one_admin,
+        api_keys_stop_working_when_they_expire,
     );
+
+    /// Whoever asks, one active admin always stays: the store refuses the change that would
+    /// take away the last one, and only that change.
+    async fn the_last_active_admin_is_never_demoted_disabled_or_deleted(accounts: Accounts) {
+        let root = accounts
+            .create_user("root", "root-password", Role::Admin)
+            .await
+            .unwrap();
+        accounts
+            .create_user("ops", "ops-password", Role::Admin)
+            .await
+            .unwrap();
+        accounts
+            .create_user("alice", "alice-password", Role::User)
+            .await
+            .unwrap();
+        // Two admins: one of them may go.
+        let disable_ops = accounts.update_user("ops", None, Some(true));
+        assert_eq!(disable_ops.await.unwrap(), Change::Done);
+        // Now root is the only active one: a disabled admin does not count.
+        for (role, disabled) in [
+            (Some(Role::User), None),
+            (None, Some(true)),
+            (Some(Role::User), Some(false)),
+        ] {
+            let change = accounts.update_user("root", role, disabled);
+            assert_eq!(
+                change.await.unwrap(),
+                Change::LastAdmin,
+                "{role:?} {disabled:?}"
+            );
+        }
+        assert_eq!(
+            accounts.delete_user("root").await.unwrap(),
+            Change::LastAdmin
+        );
+        let kept = accounts.user_by_id(&root.id).await.unwrap().unwrap();
+        assert_eq!((kept.role, kept.disabled), (Role::Admin, false));
+        // What does not take the last admin away goes through: root stays admin, users change.
+        let keep = accounts.update_user("root", Some(Role::Admin), Some(false));
+        assert_eq!(keep.await.unwrap(), Change::Done);
+        let disable_alice = accounts.update_user("alice", None, Some(true));
+        assert_eq!(disable_alice.await.unwrap(), Change::Done);
+        assert_eq!(accounts.delete_user("alice").await.unwrap(), Change::Done);
+        // Promoting alice's replacement makes a second admin: then root may step down.
+        accounts
+            .create_user("bob", "bob-password", Role::User)
+            .await
+            .unwrap();
+        let promote = accounts.update_user("bob", Some(Role::Admin), None);
+        assert_eq!(promote.await.unwrap(), Change::Done);
+        let demote = accounts.update_user("root", Some(Role::User), None);
+        assert_eq!(demote.await.unwrap(), Change::Done);
+        assert_eq!(
+            accounts.delete_user("bob").await.unwrap(),
+            Change::LastAdmin
+        );
+    }
+
+    /// Six admins each demote themselves at the same moment (on PostgreSQL, over separate
+    /// connections): the count and the write are one step, so exactly one admin is left.
+    async fn admins_demoting_each_other_at_once_leave_one_admin(accounts: Accounts) {
+        let names = [
+            "admin-1", "admin-2", "admin-3", "admin-4", "admin-5", "admin-6",
+        ];
+        for name in names {
+            accounts
+                .create_user(name, "admin-password", Role::Admin)
+                .await
+                .unwrap();
+        }
+        let demotions = names.map(|name| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move { accounts.update_user(name, Some(Role::User), None).await })
+        });
+        let mut outcomes = Vec::new();
+        for demotion in demotions {
+            outcomes.push(demotion.await.unwrap().unwrap());
+        }
+        let refused = outcomes.iter().filter(|o| **o == Change::LastAdmin).count();
+        assert_eq!(refused, 1, "{outcomes:?}");
+        let admins = accounts
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(User::is_admin)
+            .count();
+        assert_eq!(admins, 1);
+    }
+
+    async fn api_keys_stop_working_when_they_expire(accounts: Accounts) {
+        let alice = accounts
+            .create_user("alice", "alice-password", Role::User)
+            .await
+            .unwrap();
+        let later = now_ms() + 3_600_000;
+        let (key, info) = accounts
+            .create_api_key(&alice, "short-lived", Some(later))
+            .await
+            .unwrap();
+        assert_eq!(info.expires_at, Some(later));
+        assert_eq!(
+            accounts.user_by_api_key(&key).await.unwrap(),
+            Some(alice.clone())
+        );
+        let (expired, _) = accounts
+            .create_api_key(&alice, "expired", Some(now_ms() - 1))
+            .await
+            .unwrap();
+        assert_eq!(accounts.user_by_api_key(&expired).await.unwrap(), None);
+        let listed = accounts.list_api_keys(&alice).await.unwrap();
+        let expiries: Vec<_> = listed.iter().map(|k| k.expires_at.is_some()).collect();
+        assert_eq!(expiries, [true, true], "listings say when a key expires");
+    }
 
     /// A login flood waits for a turn at Argon2 instead of running one hash per request.
     async fn password_hashing_waits_for_a_free_core(accounts: Accounts) {
@@ -498,7 +663,10 @@ mod tests {
             .create_user("bob", "bob-password", Role::User)
             .await
             .unwrap();
-        let (key, info) = accounts.create_api_key(&alice, "laptop").await.unwrap();
+        let (key, info) = accounts
+            .create_api_key(&alice, "laptop", None)
+            .await
+            .unwrap();
         assert_eq!(
             accounts.user_by_api_key(&key).await.unwrap(),
             Some(alice.clone())
@@ -535,8 +703,12 @@ mod tests {
             .create_user("alice", "alice-password", Role::User)
             .await
             .unwrap();
-        let (key, _) = accounts.create_api_key(&alice, "ci").await.unwrap();
-        assert!(accounts.delete_user("alice").await.unwrap());
+        let (key, _) = accounts.create_api_key(&alice, "ci", None).await.unwrap();
+        assert_eq!(accounts.delete_user("alice").await.unwrap(), Change::Done);
+        assert_eq!(
+            accounts.delete_user("alice").await.unwrap(),
+            Change::NoSuchUser
+        );
         assert_eq!(accounts.user_by_api_key(&key).await.unwrap(), None);
         assert_eq!(accounts.user_by_id(&alice.id).await.unwrap(), None);
     }
@@ -574,25 +746,18 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        assert!(accounts.set_disabled("alice", true).await.unwrap());
-        assert!(
-            accounts
-                .user_by_id(&alice.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .disabled
-        );
-        assert!(accounts.set_disabled("alice", false).await.unwrap());
-        assert!(
-            !accounts
-                .user_by_id(&alice.id)
-                .await
-                .unwrap()
-                .unwrap()
-                .disabled
-        );
-        assert!(!accounts.set_disabled("nobody", true).await.unwrap());
+        let disable = accounts.update_user("alice", None, Some(true));
+        assert_eq!(disable.await.unwrap(), Change::Done);
+        let stored = accounts.user_by_id(&alice.id).await.unwrap().unwrap();
+        assert!(stored.disabled);
+        assert_eq!(stored.role, Role::User, "a role left out is kept");
+        let promote = accounts.update_user("alice", Some(Role::Admin), Some(false));
+        assert_eq!(promote.await.unwrap(), Change::Done);
+        let stored = accounts.user_by_id(&alice.id).await.unwrap().unwrap();
+        assert!(!stored.disabled);
+        assert_eq!(stored.role, Role::Admin);
+        let unknown = accounts.update_user("nobody", None, Some(true));
+        assert_eq!(unknown.await.unwrap(), Change::NoSuchUser);
         let names: Vec<_> = accounts
             .list_users()
             .await
@@ -649,7 +814,7 @@ mod tests {
             other.verify_login("alice", "alice-password").await.unwrap(),
             Some(alice.clone())
         );
-        let (key, _) = other.create_api_key(&alice, "ci").await.unwrap();
+        let (key, _) = other.create_api_key(&alice, "ci", None).await.unwrap();
         assert_eq!(one.user_by_api_key(&key).await.unwrap(), Some(alice));
         one.revoke_token("jti-1", u64::MAX / 2).await.unwrap();
         assert!(other.token_revoked("jti-1").await.unwrap());

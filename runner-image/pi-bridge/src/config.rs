@@ -38,6 +38,15 @@ pub struct Config {
     #[arg(long, env = "PI_BRIDGE_SESSION_DIR")]
     pub session_dir: Option<PathBuf>,
 
+    /// Pi extensions that every conversation loads (`pi --extension`), such as the runner
+    /// image's `ask_user` tool; comma-separated in the environment.
+    #[arg(
+        long = "pi-extension",
+        env = "PI_BRIDGE_PI_EXTENSIONS",
+        value_delimiter = ','
+    )]
+    pub pi_extensions: Vec<PathBuf>,
+
     /// Default LLM provider and model of new conversations.
     #[arg(long, env = runner::ENV_PROVIDER)]
     pub provider: Option<String>,

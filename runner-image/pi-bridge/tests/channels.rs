@@ -416,3 +416,56 @@ async fn requests_without_the_runner_token_are_refused() {
     .await;
     bridge.stop().await;
 }
+
+/// A search names a session only to reach a runner: it covers the history of every Session of
+/// the Workspace (hstry lives on the Workspace's storage), and each hit names its session.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_covers_every_session_of_the_workspace_and_names_each_hit_s_session() {
+    let env = env().await;
+    // Another Session of the same Workspace wrote its history into the same hstry.
+    let history =
+        oqto_pi_bridge::history::History::connect(&env.hstry.addr, "workspace".into()).unwrap();
+    history
+        .save_meta("other-session", &Default::default(), None, None)
+        .await
+        .unwrap();
+    let message = oqto_pi_bridge::agent::convert::message_from_pi(
+        &json!({"role": "user", "content": "the flaky deployment of the zeppelin service"}),
+        0,
+        1_000,
+    );
+    history.append("other-session", &[message]).await.unwrap();
+
+    let bridge = env.start_bridge().await;
+    let mut client = bridge.connect().await;
+    client
+        .send(
+            json!({"channel":"hstry","session_id":"s","type":"query","id":"q1",
+            "query":"zeppelin","limit":5}),
+        )
+        .await;
+    let answer = client
+        .until(|f| f["channel"] == "hstry" && f["id"] == "q1")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(answer["type"], "result", "{answer}");
+    let hits = answer["data"].as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{answer}");
+    assert_eq!(hits[0]["session_id"], "other-session");
+    assert_eq!(hits[0]["message_idx"], 0);
+    assert!(
+        hits[0]["snippet"].as_str().unwrap().contains("zeppelin"),
+        "{answer}"
+    );
+    // Without a query: the frame's own session's messages (none yet), not the other's.
+    client
+        .send(json!({"channel":"hstry","session_id":"s","type":"query","id":"q2"}))
+        .await;
+    let own = client
+        .until(|f| f["channel"] == "hstry" && f["id"] == "q2")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(own["data"], json!([]), "{own}");
+}

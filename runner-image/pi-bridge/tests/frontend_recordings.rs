@@ -136,3 +136,67 @@ async fn the_retry_recording_has_the_shape_of_the_bridges_stream() {
     assert_eq!(errors, [retry_end + 1], "{kinds:?}");
     record_or_read("retry-session.jsonl", &frames);
 }
+
+/// A page opened while a turn streams: it attaches, asks `get_messages`, and gets the stored
+/// history plus the turn so far (the prompt, and the answer up to now under the stream's id),
+/// then the stream's next deltas continue that answer to its end. The UI's reducer replays this
+/// recording (frontend/src/chat/reducer.test.ts).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_attaching_mid_turn_gets_the_turn_so_far_and_its_end() {
+    let chunks: Vec<String> = (1..=12).map(|i| format!("part {i}. ")).collect();
+    let script = json!({"rules":[{"when_user_contains":"","steps":[
+        {"kind":"text","chunks":chunks,"delay_ms":150}]}]});
+    let env = Env::new(script).await;
+    let bridge = env.start_bridge().await;
+    let session = common::SESSION;
+    let mut first = bridge.connect().await;
+    first.create_session(session).await;
+    first
+        .send(
+            json!({"channel":"agent","session_id":session,"id":"p1","cmd":"prompt",
+            "message":"tell me a story","client_id":"client-p1"}),
+        )
+        .await;
+    for _ in 0..3 {
+        first.until(|f| is_event(f, "stream.text_delta")).await;
+    }
+    // The second page: attach, then the history.
+    let mut late = bridge.connect().await;
+    let mut frames = vec![late.create_session(session).await];
+    late.send(json!({"channel":"agent","session_id":session,"id":"h1","cmd":"get_messages"}))
+        .await;
+    // Deltas that came before the answer are in it too: the recording keeps the answer and
+    // what follows, so its shape does not depend on timing.
+    frames.extend(late.until(|f| is_response(f, "h1")).await.pop());
+    let history = frames.last().unwrap()["data"]["messages"].clone();
+    frames.extend(late.until(|f| is_event(f, "agent.idle")).await);
+
+    let history = history.as_array().unwrap();
+    let user = &history[history.len() - 2];
+    assert_eq!(user["role"], "user", "{history:?}");
+    assert_eq!(user["client_id"], "client-p1");
+    assert_eq!(user["metadata"]["oqto_turn"], "running");
+    let so_far = history.last().unwrap();
+    assert_eq!(so_far["metadata"]["oqto_partial"], true, "{so_far}");
+    let text_so_far = so_far["parts"][0]["text"].as_str().unwrap();
+    assert!(text_so_far.starts_with("part 1. part 2. "), "{so_far}");
+    let end = frames
+        .iter()
+        .find(|f| is_event(f, "stream.message_end"))
+        .unwrap();
+    assert_eq!(
+        end["message"]["id"], so_far["id"],
+        "the stream continues the message the history gave"
+    );
+    let deltas_after: Vec<&Value> = frames
+        .iter()
+        .skip_while(|f| !is_response(f, "h1"))
+        .filter(|f| is_event(f, "stream.text_delta"))
+        .collect();
+    assert!(
+        !deltas_after.is_empty(),
+        "the answer went on after the history"
+    );
+    assert!(deltas_after.iter().all(|d| d["message_id"] == so_far["id"]));
+    record_or_read("mid-turn-attach.jsonl", &frames);
+}

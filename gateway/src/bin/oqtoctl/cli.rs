@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::output::Format;
 
@@ -53,6 +53,9 @@ pub enum Command {
     /// Your API keys (for scripts and CI: pass one as --token)
     #[command(subcommand, visible_alias = "keys")]
     Key(KeyCommand),
+    /// The platform's users (admins only)
+    #[command(subcommand, visible_alias = "users")]
+    User(UserCommand),
     /// Create or update the Workspaces and Sessions of a YAML file
     Apply(ApplyArgs),
     /// Send one prompt to a session's agent and stream its answer
@@ -141,9 +144,64 @@ pub enum KeyCommand {
     /// List your API keys (never the keys themselves)
     Get,
     /// Create an API key; it is printed this once
-    Create { name: String },
+    Create {
+        name: String,
+        /// Days until the key stops working (1 to 3650) [default: it works until revoked]
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
     /// Revoke an API key
     Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List the users, or show one
+    Get { name: Option<String> },
+    /// Create a user (the password is asked for, twice, or read from stdin)
+    Create {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Role::User)]
+        role: Role,
+        /// Read the password from the first line of stdin instead of asking
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Make a user an admin, or an admin a user again
+    SetRole {
+        name: String,
+        #[arg(value_enum)]
+        role: Role,
+    },
+    /// Stop a user from logging in; their tokens and API keys are refused at once
+    Disable { name: String },
+    /// Let a disabled user log in again
+    Enable { name: String },
+    /// Set a user's password; their earlier session tokens stop working
+    ResetPassword {
+        name: String,
+        /// Read the password from the first line of stdin instead of asking
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete a user and their API keys (their workspaces stay)
+    Delete { name: String },
+}
+
+/// A user's role, as the gateway spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -206,5 +264,46 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["oqtoctl", "session", "delete", "s1"]).is_err());
+    }
+
+    #[test]
+    fn user_commands_parse_and_take_no_password_as_an_argument() {
+        let cli = Cli::try_parse_from(["oqtoctl", "users", "set-role", "carol", "admin"]).unwrap();
+        match cli.command {
+            Command::User(UserCommand::SetRole { name, role }) => {
+                assert_eq!((name.as_str(), role), ("carol", Role::Admin));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["oqtoctl", "user", "create", "carol"]).unwrap();
+        match cli.command {
+            Command::User(UserCommand::Create {
+                role,
+                password_stdin,
+                ..
+            }) => {
+                assert_eq!((role, password_stdin), (Role::User, false));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A password on the command line would be in the shell's history and in `ps`.
+        for args in [
+            ["oqtoctl", "user", "create", "carol", "--password", "x"].as_slice(),
+            ["oqtoctl", "user", "reset-password", "carol", "secret"].as_slice(),
+            ["oqtoctl", "user", "set-role", "carol", "root"].as_slice(),
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
+        let cli =
+            Cli::try_parse_from(["oqtoctl", "key", "create", "ci", "--expires-in-days", "30"])
+                .unwrap();
+        match cli.command {
+            Command::Key(KeyCommand::Create {
+                expires_in_days, ..
+            }) => {
+                assert_eq!(expires_in_days, Some(30));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -117,6 +117,14 @@ impl Client {
         self.call(Method::POST, path, Some(body), true).await
     }
 
+    pub async fn put(&self, path: &[&str], body: &Value) -> Result<Value> {
+        self.call(Method::PUT, path, Some(body), true).await
+    }
+
+    pub async fn patch(&self, path: &[&str], body: &Value) -> Result<Value> {
+        self.call(Method::PATCH, path, Some(body), true).await
+    }
+
     pub async fn delete(&self, path: &[&str]) -> Result<()> {
         self.call(Method::DELETE, path, None, true).await.map(drop)
     }

@@ -68,7 +68,7 @@ pub async fn whoami(client: &Client, format: Format) -> Result<()> {
 
 /// One line from stdin, after a prompt on stderr when someone is there to see it. A
 /// password is read with the terminal's echo off, when `stty` can turn it off.
-fn ask(prompt: &str, interactive: bool, secret: bool) -> Result<String> {
+pub fn ask(prompt: &str, interactive: bool, secret: bool) -> Result<String> {
     if interactive {
         eprint!("{prompt}");
         let _ = std::io::stderr().flush();

@@ -12,6 +12,7 @@ mod login;
 mod mux;
 mod output;
 mod session;
+mod user;
 mod workspace;
 
 use std::process::ExitCode;
@@ -68,6 +69,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Workspace(command) => workspace::run(&client, format, command).await,
         Command::Session(command) => session::run(&client, format, command).await,
         Command::Key(command) => keys::run(&client, format, command).await,
+        Command::User(command) => user::run(&client, format, command).await,
         Command::Apply(args) => apply::run(&client, format, &args.file).await,
         Command::Chat(args) => mux::chat(&client, args).await,
         // Printed above, before any login is needed.

@@ -20,6 +20,8 @@ use tracing::{debug, info, warn};
 
 use super::convert::message_from_pi;
 use super::pi_commands::{self, Plan};
+use super::questions::{Answer, Questions};
+use super::running_turn::{self, Partial};
 use super::translate::Translator;
 use crate::activity::{Activity, now_ms};
 use crate::history::{ConversationMeta, History, Written};
@@ -90,7 +92,9 @@ impl ConversationHandle {
             loaded: false,
             next_idx: 0,
             pending: Vec::new(),
+            partial: Partial::default(),
             pending_client_id: None,
+            questions: Questions::default(),
             last_output: Instant::now(),
             last_written: None,
         };
@@ -124,8 +128,12 @@ struct Conversation {
     next_idx: u32,
     /// Finished messages of the current turn, persisted when the turn ends.
     pending: Vec<Message>,
+    /// The assistant message streaming now, for pages that attach mid-turn.
+    partial: Partial,
     /// The `client_id` of the last prompt, stamped on the user message Pi echoes.
     pending_client_id: Option<String>,
+    /// The questions Pi's extensions wait on (`agent.input_needed`).
+    questions: Questions,
     last_output: Instant,
     last_written: Option<Written>,
 }
@@ -144,7 +152,10 @@ impl Conversation {
     ) {
         loop {
             let stall_at = self.last_output + self.shared.stall_timeout;
-            let watching = self.translator.is_working() && self.pi.is_some();
+            // A Pi waiting for its user's answer prints nothing, and is not stalled.
+            let watching =
+                self.translator.is_working() && self.pi.is_some() && self.questions.is_empty();
+            let question_deadline = self.questions.next_deadline();
             tokio::select! {
                 mail = mailbox.recv() => {
                     let Some(mail) = mail else { break };
@@ -154,6 +165,8 @@ impl Conversation {
                 }
                 output = next_output(&mut self.pi_events) => self.handle_output(output).await,
                 () = tokio::time::sleep_until(stall_at), if watching => self.stalled().await,
+                () = tokio::time::sleep_until(question_deadline.unwrap_or(stall_at)),
+                    if question_deadline.is_some() => self.questions_timed_out(),
             }
         }
         self.stop_pi().await;
@@ -207,6 +220,8 @@ impl Conversation {
                 return Flow::Stop;
             }
             CommandKind::GetMessages => self.get_messages().await,
+            kind @ CommandKind::InputResponse { .. } => self.answer(kind).await,
+            CommandKind::GetState => self.get_state().await,
             kind => self.forward(kind).await,
         };
         match result {
@@ -215,6 +230,79 @@ impl Conversation {
             result => self.respond(&reply, id.as_deref(), name, result),
         }
         Flow::Continue
+    }
+
+    /// An answer to a question: checked against the question, sent to Pi, then every page is
+    /// told the question is over (so another tab stops showing it).
+    async fn answer(&mut self, kind: CommandKind) -> Result<Option<Value>, String> {
+        let CommandKind::InputResponse {
+            request_id,
+            value,
+            confirmed,
+            cancelled,
+        } = &kind
+        else {
+            return self.forward(kind).await;
+        };
+        let request_id = request_id.clone();
+        // An empty id is refused by name in the plan.
+        if !request_id.trim().is_empty() {
+            self.questions.check(
+                &request_id,
+                Answer {
+                    value: value.as_ref(),
+                    confirmed: *confirmed,
+                    cancelled: *cancelled,
+                },
+            )?;
+        }
+        let data = self.forward(kind).await?;
+        if self.questions.resolve(&request_id) {
+            self.questions_over(vec![request_id]);
+        }
+        Ok(data)
+    }
+
+    /// Pi's state plus the questions still open (`pendingInputRequests`: canonical
+    /// `InputRequest`s, a timeout being what is left of it). A page asks on every attach and
+    /// when it opens the chat, so it shows what the agent waits for even if it missed the
+    /// `agent.input_needed` (reload, reconnect, another tab).
+    async fn get_state(&mut self) -> Result<Option<Value>, String> {
+        let mut state = self
+            .forward(CommandKind::GetState)
+            .await?
+            .unwrap_or_else(|| json!({}));
+        let open = serde_json::to_value(self.questions.still_open(Instant::now()))
+            .map_err(|e| format!("get_state: {e}"))?;
+        match state.as_object_mut() {
+            Some(state) => {
+                state.insert("pendingInputRequests".into(), open);
+            }
+            None => {
+                return Err(format!(
+                    "get_state: Pi answered {state} instead of an object"
+                ));
+            }
+        }
+        Ok(Some(state))
+    }
+
+    /// Pi stopped waiting for these: their time ran out.
+    fn questions_timed_out(&mut self) {
+        let ids = self.questions.expire(Instant::now());
+        self.questions_over(ids);
+    }
+
+    /// Tells every page that these questions are over.
+    fn questions_over(&mut self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        // The stall watchdog counts again from now, not from before the wait.
+        self.last_output = Instant::now();
+        for request_id in ids {
+            self.broadcast(EventKind::AgentInputResolved { request_id });
+        }
     }
 
     /// Runs a command that Pi carries out.
@@ -411,6 +499,10 @@ impl Conversation {
             self.shared.activity.turn_started();
         }
         for kind in kinds {
+            self.partial.observe(&kind);
+            if let EventKind::AgentInputNeeded { request } = &kind {
+                self.questions.ask(request.clone(), Instant::now());
+            }
             if let EventKind::AgentIdle { .. } = kind {
                 self.finish_turn().await;
                 continue;
@@ -492,6 +584,8 @@ impl Conversation {
     /// Pi's stdout closed. Mid-turn that is a crash: end the turn for the clients.
     async fn pi_exited(&mut self) {
         self.pi_events = None;
+        let asked = self.questions.clear();
+        self.questions_over(asked);
         if let Some(mut pi) = self.pi.take() {
             pi.kill().await;
         }
@@ -516,6 +610,7 @@ impl Conversation {
 
     async fn end_turn_with_error(&mut self, error: &str) {
         self.translator.reset_run();
+        self.partial.clear();
         self.broadcast(EventKind::AgentError {
             error: error.to_owned(),
             recoverable: true,
@@ -526,6 +621,9 @@ impl Conversation {
 
     async fn stop_pi(&mut self) {
         self.pi_events = None;
+        // Nobody waits for these answers any more.
+        let asked = self.questions.clear();
+        self.questions_over(asked);
         if let Some(mut pi) = self.pi.take() {
             pi.kill().await;
         }
@@ -538,6 +636,15 @@ impl Conversation {
             .messages(&self.session_id)
             .await
             .map_err(|e| e.to_string())?;
+        let mut messages = messages;
+        // The turn in progress is not in hstry yet (written when it ends).
+        messages.extend(running_turn::messages(
+            &self.pending,
+            &self.partial,
+            self.translator.is_working(),
+            self.next_idx,
+            now_ms(),
+        ));
         Ok(Some(json!({ "messages": messages })))
     }
 }

@@ -419,7 +419,12 @@ impl Translator {
     fn extension_ui(&mut self, pi: &Value) -> Vec<EventKind> {
         let request_id = str_of(pi, "id");
         let title = str_of(pi, "title");
-        let timeout = pi.get("timeout").and_then(Value::as_u64);
+        // Milliseconds; Pi sets no timer for 0 (`opts.timeout && setTimeout(…)`).
+        let timeout = pi
+            .get("timeout")
+            .and_then(Value::as_f64)
+            .filter(|ms| *ms > 0.0)
+            .map(|ms| ms.ceil() as u64);
         match pi.get("method").and_then(Value::as_str).unwrap_or("") {
             "setStatus" => self.set_status(pi),
             "setTitle" => vec![EventKind::SessionTitleChanged {
@@ -783,5 +788,23 @@ mod tests {
         assert_eq!(ask["event"], "agent.input_needed");
         assert_eq!(ask["request"]["type"], "confirm");
         assert_eq!(ask["request"]["request_id"], "u3");
+    }
+
+    #[test]
+    fn dialog_timeouts_are_milliseconds_and_zero_means_none() {
+        let mut t = Translator::new();
+        let timeout_of = |t: &mut Translator, timeout: Value| {
+            let ask = t.translate(
+                &json!({"type":"extension_ui_request","id":"q","method":"select",
+                "title":"Pick","options":["a","b"],"timeout":timeout}),
+                0,
+            );
+            serde_json::to_value(&ask[0]).unwrap()["request"]["timeout"].clone()
+        };
+        assert_eq!(timeout_of(&mut t, json!(10_000)), json!(10_000));
+        assert_eq!(timeout_of(&mut t, json!(1500.2)), json!(1501), "rounded up");
+        // Pi sets no timer for 0 (or none): the question waits.
+        assert_eq!(timeout_of(&mut t, json!(0)), Value::Null);
+        assert_eq!(timeout_of(&mut t, Value::Null), Value::Null);
     }
 }

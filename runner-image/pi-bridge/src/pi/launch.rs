@@ -15,6 +15,8 @@ pub struct PiSettings {
     /// Default provider and model; a conversation may override them.
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// Extension files Pi loads besides the ones it finds itself.
+    pub extensions: Vec<PathBuf>,
 }
 
 /// A resolved command line for one Pi process.
@@ -51,6 +53,10 @@ impl PiSettings {
             args.push("--model".to_owned());
             args.push(model.to_owned());
         }
+        for extension in &self.extensions {
+            args.push("--extension".to_owned());
+            args.push(extension.display().to_string());
+        }
         let env = BTreeMap::from([
             (
                 "PI_CODING_AGENT_DIR".to_owned(),
@@ -81,6 +87,7 @@ mod tests {
             session_dir: "/data/pi/sessions".into(),
             provider: Some("anthropic".into()),
             model: Some("claude".into()),
+            extensions: Vec::new(),
         }
     }
 
@@ -126,6 +133,19 @@ mod tests {
                 "--model",
                 "scripted"
             ]
+        );
+    }
+
+    #[test]
+    fn extensions_are_loaded_explicitly() {
+        let settings = PiSettings {
+            extensions: vec!["/opt/oqto/pi-extensions/ask-user.ts".into()],
+            ..settings()
+        };
+        let launch = settings.launch(Path::new("/workspace"), None, None, None);
+        assert_eq!(
+            launch.args[launch.args.len() - 2..],
+            ["--extension", "/opt/oqto/pi-extensions/ask-user.ts"]
         );
     }
 }
