@@ -60,6 +60,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Send one prompt to a session's agent and stream its answer
     Chat(ChatArgs),
+    /// Search the chat history of your Workspaces (each through one of its running sessions)
+    Search(SearchArgs),
     /// Print a shell completion script (e.g. `oqtoctl completions bash > /etc/bash_completion.d/oqtoctl`)
     Completions {
         #[arg(value_enum)]
@@ -231,6 +233,19 @@ pub struct ChatArgs {
     /// Also show the model's thinking (on stderr)
     #[arg(long)]
     pub thinking: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for (all of them; a trailing * matches a prefix)
+    #[arg(required = true, num_args = 1..)]
+    pub words: Vec<String>,
+    /// At most this many hits
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=200))]
+    pub limit: i64,
+    /// Give up on Workspaces that have not answered after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub timeout: u64,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod keys;
 mod login;
 mod mux;
 mod output;
+mod search;
 mod session;
 mod user;
 mod workspace;
@@ -72,6 +73,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(command) => user::run(&client, format, command).await,
         Command::Apply(args) => apply::run(&client, format, &args.file).await,
         Command::Chat(args) => mux::chat(&client, args).await,
+        Command::Search(args) => search::run(&client, format, args).await,
         // Printed above, before any login is needed.
         Command::Completions { .. } => Ok(()),
     }

@@ -29,14 +29,7 @@ pub async fn chat(client: &Client, args: ChatArgs) -> Result<()> {
     if prompt.trim().is_empty() {
         bail!("the prompt is empty");
     }
-    let url = ws_url(client.server())?;
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .with_context(|| format!("{url} is not a WebSocket URL"))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", client.token()?))
-        .context("the token cannot be sent in a header")?;
-    request.headers_mut().insert(AUTHORIZATION, bearer);
+    let (url, request) = mux_request(client)?;
 
     // A huge --timeout means "wait for ever", not an overflow.
     let now = Instant::now();
@@ -182,6 +175,37 @@ async fn reconnect(
             Err(_) => delay = (delay * 2).min(Duration::from_secs(2)),
         }
     }
+}
+
+/// The mux endpoint and the upgrade request that carries the token.
+pub fn mux_request(
+    client: &Client,
+) -> Result<(
+    reqwest::Url,
+    tokio_tungstenite::tungstenite::handshake::client::Request,
+)> {
+    let url = ws_url(client.server())?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .with_context(|| format!("{url} is not a WebSocket URL"))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", client.token()?))
+        .context("the token cannot be sent in a header")?;
+    request.headers_mut().insert(AUTHORIZATION, bearer);
+    Ok((url, request))
+}
+
+/// Opens the mux WebSocket with the client's token.
+pub async fn connect(
+    client: &Client,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let (url, request) = mux_request(client)?;
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|error| handshake_error(error, &url))?;
+    Ok(socket)
 }
 
 /// The mux endpoint of a gateway: `http` becomes `ws`, `https` becomes `wss`.
