@@ -23,21 +23,8 @@ async fn turn(client: &mut common::Client, session: &str, id: &str, message: &st
     client.until(|f| is_event(f, "agent.idle")).await
 }
 
-/// What must stay the same between recordings: each frame's kind, runs of one kind as one.
-fn shape(frames: &[Value]) -> Vec<String> {
-    let mut kinds: Vec<String> = Vec::new();
-    for frame in frames {
-        let kind = format!(
-            "{}:{}",
-            frame["event"].as_str().unwrap_or_default(),
-            frame["cmd"].as_str().unwrap_or_default()
-        );
-        if kinds.last() != Some(&kind) {
-            kinds.push(kind);
-        }
-    }
-    kinds
-}
+/// What must stay the same between recordings.
+use common::stream_shape as shape;
 
 /// Writes the frames as the recording `name` when re-recording (then `None`); else checks that
 /// the bridge's stream still has the recording's shape and returns the recording.

@@ -380,24 +380,8 @@ async fn the_frontend_recording_of_questions_has_the_shape_of_the_bridges_stream
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(
-        shape(&frames),
-        shape(&recorded),
+        common::stream_shape(&frames),
+        common::stream_shape(&recorded),
         "record anew with `OQTO_WRITE_GENERATED=1 cargo test -p oqto-pi-bridge --test questions`"
     );
-}
-
-/// Each frame's kind (event and command), runs of one kind as one.
-fn shape(frames: &[Value]) -> Vec<String> {
-    let mut kinds: Vec<String> = Vec::new();
-    for frame in frames {
-        let kind = format!(
-            "{}:{}",
-            frame["event"].as_str().unwrap_or_default(),
-            frame["cmd"].as_str().unwrap_or_default()
-        );
-        if kinds.last() != Some(&kind) {
-            kinds.push(kind);
-        }
-    }
-    kinds
 }

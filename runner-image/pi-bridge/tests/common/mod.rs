@@ -254,3 +254,20 @@ impl Client {
 
 #[allow(unused_imports)] // Each test file uses its own part.
 pub use oqto_e2e::mux::{event_names, is_event, is_response};
+
+/// What must stay the same between recordings of a stream: each frame's kind (event and
+/// command), runs of one kind as one (ids, times and the split of deltas may differ).
+pub fn stream_shape(frames: &[Value]) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for frame in frames {
+        let kind = format!(
+            "{}:{}",
+            frame["event"].as_str().unwrap_or_default(),
+            frame["cmd"].as_str().unwrap_or_default()
+        );
+        if kinds.last() != Some(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
