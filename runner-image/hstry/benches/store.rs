@@ -1,10 +1,13 @@
 //! hstry's write and search cost, next to plain rusqlite doing the same work in the same run.
 //!
-//! `cargo bench -p oqto-hstry` writes 100k messages as the bridge does (one AppendMessages per
-//! turn of 4 messages, 1000 conversations) three ways: plain rusqlite (one table + FTS5 through
-//! a trigger, WAL, synchronous=NORMAL: the floor), hstry's store in-process, and hstry over gRPC
-//! on a Unix socket (what the bridge pays). Then it times 500 full-text searches (limit 20) each
+//! `cargo bench -p oqto-hstry --bench store` writes 100k messages as the bridge does (one
+//! AppendMessages per turn of 4 messages, 1000 conversations) three ways: plain rusqlite (one
+//! table + FTS5 through a trigger, WAL, synchronous=NORMAL: the floor), hstry's store
+//! in-process, and hstry over gRPC on a Unix socket (what the bridge pays). Then it times 500 full-text searches (limit 20) each
 //! way and prints p50/p99. Figures, not assertions: the CI never runs benches.
+//!
+//! The plain search here ranks every match by bm25 and snippets them all, as hstry once did;
+//! `benches/search.rs` times hstry's search against the minimal FTS5 queries on chat-like text.
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 

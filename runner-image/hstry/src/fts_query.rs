@@ -17,36 +17,88 @@ pub enum QueryError {
     TooManyTerms { count: usize },
 }
 
-/// The `MATCH` expression for `text` (every word must occur; a trailing `*` makes a word a
-/// prefix), or `None` when the text holds no word that the index could contain.
-pub fn build_match(text: &str) -> Result<Option<String>, QueryError> {
+/// One word of a search as an FTS5 phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    phrase: String,
+    prefix: bool,
+}
+
+impl Term {
+    /// The word as an FTS5 string (`"…"`, with `*` after it for a prefix search): a `MATCH`
+    /// expression on its own.
+    pub fn phrase(&self) -> &str {
+        &self.phrase
+    }
+
+    /// Whether the word was written with a trailing `*`.
+    pub fn is_prefix(&self) -> bool {
+        self.prefix
+    }
+}
+
+/// A search text as the words to look for; every one must occur in a hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    terms: Vec<Term>,
+}
+
+impl Query {
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+
+    /// The `MATCH` expression that requires every word.
+    pub fn expression(&self) -> String {
+        expression(&self.terms)
+    }
+}
+
+/// The `MATCH` expression that requires every one of `terms`.
+pub fn expression<'a>(terms: impl IntoIterator<Item = &'a Term>) -> String {
+    terms
+        .into_iter()
+        .map(Term::phrase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The words of `text` (a trailing `*` makes a word a prefix), or `None` when the text holds
+/// no word that the index could contain.
+pub fn parse(text: &str) -> Result<Option<Query>, QueryError> {
     if text.len() > MAX_QUERY_BYTES {
         return Err(QueryError::TooLong { len: text.len() });
     }
-    let terms: Vec<String> = text.split_whitespace().filter_map(quote_term).collect();
+    let terms: Vec<Term> = text.split_whitespace().filter_map(quote_term).collect();
     if terms.len() > MAX_TERMS {
         return Err(QueryError::TooManyTerms { count: terms.len() });
     }
-    Ok((!terms.is_empty()).then(|| terms.join(" ")))
+    Ok((!terms.is_empty()).then_some(Query { terms }))
+}
+
+/// The `MATCH` expression for `text` (every word must occur; a trailing `*` makes a word a
+/// prefix), or `None` when the text holds no word that the index could contain.
+pub fn build_match(text: &str) -> Result<Option<String>, QueryError> {
+    Ok(parse(text)?.map(|query| query.expression()))
 }
 
 /// One whitespace-separated word as an FTS5 string (`"…"`, inner quotes doubled), with `*`
 /// after it for a prefix search. Words without a letter or digit are dropped: the tokenizer
 /// would turn them into an empty phrase.
-fn quote_term(word: &str) -> Option<String> {
+fn quote_term(word: &str) -> Option<Term> {
     let stem = word.trim_end_matches('*');
-    let is_prefix = stem.len() < word.len();
+    let prefix = stem.len() < word.len();
     if !stem.chars().any(char::is_alphanumeric) {
         return None;
     }
-    let mut quoted = String::with_capacity(stem.len() + 3);
-    quoted.push('"');
-    quoted.push_str(&stem.replace('"', "\"\""));
-    quoted.push('"');
-    if is_prefix {
-        quoted.push('*');
+    let mut phrase = String::with_capacity(stem.len() + 3);
+    phrase.push('"');
+    phrase.push_str(&stem.replace('"', "\"\""));
+    phrase.push('"');
+    if prefix {
+        phrase.push('*');
     }
-    Some(quoted)
+    Some(Term { phrase, prefix })
 }
 
 #[cfg(test)]
@@ -122,5 +174,28 @@ mod tests {
             })
         );
         assert!(build_match(&"w ".repeat(MAX_TERMS)).unwrap().is_some());
+    }
+
+    #[test]
+    fn terms_keep_their_phrase_and_prefix_flag() {
+        let query = parse("deploy conf* \"x\"").unwrap().unwrap();
+        let terms: Vec<_> = query
+            .terms()
+            .iter()
+            .map(|t| (t.phrase(), t.is_prefix()))
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                (r#""deploy""#, false),
+                (r#""conf"*"#, true),
+                (r#""""x""""#, false)
+            ]
+        );
+        assert_eq!(query.expression(), r#""deploy" "conf"* """x""""#);
+        assert_eq!(
+            expression(query.terms().iter().filter(|t| !t.is_prefix())),
+            r#""deploy" """x""""#
+        );
     }
 }

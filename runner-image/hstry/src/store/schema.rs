@@ -99,6 +99,26 @@ const MIGRATIONS: &[&str] = &[
             DO UPDATE SET version = MAX(version, excluded.version);
     END;
     ",
+    // 4: the full-text index again, now also indexing every word's first 2 and 3 characters.
+    // Without those, each prefix search (`err*`) merges the postings of every word with that
+    // prefix (tens of ms for a common prefix at 100k messages); with them a 2- or 3-character
+    // prefix reads one list, and FTS5 uses the 2-character one to narrow 1-character prefixes.
+    // An FTS5 table's options cannot be altered, so the table is created again and filled from
+    // the rows; the triggers of migration 2 name it and keep it in sync as before. 'optimize'
+    // leaves one segment instead of the several the rebuild writes: every query reads each
+    // segment's posting lists.
+    "
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        content,
+        content = 'messages',
+        content_rowid = 'seq',
+        tokenize = 'porter unicode61',
+        prefix = '2 3'
+    );
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    INSERT INTO messages_fts (messages_fts) VALUES ('optimize');
+    ",
 ];
 
 /// The schema version this build writes.
@@ -173,6 +193,88 @@ mod tests {
             .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].message_idx, 0);
+    }
+
+    #[test]
+    fn the_index_is_rebuilt_with_prefixes_and_stays_in_sync_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hstry.db");
+        {
+            // A database as the release before the prefix index left it.
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO conversations (id, source_id, external_id, created_at, updated_at,
+                                            message_count)
+                     VALUES ('c1', 'pi', 'ses_old', 1, 2, 2);
+                 INSERT INTO messages (id, conversation_id, idx, role, content, created_at)
+                     VALUES ('m0', 'c1', 0, 'user', 'where are the penguins', 1),
+                            ('m1', 'c1', 1, 'assistant', 'in antarctica', 2);",
+            )
+            .unwrap();
+        }
+
+        let mut store = Store::open(&path).unwrap();
+        let version: usize = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let definition: String = store
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'messages_fts'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(definition.contains("prefix = '2 3'"), "{definition}");
+        let integrity_check = |store: &Store| {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+                    [],
+                )
+                .unwrap();
+        };
+        integrity_check(&store);
+        let hits = |store: &Store, query: &str| -> Vec<i32> {
+            store
+                .search(&SearchRequest {
+                    query: query.into(),
+                    ..Default::default()
+                })
+                .unwrap()
+                .iter()
+                .map(|hit| hit.message_idx)
+                .collect()
+        };
+        // Rows written before the upgrade, by a 2-character, a 3-character and a longer prefix.
+        assert_eq!(hits(&store, "an*"), [1]);
+        assert_eq!(hits(&store, "pen*"), [0]);
+        assert_eq!(hits(&store, "pengu*"), [0]);
+
+        // The triggers keep the new table in sync.
+        store
+            .append_messages(&oqto_proto::hstry::AppendMessagesRequest {
+                source_id: "pi".into(),
+                external_id: "ses_old".into(),
+                messages: vec![oqto_proto::hstry::Message {
+                    idx: 1,
+                    role: "assistant".into(),
+                    content: "on antarctic ice with a walrus".into(),
+                    ..Default::default()
+                }],
+                updated_at_ms: None,
+            })
+            .unwrap();
+        assert_eq!(hits(&store, "wa*"), [1]);
+        assert!(hits(&store, "antarctica").is_empty());
+        integrity_check(&store);
+        store.delete_conversation("pi", "ses_old").unwrap();
+        assert!(hits(&store, "pen*").is_empty());
+        integrity_check(&store);
     }
 
     #[test]
