@@ -615,6 +615,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.waitForFunction(() => document.querySelector("nav.sidebar")?.getBoundingClientRect().left === 0);
       await screenshot("narrow-sidebar");
       await page.getByRole("button", { name: "hide the sessions" }).click();
+      await page.getByRole("navigation", { name: "sessions" }).waitFor({ state: "hidden" });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
       await screenshot("narrow");
