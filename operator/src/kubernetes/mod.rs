@@ -1,6 +1,7 @@
 //! The Kubernetes runtime: controllers for Workspaces and Sessions that apply the core's objects
 //! with server-side apply and write status back. Thin: decisions live in `crate::core`.
 
+mod backoff;
 pub mod lease;
 pub mod parse;
 mod runtime;
@@ -298,7 +299,7 @@ pub async fn run(
     // for every Session (at a thousand new Sessions, half of all reconciles). Runner changes
     // come from the Pod watch, Workspace changes from theirs, timers from the requeues.
     let session_stream = watcher::watcher(dynamic(&session_resource), watcher::Config::default())
-        .default_backoff()
+        .backoff(backoff::watch_backoff())
         .modify(trim)
         .reflect(writer)
         .applied_objects()
@@ -313,7 +314,7 @@ pub async fn run(
         .runtime
         .read_pods_from(pod_writer.as_reader());
     let pod_triggers = watcher::watcher(api::<Pod>(&client, ns), managed.clone())
-        .default_backoff()
+        .backoff(backoff::watch_backoff())
         .modify(|pod: &mut Pod| {
             pod.metadata.managed_fields = None;
             pod.spec = None;
@@ -328,7 +329,7 @@ pub async fn run(
         .read_from_cache::<Workspace>(workspace_writer.as_reader());
     let workspace_triggers =
         watcher::watcher(dynamic(&workspace_resource), watcher::Config::default())
-            .default_backoff()
+            .backoff(backoff::watch_backoff())
             .modify(trim)
             .reflect(workspace_writer)
             .touched_objects();
@@ -340,7 +341,7 @@ pub async fn run(
         .store
         .read_from_cache::<WorkspaceClass>(class_writer.as_reader());
     let classes = watcher::watcher(dynamic(&class_resource), watcher::Config::default())
-        .default_backoff()
+        .backoff(backoff::watch_backoff())
         .modify(trim)
         .reflect(class_writer)
         .for_each(|_| async {});
@@ -390,7 +391,7 @@ pub async fn run(
             api::<PartialObjectMeta<NetworkPolicy>>(&client, ns),
             managed.clone(),
         )
-        .default_backoff()
+        .backoff(backoff::watch_backoff())
         .touched_objects(),
     )
     .owns_stream(
@@ -398,7 +399,7 @@ pub async fn run(
             api::<PartialObjectMeta<ServiceAccount>>(&client, ns),
             managed.clone(),
         )
-        .default_backoff()
+        .backoff(backoff::watch_backoff())
         .touched_objects(),
     )
     // Claims with reclaimPolicy Retain have no owner: map them back by label.
