@@ -153,24 +153,28 @@ mod tests {
     use crate::store::Store;
     use oqto_proto::hstry::SearchRequest;
 
-    #[test]
-    fn an_older_database_is_upgraded_without_losing_rows() {
+    /// A database migrated to `version` only, holding one conversation of two messages.
+    fn older_database(version: usize) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hstry.db");
-        {
-            // A database as the first release left it, with history in it.
-            let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, 1).unwrap();
-            conn.execute_batch(
-                "INSERT INTO conversations (id, source_id, external_id, created_at, updated_at,
-                                            message_count)
-                     VALUES ('c1', 'pi', 'ses_old', 1, 2, 2);
-                 INSERT INTO messages (id, conversation_id, idx, role, content, created_at)
-                     VALUES ('m0', 'c1', 0, 'user', 'where are the penguins', 1),
-                            ('m1', 'c1', 1, 'assistant', 'in antarctica', 2);",
-            )
-            .unwrap();
-        }
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, version).unwrap();
+        conn.execute_batch(
+            "INSERT INTO conversations (id, source_id, external_id, created_at, updated_at,
+                                        message_count)
+                 VALUES ('c1', 'pi', 'ses_old', 1, 2, 2);
+             INSERT INTO messages (id, conversation_id, idx, role, content, created_at)
+                 VALUES ('m0', 'c1', 0, 'user', 'where are the penguins', 1),
+                        ('m1', 'c1', 1, 'assistant', 'in antarctica', 2);",
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn an_older_database_is_upgraded_without_losing_rows() {
+        // A database as the first release left it, with history in it.
+        let (_dir, path) = older_database(1);
 
         let store = Store::open(&path).unwrap();
         let version: usize = store
@@ -197,22 +201,8 @@ mod tests {
 
     #[test]
     fn the_index_is_rebuilt_with_prefixes_and_stays_in_sync_after_the_upgrade() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hstry.db");
-        {
-            // A database as the release before the prefix index left it.
-            let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, 3).unwrap();
-            conn.execute_batch(
-                "INSERT INTO conversations (id, source_id, external_id, created_at, updated_at,
-                                            message_count)
-                     VALUES ('c1', 'pi', 'ses_old', 1, 2, 2);
-                 INSERT INTO messages (id, conversation_id, idx, role, content, created_at)
-                     VALUES ('m0', 'c1', 0, 'user', 'where are the penguins', 1),
-                            ('m1', 'c1', 1, 'assistant', 'in antarctica', 2);",
-            )
-            .unwrap();
-        }
+        // A database as the release before the prefix index left it.
+        let (_dir, path) = older_database(3);
 
         let mut store = Store::open(&path).unwrap();
         let version: usize = store

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use oqto_proto::canonical::{EventKind, Message, Part, Role, ToolCallStatus};
-use serde_json::{Map, Value};
+use oqto_proto::canonical::{EventKind, Message, Part, ToolCallStatus};
+use serde_json::{Map, Value, json};
+
+use super::convert::message_from_pi;
 
 /// `metadata.oqto_turn` of a message of the running turn (the UI keeps its tool cards running).
 pub const TURN_KEY: &str = "oqto_turn";
@@ -126,23 +128,10 @@ impl Partial {
 
     fn message(&self, idx: u32, now_ms: i64) -> Option<Message> {
         let id = self.message_id.clone()?;
-        Some(Message {
-            id,
-            idx,
-            role: Role::Assistant,
-            client_id: None,
-            sender: None,
-            parts: self.parts.values().cloned().collect(),
-            created_at: now_ms,
-            model: None,
-            provider: None,
-            stop_reason: None,
-            usage: None,
-            tool_call_id: None,
-            tool_name: None,
-            is_error: None,
-            metadata: None,
-        })
+        let mut message = message_from_pi(&json!({"role": "assistant"}), idx, now_ms);
+        message.id = id;
+        message.parts = self.parts.values().cloned().collect();
+        Some(message)
     }
 }
 
@@ -184,8 +173,7 @@ fn mark(message: &mut Message, partial: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::convert::message_from_pi;
-    use oqto_proto::canonical::ToolCallInfo;
+    use oqto_proto::canonical::{Role, ToolCallInfo};
     use serde_json::json;
 
     fn text(message_id: &str, index: u32, delta: &str) -> EventKind {
