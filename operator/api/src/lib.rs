@@ -1,12 +1,14 @@
-//! Oqto's Kubernetes API (`oqto.dev/v1alpha1`): the `Workspace`, `Session` and
-//! `WorkspaceClass` custom resources.
+//! Oqto's Kubernetes API (`oqto.dev/v1alpha1`): the `Workspace`, `Session`, `WorkspaceClass`
+//! and `Schedule` custom resources.
 //!
 //! Types only: no client, no I/O. The CRD manifests in `crds/` are generated from these types
 //! (`oqto-operator crd`), and a test fails when they drift.
 
+pub mod cadence;
 pub mod duration;
 pub mod names;
 pub mod rules;
+pub mod schedule;
 pub mod schema;
 pub mod session;
 pub mod tenancy;
@@ -17,6 +19,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use duration::BoundedDuration;
+pub use cadence::Cadence;
+pub use schedule::{
+    ConcurrencyPolicy, RunOutcome, Schedule, ScheduleRun, ScheduleSpec, ScheduleStatus, ScheduleTarget,
+};
 pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
 pub use workspace::{
     LlmSpec, SecretReference, Workspace, WorkspacePhase, WorkspaceSpec, WorkspaceStatus,
@@ -32,6 +38,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         polish(Workspace::crd()),
         polish(Session::crd()),
         polish(WorkspaceClass::crd()),
+        polish(Schedule::crd()),
     ]
 }
 

@@ -4,7 +4,8 @@
 //! expects the same refusals.
 
 use crate::names::is_object_name;
-use crate::{Session, Workspace};
+use crate::schedule::{MAX_HISTORY, MAX_PROMPT_CHARS};
+use crate::{Cadence, Schedule, Session, Workspace};
 
 /// A refused value: the field's path and why, as the apiserver words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,6 +143,71 @@ impl Rules for Session {
         if new.parent_session_ref != old.parent_session_ref {
             return refuse("spec.parentSessionRef", "parentSessionRef is immutable");
         }
+        Ok(())
+    }
+}
+
+impl Rules for Schedule {
+    fn validate(&self) -> Result<(), FieldError> {
+        let spec = &self.spec;
+        if let Err((field, message)) = Cadence::parse(&spec.schedule, spec.time_zone.as_deref()) {
+            return refuse(field, message);
+        }
+        let prompt_chars = spec.prompt.chars().count();
+        if spec.prompt.trim().is_empty() || prompt_chars > MAX_PROMPT_CHARS {
+            return refuse(
+                "spec.prompt",
+                format!("must be 1 to {MAX_PROMPT_CHARS} characters of text"),
+            );
+        }
+        let target = &spec.target;
+        match (&target.session_ref, &target.new_session) {
+            (Some(session), None) if !is_object_name(&session.name) => {
+                return refuse(
+                    "spec.target.sessionRef.name",
+                    "must be an object name: lowercase letters, digits, '-' and '.'",
+                );
+            }
+            (None, Some(new)) => {
+                if !is_object_name(&new.workspace_ref.name) {
+                    return refuse(
+                        "spec.target.newSession.workspaceRef.name",
+                        "must be an object name: lowercase letters, digits, '-' and '.'",
+                    );
+                }
+                if new.provider.is_some() && new.model.is_none() {
+                    return refuse(
+                        "spec.target.newSession.model",
+                        "model is required when provider is set",
+                    );
+                }
+            }
+            (Some(_), None) => {}
+            _ => return refuse("spec.target", "set exactly one of sessionRef and newSession"),
+        }
+        if spec
+            .starting_deadline_seconds
+            .is_some_and(|s| !(1..=86_400).contains(&s))
+        {
+            return refuse("spec.startingDeadlineSeconds", "must be 1 to 86400");
+        }
+        if spec.successful_runs_history_limit > MAX_HISTORY {
+            return refuse(
+                "spec.successfulRunsHistoryLimit",
+                format!("must be at most {MAX_HISTORY}"),
+            );
+        }
+        if spec.failed_runs_history_limit > MAX_HISTORY {
+            return refuse(
+                "spec.failedRunsHistoryLimit",
+                format!("must be at most {MAX_HISTORY}"),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_update(&self, _old: &Self) -> Result<(), FieldError> {
+        // Every field may change: a new target or schedule applies from the next run on.
         Ok(())
     }
 }

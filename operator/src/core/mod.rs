@@ -11,6 +11,7 @@ pub mod kube_objects;
 pub mod lifecycle;
 pub mod observe;
 pub mod restart;
+pub mod schedule;
 pub mod written;
 
 pub use desired::{LlmProxy, OperatorDefaults, RunnerPeers, RunnerPlan, SecretEnv, StoragePlan};

@@ -15,7 +15,7 @@ use std::future::Future;
 use k8s_openapi::NamespaceResourceScope;
 use kube::Resource;
 use oqto_api::rules::Rules;
-use oqto_api::{Session, Workspace, WorkspaceClass};
+use oqto_api::{Schedule, Session, Workspace, WorkspaceClass};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -54,6 +54,14 @@ impl StoredKind for Workspace {
 impl StoredKind for Session {
     const KIND: &'static str = "Session";
     const RESOURCE: &'static str = "sessions.oqto.dev";
+    fn spec_value(&self) -> Value {
+        serde_json::to_value(&self.spec).unwrap_or(Value::Null)
+    }
+}
+
+impl StoredKind for Schedule {
+    const KIND: &'static str = "Schedule";
+    const RESOURCE: &'static str = "schedules.oqto.dev";
     fn spec_value(&self) -> Value {
         serde_json::to_value(&self.spec).unwrap_or(Value::Null)
     }

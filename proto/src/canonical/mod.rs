@@ -6,6 +6,7 @@ mod command;
 mod event;
 mod message;
 mod part;
+mod turn;
 
 pub use command::{
     Command, CommandKind, DelegateRequest, ImageInput, SessionConfig, ThinkingLevel,
@@ -16,3 +17,4 @@ pub use event::{
 };
 pub use message::{Message, Role, Sender, SenderType, StopReason, Usage};
 pub use part::{FileRange, MediaSource, Part, ToolCallStatus};
+pub use turn::{Turn, TurnEnd, TurnStep};
