@@ -24,6 +24,11 @@ pub struct FailureLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabel {
     pub phase: String,
 }
@@ -34,6 +39,7 @@ pub struct Metrics {
     pub reconcile_failures: Family<FailureLabel, Counter>,
     pub sessions: Family<PhaseLabel, Gauge>,
     pub session_start_seconds: Histogram,
+    pub schedule_runs: Family<OutcomeLabel, Counter>,
     /// Last known phase per Session (namespace/name), from which `sessions` is computed.
     phases: Mutex<HashMap<String, String>>,
 }
@@ -69,12 +75,19 @@ impl Metrics {
             "From a Session's creation (or resume) to its runner being ready",
             session_start_seconds.clone(),
         );
+        let schedule_runs = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "schedule_runs",
+            "Finished or skipped Schedule runs by outcome",
+            schedule_runs.clone(),
+        );
         Self {
             registry,
             reconcile_seconds,
             reconcile_failures,
             sessions,
             session_start_seconds,
+            schedule_runs,
             phases: Mutex::default(),
         }
     }
@@ -85,6 +98,14 @@ impl Metrics {
                 controller: controller.into(),
             })
             .observe(seconds);
+    }
+
+    pub fn schedule_run(&self, outcome: &str) {
+        self.schedule_runs
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     pub fn failed(&self, controller: &str, reason: &str) {

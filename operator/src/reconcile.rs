@@ -24,6 +24,7 @@ use crate::core::{OperatorDefaults, RunnerPlan};
 use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, Subject};
+use crate::schedule::ScheduleRuns;
 
 pub use crate::core::lifecycle::WORKSPACE_FINALIZER;
 
@@ -41,6 +42,10 @@ pub struct Reconciler<S, R> {
     failures: Mutex<HashMap<String, u32>>,
     /// The statuses last written, so that a pass over a stale cache does not write one again.
     written: Mutex<Written>,
+    /// The Schedules' runs in progress in this process.
+    pub schedules: Arc<ScheduleRuns<S>>,
+    /// The time Schedules are decided at.
+    pub clock: crate::clock::Clock,
 }
 
 /// Records a reconcile's duration when dropped (whichever way the reconcile ends).
@@ -64,11 +69,16 @@ fn session_key(session: &Session) -> String {
 
 impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
     pub fn new(store: Arc<S>, runtime: Arc<R>, defaults: OperatorDefaults) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let schedules =
+            ScheduleRuns::new(store.clone(), defaults.runner_key.clone(), metrics.clone());
         Self {
+            schedules,
+            clock: Default::default(),
             store,
             runtime,
             defaults,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             activity_every: lifecycle::ACTIVITY_EVERY,
             health: Arc::new(Health::default()),
             http: reqwest::Client::builder()
@@ -133,6 +143,20 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             .await
             .ok()?;
         response.error_for_status().ok()?.json().await.ok()
+    }
+
+    /// One Schedule at `now`: its due run started or skipped, its status written.
+    pub async fn schedule(
+        &self,
+        schedule: &oqto_api::Schedule,
+        now: Timestamp,
+    ) -> Result<Requeue, Error> {
+        let _timer = self.timer("schedule");
+        let (namespace, name) = key_of(schedule);
+        let key = format!("sched/{namespace}/{name}");
+        let requeue = self.schedules.reconcile(schedule, now).await?;
+        self.succeeded(&key);
+        Ok(requeue)
     }
 
     /// One Session: the lifecycle step, carried out.

@@ -38,3 +38,29 @@ pub const OPERATOR_SET: [&str; 10] = [
 ];
 
 pub use crate::runner_token::{RunnerKey, RunnerToken};
+
+/// pi-bridge's WebSocket for a Session's `status.endpoint`: `http://host:port` →
+/// `ws://host:port/ws` (`https` → `wss`). `None` for any other scheme.
+pub fn websocket_url(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = endpoint
+        .strip_prefix("http://")
+        .map(|r| ("ws://", r))
+        .or_else(|| endpoint.strip_prefix("https://").map(|r| ("wss://", r)))?;
+    Some(format!("{scheme}{}/ws", rest.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoints_become_websocket_urls() {
+        assert_eq!(
+            super::websocket_url("http://10.0.0.7:8080").as_deref(),
+            Some("ws://10.0.0.7:8080/ws")
+        );
+        assert_eq!(
+            super::websocket_url("https://r.example/").as_deref(),
+            Some("wss://r.example/ws")
+        );
+        assert_eq!(super::websocket_url("ftp://x"), None);
+    }
+}

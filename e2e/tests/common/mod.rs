@@ -32,6 +32,8 @@ pub struct PodmanOperator {
     resync: Duration,
     settings: podman::Settings,
     pub health: Arc<Health>,
+    /// The time the operator decides Schedules at (kept across restarts).
+    pub clock: oqto_operator::clock::Clock,
     pub socket: PathBuf,
     /// Dropping it stops the API service (a test that takes Podman away).
     pub service: Option<PodmanService>,
@@ -75,6 +77,7 @@ impl PodmanOperator {
             resync,
             settings,
             health: Arc::default(),
+            clock: Default::default(),
             socket,
             service: Some(service),
             stop: None,
@@ -98,6 +101,9 @@ impl PodmanOperator {
             self.settings.clone(),
         );
         self.health = reconciler.health.clone();
+        // A restarted operator keeps the test's time.
+        reconciler.clock.set(self.clock.fixed());
+        self.clock = reconciler.clock.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         self.running = Some(tokio::spawn(podman::run(reconciler, self.resync, async {
             let _ = stopped.await;

@@ -119,7 +119,14 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_field() {
-        for bad in ["", "* * *", "61 * * * *", "0 0 * * 8", "every day", "0 0 0 * * *"] {
+        for bad in [
+            "",
+            "* * *",
+            "61 * * * *",
+            "0 0 * * 8",
+            "every day",
+            "0 0 0 * * *",
+        ] {
             let err = Cadence::parse(bad, None).expect_err(bad);
             assert_eq!(err.0, "spec.schedule", "{bad}: {}", err.1);
         }

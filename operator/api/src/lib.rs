@@ -18,10 +18,11 @@ pub mod workspace_class;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-pub use duration::BoundedDuration;
 pub use cadence::Cadence;
+pub use duration::BoundedDuration;
 pub use schedule::{
-    ConcurrencyPolicy, RunOutcome, Schedule, ScheduleRun, ScheduleSpec, ScheduleStatus, ScheduleTarget,
+    ConcurrencyPolicy, RunOutcome, Schedule, ScheduleRun, ScheduleSpec, ScheduleStatus,
+    ScheduleTarget,
 };
 pub use session::{Harness, Session, SessionPhase, SessionSpec, SessionStatus};
 pub use workspace::{

@@ -10,6 +10,8 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_WORKSPACE: &str = "oqto.dev/workspace";
 pub const LABEL_SESSION: &str = "oqto.dev/session";
+/// On a Session a Schedule made for one run: the Schedule's name.
+pub const LABEL_SCHEDULE: &str = "oqto.dev/schedule";
 /// The namespace of what single-node mode makes (Podman has none).
 pub const LABEL_NAMESPACE: &str = "oqto.dev/namespace";
 

@@ -183,7 +183,12 @@ impl Rules for Schedule {
                 }
             }
             (Some(_), None) => {}
-            _ => return refuse("spec.target", "set exactly one of sessionRef and newSession"),
+            _ => {
+                return refuse(
+                    "spec.target",
+                    "set exactly one of sessionRef and newSession",
+                );
+            }
         }
         if spec
             .starting_deadline_seconds

@@ -179,7 +179,7 @@ pub fn record(
     failed_limit: u32,
 ) -> Vec<ScheduleRun> {
     runs.insert(0, finished);
-    runs.sort_by(|a, b| b.scheduled_at.0.cmp(&a.scheduled_at.0));
+    runs.sort_by_key(|run| std::cmp::Reverse(run.scheduled_at.0));
     let (mut successes, mut failures) = (0u32, 0u32);
     let mut dropped = Vec::new();
     runs.retain(|run| {
@@ -297,20 +297,10 @@ mod tests {
         let forbid = decide(&spec(json!({})), None, 1, now);
         assert_eq!(forbid.start, None);
         assert_eq!(forbid.skip.map(|s| s.1), Some(SkipReason::Overlap));
-        let allow = decide(
-            &spec(json!({"concurrencyPolicy": "Allow"})),
-            None,
-            1,
-            now,
-        );
+        let allow = decide(&spec(json!({"concurrencyPolicy": "Allow"})), None, 1, now);
         assert_eq!(allow.start, Some(at("2026-12-04T10:00:00Z")));
         assert!(!allow.cancel_active);
-        let replace = decide(
-            &spec(json!({"concurrencyPolicy": "Replace"})),
-            None,
-            1,
-            now,
-        );
+        let replace = decide(&spec(json!({"concurrencyPolicy": "Replace"})), None, 1, now);
         assert!(replace.cancel_active);
         assert_eq!(replace.start, Some(at("2026-12-04T10:00:00Z")));
         // One turn at a time in an existing Session: Allow cannot overlap there.
@@ -375,7 +365,10 @@ mod tests {
         assert_eq!(gone, ["s2", "s1"]);
         let mut none = Vec::new();
         let dropped = record(&mut none, run(1, RunOutcome::Succeeded), 0, 0);
-        assert!(none.is_empty() && dropped.len() == 1, "a limit of 0 keeps none");
+        assert!(
+            none.is_empty() && dropped.len() == 1,
+            "a limit of 0 keeps none"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, predicates, reflector};
 use kube::{Api, Client, ResourceExt};
 use oqto_api::names;
-use oqto_api::{Session, Workspace, WorkspaceClass};
+use oqto_api::{Schedule, Session, Workspace, WorkspaceClass};
 use oqto_store::KubeStore;
 
 use crate::Error;
@@ -127,6 +127,24 @@ async fn reconcile_session(object: Arc<DynamicObject>, ctx: Arc<Context>) -> Res
         Ok(session) => Ok(action(ctx.reconciler.session(&session).await?)),
         Err(reason) => {
             parse::report_invalid(&ctx, &object, &ApiResource::erase::<Session>(&()), &reason)
+                .await;
+            Ok(Action::await_change())
+        }
+    }
+}
+
+async fn reconcile_schedule(
+    object: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    match parse::typed::<Schedule>(&object) {
+        Ok(schedule) => Ok(action(
+            ctx.reconciler
+                .schedule(&schedule, ctx.reconciler.clock.now())
+                .await?,
+        )),
+        Err(reason) => {
+            parse::report_invalid(&ctx, &object, &ApiResource::erase::<Schedule>(&()), &reason)
                 .await;
             Ok(Action::await_change())
         }
@@ -277,10 +295,12 @@ pub async fn run(
     ));
     let (stop_sessions, sessions_stopped) = tokio::sync::oneshot::channel::<()>();
     let (stop_workspaces, workspaces_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_schedules, schedules_stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_sessions.send(());
         let _ = stop_workspaces.send(());
+        let _ = stop_schedules.send(());
     });
 
     // Untyped watches: one unreadable object is reported on itself, never stalls the list.
@@ -379,6 +399,9 @@ pub async fn run(
                 }
             });
 
+    let context_for_schedules = context.clone();
+    let schedule_resource = ApiResource::erase::<Schedule>(&());
+    let schedule_api = dynamic(&schedule_resource);
     let claim_resource = workspace_resource.clone();
     let workspace_controller = Controller::new_with(
         dynamic(&workspace_resource),
@@ -424,9 +447,32 @@ pub async fn run(
         }
     });
 
+    // Schedules: their own status writes bring them back here, and each reconcile writes
+    // only what changed, so the echo ends after one pass. Their runs' Sessions are watched by
+    // the runs themselves.
+    let schedule_controller = Controller::new_with(
+        schedule_api,
+        watcher::Config::default(),
+        schedule_resource.clone(),
+    )
+    .with_config(ControllerConfig::default().concurrency(CONCURRENCY))
+    .graceful_shutdown_on(async {
+        let _ = schedules_stopped.await;
+    })
+    .run(
+        reconcile_schedule,
+        error_policy("schedule"),
+        context_for_schedules,
+    )
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "schedule reconcile failed");
+        }
+    });
+
     // The prune loop never ends: it lives exactly as long as the controllers.
     tokio::select! {
-        _ = async { tokio::join!(session_controller, workspace_controller) } => {}
+        _ = async { tokio::join!(session_controller, workspace_controller, schedule_controller) } => {}
         () = prune => {}
         () = classes => {}
     }

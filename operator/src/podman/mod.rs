@@ -111,7 +111,8 @@ pub async fn run(
     }
 }
 
-/// One pass over the whole store: Workspaces, Sessions, then runners without a Session.
+/// One pass over the whole store: Workspaces, Sessions, Schedules, then runners without a
+/// Session.
 pub async fn reconcile_all(
     reconciler: &Reconciler<LocalStore, PodmanRuntime>,
 ) -> Result<(), crate::Error> {
@@ -129,6 +130,15 @@ pub async fn reconcile_all(
             reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
         }
     }
+    let schedules = store.list::<oqto_api::Schedule>(None)?;
+    let now = reconciler.clock.now();
+    for schedule in &schedules {
+        if let Err(e) = reconciler.schedule(schedule, now).await {
+            let (namespace, name) = oqto_store::key_of(schedule);
+            reconciler.failed("schedule", &format!("sched/{namespace}/{name}"), &e);
+        }
+    }
+    reconciler.schedules.collect(&schedules, &sessions).await;
     // Only this loop creates runners, and only for Sessions of this listing: every runner it
     // made is live here, and a Session created meanwhile has no runner yet.
     let live: HashSet<String> = sessions

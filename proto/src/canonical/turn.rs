@@ -64,7 +64,11 @@ impl Turn {
 
     /// The first frame, once the connection greets.
     pub fn start_frame(&self) -> String {
-        self.command(CREATE_ID, "session.create", json!({"config": {"harness": "pi"}}))
+        self.command(
+            CREATE_ID,
+            "session.create",
+            json!({"config": {"harness": "pi"}}),
+        )
     }
 
     /// Whether the prompt was accepted, so there is a turn to abort.
@@ -77,7 +81,8 @@ impl Turn {
     }
 
     fn command(&self, id: &str, cmd: &str, payload: Value) -> String {
-        let mut frame = json!({"channel": "agent", "session_id": self.session, "id": id, "cmd": cmd});
+        let mut frame =
+            json!({"channel": "agent", "session_id": self.session, "id": id, "cmd": cmd});
         if let (Value::Object(frame), Value::Object(payload)) = (&mut frame, payload) {
             frame.extend(payload);
         }
@@ -173,7 +178,10 @@ mod tests {
     }
 
     fn response(id: &str, cmd: &str, success: bool) -> String {
-        agent("response", json!({"id": id, "cmd": cmd, "success": success, "error": "busy"}))
+        agent(
+            "response",
+            json!({"id": id, "cmd": cmd, "success": success, "error": "busy"}),
+        )
     }
 
     #[test]
@@ -182,37 +190,62 @@ mod tests {
         let start: Value = serde_json::from_str(&turn.start_frame()).expect("json");
         assert_eq!(start["cmd"], "session.create");
         let step = turn.on_frame(&response(CREATE_ID, "session.create", true));
-        let prompt: Value = serde_json::from_str(step.send.as_deref().expect("prompt")).expect("json");
-        assert_eq!((prompt["cmd"].as_str(), prompt["message"].as_str()), (Some("prompt"), Some("do it")));
+        let prompt: Value =
+            serde_json::from_str(step.send.as_deref().expect("prompt")).expect("json");
+        assert_eq!(
+            (prompt["cmd"].as_str(), prompt["message"].as_str()),
+            (Some("prompt"), Some("do it"))
+        );
         assert_eq!(prompt["client_id"], "sched");
         // An idle before the prompt was accepted is the agent's state before this turn.
         assert_eq!(turn.on_frame(&agent("agent.idle", json!({}))).end, None);
         turn.on_frame(&response(PROMPT_ID, "prompt", true));
         assert!(turn.running());
-        for (message, delta) in [("m1", "thinking out loud"), ("m2", "the "), ("m2", "answer")] {
-            turn.on_frame(&agent("stream.text_delta", json!({"message_id": message, "delta": delta})));
+        for (message, delta) in [
+            ("m1", "thinking out loud"),
+            ("m2", "the "),
+            ("m2", "answer"),
+        ] {
+            turn.on_frame(&agent(
+                "stream.text_delta",
+                json!({"message_id": message, "delta": delta}),
+            ));
         }
         // Another session's frames change nothing.
         let other = json!({"channel": "agent", "session_id": "t", "event": "agent.idle"});
         assert_eq!(turn.on_frame(&other.to_string()).end, None);
         assert_eq!(
             turn.on_frame(&agent("agent.idle", json!({}))).end,
-            Some(TurnEnd::Finished { answer: "the answer".into() })
+            Some(TurnEnd::Finished {
+                answer: "the answer".into()
+            })
         );
     }
 
     #[test]
     fn refusals_and_agent_errors_end_the_turn_as_failed() {
         let mut turn = Turn::new("s", "p", "c");
-        let end = turn.on_frame(&response(CREATE_ID, "session.create", false)).end;
-        assert!(matches!(end, Some(TurnEnd::Failed(m)) if m.contains("session.create failed: busy")));
+        let end = turn
+            .on_frame(&response(CREATE_ID, "session.create", false))
+            .end;
+        assert!(
+            matches!(end, Some(TurnEnd::Failed(m)) if m.contains("session.create failed: busy"))
+        );
         let mut turn = Turn::new("s", "p", "c");
         turn.on_frame(&response(CREATE_ID, "session.create", true));
         turn.on_frame(&response(PROMPT_ID, "prompt", true));
-        let end = turn.on_frame(&agent("agent.error", json!({"error": "quota"}))).end;
+        let end = turn
+            .on_frame(&agent("agent.error", json!({"error": "quota"})))
+            .end;
         assert_eq!(end, Some(TurnEnd::Failed("the agent failed: quota".into())));
         let refused = json!({"channel": "system", "type": "error", "error": "bad frame"});
-        assert!(matches!(Turn::new("s", "p", "c").on_frame(&refused.to_string()).end, Some(TurnEnd::Failed(_))));
-        assert_eq!(Turn::new("s", "p", "c").on_frame("not json"), TurnStep::default());
+        assert!(matches!(
+            Turn::new("s", "p", "c").on_frame(&refused.to_string()).end,
+            Some(TurnEnd::Failed(_))
+        ));
+        assert_eq!(
+            Turn::new("s", "p", "c").on_frame("not json"),
+            TurnStep::default()
+        );
     }
 }
