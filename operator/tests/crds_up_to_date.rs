@@ -52,7 +52,8 @@ fn crd_command_prints_every_crd() {
         [
             "workspaces.oqto.dev",
             "sessions.oqto.dev",
-            "workspaceclasses.oqto.dev"
+            "workspaceclasses.oqto.dev",
+            "schedules.oqto.dev"
         ]
     );
 }
