@@ -1063,3 +1063,150 @@ async fn a_runner_runs_under_a_real_kubelet() {
         "Pi and hstry run and wrote their home"
     );
 }
+
+/// A Schedule on Kubernetes, its run under the real kubelet (issue 19): the test sets the
+/// operator's clock to the due time (nothing sleeps until a cron minute) and annotates the
+/// Schedule so the controller looks again at once. The run's Session gets a runner Pod from
+/// kube-scheduler and containerd; the operator sends the prompt to pi-bridge on the Pod's IP,
+/// Pi asks the scripted LLM, and the run is recorded. `kubectl get schedules` shows it, and
+/// the garbage collector deletes the run's Session with its Schedule.
+#[tokio::test]
+async fn a_schedule_runs_its_prompt_under_the_real_kubelet_and_kubectl_shows_it() {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+    use oqto_api::{RunOutcome, Schedule};
+
+    const KEY: &str = "scheduled-on-the-node";
+    let env = TestEnv::new("sched").await.unwrap();
+    let operator = start_operator(&env, oqto_proto::runner::PORT);
+    let clock = operator.context.clone().unwrap().reconciler.clock.clone();
+    let script: oqto_scripted_llm::Script = serde_json::from_value(json!({"api_key": KEY,
+        "rules": [{"when_user_contains": "weekly summary",
+            "steps": [{"kind": "text", "chunks": ["Summary ", "written"], "delay_ms": 0}]}]}))
+    .unwrap();
+    let llm = oqto_scripted_llm::ScriptedLlm::spawn(script, "0.0.0.0:0")
+        .await
+        .unwrap();
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "llm-keys"},
+        "stringData": {"OQTO_LLM_API_KEY": KEY}}))
+    .unwrap();
+    env.api::<Secret>()
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    create_workspace(
+        &env,
+        "team",
+        json!({"owner": "alice", "storage": {"size": "1Gi", "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "oqto-node"},
+            "network": {"egress": "Open"},
+            "runner": {"tolerations": [oqto_e2e::node_toleration()]},
+            "llm": {"provider": "scripted", "model": "scripted",
+                "baseUrl": format!("http://{}:{}/v1", oqto_e2e::NODE_HOST_IP, llm.addr().port()),
+                "credentialsSecretRef": {"name": "llm-keys"}}}),
+    )
+    .await;
+
+    let start = Timestamp::now();
+    clock.set(Some(start));
+    let schedule: Schedule = serde_json::from_value(json!({
+        "apiVersion": "oqto.dev/v1alpha1", "kind": "Schedule", "metadata": {"name": "weekly"},
+        "spec": {"schedule": "0 9 * * 1", "timeZone": "Europe/Berlin",
+            "prompt": "write the weekly summary",
+            "target": {"newSession": {"workspaceRef": {"name": "team"}}}}}))
+    .unwrap();
+    let schedules = env.api::<Schedule>();
+    schedules
+        .create(&PostParams::default(), &schedule)
+        .await
+        .unwrap();
+    let due = eventually("the next run time", || async {
+        schedules
+            .get("weekly")
+            .await
+            .ok()?
+            .status?
+            .next_schedule_time
+    })
+    .await
+    .0;
+    let local = due.to_zoned(k8s_openapi::jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+    assert_eq!(
+        (local.weekday(), local.hour(), local.minute()),
+        (k8s_openapi::jiff::civil::Weekday::Monday, 9, 0),
+        "Monday 09:00 in Berlin: {local}"
+    );
+
+    // The clock reaches the due time; the annotation makes the controller look now.
+    clock.set(Some(due + SignedDuration::from_secs(3)));
+    schedules
+        .patch(
+            "weekly",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test/clock": "moved"}}})),
+        )
+        .await
+        .unwrap();
+    let run = eventually_within(Duration::from_secs(300), "the run's end", || async {
+        schedules
+            .get("weekly")
+            .await
+            .ok()?
+            .status?
+            .runs
+            .first()
+            .cloned()
+    })
+    .await;
+    assert_eq!(run.outcome, Some(RunOutcome::Succeeded), "{run:?}");
+    assert!(
+        llm.requests()
+            .iter()
+            .any(|r| r.to_string().contains("write the weekly summary")),
+        "Pi sent the scheduled prompt to the LLM"
+    );
+    let session = env.api::<Session>().get(&run.session).await.unwrap();
+    let owner = session.metadata.owner_references.unwrap_or_default();
+    assert_eq!(
+        owner.first().map(|o| (o.kind.as_str(), o.name.as_str())),
+        Some(("Schedule", "weekly"))
+    );
+
+    let table = oqto_e2e::run_ok(env.kubectl().args(["get", "schedules"])).unwrap();
+    for column in [
+        "SCHEDULE",
+        "TIME ZONE",
+        "SUSPEND",
+        "LAST SCHEDULE",
+        "LAST OUTCOME",
+    ] {
+        assert!(table.contains(column), "{column} in\n{table}");
+    }
+    assert!(
+        table.contains("0 9 * * 1")
+            && table.contains("Europe/Berlin")
+            && table.contains("Succeeded"),
+        "{table}"
+    );
+    let sessions = oqto_e2e::run_ok(env.kubectl().args(["get", "sessions"])).unwrap();
+    assert!(sessions.contains(&run.session), "{sessions}");
+
+    // Deleting the Schedule: its Session goes with it (owner reference, garbage collector).
+    schedules
+        .delete("weekly", &DeleteParams::background())
+        .await
+        .unwrap();
+    eventually_within(
+        Duration::from_secs(120),
+        "the run's Session deleted",
+        || async {
+            env.api::<Session>()
+                .get_opt(&run.session)
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+}

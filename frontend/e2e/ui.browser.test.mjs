@@ -645,6 +645,50 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("usage");
     });
 
+    await step("schedules a prompt in the workspace, pauses, resumes and deletes it", async () => {
+      await page.goto(`${url}/w/${encodeURIComponent(workspace)}`);
+      await page.getByRole("heading", { name: "Sessions" }).waitFor();
+      const schedules = page.getByRole("region", { name: "Schedules" });
+      await schedules.getByRole("button", { name: "New schedule" }).click();
+      const form = page.getByRole("form", { name: "create a schedule" });
+      // Refused before sending: no prompt, a cron of four fields.
+      await form.getByLabel("Cron schedule").fill("0 9 * *");
+      await form.getByRole("button", { name: "Create schedule" }).click();
+      await form.getByText("Prompt: required").waitFor();
+      await form.getByText("Cron schedule: five fields").waitFor();
+      const name = `${workspace}-daily`;
+      await form.getByLabel("Name (optional)").fill(name);
+      await form.getByLabel("Repeat").selectOption({ label: "every weekday at 09:00" });
+      assert.equal(await form.getByLabel("Cron schedule").inputValue(), "0 9 * * 1-5");
+      assert.equal(
+        await form.getByLabel("Time zone").inputValue(),
+        await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
+      );
+      await form.getByLabel("Prompt").fill("please write a file");
+      await form.getByLabel("Runs go to").selectOption({ label: "a new session each run" });
+      await form.getByLabel("While a run is in progress").selectOption({ label: "skip the new run" });
+      await form.getByRole("button", { name: "Create schedule" }).click();
+      await form.waitFor({ state: "detached" });
+      const row = schedules.getByRole("list", { name: "schedules" }).getByRole("listitem").filter({ hasText: name });
+      await row.getByText("every weekday at 09:00").waitFor();
+      // The operator computes nextScheduleTime.
+      await row
+        .getByTestId("schedule-next")
+        .filter({ hasText: /^next run .+ \(in \d+ (minutes?|hours?|days?)\)$/ })
+        .waitFor({ timeout: LONG });
+      await screenshot("schedule-created");
+      await row.getByRole("button", { name: "Pause" }).click();
+      await row.getByText("Paused", { exact: true }).waitFor();
+      await row.getByTestId("schedule-next").filter({ hasText: "Paused: no new runs start." }).waitFor({ timeout: LONG });
+      await screenshot("schedule-paused");
+      await row.getByRole("button", { name: "Resume" }).click();
+      await row.getByText("Paused", { exact: true }).waitFor({ state: "detached" });
+      await row.getByTestId("schedule-next").filter({ hasText: /^next run / }).waitFor({ timeout: LONG });
+      await row.getByRole("button", { name: "Delete", exact: true }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Delete schedule" }).click();
+      await row.waitFor({ state: "detached", timeout: 30_000 });
+    });
+
     await step("deletes the workspace after asking", async () => {
       await page.getByRole("link", { name: "Oqto" }).click();
       const row = page.getByRole("listitem").filter({ hasText: workspace });

@@ -60,6 +60,28 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/api/workspaces/alice-ws/sessions/alice-s/resume",
             None,
         ),
+        (Method::GET, "/api/schedules", None),
+        (Method::GET, "/api/workspaces/alice-ws/schedules", None),
+        (
+            Method::POST,
+            "/api/workspaces/alice-ws/schedules",
+            Some(json!({"name":"bob-sched","spec":{"schedule":"@daily","prompt":"hi"}})),
+        ),
+        (
+            Method::GET,
+            "/api/workspaces/alice-ws/schedules/alice-sched",
+            None,
+        ),
+        (
+            Method::PATCH,
+            "/api/workspaces/alice-ws/schedules/alice-sched",
+            Some(json!({"suspend": true})),
+        ),
+        (
+            Method::DELETE,
+            "/api/workspaces/alice-ws/schedules/alice-sched",
+            None,
+        ),
         (
             Method::POST,
             "/api/apply",
@@ -137,6 +159,19 @@ async fn nobody_reaches_what_is_not_theirs() {
         )
         .await;
     assert_eq!(session["spec"]["workspaceRef"]["name"], "alice-ws");
+    // A schedule of alice's that prompts her session: bob must not see or touch it.
+    let schedule = rest
+        .ok(
+            Method::POST,
+            "/api/workspaces/alice-ws/schedules",
+            &alice,
+            Some(
+                json!({"name":"alice-sched","spec":{"schedule":"@daily","prompt":"hi",
+                "suspend":true,"target":{"sessionRef":{"name":"alice-s"}}}}),
+            ),
+        )
+        .await;
+    assert_eq!(schedule["metadata"]["name"], "alice-sched");
     // An API key of bob's, revoked, and one of alice's, live.
     let created = rest
         .ok(Method::POST, "/api/keys", &bob, Some(json!({"name":"old"})))
@@ -227,10 +262,14 @@ async fn nobody_reaches_what_is_not_theirs() {
         if path == "/api/ws/mux" || path.starts_with("/api/keys") || path == "/api/auth/me" {
             continue; // Not about alice's objects.
         }
-        if method == Method::GET && path == "/api/workspaces" {
+        if method == Method::GET && (path == "/api/workspaces" || path == "/api/schedules") {
             let (status, list) = rest.call(method, path, Cred::Bearer(&bob), None).await;
             assert_eq!(status, StatusCode::OK);
-            assert_eq!(list["items"], json!([]), "bob sees no workspace of alice's");
+            assert_eq!(
+                list["items"],
+                json!([]),
+                "bob sees nothing of alice's at {path}"
+            );
             continue;
         }
         if method == Method::POST && path == "/api/workspaces" {

@@ -30,6 +30,7 @@ export interface Condition {
 export interface ObjectMeta {
   name: string;
   creationTimestamp?: string;
+  labels?: Record<string, string>;
 }
 
 export interface Workspace {
@@ -217,4 +218,83 @@ export const accountsApi = {
   resetPassword: (username: string, password: string) =>
     call<null>("PUT", `/users/${enc(username)}/password`, { password }),
   deleteUser: (username: string) => call<null>("DELETE", `/users/${enc(username)}`),
+};
+
+// --- schedules: a prompt sent to an agent on a cron schedule (operator/api/src/schedule.rs) ---
+
+export type ConcurrencyPolicy = "Allow" | "Forbid" | "Replace";
+export type RunOutcome = "Succeeded" | "Failed" | "Skipped" | "Cancelled";
+
+/** Where each run's prompt goes: exactly one of the two. */
+export type ScheduleTarget =
+  | { sessionRef: { name: string }; newSession?: undefined }
+  | { newSession: { workspaceRef: { name: string }; provider?: string; model?: string }; sessionRef?: undefined };
+
+export interface ScheduleSpec {
+  /** Five cron fields (minute hour day-of-month month day-of-week) or a macro (`@daily`). */
+  schedule: string;
+  /** IANA time zone the schedule is read in; UTC when absent. */
+  timeZone?: string;
+  prompt: string;
+  target: ScheduleTarget;
+  /** Default `Forbid`. */
+  concurrencyPolicy?: ConcurrencyPolicy;
+  suspend?: boolean;
+  startingDeadlineSeconds?: number;
+  /** A duration such as `30m`; default 1h. */
+  runTimeout?: string;
+  successfulRunsHistoryLimit?: number;
+  failedRunsHistoryLimit?: number;
+}
+
+/** One run of a Schedule; times are RFC 3339. */
+export interface ScheduleRun {
+  scheduledAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The Session it ran in. */
+  session: string;
+  /** Empty while the run is in progress. */
+  outcome?: RunOutcome;
+  /** Why it failed or was skipped (never the agent's output). */
+  message?: string;
+}
+
+export interface ScheduleStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  lastScheduleTime?: string;
+  lastSuccessfulTime?: string;
+  /** Empty while suspended. */
+  nextScheduleTime?: string;
+  active?: ScheduleRun[];
+  /** Finished runs, newest first. */
+  runs?: ScheduleRun[];
+}
+
+export interface Schedule {
+  metadata: ObjectMeta;
+  spec: ScheduleSpec;
+  status?: ScheduleStatus;
+}
+
+/** What `PATCH` may change. */
+export interface ScheduleChange {
+  suspend?: boolean;
+  schedule?: string;
+  timeZone?: string;
+  prompt?: string;
+  concurrencyPolicy?: ConcurrencyPolicy;
+}
+
+export const schedulesApi = {
+  /** Every Schedule the caller may see. */
+  all: () => call<{ items: Schedule[] }>("GET", "/schedules").then((r) => r.items),
+  list: (workspace: string) => call<{ items: Schedule[] }>("GET", `/workspaces/${enc(workspace)}/schedules`).then((r) => r.items),
+  /** Without a name the gateway picks one. */
+  create: (workspace: string, body: { name?: string; spec: ScheduleSpec }) =>
+    call<Schedule>("POST", `/workspaces/${enc(workspace)}/schedules`, body),
+  update: (workspace: string, name: string, change: ScheduleChange) =>
+    call<Schedule>("PATCH", `/workspaces/${enc(workspace)}/schedules/${enc(name)}`, change),
+  remove: (workspace: string, name: string) => call<null>("DELETE", `/workspaces/${enc(workspace)}/schedules/${enc(name)}`),
 };

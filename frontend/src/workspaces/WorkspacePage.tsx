@@ -7,8 +7,9 @@ import { usePoll } from "../ui/usePoll";
 import { shownReason } from "./reasons";
 import { sessionsChanged } from "../sidebar/events";
 import { sessionTitle } from "../sidebar/sessions";
+import { SchedulesPanel } from "../schedules/SchedulesPanel";
 
-/** A workspace's sessions: status, create, suspend, resume, delete. */
+/** A workspace's sessions: status, create, suspend, resume, delete; then its schedules. */
 export function WorkspacePage({ workspace }: { workspace: string }) {
   const { data, error, refresh } = usePoll(() => api.sessions(workspace), 2000);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -99,6 +100,7 @@ export function WorkspacePage({ workspace }: { workspace: string }) {
           );
         })}
       </ul>
+      <SchedulesPanel key={workspace} workspace={workspace} sessions={data} />
     </main>
   );
 }

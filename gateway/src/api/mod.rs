@@ -5,6 +5,7 @@ mod apply;
 mod auth;
 mod classes;
 mod objects;
+mod schedules;
 mod sessions;
 pub mod usage;
 mod users;
@@ -34,7 +35,7 @@ pub use users::Items;
 #[openapi(
     info(
         title = "Oqto gateway",
-        description = "Accounts, workspaces and sessions. Errors are `{error, code, details?}`; the mux WebSocket is `GET /api/ws/mux`."
+        description = "Accounts, workspaces, sessions and schedules. Errors are `{error, code, details?}`; the mux WebSocket is `GET /api/ws/mux`."
     ),
     paths(
         health,
@@ -66,6 +67,12 @@ pub use users::Items;
         sessions::delete,
         sessions::suspend,
         sessions::resume,
+        schedules::list_all,
+        schedules::list,
+        schedules::create,
+        schedules::get,
+        schedules::update,
+        schedules::delete,
         apply::apply,
         usage::mine,
         usage::all,
@@ -118,6 +125,17 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
         .route(
             "/workspaces/{workspace}/sessions/{session}/resume",
             post(sessions::resume),
+        )
+        .route("/schedules", get(schedules::list_all))
+        .route(
+            "/workspaces/{workspace}/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route(
+            "/workspaces/{workspace}/schedules/{schedule}",
+            get(schedules::get)
+                .patch(schedules::update)
+                .delete(schedules::delete),
         )
         .route("/apply", post(apply::apply))
         .route("/usage", get(usage::mine))

@@ -1,13 +1,13 @@
-//! Workspaces and Sessions as the REST API and the relay need them, in one namespace, through
-//! the shared object store (`oqto_store`): the apiserver in Kubernetes mode, the operator's
-//! local store in single-node mode. Both obey the same write rules and answer with the same
+//! Workspaces, Sessions and Schedules as the REST API and the relay need them, in one
+//! namespace, through the shared object store (`oqto_store`): the apiserver in Kubernetes mode,
+//! the operator's local store in single-node mode. Both obey the same write rules and answer with the same
 //! errors.
 
 use std::sync::Arc;
 
-use oqto_api::{Session, Workspace, WorkspaceClass};
+use oqto_api::{Schedule, Session, Workspace, WorkspaceClass};
 use oqto_store::{KubeStore, LocalStore, ObjectStore, StoreError};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
@@ -147,6 +147,38 @@ impl Resources {
     pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Session, ApiError> {
         let patch = json!({ "suspended": suspended });
         on_store!(self, patch_spec::<Session>(&self.namespace, name, patch))
+    }
+
+    /// Every Schedule of the namespace (the caller filters by Workspace: a Schedule names its
+    /// Workspace directly or through its Session, which no field selector can follow).
+    pub async fn list_schedules(&self) -> Result<Vec<Schedule>, ApiError> {
+        on_store!(self, list::<Schedule>(Some(&self.namespace)))
+    }
+
+    pub async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>, ApiError> {
+        on_store!(self, get::<Schedule>(&self.namespace, name))
+    }
+
+    /// Creates a Schedule; `already_exists` when the name is taken.
+    pub async fn create_schedule(&self, schedule: Schedule) -> Result<Schedule, ApiError> {
+        let schedule = self.in_namespace(schedule);
+        on_store!(self, create(schedule))
+    }
+
+    /// A JSON merge patch of `spec` (`{"suspend": true}`, `{"timeZone": null}` removes it); the
+    /// caller has validated the result.
+    pub async fn patch_schedule_spec(
+        &self,
+        name: &str,
+        patch: Value,
+    ) -> Result<Schedule, ApiError> {
+        on_store!(self, patch_spec::<Schedule>(&self.namespace, name, patch))
+    }
+
+    /// Deletes the Schedule; what becomes of its runs in progress and their Sessions is the
+    /// operator's to decide, as after `kubectl delete schedule`.
+    pub async fn delete_schedule(&self, name: &str) -> Result<bool, ApiError> {
+        on_store!(self, delete::<Schedule>(&self.namespace, name))
     }
 }
 

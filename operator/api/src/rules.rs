@@ -4,7 +4,7 @@
 //! expects the same refusals.
 
 use crate::names::is_object_name;
-use crate::schedule::{MAX_HISTORY, MAX_PROMPT_CHARS};
+use crate::schedule::{MAX_HISTORY, MAX_NAME, MAX_PROMPT_CHARS};
 use crate::{Cadence, Schedule, Session, Workspace};
 
 /// A refused value: the field's path and why, as the apiserver words it.
@@ -149,6 +149,17 @@ impl Rules for Session {
 
 impl Rules for Schedule {
     fn validate(&self) -> Result<(), FieldError> {
+        if self
+            .metadata
+            .name
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_NAME)
+        {
+            return refuse(
+                "metadata.name",
+                "a Schedule's name is at most 63 characters: it labels the Sessions of its runs",
+            );
+        }
         let spec = &self.spec;
         if let Err((field, message)) = Cadence::parse(&spec.schedule, spec.time_zone.as_deref()) {
             return refuse(field, message);

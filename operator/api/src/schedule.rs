@@ -14,6 +14,9 @@ use crate::session::{SessionReference, WorkspaceReference};
 /// a scheduled prompt is an instruction, not a document).
 pub const MAX_PROMPT_CHARS: usize = 16_384;
 
+/// The longest Schedule name: it is a label value on its runs' Sessions.
+pub const MAX_NAME: usize = 63;
+
 /// The most runs a history limit may keep.
 pub const MAX_HISTORY: u32 = 100;
 
@@ -31,6 +34,7 @@ pub const MAX_HISTORY: u32 = 100;
     namespaced,
     status = "ScheduleStatus",
     derive = "PartialEq",
+    validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name: a Schedule's name is at most 63 characters: it labels the Sessions of its runs"),
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".spec.schedule","description":"Cron expression"}"#,
     printcolumn = r#"{"name":"Time Zone","type":"string","jsonPath":".spec.timeZone","description":"IANA time zone of the schedule (UTC when empty)"}"#,
     printcolumn = r#"{"name":"Suspend","type":"boolean","jsonPath":".spec.suspend","description":"Whether runs are paused"}"#,

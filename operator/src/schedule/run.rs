@@ -177,8 +177,32 @@ async fn ensure_session<S: ObjectStore>(store: &S, run: &RunSpec) -> Result<(), 
     let session: Session = serde_json::from_value(session)
         .map_err(|e| format!("building the run's Session failed: {e}"))?;
     match store.create(session).await {
-        // A retried run finds the Session it made before.
-        Ok(_) | Err(StoreError::AlreadyExists(_)) => Ok(()),
+        Ok(_) => Ok(()),
+        // A retried run finds the Session it made before; a Session someone else made under
+        // that name gets nobody's scheduled prompt.
+        Err(StoreError::AlreadyExists(_)) => {
+            let existing = store
+                .get::<Session>(&run.namespace, &run.session)
+                .await
+                .map_err(|e| format!("reading Session {:?} failed: {e}", run.session))?;
+            let ours = existing.is_some_and(|s| {
+                s.metadata
+                    .owner_references
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| {
+                        o.kind == "Schedule" && o.uid == run.schedule_uid && o.name == run.schedule
+                    })
+            });
+            if ours {
+                Ok(())
+            } else {
+                Err(format!(
+                    "a Session named {:?} exists and was not made by this Schedule",
+                    run.session
+                ))
+            }
+        }
         Err(e) => Err(format!("creating Session {:?} failed: {e}", run.session)),
     }
 }

@@ -11,7 +11,7 @@ use crate::output::Format;
 #[command(
     name = "oqtoctl",
     version,
-    about = "The Oqto command line: workspaces, sessions and chats with the agent, through an Oqto gateway.",
+    about = "The Oqto command line: workspaces, sessions, schedules and chats with the agent, through an Oqto gateway.",
     after_help = "Log in once with `oqtoctl login`; later commands use the stored token."
 )]
 pub struct Cli {
@@ -50,6 +50,9 @@ pub enum Command {
     /// Agent sessions of a workspace
     #[command(subcommand, visible_alias = "sess")]
     Session(SessionCommand),
+    /// Prompts sent to an agent on a cron schedule
+    #[command(subcommand, visible_alias = "sched")]
+    Schedule(ScheduleCommand),
     /// Your API keys (for scripts and CI: pass one as --token)
     #[command(subcommand, visible_alias = "keys")]
     Key(KeyCommand),
@@ -139,6 +142,88 @@ pub enum SessionCommand {
         #[command(flatten)]
         at: InWorkspace,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// List the schedules of your workspaces, or of one
+    #[command(visible_alias = "get")]
+    List {
+        #[arg(short, long, value_name = "WORKSPACE")]
+        workspace: Option<String>,
+    },
+    /// Create a schedule: each run sends the prompt to a new session of the workspace, or
+    /// with --session to that session (woken when suspended)
+    Create {
+        name: String,
+        #[command(flatten)]
+        at: InWorkspace,
+        /// When runs are due: five cron fields (minute hour day-of-month month day-of-week), or
+        /// @hourly, @daily, @weekly, @monthly, @yearly
+        #[arg(long, value_name = "EXPR")]
+        cron: String,
+        /// The IANA time zone the schedule is read in, e.g. Europe/Berlin [default: UTC]
+        #[arg(long, value_name = "TZ")]
+        time_zone: Option<String>,
+        /// What each run asks the agent; `-` reads it from stdin
+        #[arg(long, value_name = "TEXT")]
+        prompt: String,
+        /// Send each run to this existing session of the workspace instead of a new one
+        #[arg(long, value_name = "SESSION")]
+        session: Option<String>,
+        /// When a run is due while the last one still runs: skip it (Forbid), abort the last
+        /// (Replace), or run both (Allow) [default: Forbid]
+        #[arg(long, value_enum, ignore_case = true, value_name = "POLICY")]
+        concurrency_policy: Option<ConcurrencyPolicy>,
+        /// The new sessions' model [default: the workspace's]
+        #[arg(long, conflicts_with = "session")]
+        model: Option<String>,
+        /// The new sessions' model provider (needs --model) [default: the workspace's]
+        #[arg(long, conflicts_with = "session", requires = "model")]
+        provider: Option<String>,
+    },
+    /// Start no new runs (runs in progress go on)
+    Suspend {
+        name: String,
+        #[command(flatten)]
+        at: InWorkspace,
+    },
+    /// Start runs again
+    Resume {
+        name: String,
+        #[command(flatten)]
+        at: InWorkspace,
+    },
+    /// A schedule's runs: those in progress, then the finished ones, newest first
+    Runs {
+        name: String,
+        #[command(flatten)]
+        at: InWorkspace,
+    },
+    /// Delete a schedule
+    Delete {
+        name: String,
+        #[command(flatten)]
+        at: InWorkspace,
+    },
+}
+
+/// `spec.concurrencyPolicy`, as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConcurrencyPolicy {
+    Allow,
+    Forbid,
+    Replace,
+}
+
+impl ConcurrencyPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "Allow",
+            Self::Forbid => "Forbid",
+            Self::Replace => "Replace",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +364,87 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["oqtoctl", "session", "delete", "s1"]).is_err());
+    }
+
+    #[test]
+    fn schedule_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "oqtoctl",
+            "sched",
+            "create",
+            "daily",
+            "-w",
+            "dev",
+            "--cron",
+            "0 9 * * 1-5",
+            "--time-zone",
+            "Europe/Berlin",
+            "--prompt",
+            "Summarise the open issues",
+            "--concurrency-policy",
+            "replace",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Schedule(ScheduleCommand::Create {
+                name,
+                at,
+                cron,
+                time_zone,
+                concurrency_policy,
+                session,
+                ..
+            }) => {
+                assert_eq!((name.as_str(), at.workspace.as_str()), ("daily", "dev"));
+                assert_eq!(cron, "0 9 * * 1-5");
+                assert_eq!(time_zone.as_deref(), Some("Europe/Berlin"));
+                assert_eq!(concurrency_policy, Some(ConcurrencyPolicy::Replace));
+                assert_eq!(session, None, "a new session per run by default");
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["oqtoctl", "schedule", "list"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Schedule(ScheduleCommand::List { workspace: None })
+        ));
+        for args in [
+            // A schedule needs its cron expression, its prompt and its workspace.
+            [
+                "oqtoctl", "schedule", "create", "s", "-w", "dev", "--prompt", "p",
+            ]
+            .as_slice(),
+            [
+                "oqtoctl", "schedule", "create", "s", "-w", "dev", "--cron", "@daily",
+            ]
+            .as_slice(),
+            [
+                "oqtoctl", "schedule", "create", "s", "--cron", "@daily", "--prompt", "p",
+            ]
+            .as_slice(),
+            // A model is for new sessions; an existing one keeps its own.
+            [
+                "oqtoctl",
+                "schedule",
+                "create",
+                "s",
+                "-w",
+                "dev",
+                "--cron",
+                "@daily",
+                "--prompt",
+                "p",
+                "--session",
+                "chat",
+                "--model",
+                "m",
+            ]
+            .as_slice(),
+            ["oqtoctl", "schedule", "suspend", "s"].as_slice(),
+            ["oqtoctl", "schedule", "runs", "s"].as_slice(),
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
     }
 
     #[test]

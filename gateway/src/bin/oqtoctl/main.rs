@@ -11,6 +11,7 @@ mod keys;
 mod login;
 mod mux;
 mod output;
+mod schedule;
 mod search;
 mod session;
 mod user;
@@ -69,6 +70,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Whoami => login::whoami(&client, format).await,
         Command::Workspace(command) => workspace::run(&client, format, command).await,
         Command::Session(command) => session::run(&client, format, command).await,
+        Command::Schedule(command) => schedule::run(&client, format, command).await,
         Command::Key(command) => keys::run(&client, format, command).await,
         Command::User(command) => user::run(&client, format, command).await,
         Command::Apply(args) => apply::run(&client, format, &args.file).await,
