@@ -138,6 +138,11 @@ pub struct RunArgs {
     /// reach in `--platform-namespace` on the URL's port.
     #[arg(long = "llm-proxy-label", value_parser = parse_label, default_value = "app.kubernetes.io/name=oqto-llm-proxy")]
     pub llm_proxy_labels: Vec<(String, String)>,
+    /// The gateway's root URL as runners reach it. Set: each runner gets it and its Session's
+    /// credential and may start children of its Session (delegation); Restricted runners may
+    /// reach the gateway's pods (`--gateway-label`). Unset: no delegation.
+    #[arg(long, env = "OQTO_RUNNER_GATEWAY_URL")]
+    pub runner_gateway_url: Option<String>,
     /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -220,7 +225,20 @@ impl RunArgs {
             }
             None => None,
         };
+        let gateway_url = match self.runner_gateway_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let parsed = reqwest::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("--runner-gateway-url {url:?}: {e}"))?;
+                anyhow::ensure!(
+                    matches!(parsed.scheme(), "http" | "https"),
+                    "--runner-gateway-url {url:?}: an http(s) URL"
+                );
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
         Ok(OperatorDefaults {
+            gateway_url,
             runner_image: self.runner_image.clone(),
             workspace_class: self
                 .default_workspace_class

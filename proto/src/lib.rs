@@ -3,6 +3,7 @@
 //! Types only (field names and tags are the contract), the one rule for object names, the runner's environment contract
 //! (`runner`), and how to dial hstry (`hstry::client`), so clients need not link the service.
 pub mod canonical;
+pub mod delegation;
 pub mod hstry;
 pub mod llm;
 pub mod mux;

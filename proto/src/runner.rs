@@ -23,8 +23,13 @@ pub const ENV_LLM_API_KEY: &str = "OQTO_LLM_API_KEY";
 /// The runner's token ([`RunnerKey::token`]): pi-bridge serves only requests that present it.
 pub const ENV_TOKEN: &str = "PI_BRIDGE_TOKEN";
 
+/// The gateway's root URL as runners reach it (delegation: children of the runner's Session).
+pub const ENV_GATEWAY_URL: &str = "OQTO_GATEWAY_URL";
+/// The runner's credential towards the gateway ([`RunnerKey::session_credential`]).
+pub const ENV_SESSION_CREDENTIAL: &str = "OQTO_SESSION_CREDENTIAL";
+
 /// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
-pub const OPERATOR_SET: [&str; 10] = [
+pub const OPERATOR_SET: [&str; 12] = [
     ENV_LISTEN,
     ENV_WORKSPACE,
     ENV_RUNNER_ID,
@@ -35,9 +40,13 @@ pub const OPERATOR_SET: [&str; 10] = [
     ENV_LLM_API_KEY,
     crate::llm::ENV_PROXY_URL,
     ENV_TOKEN,
+    ENV_GATEWAY_URL,
+    ENV_SESSION_CREDENTIAL,
 ];
 
-pub use crate::runner_token::{RunnerKey, RunnerToken};
+pub use crate::runner_token::{
+    RunnerKey, RunnerToken, SESSION_CREDENTIAL_PREFIX, SessionCredential,
+};
 
 /// pi-bridge's WebSocket for a Session's `status.endpoint`: `http://host:port` →
 /// `ws://host:port/ws` (`https` → `wss`). `None` for any other scheme.

@@ -45,6 +45,67 @@ impl RunnerKey {
     }
 }
 
+impl RunnerKey {
+    /// The credential the runner of the Session `name` (uid `session_uid`) presents to the
+    /// gateway: it may create and drive that Session's children, nothing else. Derived under
+    /// another label than the runner token, so neither reveals the other.
+    pub fn session_credential(&self, name: &str, session_uid: &str) -> SessionCredential {
+        let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        };
+        mac.update(b"oqto session credential\0");
+        mac.update(session_uid.as_bytes());
+        SessionCredential(format!(
+            "{SESSION_CREDENTIAL_PREFIX}{name}.{}",
+            hex::encode(mac.finalize().into_bytes())
+        ))
+    }
+}
+
+/// How a session credential starts (`oqto-session.<session name>.<hex>`).
+pub const SESSION_CREDENTIAL_PREFIX: &str = "oqto-session.";
+
+/// A runner's credential towards the gateway (see [`RunnerKey::session_credential`]). Never
+/// printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionCredential(String);
+
+impl SessionCredential {
+    pub fn from_secret(credential: String) -> Self {
+        Self(credential)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+
+    /// The Session a presented credential claims to be, before it is checked: `None` when it
+    /// is not shaped like one.
+    pub fn claimed_session(presented: &str) -> Option<&str> {
+        let rest = presented.strip_prefix(SESSION_CREDENTIAL_PREFIX)?;
+        let (name, mac) = rest.rsplit_once('.')?;
+        (mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()) && !name.is_empty())
+            .then_some(name)
+    }
+
+    /// Whether `presented` is exactly this credential, in constant time in its content.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        presented.as_bytes().ct_eq(self.0.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for SessionCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionCredential(..)")
+    }
+}
+
 impl std::fmt::Debug for RunnerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RunnerKey(..)")
@@ -117,6 +178,28 @@ mod tests {
         assert!(!token.accepts(Some(prefix.as_bytes())), "a prefix");
         let longer = format!("{}0", token.bearer());
         assert!(!token.accepts(Some(longer.as_bytes())), "a longer value");
+    }
+
+    #[test]
+    fn session_credentials_name_their_session_and_differ_from_runner_tokens() {
+        let credential = key(1).session_credential("fix.bug-1", "uid-a");
+        assert_eq!(
+            SessionCredential::claimed_session(credential.expose()),
+            Some("fix.bug-1"),
+            "names may hold dots"
+        );
+        assert!(credential.matches(credential.expose()));
+        assert!(!credential.matches(key(1).session_credential("fix.bug-1", "uid-b").expose()));
+        assert!(!credential.expose().contains(key(1).token("uid-a").expose()));
+        for bad in [
+            "oqto-session.x",
+            "oqto-session..abc",
+            "Bearer x",
+            "oqto-session.s.zz",
+        ] {
+            assert_eq!(SessionCredential::claimed_session(bad), None, "{bad}");
+        }
+        assert_eq!(format!("{credential:?}"), "SessionCredential(..)");
     }
 
     #[test]

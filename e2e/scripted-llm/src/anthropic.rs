@@ -143,7 +143,8 @@ pub fn events(reply: Reply, call_id: &str) -> Vec<(Duration, Bytes)> {
             );
             ("end_turn", count)
         }
-        Reply::HttpError { .. } => return Vec::new(),
+        // reply_to resolves it into text.
+        Reply::HttpError { .. } | Reply::EchoToolResults { .. } => return Vec::new(),
     };
     out.push((
         now,

@@ -45,6 +45,9 @@ pub enum Reply {
     Slow { chunks: Vec<String>, delay_ms: u64 },
     /// An HTTP error instead of a stream, for retries.
     HttpError { status: u16, body: String },
+    /// Text that quotes the results of the tools that ran after the user message (joined by
+    /// " | " after `prefix`): an answer that visibly uses what the tools returned.
+    EchoToolResults { prefix: String },
 }
 
 impl Script {
@@ -78,6 +81,17 @@ impl Script {
             return no_match(&format!("no rule matches the user message {text:?}"));
         };
         match rule.steps.get(tool_results) {
+            Some(Reply::EchoToolResults { prefix }) => {
+                let results: Vec<String> = messages[last_user..]
+                    .iter()
+                    .filter(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
+                    .map(message_text)
+                    .collect();
+                Reply::Text {
+                    chunks: vec![prefix.clone(), results.join(" | ")],
+                    delay_ms: 0,
+                }
+            }
             Some(step) => step.clone(),
             None => no_match(&format!(
                 "the rule for {:?} has no step {tool_results}",

@@ -305,7 +305,8 @@ async fn stream_reply(reply: Reply, call_id: String, tx: mpsc::Sender<Result<Byt
             }
             return;
         }
-        Reply::HttpError { .. } => return,
+        // reply_to resolves it into text.
+        Reply::HttpError { .. } | Reply::EchoToolResults { .. } => return,
     };
     if !send(chunk(json!({"role": "assistant", "content": ""}), None)).await {
         return;

@@ -4,6 +4,7 @@
 mod apply;
 mod auth;
 mod classes;
+mod delegation;
 mod objects;
 mod schedules;
 mod sessions;
@@ -73,6 +74,8 @@ pub use users::Items;
         schedules::get,
         schedules::update,
         schedules::delete,
+        delegation::start_child,
+        delegation::suspend_child,
         apply::apply,
         usage::mine,
         usage::all,
@@ -112,6 +115,11 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
             get(sessions::list).post(sessions::create),
         )
         .route("/sessions", get(sessions::list_all))
+        .route("/delegation/children", post(delegation::start_child))
+        .route(
+            "/delegation/children/{child}/suspend",
+            post(delegation::suspend_child),
+        )
         .route(
             "/workspaces/{workspace}/sessions/{session}",
             get(sessions::get)

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod jwt;
 pub mod origin;
 pub mod rate_limit;
+pub mod session_caller;
 
 use std::sync::Arc;
 

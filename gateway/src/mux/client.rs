@@ -29,7 +29,16 @@ const FRESH_SESSION_GRACE: Duration = Duration::from_secs(2);
 /// How long the last words to a client (why its connection closes) may take.
 const FAREWELL: Duration = Duration::from_secs(2);
 
-pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: Held) {
+/// What a connection may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The user's sessions (an admin's: all).
+    User,
+    /// A runner delegating: the agent channel of the children of this Session, nothing else.
+    ChildrenOf(String),
+}
+
+pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, scope: Scope, held: Held) {
     let (sink, mut stream) = socket.split();
     let out = ClientOut::new(sink);
     let hello = ServerFrame::System(SystemEvent::Connected).to_json();
@@ -73,7 +82,15 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: He
             }
             Ok(_) => continue,
         };
-        let answer = route_frame(&state, &held, &user, &mut links, &out, text.as_str()).await;
+        let answer = route_frame(
+            &state,
+            &held,
+            (&user, &scope),
+            &mut links,
+            &out,
+            text.as_str(),
+        )
+        .await;
         if let Some(answer) = answer
             && out.send(answer.into()).await.is_err()
         {
@@ -94,7 +111,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, user: User, held: He
 async fn route_frame(
     state: &Arc<AppState>,
     held: &Held,
-    user: &User,
+    (user, scope): (&User, &Scope),
     links: &mut HashMap<SessionName, Link>,
     out: &ClientOut,
     text: &str,
@@ -119,7 +136,15 @@ async fn route_frame(
         .routes
         .known_owner(envelope.session_id.as_str(), FRESH_SESSION_GRACE)
         .await;
-    let visible = owner.is_some_and(|owner| user.is_admin() || owner == user.username);
+    let visible = match scope {
+        Scope::User => owner.is_some_and(|owner| user.is_admin() || owner == user.username),
+        // Not even an admin's runner reaches beyond its own children, nor their files.
+        Scope::ChildrenOf(parent) => {
+            owner.is_some_and(|owner| owner == user.username)
+                && envelope.channel == Channel::Agent
+                && state.routes.parent(envelope.session_id.as_str()).as_ref() == Some(parent)
+        }
+    };
     if !visible {
         state.metrics.refused("not_found");
         let error = format!("session {} not found", envelope.session_id);

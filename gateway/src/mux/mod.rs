@@ -21,9 +21,25 @@ use crate::state::AppState;
 pub const IDLE_READ_BUFFER: usize = 4 * 1024;
 
 pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Response {
-    let principal = match state.auth.principal(&parts, true).await {
-        Ok(principal) => principal,
-        Err(error) => return error.into_response(),
+    // A runner delegating: its children's agent frames only, for its Workspace's owner.
+    let caller = match crate::auth::session_caller::presented(&parts.headers) {
+        Some(presented) => match crate::auth::session_caller::authenticate(&state, presented).await
+        {
+            Ok(caller) => Some(caller),
+            Err(error) => return error.into_response(),
+        },
+        None => None,
+    };
+    let principal = match caller.as_ref() {
+        Some(caller) => crate::auth::Principal(caller.owner.clone()),
+        None => match state.auth.principal(&parts, true).await {
+            Ok(principal) => principal,
+            Err(error) => return error.into_response(),
+        },
+    };
+    let scope = match caller {
+        Some(caller) => client::Scope::ChildrenOf(caller.session),
+        None => client::Scope::User,
     };
     if let Err(message) =
         crate::auth::origin::allowed(&parts.headers, &state.settings.allowed_origins)
@@ -50,5 +66,5 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Re
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(IDLE_READ_BUFFER)
-        .on_upgrade(move |socket| client::serve(socket, state, user, held))
+        .on_upgrade(move |socket| client::serve(socket, state, user, scope, held))
 }

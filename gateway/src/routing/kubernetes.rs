@@ -65,6 +65,11 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
                         .or_else(|| Some(names::runner(&session.name_any()))),
                     endpoint: status.and_then(|s| s.endpoint.clone()),
                     message: ready_message(status),
+                    parent: session
+                        .spec
+                        .parent_session_ref
+                        .as_ref()
+                        .map(|p| p.name.clone()),
                 },
             ))
         },

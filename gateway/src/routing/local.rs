@@ -65,6 +65,11 @@ fn read(store: &LocalStore, namespace: &str) -> Result<Read, StoreError> {
                 pod_name: None,
                 endpoint: status.and_then(|s| s.endpoint.clone()),
                 message: ready_message(status),
+                parent: session
+                    .spec
+                    .parent_session_ref
+                    .as_ref()
+                    .map(|p| p.name.clone()),
             };
             (session.name_any(), entry)
         })

@@ -29,6 +29,8 @@ pub struct SessionEntry {
     pub endpoint: Option<String>,
     /// The Ready condition's message while the Session is not ready.
     pub message: Option<String>,
+    /// The Session that delegated to this one.
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +159,12 @@ impl RouteTable {
         }
     }
 
+    /// The Session that delegated to `session`, as the table knows it.
+    pub fn parent(&self, session: &str) -> Option<String> {
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        tables.sessions.get(session)?.parent.clone()
+    }
+
     fn owner(&self, session: &str) -> Option<String> {
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let workspace = &tables.sessions.get(session)?.workspace;
@@ -243,6 +251,7 @@ mod tests {
                     pod_name: Some("oqto-sess-s1".into()),
                     endpoint: Some("http://127.0.0.1:4000".into()),
                     message: None,
+                    parent: None,
                 },
             );
         });

@@ -425,14 +425,25 @@ impl RunnerEnv {
         })
     }
 
-    /// The bridge's configuration, as its command line would give it.
+    /// The bridge's configuration, as its command line would give it; with `delegation`
+    /// (the gateway's URL and the Session's credential) it may start sub-agents, with the
+    /// runner image's `delegate` extension and its API on the next port.
     fn config(
         &self,
         listen: SocketAddr,
         session: &str,
         token: &str,
+        delegation: Option<&Delegation>,
     ) -> oqto_pi_bridge::config::Config {
-        oqto_pi_bridge::config::Config::try_parse_from([
+        let args = self
+            .base_args(listen, session, token)
+            .into_iter()
+            .chain(args_tail(delegation, listen));
+        oqto_pi_bridge::config::Config::try_parse_from(args).unwrap()
+    }
+
+    fn base_args(&self, listen: SocketAddr, session: &str, token: &str) -> Vec<String> {
+        vec![
             "pi-bridge".into(),
             "--listen".into(),
             listen.to_string(),
@@ -454,9 +465,35 @@ impl RunnerEnv {
             "scripted".into(),
             "--model".into(),
             "scripted".into(),
-        ])
-        .unwrap()
+        ]
     }
+}
+
+/// What a runner that may delegate is given (as the operator gives a runner Pod).
+#[derive(Debug, Clone)]
+pub struct Delegation {
+    pub gateway_url: String,
+    pub credential: String,
+}
+
+fn args_tail(delegation: Option<&Delegation>, listen: SocketAddr) -> Vec<String> {
+    let Some(delegation) = delegation else {
+        return Vec::new();
+    };
+    let api = SocketAddr::new(listen.ip(), listen.port() + 1);
+    vec![
+        "--gateway-url".into(),
+        delegation.gateway_url.clone(),
+        "--session-credential".into(),
+        delegation.credential.clone(),
+        "--delegate-listen".into(),
+        api.to_string(),
+        "--pi-extension".into(),
+        repo_root()
+            .join("runner-image/pi-extensions/delegate.ts")
+            .display()
+            .to_string(),
+    ]
 }
 
 /// A real pi-bridge serving on `listen`, on a runtime of its own: dropping it stops it at
@@ -469,7 +506,18 @@ pub struct Runner {
 impl Runner {
     /// A bridge serving `session`, to whoever presents `token`.
     pub fn start(env: &RunnerEnv, listen: SocketAddr, session: &str, token: &str) -> Self {
-        let config = env.config(listen, session, token);
+        Self::start_with(env, listen, session, token, None)
+    }
+
+    /// The same, for a runner that may delegate.
+    pub fn start_with(
+        env: &RunnerEnv,
+        listen: SocketAddr,
+        session: &str,
+        token: &str,
+        delegation: Option<&Delegation>,
+    ) -> Self {
+        let config = env.config(listen, session, token, delegation);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -572,8 +620,24 @@ impl Kubelet {
                     // As a kubelet does: the container waits for its Secret.
                     continue;
                 };
+                // A runner that may delegate gets the gateway's URL and its credential.
+                let gateway_url =
+                    env_var(oqto_proto::runner::ENV_GATEWAY_URL).and_then(|v| v.value);
+                let delegation = match gateway_url {
+                    Some(gateway_url) => secret_value(
+                        &secrets,
+                        env_var(oqto_proto::runner::ENV_SESSION_CREDENTIAL),
+                    )
+                    .await
+                    .map(|credential| Delegation {
+                        gateway_url,
+                        credential,
+                    }),
+                    None => None,
+                };
                 let listen = format!("{ip}:{port}").parse().unwrap();
-                let runner = Runner::start(&runners, listen, &session, &token);
+                let runner =
+                    Runner::start_with(&runners, listen, &session, &token, delegation.as_ref());
                 running.insert(name.clone(), (uid, runner));
                 let status = json!({"status":{"phase":"Running","podIP":ip,
                     "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}});
@@ -615,8 +679,17 @@ pub struct Operator {
 }
 
 pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
+    start_operator_with(env, runner_port, None)
+}
+
+/// The same; with `gateway_url`, its runners may delegate through that gateway.
+pub fn start_operator_with(env: &TestEnv, runner_port: u16, gateway_url: Option<&str>) -> Operator {
     let binary = oqto_e2e::workspace_binary("oqto-operator").unwrap();
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(url) = gateway_url {
+        command.args(["--runner-gateway-url", url]);
+    }
+    let child = command
         .args([
             "run",
             "--runtime",

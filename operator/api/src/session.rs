@@ -26,6 +26,7 @@ use crate::schema;
     printcolumn = r#"{"name":"Workspace","type":"string","jsonPath":".spec.workspaceRef.name","description":"The workspace this session runs in"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase","description":"Lifecycle phase"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status","description":"Whether the runner accepts connections"}"#,
+    printcolumn = r#"{"name":"Parent","type":"string","jsonPath":".spec.parentSessionRef.name","description":"The Session that delegated to this one"}"#,
     printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.model","priority":1,"description":"Model override"}"#,
     printcolumn = r#"{"name":"Pod","type":"string","jsonPath":".status.podName","priority":1,"description":"Runner pod"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#

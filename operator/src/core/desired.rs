@@ -29,6 +29,9 @@ pub struct OperatorDefaults {
     /// The platform's LLM proxy: runners get its URL and their Session's virtual key instead
     /// of any provider's endpoint or credentials.
     pub llm_proxy: Option<LlmProxy>,
+    /// The gateway's root URL as runners reach it: set, each runner gets it and its Session's
+    /// credential, and may start children of its Session (delegation).
+    pub gateway_url: Option<String>,
 }
 
 /// Where runners reach models when the platform runs the LLM proxy.
@@ -80,6 +83,7 @@ impl OperatorDefaults {
             llm: None,
             runner_key,
             llm_proxy: None,
+            gateway_url: None,
         }
     }
 }
@@ -154,6 +158,8 @@ pub struct RunnerPlan {
     pub token: RunnerToken,
     /// The Session's virtual LLM key, when the platform runs the LLM proxy.
     pub llm_key: Option<oqto_proto::llm::VirtualKey>,
+    /// The Session's credential towards the gateway, when runners may delegate.
+    pub session_credential: Option<oqto_proto::runner::SessionCredential>,
     /// Secrets and ConfigMaps by reference (the LLM credentials among them).
     pub env_from: Vec<EnvFromSource>,
     pub resources: Option<ResourceRequirements>,
@@ -183,6 +189,13 @@ impl RunnerPlan {
                 name: runner::ENV_LLM_API_KEY,
                 key: "llm-key",
                 value: key.expose().to_owned(),
+            });
+        }
+        if let Some(credential) = &self.session_credential {
+            out.push(SecretEnv {
+                name: runner::ENV_SESSION_CREDENTIAL,
+                key: "session-credential",
+                value: credential.expose().to_owned(),
             });
         }
         out
@@ -290,6 +303,9 @@ impl RunnerPlan {
         } else if let Some(base_url) = llm.and_then(|l| l.base_url.clone()) {
             vars.push(env(runner::ENV_LLM_BASE_URL, base_url));
         }
+        if let Some(url) = &defaults.gateway_url {
+            vars.push(env(runner::ENV_GATEWAY_URL, url.clone()));
+        }
         vars.extend(runner.env.iter().cloned());
 
         let mut env_from = runner.env_from.clone();
@@ -322,6 +338,11 @@ impl RunnerPlan {
             image_pull_policy: runner.image_pull_policy,
             env: vars,
             token: defaults.runner_key.token(&session_uid),
+            session_credential: defaults.gateway_url.as_ref().map(|_| {
+                defaults
+                    .runner_key
+                    .session_credential(&session_name, &session_uid)
+            }),
             llm_key,
             env_from,
             resources: runner.resources.clone(),
@@ -465,6 +486,51 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(without.secret_env().len(), 1, "the token alone");
         assert_eq!(without.env_from.len(), 1, "the Workspace's credentials");
+    }
+
+    #[test]
+    fn runners_that_may_delegate_get_the_gateway_and_their_sessions_credential_as_a_secret() {
+        let ws = workspace(json!({"owner":"alice"}));
+        let mut delegating = defaults();
+        delegating.gateway_url = Some("http://oqto-gateway.oqto.svc:80".into());
+        let plan = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &delegating,
+        )
+        .unwrap();
+        assert_eq!(
+            var(&plan, "OQTO_GATEWAY_URL"),
+            Some("http://oqto-gateway.oqto.svc:80")
+        );
+        let secrets = plan.secret_env();
+        let credential = secrets
+            .iter()
+            .find(|s| s.name == "OQTO_SESSION_CREDENTIAL")
+            .expect("the session credential");
+        assert_eq!(
+            credential.value,
+            delegating
+                .runner_key
+                .session_credential("fix-bug", "s-uid")
+                .expose()
+        );
+        assert_eq!(
+            var(&plan, "OQTO_SESSION_CREDENTIAL"),
+            None,
+            "not in plain env"
+        );
+        let without = RunnerPlan::build(
+            &ws,
+            &session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            &defaults(),
+        )
+        .unwrap();
+        assert!(var(&without, "OQTO_GATEWAY_URL").is_none());
+        assert!(
+            without.session_credential.is_none(),
+            "no gateway, no credential"
+        );
     }
 
     #[test]

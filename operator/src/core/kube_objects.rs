@@ -219,6 +219,18 @@ pub fn network_policy(
                         ports: Some(vec![port("TCP", proxy.port())]),
                     }),
             )
+            // The gateway, for runners that may delegate: any port of its pods (its Service
+            // maps its own port to theirs).
+            .chain(
+                defaults
+                    .gateway_url
+                    .as_ref()
+                    .filter(|_| !defaults.peers.gateway_labels.is_empty())
+                    .map(|_| NetworkPolicyEgressRule {
+                        to: Some(vec![peer(&defaults.peers.gateway_labels)]),
+                        ports: None,
+                    }),
+            )
             .collect()
         }
     };

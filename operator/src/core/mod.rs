@@ -10,6 +10,7 @@ pub mod idle;
 pub mod kube_objects;
 pub mod lifecycle;
 pub mod observe;
+pub mod owners;
 pub mod restart;
 pub mod schedule;
 pub mod written;

@@ -138,7 +138,12 @@ pub async fn reconcile_all(
             reconciler.failed("schedule", &format!("sched/{namespace}/{name}"), &e);
         }
     }
-    reconciler.schedules.collect(&schedules, &sessions).await;
+    // No garbage collector here: Sessions whose Schedule or parent Session is gone go too.
+    for (namespace, name) in crate::core::owners::orphaned_sessions(&sessions, &schedules) {
+        if let Err(e) = store.delete::<Session>(&namespace, &name) {
+            tracing::warn!(session = %name, error = %e, "deleting a Session whose owner is gone failed");
+        }
+    }
     // Only this loop creates runners, and only for Sessions of this listing: every runner it
     // made is live here, and a Session created meanwhile has no runner yet.
     let live: HashSet<String> = sessions

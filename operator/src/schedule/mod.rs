@@ -441,35 +441,6 @@ impl<S: ObjectStore> ScheduleRuns<S> {
             }
         }
     }
-
-    /// Single-node mode has no garbage collector: the Sessions of Schedules that are gone are
-    /// deleted here (on Kubernetes, their owner references do it).
-    pub async fn collect(&self, schedules: &[Schedule], sessions: &[Session]) {
-        for session in sessions {
-            let Some(owner) = session
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_SCHEDULE))
-            else {
-                continue;
-            };
-            let (namespace, name) = key_of(session);
-            let owner_uid = session
-                .metadata
-                .owner_references
-                .as_ref()
-                .and_then(|refs| refs.iter().find(|r| r.kind == "Schedule"))
-                .map(|r| r.uid.clone());
-            let alive = schedules.iter().any(|s| {
-                key_of(s) == (namespace.clone(), owner.clone())
-                    && (owner_uid.is_none() || s.metadata.uid == owner_uid)
-            });
-            if !alive && let Err(e) = self.store.delete::<Session>(&namespace, &name).await {
-                tracing::warn!(session = %name, error = %e, "deleting a gone Schedule's Session failed");
-            }
-        }
-    }
 }
 
 /// The Session a run due at a time goes to.
