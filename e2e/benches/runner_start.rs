@@ -77,6 +77,8 @@ const PROMPT: &str = "hello";
 struct Figures {
     ready: Vec<Duration>,
     first_token: Vec<Duration>,
+    /// A second Session of the Workspace, applied while the first one's runner is up.
+    beside_token: Vec<Duration>,
     wake_attached: Vec<Duration>,
     wake_token: Vec<Duration>,
     gave_up: Option<String>,
@@ -370,6 +372,26 @@ async fn round(
     within("the turn to end", mux.until(|f| is_event(f, "agent.idle"))).await?;
     drop(mux);
 
+    // A new Session in a Workspace whose runner is up (issue 19's warm-start figure).
+    let beside = format!("{name}-b");
+    let applied = Instant::now();
+    sessions
+        .create(&beside)
+        .await
+        .context("applying the second Session")?;
+    within("the second Session Running", sessions.until_ready(&beside)).await?;
+    let mut mux = gateway.connect(token).await?;
+    within("session.create answered", mux.create_session(&beside)).await?;
+    prompt_until_text(&mut mux, &beside, "pb").await?;
+    figures.beside_token.push(applied.elapsed());
+    within("the turn to end", mux.until(|f| is_event(f, "agent.idle"))).await?;
+    drop(mux);
+    sessions
+        .delete(&beside)
+        .await
+        .context("deleting the second Session")?;
+    sessions.until_runner_gone(&beside, false).await?;
+
     sessions.suspend(name).await.context("suspending")?;
     sessions.until_runner_gone(name, true).await?;
 
@@ -625,15 +647,24 @@ fn percentile(times: &[Duration], p: f64) -> String {
 /// One figure of a runtime's, as a row of the table takes it.
 type Column = fn(&Figures) -> &[Duration];
 
-fn report(count: usize, image: &str, kubernetes: &Figures, podman: &Figures) {
+fn report(count: usize, image: &str, floor: &[Duration], kubernetes: &Figures, podman: &Figures) {
     println!("runner start and wake-on-request: {count} rounds per runtime, image {image}");
+    println!(
+        "floor: `podman run` of the image until Pi answers get_state: p50 {}, p95 {} (n = {})",
+        percentile(floor, 0.50),
+        percentile(floor, 0.95),
+        floor.len()
+    );
     println!(
         "{:<42} {:>10} {:>10} {:>10} {:>10}",
         "", "k8s p50", "k8s p95", "podman p50", "podman p95"
     );
-    let rows: [(&str, Column); 4] = [
+    let rows: [(&str, Column); 5] = [
         ("apply -> Ready (Running, endpoint)", |f| &f.ready),
         ("apply -> first streamed token", |f| &f.first_token),
+        ("beside a running Session: apply -> token", |f| {
+            &f.beside_token
+        }),
         ("wake: frame -> session.create answered", |f| {
             &f.wake_attached
         }),
@@ -654,6 +685,19 @@ fn report(count: usize, image: &str, kubernetes: &Figures, podman: &Figures) {
         println!("{line}");
     }
     println!("reference: agent-sandbox wake-on-connect ≈ 4 s p50 (kind, runc)");
+    println!(
+        "targets (issue 19): beside a running Session p50 ≤ 300 ms; a cold start ≤ 1.5 × the floor"
+    );
+    if let Some(floor) = median(floor) {
+        for (runtime, figures) in [("kubernetes", kubernetes), ("podman", podman)] {
+            if let Some(cold) = median(&figures.first_token) {
+                println!(
+                    "{runtime}: cold first token / floor = {:.2}",
+                    cold.as_secs_f64() / floor.as_secs_f64()
+                );
+            }
+        }
+    }
     for (runtime, figures) in [("kubernetes", kubernetes), ("podman", podman)] {
         if let Some(why) = &figures.gave_up {
             println!("{runtime} gave up: {why}");
@@ -678,7 +722,62 @@ async fn main() {
         .expect("the scripted LLM listens");
     let llm_port = llm.addr().port();
 
+    let floor = floor(&image, count).await;
     let kubernetes = kubernetes(&image, llm_port, count).await;
     let podman = podman_runtime(&image, llm_port, count).await;
-    report(count, &image, &kubernetes, &podman);
+    report(count, &image, &floor, &kubernetes, &podman);
+}
+
+fn median(times: &[Duration]) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// The floor a runner start is compared with: a bare `podman run` of the runner image whose
+/// process is Pi itself (RPC mode, the image's extensions), until Pi answers its first command.
+/// No pi-bridge, hstry, storage, network or operator: what no design can avoid.
+async fn floor(image: &str, count: usize) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for i in 0..count {
+        match within("Pi's first answer in a bare container", pi_answers(image)).await {
+            Ok(took) => times.push(took),
+            Err(e) => {
+                eprintln!("floor: round {}/{count} gave up: {e:#}", i + 1);
+                break;
+            }
+        }
+    }
+    eprintln!("floor: {} rounds", times.len());
+    times
+}
+
+async fn pi_answers(image: &str) -> anyhow::Result<Duration> {
+    use tokio::io::AsyncWriteExt as _;
+    let started = Instant::now();
+    let mut child = Command::new("podman")
+        .args(["run", "--rm", "-i", "--network", "none", "--entrypoint", "/usr/local/bin/pi"])
+        .arg(image)
+        .args(["--mode", "rpc", "--session-dir", "/tmp/sessions"])
+        .args(["--extension", "/opt/oqto/pi-extensions/ask-user.ts"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("podman run")?;
+    let mut stdin = child.stdin.take().context("Pi's stdin")?;
+    stdin
+        .write_all(b"{\"id\":\"floor\",\"type\":\"get_state\"}\n")
+        .await?;
+    let mut lines = BufReader::new(child.stdout.take().context("Pi's stdout")?).lines();
+    while let Some(line) = lines.next_line().await? {
+        if line.contains("\"floor\"") && line.contains("\"response\"") {
+            let took = started.elapsed();
+            drop(stdin);
+            let _ = child.kill().await;
+            return Ok(took);
+        }
+    }
+    anyhow::bail!("Pi ended without answering")
 }
