@@ -61,7 +61,15 @@ export type SessionPhase = "Pending" | "Starting" | "Running" | "Suspended" | "F
 
 export interface Session {
   metadata: ObjectMeta;
-  spec: { workspaceRef: { name: string }; suspended?: boolean; provider?: string; model?: string; displayName?: string };
+  spec: {
+    workspaceRef: { name: string };
+    suspended?: boolean;
+    provider?: string;
+    model?: string;
+    displayName?: string;
+    /** The Session (same workspace) whose agent started this one: a sub-agent's. Immutable. */
+    parentSessionRef?: { name: string };
+  };
   status?: { phase?: SessionPhase; conditions?: Condition[]; endpoint?: string; startedAt?: string; lastActivityAt?: string };
 }
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { Fragment, useCallback, useEffect, useReducer, useRef, useState } from "react";
 import type { Message } from "../generated/Message";
 import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
@@ -11,17 +11,24 @@ import type { SendMode } from "./keys";
 import { Composer } from "./Composer";
 import { parseCommands } from "./commands";
 import { dataUrl } from "./attachments";
-import { ToolCard } from "./ToolCard";
+import { ToolCard, type SubAgents } from "./ToolCard";
 import { sumUsage, usageLine } from "./usage";
 import { Questions } from "./Questions";
+import { DELEGATE_TOOL, type Delegation } from "./delegation";
+import { DelegationCard } from "./DelegationCard";
+import { useChildSessions } from "./useChildSessions";
+import { sessionsChanged } from "../sidebar/events";
 
 export function ChatView({
   session,
+  workspace,
   attach,
   onPrompt,
   locate,
 }: {
   session: string;
+  /** The session's workspace, where its sub-agents' sessions are (their links and titles). */
+  workspace?: string;
   attach: Attach;
   onPrompt?: (text: string) => void;
   /** The stored message to scroll to and mark (a search result's). */
@@ -87,6 +94,19 @@ export function ChatView({
     // Progress comes as compact.start/compact.end (the phase "compacting the context").
     agent("compact").catch((e: unknown) => setCompactError(`Compacting failed: ${e instanceof Error ? e.message : String(e)}`));
   };
+  // Sub-agents: their sessions' titles for the cards, loaded again as they start and end; the
+  // sidebar is told at once, so the new sessions show under this one without waiting its poll.
+  const delegationsKey = state.delegations.map((d) => `${d.requestId}:${d.session}:${d.status}`).join(" ");
+  const delegateCalls = state.messages.reduce(
+    (n, m) => n + m.parts.filter((p) => p.kind === "tool" && p.name === DELEGATE_TOOL && p.status !== "pending" && p.status !== "running").length,
+    0,
+  );
+  const children = useChildSessions(workspace, session, delegationsKey || delegateCalls ? `${delegationsKey}|${delegateCalls}` : "");
+  useEffect(() => {
+    if (delegationsKey) sessionsChanged();
+  }, [delegationsKey]);
+  const subAgents: SubAgents = { workspace, children };
+
   const abort = () => {
     mux.send({ channel: "agent", session_id: session, cmd: "abort" } as OutgoingFrame);
   };
@@ -117,7 +137,7 @@ export function ChatView({
           {state.error.message}
         </p>
       )}
-      <Transcript messages={state.messages} loaded={state.historyLoaded} locate={locate} />
+      <Transcript messages={state.messages} loaded={state.historyLoaded} locate={locate} delegations={state.delegations} subAgents={subAgents} />
       <Questions session={session} attached={attach.status === "attached"} />
       <Composer working={state.working} disabled={attach.status === "failed"} onSend={send} onAbort={abort} loadCommands={loadCommands} />
     </div>
@@ -135,9 +155,25 @@ function SessionUsage({ messages }: { messages: ChatMessage[] }) {
   );
 }
 
-function Transcript({ messages, loaded, locate }: { messages: ChatMessage[]; loaded: boolean; locate?: number }) {
+function Transcript({
+  messages,
+  loaded,
+  locate,
+  delegations,
+  subAgents,
+}: {
+  messages: ChatMessage[];
+  loaded: boolean;
+  locate?: number;
+  delegations: Delegation[];
+  subAgents: SubAgents;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  // Cards whose message is not shown (started before any answer, or gone with a reload) follow
+  // the conversation.
+  const shown = new Set(messages.map((m) => m.id));
+  const unplaced = delegations.filter((d) => !d.anchor || !shown.has(d.anchor.message));
   const located = useRef<number | undefined>(undefined);
   useEffect(() => {
     const element = ref.current;
@@ -165,15 +201,49 @@ function Transcript({ messages, loaded, locate }: { messages: ChatMessage[]; loa
         stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
       }}
     >
-      {messages.length === 0 && <p className="muted centered-text">{loaded ? "Ask the agent something to start." : "Loading the conversation…"}</p>}
+      {messages.length === 0 && unplaced.length === 0 && (
+        <p className="muted centered-text">{loaded ? "Ask the agent something to start." : "Loading the conversation…"}</p>
+      )}
       {messages.map((m) => (
-        <MessageView key={m.id} message={m} located={locate !== undefined && m.idx === locate} />
+        <MessageView
+          key={m.id}
+          message={m}
+          located={locate !== undefined && m.idx === locate}
+          delegations={delegations.filter((d) => d.anchor?.message === m.id)}
+          subAgents={subAgents}
+        />
+      ))}
+      {unplaced.map((d) => (
+        <SubAgentCard key={d.requestId} delegation={d} subAgents={subAgents} />
       ))}
     </div>
   );
 }
 
-function MessageView({ message, located }: { message: ChatMessage; located: boolean }) {
+function SubAgentCard({ delegation, subAgents }: { delegation: Delegation; subAgents: SubAgents }) {
+  return (
+    <DelegationCard
+      delegation={delegation}
+      workspace={subAgents.workspace}
+      child={subAgents.children.find((c) => c.name === delegation.session)}
+    />
+  );
+}
+
+function MessageView({
+  message,
+  located,
+  delegations,
+  subAgents,
+}: {
+  message: ChatMessage;
+  located: boolean;
+  /** The sub-agent cards that started in this message: each after its `delegate` call. */
+  delegations: Delegation[];
+  subAgents: SubAgents;
+}) {
+  const calls = new Set(message.parts.map((p) => (p.kind === "tool" ? p.toolCallId : "")));
+  const rest = delegations.filter((d) => !d.anchor?.toolCallId || !calls.has(d.anchor.toolCallId));
   return (
     <article
       className={`message ${message.role}${message.pending ? " pending" : ""}${located ? " located" : ""}`}
@@ -199,14 +269,26 @@ function MessageView({ message, located }: { message: ChatMessage; located: bool
                 <div className="thinking-text">{part.text}</div>
               </details>
             );
-          case "tool":
-            return <ToolCard key={part.key} tool={part} />;
+          case "tool": {
+            const live = delegations.filter((d) => d.anchor?.toolCallId === part.toolCallId);
+            return (
+              <Fragment key={part.key}>
+                <ToolCard tool={part} subAgents={subAgents} live={live[0]} />
+                {live.map((d) => (
+                  <SubAgentCard key={d.requestId} delegation={d} subAgents={subAgents} />
+                ))}
+              </Fragment>
+            );
+          }
           case "image": {
             const src = dataUrl(part.mediaType, part.data);
             return src ? <img key={part.key} className="message-image" src={src} alt="an image sent with the message" /> : null;
           }
         }
       })}
+      {rest.map((d) => (
+        <SubAgentCard key={d.requestId} delegation={d} subAgents={subAgents} />
+      ))}
       {message.streaming && <span className="cursor" aria-hidden="true" />}
       {message.usage && !message.streaming && (
         <p className="usage-line" data-testid="message-usage">

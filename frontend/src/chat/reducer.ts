@@ -7,6 +7,7 @@ import type { Part } from "../generated/Part";
 import type { Usage } from "../generated/Usage";
 import type { JsonValue } from "../generated/serde_json/JsonValue";
 import type { AgentFrame } from "../mux/frames";
+import { reduceDelegations, type Delegation } from "./delegation";
 
 export type ToolStatus = "pending" | "running" | "success" | "error";
 
@@ -58,6 +59,8 @@ export interface ChatState {
   historyLoaded: boolean;
   /** Events were lost (`stream.resync_required`): the history must be loaded again. */
   needsResync: boolean;
+  /** Sub-agents this page saw start (`delegate.*`; not in the stored history). */
+  delegations: Delegation[];
 }
 
 export const initialChat: ChatState = {
@@ -66,6 +69,7 @@ export const initialChat: ChatState = {
   phase: null,
   historyLoaded: false,
   needsResync: false,
+  delegations: [],
 };
 
 export type ChatAction =
@@ -356,6 +360,11 @@ function reduceEvent(state: ChatState, frame: AgentFrame): ChatState {
       return { ...state, model: { provider: frame.provider, modelId: frame.model_id } };
     case "config.thinking_level_changed":
       return { ...state, thinkingLevel: frame.level };
+    case "delegate.start":
+    case "delegate.delta":
+    case "delegate.end":
+    case "delegate.error":
+      return { ...state, delegations: reduceDelegations(state.delegations, frame, state.messages) };
     default:
       return state;
   }

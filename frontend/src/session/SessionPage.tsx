@@ -1,10 +1,13 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
+import { api, ApiError } from "../api/rest";
+import { sessionTitle } from "../sidebar/sessions";
 import { navigate } from "../ui/router";
 import { ChatView } from "../chat/ChatView";
 import { FilesView } from "../files/FilesView";
 import { TerminalView } from "../terminal/TerminalView";
 import { useAttach } from "./useAttach";
 import { SessionTitle, useSessionTitle } from "./SessionTitle";
+import { SessionLink } from "./SessionLink";
 
 type Tab = "chat" | "files" | "terminal";
 const TABS: { id: Tab; label: string }[] = [
@@ -35,6 +38,7 @@ export function SessionPage({ workspace, session, tab, message }: { workspace: s
           </a>{" "}
           / <SessionTitle workspace={workspace} session={session} {...title} />
         </nav>
+        {title.stored?.spec.parentSessionRef?.name && <ParentOf workspace={workspace} parent={title.stored.spec.parentSessionRef.name} />}
         <div className="tabs" role="tablist" aria-label="session views">
           {TABS.map((t) => (
             <button
@@ -66,12 +70,40 @@ export function SessionPage({ workspace, session, tab, message }: { workspace: s
       {TABS.map((t) =>
         opened.has(t.id) ? (
           <section key={t.id} id={`panel-${t.id}`} role="tabpanel" aria-labelledby={`tab-${t.id}`} className="panel" hidden={tab !== t.id}>
-            {t.id === "chat" && <ChatView session={session} attach={attach} onPrompt={title.onPrompt} locate={message} />}
+            {t.id === "chat" && <ChatView session={session} workspace={workspace} attach={attach} onPrompt={title.onPrompt} locate={message} />}
             {t.id === "files" && <FilesView session={session} attach={attach} visible={tab === "files"} />}
             {t.id === "terminal" && <TerminalView session={session} attach={attach} visible={tab === "terminal"} />}
           </section>
         ) : null,
       )}
     </main>
+  );
+}
+
+/** "sub-agent of <the session that started it>", a link while that session is there. */
+function ParentOf({ workspace, parent }: { workspace: string; parent: string }) {
+  const [title, setTitle] = useState<string | null>(null);
+  const [gone, setGone] = useState(false);
+  useEffect(() => {
+    let live = true;
+    api
+      .session(workspace, parent)
+      .then((s) => live && setTitle(sessionTitle(s)))
+      .catch((e: unknown) => live && setGone(e instanceof ApiError && e.status === 404));
+    return () => {
+      live = false;
+    };
+  }, [workspace, parent]);
+  return (
+    <span className="sub-agent-of small" data-testid="sub-agent-of">
+      <span className="sidebar-sub">sub-agent</span> of{" "}
+      {gone ? (
+        <span title="that session was deleted">{parent} (deleted)</span>
+      ) : (
+        <SessionLink workspace={workspace} session={parent} label={`${title ?? parent}, the parent session`}>
+          {title ?? parent}
+        </SessionLink>
+      )}
+    </span>
   );
 }
