@@ -48,7 +48,7 @@ hack/frontend/build.sh install
 step "starting the single-node stack with the README's run command (hack/up.sh; builds the images)"
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
 export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090 \
-  OQTO_LLM_PROXY_PORT=18092 OQTO_LLM_PROXY_METRICS_PORT=19092
+  OQTO_LLM_PROXY_PORT=18092 OQTO_LLM_PROXY_METRICS_PORT=19092 OQTO_GATEWAY_RUNNER_PORT=18083
 trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down; hack/postgres/server.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
 hack/up.sh

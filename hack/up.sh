@@ -11,6 +11,7 @@
 # OQTO_HOME (~/.local/share/oqto: the admin's first password, provider keys),
 # OQTO_PROJECT (oqto: names, so a second stack can run beside with its own ports),
 # OQTO_DEMO_LLM_PORT (8090), OQTO_LLM_PROXY_PORT (8092), OQTO_OPERATOR_PORT (8081),
+# OQTO_GATEWAY_RUNNER_PORT (8083: the gateway's listener for runners' delegation),
 # OPENAI_API_KEY [OQTO_LLM_MODEL], ANTHROPIC_API_KEY [OQTO_LLM_MODEL],
 # OQTO_LLM_BASE_URL (an OpenAI-compatible endpoint) [OQTO_LLM_API_KEY] [OQTO_LLM_MODEL].
 set -euo pipefail
@@ -103,7 +104,7 @@ echo "    sessions use $provider" >&2
 step "restricting runners' egress (the network of Restricted runners and its firewall rules)"
 # Restricted runners reach one port of this host: the LLM proxy's. A provider on this host or a
 # private network is reached by the proxy, not by runners.
-OQTO_EGRESS_HOST_PORTS="${OQTO_EGRESS_HOST_PORTS:-} $proxy_port" hack/podman/egress.sh >&2
+OQTO_EGRESS_HOST_PORTS="${OQTO_EGRESS_HOST_PORTS:-} $proxy_port ${OQTO_GATEWAY_RUNNER_PORT:-8083}" hack/podman/egress.sh >&2
 
 if [ ! -s "$OQTO_HOME/admin-password" ]; then
   ( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$OQTO_HOME/admin-password" )

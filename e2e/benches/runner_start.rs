@@ -756,7 +756,15 @@ async fn pi_answers(image: &str) -> anyhow::Result<Duration> {
     use tokio::io::AsyncWriteExt as _;
     let started = Instant::now();
     let mut child = Command::new("podman")
-        .args(["run", "--rm", "-i", "--network", "none", "--entrypoint", "/usr/local/bin/pi"])
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/usr/local/bin/pi",
+        ])
         .arg(image)
         .args(["--mode", "rpc", "--session-dir", "/tmp/sessions"])
         .args(["--extension", "/opt/oqto/pi-extensions/ask-user.ts"])

@@ -27,6 +27,12 @@ pub struct Settings {
     #[arg(long, env = "OQTO_GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
 
+    /// A second address that serves runners only (delegation: a Session's credential starts
+    /// and drives its children), for single-node stacks whose main address is the host's
+    /// loopback, which runner containers cannot reach.
+    #[arg(long, env = "OQTO_GATEWAY_RUNNER_LISTEN")]
+    pub runner_listen: Option<SocketAddr>,
+
     /// Where the accounts database and the generated token secret live (without
     /// `--database-url`).
     #[arg(

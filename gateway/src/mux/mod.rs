@@ -20,6 +20,18 @@ use crate::state::AppState;
 /// The read buffer a connection starts with.
 pub const IDLE_READ_BUFFER: usize = 4 * 1024;
 
+/// The mux on the runners' listener: a session credential, or nothing.
+pub async fn upgrade_runner(State(state): State<Arc<AppState>>, parts: Parts) -> Response {
+    if crate::auth::session_caller::presented(&parts.headers).is_none() {
+        return crate::auth::unauthenticated(
+            "missing_session_credential",
+            "this listener serves runners: present the Session's credential",
+        )
+        .into_response();
+    }
+    upgrade(State(state), parts).await
+}
+
 pub async fn upgrade(State(state): State<Arc<AppState>>, mut parts: Parts) -> Response {
     // A runner delegating: its children's agent frames only, for its Workspace's owner.
     let caller = match crate::auth::session_caller::presented(&parts.headers) {

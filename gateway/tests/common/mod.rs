@@ -427,7 +427,7 @@ impl RunnerEnv {
 
     /// The bridge's configuration, as its command line would give it; with `delegation`
     /// (the gateway's URL and the Session's credential) it may start sub-agents, with the
-    /// runner image's `delegate` extension and its API on the next port.
+    /// runner image's `delegate` extension and its API on a port of its own.
     fn config(
         &self,
         listen: SocketAddr,
@@ -480,7 +480,8 @@ fn args_tail(delegation: Option<&Delegation>, listen: SocketAddr) -> Vec<String>
     let Some(delegation) = delegation else {
         return Vec::new();
     };
-    let api = SocketAddr::new(listen.ip(), listen.port() + 1);
+    // Port 0: pi-bridge tells Pi (the delegate extension) the address it bound.
+    let api = SocketAddr::new(listen.ip(), 0);
     vec![
         "--gateway-url".into(),
         delegation.gateway_url.clone(),
@@ -686,17 +687,17 @@ pub fn start_operator(env: &TestEnv, runner_port: u16) -> Operator {
 pub fn start_operator_with(env: &TestEnv, runner_port: u16, gateway_url: Option<&str>) -> Operator {
     let binary = oqto_e2e::workspace_binary("oqto-operator").unwrap();
     let mut command = Command::new(binary);
+    command.args([
+        "run",
+        "--runtime",
+        "kubernetes",
+        "--identity",
+        "gateway-test-operator",
+    ]);
     if let Some(url) = gateway_url {
         command.args(["--runner-gateway-url", url]);
     }
     let child = command
-        .args([
-            "run",
-            "--runtime",
-            "kubernetes",
-            "--identity",
-            "gateway-test-operator",
-        ])
         .args([
             "--namespace",
             &env.namespace,

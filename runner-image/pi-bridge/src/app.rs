@@ -6,22 +6,37 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use tracing::info;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use crate::activity::Activity;
 use crate::agent::conversation::Shared;
 use crate::agent::registry::Registry;
 use crate::config::Config;
+use crate::delegation::Delegations;
+use crate::delegation::gateway::Gateway;
 use crate::files::Workspace;
 use crate::history::History;
 use crate::metrics::Metrics;
 use crate::pi::launch::PiSettings;
 use crate::server::{AppState, router};
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Serves on `listener` until `shutdown` resolves; binds the delegate API itself.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let delegate_listener = bind_delegate_api(&config).await?;
+    run_with(config, listener, delegate_listener, shutdown).await
+}
+
+/// Serves on `listener`, and the delegate API on `delegate_listener` (see
+/// [`bind_delegate_api`]), until `shutdown` resolves.
+pub async fn run_with(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    delegate_listener: Option<tokio::net::TcpListener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let workspace = Workspace::open(&config.workspace)
@@ -29,6 +44,7 @@ pub async fn run(
     let history = History::connect(&config.hstry, config.workspace.display().to_string())?;
     let metrics = Arc::new(Metrics::new());
     let activity = Arc::new(Activity::new());
+    let gateway = delegation_gateway(&config)?;
     let mut pi = PiSettings {
         program: config.pi.clone(),
         agent_dir: config.agent_dir(),
@@ -36,6 +52,10 @@ pub async fn run(
         provider: config.provider.clone(),
         model: config.model.clone(),
         extensions: config.pi_extensions.clone(),
+        delegate_listen: match &delegate_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        },
     };
     // A missing file is a broken image or a typo: said once at start, not by every Pi.
     for extension in &pi.extensions {
@@ -83,6 +103,7 @@ pub async fn run(
             pi.session_dir.display()
         )
     })?;
+    let (aborts, _) = tokio::sync::watch::channel(0);
     let shared = Arc::new(Shared {
         runner_id: config.runner_id.clone(),
         workspace: config.workspace.clone(),
@@ -91,11 +112,23 @@ pub async fn run(
         history: history.clone(),
         metrics: metrics.clone(),
         activity: activity.clone(),
+        aborts,
     });
+    let registry = Registry::new(shared.clone());
+    let delegations = {
+        let registry = registry.clone();
+        let parent = config.session.as_str().to_owned();
+        let emit = Arc::new(move |kind| {
+            // Nobody watches a conversation that is not open: the event has no audience.
+            registry.broadcast(&parent, kind);
+        });
+        Delegations::new(gateway, config.session.as_str().to_owned(), emit)
+    };
+    delegations.follow_aborts(shared.aborts.subscribe());
     let state = Arc::new(AppState {
         session: config.session.clone(),
         runner_id: config.runner_id.clone(),
-        registry: Registry::new(shared),
+        registry,
         workspace: Arc::new(workspace),
         workspace_path: config.workspace.clone(),
         shell: config.shell.clone(),
@@ -115,8 +148,82 @@ pub async fn run(
         }
     });
     info!(%local, session = %config.session, workspace = %config.workspace.display(), "pi-bridge serving");
+    // One shutdown for both servers; the delegate API also ends when the main server does.
+    let stop = CancellationToken::new();
+    let _stop_guard = stop.clone().drop_guard();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.cancel();
+        }
+    });
+    if let Some(delegate_listener) = delegate_listener {
+        let address = delegate_listener.local_addr()?;
+        let api = crate::delegation::api::router(delegations);
+        let stopped = stop.clone().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(delegate_listener, api)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                warn!(error = %e, "the delegate API stopped");
+            }
+        });
+        info!(%address, "delegate API serving");
+    }
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop.cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// The gateway client, or why delegation is off (the delegate API answers with it).
+fn delegation_gateway(config: &Config) -> anyhow::Result<Result<Gateway, String>> {
+    use oqto_proto::runner::{ENV_GATEWAY_URL, ENV_SESSION_CREDENTIAL};
+    match (&config.gateway_url, &config.session_credential) {
+        (Some(url), Some(credential)) => Ok(Ok(Gateway::new(url.clone(), credential)?)),
+        (url, credential) => {
+            let missing = [
+                (url.is_none(), ENV_GATEWAY_URL),
+                (credential.is_none(), ENV_SESSION_CREDENTIAL),
+            ]
+            .iter()
+            .filter(|(missing, _)| *missing)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+            .join(" and ");
+            // Only one of the two is a broken deployment rather than a runner without it.
+            if url.is_some() || credential.is_some() {
+                warn!(
+                    missing,
+                    "delegation is off: it needs a gateway URL and a session credential"
+                );
+            }
+            Ok(Err(format!(
+                "delegation is off in this runner: pi-bridge has no {missing}, so it cannot \
+                 start sub-agents"
+            )))
+        }
+    }
+}
+
+/// Binds the delegate API (`--delegate-listen`). Without delegation a taken port only costs
+/// the clear "off" answer (in-process test bridges share the default port), so it is not fatal
+/// then: `None`.
+pub async fn bind_delegate_api(config: &Config) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let delegation_on = config.gateway_url.is_some() && config.session_credential.is_some();
+    match tokio::net::TcpListener::bind(config.delegate_listen).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if !delegation_on => {
+            info!(address = %config.delegate_listen, error = %e, "delegation is off and its API is not served");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "binding the delegate API on {} (--delegate-listen)",
+                config.delegate_listen
+            )
+        }),
+    }
 }

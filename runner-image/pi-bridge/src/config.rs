@@ -9,7 +9,7 @@ use clap::Parser;
 use oqto_proto::hstry::listen::ListenAddr;
 use oqto_proto::mux::SessionName;
 use oqto_proto::runner;
-use oqto_proto::runner::RunnerToken;
+use oqto_proto::runner::{RunnerToken, SessionCredential};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -93,6 +93,31 @@ pub struct Config {
     /// Largest WebSocket frame accepted from a client, in bytes.
     #[arg(long, env = "PI_BRIDGE_MAX_FRAME", default_value_t = 16 * 1024 * 1024)]
     pub max_frame_bytes: usize,
+
+    /// The gateway's root URL as this runner reaches it (`http://…` or `https://…`). With
+    /// `--session-credential` it lets Pi delegate: start child Sessions and drive their turns.
+    #[arg(long, env = runner::ENV_GATEWAY_URL, value_parser = parse_gateway_url)]
+    pub gateway_url: Option<reqwest::Url>,
+
+    /// This runner's credential towards the gateway (the operator derives it). A secret: never
+    /// printed, and kept out of Pi's environment.
+    #[arg(
+        long,
+        env = runner::ENV_SESSION_CREDENTIAL,
+        hide_env_values = true,
+        value_parser = parse_credential
+    )]
+    pub session_credential: Option<SessionCredential>,
+
+    /// Address of the delegate API that Pi's `delegate` tool calls. It has no authentication,
+    /// so only a loopback address is accepted: only processes inside the runner may reach it.
+    #[arg(
+        long,
+        env = "PI_BRIDGE_DELEGATE_LISTEN",
+        default_value = "127.0.0.1:8081",
+        value_parser = parse_loopback
+    )]
+    pub delegate_listen: SocketAddr,
 }
 
 impl Config {
@@ -128,6 +153,44 @@ fn parse_token(s: &str) -> Result<RunnerToken, String> {
         ));
     }
     Ok(RunnerToken::from_secret(s.to_owned()))
+}
+
+/// A URL the bridge can join API paths to: http(s), a host, nothing after the path.
+fn parse_gateway_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s.trim())
+        .map_err(|e| format!("{s:?} is not a URL such as http://10.96.0.10:8080: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{s:?}: the gateway is reached over http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{s:?} names no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{s:?}: the gateway's root URL takes no query or fragment"
+        ));
+    }
+    Ok(url)
+}
+
+/// Never fails: clap repeats a refused value in its error, and this one is a secret. Whether it
+/// can be sent at all is checked when the gateway client is built, without echoing it.
+fn parse_credential(s: &str) -> Result<SessionCredential, String> {
+    Ok(SessionCredential::from_secret(s.to_owned()))
+}
+
+/// The delegate API answers anyone who reaches it, so it listens on loopback only.
+fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
+    let address: SocketAddr = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not an address such as 127.0.0.1:8081: {e}"))?;
+    if !address.ip().is_loopback() {
+        return Err(format!(
+            "{address} is not a loopback address: the delegate API has no authentication, so \
+             only processes inside the runner may reach it (use 127.0.0.1 or [::1])"
+        ));
+    }
+    Ok(address)
 }
 
 /// `90s`, `2m`, `1500ms` or plain seconds.
@@ -190,5 +253,68 @@ mod tests {
                 .contains("is not a session name"),
             "the session is a Session's name"
         );
+    }
+
+    const REQUIRED: [&str; 7] = [
+        "pi-bridge",
+        "--hstry",
+        "unix:/tmp/h.sock",
+        "--session",
+        "s1",
+        "--token",
+        "0123456789abcdef0123456789abcdef",
+    ];
+
+    #[test]
+    fn delegation_settings_are_optional_and_the_api_listens_on_loopback_only() {
+        let c = Config::try_parse_from(REQUIRED).unwrap();
+        assert_eq!(c.gateway_url, None);
+        assert!(c.session_credential.is_none());
+        assert_eq!(c.delegate_listen, "127.0.0.1:8081".parse().unwrap());
+        for loopback in ["127.0.0.1:0", "[::1]:9000"] {
+            let c =
+                Config::try_parse_from([&REQUIRED[..], &["--delegate-listen", loopback]].concat())
+                    .unwrap();
+            assert!(c.delegate_listen.ip().is_loopback());
+        }
+        for open in ["0.0.0.0:8081", "10.0.0.5:8081", "[::]:8081"] {
+            let refused =
+                Config::try_parse_from([&REQUIRED[..], &["--delegate-listen", open]].concat())
+                    .unwrap_err()
+                    .to_string();
+            assert!(
+                refused.contains("not a loopback address"),
+                "{open}: {refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_gateway_url_is_an_http_root() {
+        let with = |url: &str| {
+            Config::try_parse_from([&REQUIRED[..], &["--gateway-url", url]].concat())
+                .map(|c| c.gateway_url.map(|u| u.to_string()))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            with("http://10.96.0.10:8080"),
+            Ok(Some("http://10.96.0.10:8080/".into()))
+        );
+        assert!(with("https://gw.example/oqto").is_ok());
+        for bad in ["ftp://gw", "gw:8080", "http://gw/?x=1", "not a url"] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_session_credential_is_never_printed() {
+        let secret = "oqto-session.s1.0123456789abcdef";
+        let c = Config::try_parse_from([&REQUIRED[..], &["--session-credential", secret]].concat())
+            .unwrap();
+        assert_eq!(
+            c.session_credential.as_ref().map(SessionCredential::expose),
+            Some(secret)
+        );
+        assert!(!format!("{c:?}").contains(secret), "Debug hides it");
     }
 }

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod delegation;
 pub mod files;
 pub mod history;
 pub mod metrics;

@@ -87,7 +87,7 @@ async fn require_token(
 /// the same host (single-node mode publishes the runner on 127.0.0.1) would otherwise open a
 /// terminal in it. Browsers always send `Origin` with a WebSocket handshake and cross-origin
 /// requests; the gateway and the operator send none.
-async fn refuse_browsers(
+pub(crate) async fn refuse_browsers(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

@@ -45,6 +45,8 @@ pub struct Shared {
     pub history: History,
     pub metrics: Arc<Metrics>,
     pub activity: Arc<Activity>,
+    /// Counts `abort` commands: the delegations this agent started stop with it.
+    pub aborts: tokio::sync::watch::Sender<u64>,
 }
 
 pub enum Mail {
@@ -61,6 +63,8 @@ pub enum Mail {
     Describe {
         reply: tokio::sync::oneshot::Sender<Value>,
     },
+    /// An event of something this agent started (a delegation) for every page.
+    Broadcast(Box<EventKind>),
 }
 
 /// The address of a running conversation.
@@ -189,6 +193,10 @@ impl Conversation {
                 Flow::Continue
             }
             Mail::Command { command, reply } => self.handle_command(*command, reply).await,
+            Mail::Broadcast(kind) => {
+                self.broadcast(*kind);
+                Flow::Continue
+            }
         }
     }
 
@@ -222,6 +230,11 @@ impl Conversation {
             CommandKind::GetMessages => self.get_messages().await,
             kind @ CommandKind::InputResponse { .. } => self.answer(kind).await,
             CommandKind::GetState => self.get_state().await,
+            kind @ CommandKind::Abort => {
+                // Stopping the agent stops the sub-agents it is waiting for.
+                self.shared.aborts.send_modify(|n| *n = n.wrapping_add(1));
+                self.forward(kind).await
+            }
             kind => self.forward(kind).await,
         };
         match result {

@@ -165,6 +165,13 @@ impl Registry {
         open.get(session_id).filter(|h| !h.is_closed()).cloned()
     }
 
+    /// Sends an event to every page of an open conversation; false when it is not open (then
+    /// nobody watches it) or its mailbox is full.
+    pub fn broadcast(&self, session_id: &str, kind: EventKind) -> bool {
+        self.get(session_id)
+            .is_some_and(|handle| handle.post(Mail::Broadcast(Box::new(kind))))
+    }
+
     /// Stops sending a closed connection's events.
     pub fn forget_connection(&self, connection: u64) {
         let handles: Vec<_> = match self.open.lock() {

@@ -1,7 +1,17 @@
 //! How a Pi process is started: the command line and environment for one conversation.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+/// Where Pi's `delegate` tool finds the bridge's delegate API (`host:port`; empty when the
+/// bridge serves none).
+pub const ENV_DELEGATE_LISTEN: &str = "PI_BRIDGE_DELEGATE_LISTEN";
+
+/// What Pi must not inherit from the bridge: the credential that lets this runner start
+/// Sessions through the gateway. Pi's tools run whatever the model asks for; they reach
+/// delegation only through the delegate API, which holds the credential for them.
+const WITHHELD_ENV: [&str; 1] = [oqto_proto::runner::ENV_SESSION_CREDENTIAL];
 
 /// Settings shared by every Pi process of this bridge.
 #[derive(Debug, Clone)]
@@ -17,6 +27,8 @@ pub struct PiSettings {
     pub model: Option<String>,
     /// Extension files Pi loads besides the ones it finds itself.
     pub extensions: Vec<PathBuf>,
+    /// The delegate API's address, told to Pi's `delegate` tool; `None` when not served.
+    pub delegate_listen: Option<SocketAddr>,
 }
 
 /// A resolved command line for one Pi process.
@@ -26,6 +38,8 @@ pub struct PiLaunch {
     pub args: Vec<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
+    /// Variables of the bridge's own environment that Pi does not get.
+    pub env_remove: Vec<String>,
 }
 
 impl PiSettings {
@@ -66,12 +80,21 @@ impl PiSettings {
             ("PI_SKIP_VERSION_CHECK".to_owned(), "1".to_owned()),
             ("PI_OFFLINE".to_owned(), "1".to_owned()),
             ("PI_TELEMETRY".to_owned(), "0".to_owned()),
+            // The actual address (the configured port may be 0), or empty: then the tool says
+            // delegation is unavailable instead of asking whatever else listens on the default.
+            (
+                ENV_DELEGATE_LISTEN.to_owned(),
+                self.delegate_listen
+                    .map(|address| address.to_string())
+                    .unwrap_or_default(),
+            ),
         ]);
         PiLaunch {
             program: self.program.clone(),
             args,
             cwd: cwd.to_path_buf(),
             env,
+            env_remove: WITHHELD_ENV.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -88,6 +111,7 @@ mod tests {
             provider: Some("anthropic".into()),
             model: Some("claude".into()),
             extensions: Vec::new(),
+            delegate_listen: Some("127.0.0.1:8081".parse().unwrap()),
         }
     }
 
@@ -109,6 +133,25 @@ mod tests {
         );
         assert_eq!(launch.cwd, Path::new("/workspace"));
         assert_eq!(launch.env["PI_CODING_AGENT_DIR"], "/data/pi/agent");
+    }
+
+    #[test]
+    fn pi_learns_the_delegate_api_but_not_the_session_credential() {
+        let launch = settings().launch(Path::new("/workspace"), None, None, None);
+        assert_eq!(launch.env[ENV_DELEGATE_LISTEN], "127.0.0.1:8081");
+        assert_eq!(launch.env_remove, ["OQTO_SESSION_CREDENTIAL"]);
+        let ipv6 = PiSettings {
+            delegate_listen: Some("[::1]:9000".parse().unwrap()),
+            ..settings()
+        };
+        let launch = ipv6.launch(Path::new("/workspace"), None, None, None);
+        assert_eq!(launch.env[ENV_DELEGATE_LISTEN], "[::1]:9000");
+        let off = PiSettings {
+            delegate_listen: None,
+            ..settings()
+        };
+        let launch = off.launch(Path::new("/workspace"), None, None, None);
+        assert_eq!(launch.env[ENV_DELEGATE_LISTEN], "", "not served: said so");
     }
 
     #[test]

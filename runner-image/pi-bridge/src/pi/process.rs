@@ -78,6 +78,9 @@ impl PiProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        for name in &launch.env_remove {
+            command.env_remove(name);
+        }
         let mut child = command.spawn().map_err(|source| PiError::Spawn {
             program: launch.program.display().to_string(),
             source,

@@ -16,7 +16,7 @@ use oqto_hstry::store::Store;
 use oqto_scripted_llm::{RunningLlm, Script, ScriptedLlm};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::oneshot;
 
 /// How long a test waits for one expected frame before failing. Generous: it bounds a hang, it
@@ -149,6 +149,8 @@ impl Env {
             .args(["--listen", "127.0.0.1:0", "--runner-id", "test-runner"])
             .args(["--session", SESSION])
             .env("PI_BRIDGE_TOKEN", TOKEN)
+            // Not the well-known default port: bridges of parallel tests would compete for it.
+            .env("PI_BRIDGE_DELEGATE_LISTEN", "127.0.0.1:0")
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--pi")
@@ -180,16 +182,35 @@ impl Env {
             .strip_prefix("pi-bridge listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Bridge { child, http }
+        Bridge {
+            child,
+            http,
+            stdout: lines,
+        }
     }
 }
 
 pub struct Bridge {
     pub child: Child,
     pub http: String,
+    /// The rest of the bridge's stdout (the delegate API's address comes next).
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
 }
 
 impl Bridge {
+    /// The delegate API's `host:port`, from the bridge's second line (only a bridge that
+    /// serves the API prints it).
+    pub async fn delegate_api(&mut self) -> String {
+        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
+            .await
+            .expect("pi-bridge announces its delegate API")
+            .unwrap()
+            .expect("pi-bridge printed a second line");
+        line.strip_prefix("pi-bridge delegate API on http://")
+            .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+            .to_owned()
+    }
+
     pub fn ws_url(&self) -> String {
         format!("{}/ws", self.http.replacen("http://", "ws://", 1))
     }
