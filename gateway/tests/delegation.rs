@@ -123,6 +123,22 @@ async fn a_parent_agent_delegates_two_tasks_and_answers_with_their_results() {
         assert_eq!(session["spec"]["workspaceRef"]["name"], "ws");
     }
 
+    // A child whose turn ended gives up its runner: finished sub-agents do not count as
+    // running (a follow-up prompt would wake it).
+    eventually("both children suspended after their turns", || async {
+        let listed = rest
+            .ok(Method::GET, "/api/workspaces/ws/sessions", &alice, None)
+            .await;
+        let suspended = listed["items"]
+            .as_array()?
+            .iter()
+            .filter(|s| children.iter().any(|c| s["metadata"]["name"] == c.as_str()))
+            .filter(|s| s["spec"]["suspended"] == true)
+            .count();
+        (suspended == 2).then_some(())
+    })
+    .await;
+
     // 2. A sub-agent may not delegate again: the third level is refused, and says why.
     let (nested, _) = prompt(&mut mux, "lead", "nest deeper").await;
     assert!(
@@ -176,8 +192,9 @@ async fn a_parent_agent_delegates_two_tasks_and_answers_with_their_results() {
         "a user's token"
     );
     let mut runner_mux = Mux::connect(&gateway.ws_url(), credential.expose()).await;
+    let create = json!({"config": {"harness": "pi"}});
     let own = runner_mux
-        .command("lead", "s", "get_state", json!({}))
+        .command("lead", "s", "session.create", create.clone())
         .await;
     assert!(
         own.last().unwrap()["error"]
@@ -186,8 +203,9 @@ async fn a_parent_agent_delegates_two_tasks_and_answers_with_their_results() {
             .contains("not found"),
         "the parent's own agent is not reachable with its credential: {own:?}"
     );
+    // Its (suspended) child is: the frame wakes it.
     let child = runner_mux
-        .command(&children[0], "s", "get_state", json!({}))
+        .command(&children[0], "s", "session.create", create)
         .await;
     assert_eq!(
         child.last().unwrap()["success"],

@@ -124,6 +124,27 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// `POST /api/delegation/children/{child}/suspend`: a child whose turn ended gives up its
+    /// runner (a follow-up prompt wakes it), so finished sub-agents hold no runner and do not
+    /// count as running. Best effort: a failure only leaves the child to its idle timeout.
+    pub async fn suspend_child(&self, child: &str) {
+        let sent = self
+            .http
+            .post(self.url(&format!("/api/delegation/children/{child}/suspend")))
+            .header(reqwest::header::AUTHORIZATION, self.authorization.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                tracing::debug!(child, status = %response.status(), "suspending a sub-agent was refused")
+            }
+            Err(e) => tracing::debug!(child, error = %chain(&e), "suspending a sub-agent failed"),
+        }
+    }
+}
+
 /// A refused start: the gateway's message, and the canonical code its status stands for.
 fn refusal(status: StatusCode, body: &str) -> Refusal {
     let message = match serde_json::from_str::<ErrorBody>(body) {

@@ -250,7 +250,13 @@ impl Delegations {
                     code: DelegateErrorCode::RunnerUnreachable,
                 },
             };
-            this.turn_ended(&id, &request_id, &ticket.child, driven, started.elapsed());
+            let took = started.elapsed();
+            // The child's runner is freed before the parent hears of the end, so a parent
+            // that delegates again at once is not refused for sub-agents still "running".
+            if let Ok(gateway) = this.gateway() {
+                gateway.suspend_child(&ticket.child).await;
+            }
+            this.turn_ended(&id, &request_id, &ticket.child, driven, took);
         });
     }
 
