@@ -15,6 +15,8 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest wait before a Schedule is looked at again, so a changed clock or a lost timer
 /// costs at most this much.
 pub const MAX_REQUEUE: Duration = Duration::from_secs(600);
+/// Runs of one Schedule in progress at once with `Allow`: each holds a runner.
+pub const MAX_ACTIVE_RUNS: usize = 3;
 /// Due times looked at per decision; a schedule that missed more (every minute, for a week)
 /// counts only the latest.
 const MAX_MISSED: usize = 10_000;
@@ -138,7 +140,9 @@ pub fn plan(
     let may_overlap = spec.target.new_session.is_some();
     match (active, spec.concurrency_policy) {
         (0, _) => plan.start = Some(due),
-        (_, ConcurrencyPolicy::Allow) if may_overlap => plan.start = Some(due),
+        (n, ConcurrencyPolicy::Allow) if may_overlap && n < MAX_ACTIVE_RUNS => {
+            plan.start = Some(due);
+        }
         (_, ConcurrencyPolicy::Replace) => {
             plan.cancel_active = true;
             plan.start = Some(due);
@@ -300,6 +304,17 @@ mod tests {
         let allow = decide(&spec(json!({"concurrencyPolicy": "Allow"})), None, 1, now);
         assert_eq!(allow.start, Some(at("2026-12-04T10:00:00Z")));
         assert!(!allow.cancel_active);
+        let crowded = decide(
+            &spec(json!({"concurrencyPolicy": "Allow"})),
+            None,
+            MAX_ACTIVE_RUNS,
+            now,
+        );
+        assert_eq!(
+            crowded.skip.map(|s| s.1),
+            Some(SkipReason::Overlap),
+            "Allow is bounded too"
+        );
         let replace = decide(&spec(json!({"concurrencyPolicy": "Replace"})), None, 1, now);
         assert!(replace.cancel_active);
         assert_eq!(replace.start, Some(at("2026-12-04T10:00:00Z")));

@@ -1,0 +1,247 @@
+//! Delegation in single-node mode (issue 19), against real Podman, the real runner image (Pi
+//! with its `delegate` tool, pi-bridge) and the gateway binary: the parent's runner container
+//! reaches the gateway's runners-only listener on the host, starts two children, each in a
+//! runner container of its own, and answers with their results; the children are suspended
+//! when their turns end and deleted with their parent (the operator plays the garbage
+//! collector single-node mode lacks).
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oqto_api::{Session, Workspace};
+use oqto_e2e::mux::{MuxClient, is_event};
+use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
+use oqto_e2e::{RUNNER_KEY, eventually, free_port, workspace_binary};
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::podman::{self as podman_operator, PodmanRuntime};
+use oqto_scripted_llm::{Script, ScriptedLlm};
+use oqto_store::LocalStore;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(180);
+const ADMIN: (&str, &str) = ("admin", "delegation-podman-password");
+const KEY: &str = "delegation-upstream-key";
+
+fn object<K: serde::de::DeserializeOwned>(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> K {
+    serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": kind,
+        "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
+    .unwrap()
+}
+
+fn children(store: &LocalStore, namespace: &str) -> Vec<Session> {
+    store
+        .list::<Session>(Some(namespace))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.spec.parent_session_ref.is_some())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
+    let image = oqto_e2e::runner_image().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("podman.sock");
+    let _service = podman_service(&socket).await.unwrap();
+    let state = dir.path().join("store");
+    let store = Arc::new(LocalStore::open(&state).unwrap());
+    let _leftovers = RemoveStoreObjects(store.id().to_owned());
+    let namespace = format!("delegate{}", std::process::id());
+
+    let script: Script = serde_json::from_value(json!({"api_key": KEY, "rules": [
+        {"when_user_contains": "research two topics", "steps": [
+            {"kind": "tool_call", "name": "delegate", "arguments": {"task": "summarise alpha"}},
+            {"kind": "tool_call", "name": "delegate", "arguments": {"task": "summarise beta"}},
+            {"kind": "echo_tool_results", "prefix": "Combined: "}
+        ]},
+        {"when_user_contains": "summarise alpha", "steps": [
+            {"kind": "text", "chunks": ["ALPHA-RESULT"], "delay_ms": 0}]},
+        {"when_user_contains": "summarise beta", "steps": [
+            {"kind": "text", "chunks": ["BETA-RESULT"], "delay_ms": 0}]}
+    ]}))
+    .unwrap();
+    let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
+    let secret = store.secret_path(&namespace, "llm-keys");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "team",
+            json!({"owner": ADMIN.0, "storage": {"reclaimPolicy": "Delete"},
+                "network": {"egress": "Open"},
+                "llm": {"provider": "scripted", "model": "scripted",
+                    "baseUrl": format!("http://host.containers.internal:{}/v1", llm.addr().port()),
+                    "credentialsSecretRef": {"name": "llm-keys"}}}),
+        ))
+        .unwrap();
+
+    // The gateway's runners-only listener, as compose.yaml sets it up.
+    let runner_port = free_port();
+    let reconciler = podman_operator::reconciler(
+        store.clone(),
+        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        OperatorDefaults {
+            runner_image: Some(image),
+            gateway_url: Some(format!("http://host.containers.internal:{runner_port}")),
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
+        },
+        podman_operator::Settings::default(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(podman_operator::run(
+        reconciler,
+        Duration::from_millis(200),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let mut gateway = Command::new(workspace_binary("oqto-gateway").unwrap())
+        .args([
+            "--runtime",
+            "podman",
+            "--namespace",
+            &namespace,
+            "--poll-ms",
+            "50",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--data-dir")
+        .arg(dir.path().join("gateway"))
+        .args(["--listen", "127.0.0.1:0", "--insecure-cookies"])
+        .args(["--runner-listen", &format!("0.0.0.0:{runner_port}")])
+        .env("OQTO_ADMIN_USER", ADMIN.0)
+        .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
+        .env("OQTO_RUNNER_KEY", RUNNER_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the gateway's address");
+        if let Some(url) = line.strip_prefix("oqto-gateway listening on ") {
+            break url.to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let http = reqwest::Client::new();
+    eventually("the gateway ready", WAIT, || async {
+        let answer = http.get(format!("{url}/readyz")).send().await.ok()?;
+        answer.status().is_success().then_some(())
+    })
+    .await
+    .unwrap();
+    // The runners' listener serves runners only: no user route there.
+    let user_route = http
+        .get(format!("http://127.0.0.1:{runner_port}/api/workspaces"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        user_route.status(),
+        404,
+        "no user route on the runners' listener"
+    );
+    let login: Value = http
+        .post(format!("{url}/api/auth/login"))
+        .json(&json!({"username": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "lead",
+            json!({"workspaceRef": {"name": "team"}}),
+        ))
+        .unwrap();
+    let mux_url = format!("{}/api/ws/mux", url.replacen("http://", "ws://", 1));
+    let mut mux = MuxClient::connect(&mux_url, Some(&token)).await.unwrap();
+    mux.create_session("lead").await.unwrap();
+    mux.send(
+        json!({"channel": "agent", "session_id": "lead", "id": "p", "cmd": "prompt",
+        "message": "research two topics"}),
+    )
+    .await
+    .unwrap();
+    let frames = mux
+        .until(|f| {
+            f["session_id"] == "lead" && (is_event(f, "agent.idle") || is_event(f, "agent.error"))
+        })
+        .await
+        .unwrap();
+    let ended: Vec<&Value> = frames
+        .iter()
+        .filter(|f| is_event(f, "delegate.end"))
+        .collect();
+    assert_eq!(ended.len(), 2, "two delegate.end: {frames:#?}");
+    let answer: String = frames
+        .iter()
+        .filter(|f| f["session_id"] == "lead" && is_event(f, "stream.text_delta"))
+        .filter_map(|f| f["delta"].as_str())
+        .collect();
+    assert!(
+        answer.contains("ALPHA-RESULT") && answer.contains("BETA-RESULT"),
+        "the parent's answer uses both results: {answer:?}"
+    );
+    let made = children(&store, &namespace);
+    assert_eq!(made.len(), 2, "two child Sessions");
+    assert!(
+        made.iter()
+            .all(|c| c.spec.parent_session_ref.as_ref().unwrap().name == "lead")
+    );
+    eventually("the children suspended after their turns", WAIT, || async {
+        children(&store, &namespace)
+            .iter()
+            .all(|c| c.spec.suspended)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Deleting the parent deletes its children.
+    drop(mux);
+    store.delete::<Session>(&namespace, "lead").unwrap();
+    eventually("the children deleted with their parent", WAIT, || async {
+        children(&store, &namespace).is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+
+    let _ = store.delete::<Workspace>(&namespace, "team");
+    let _ = eventually("the Workspace's volumes deleted", WAIT, || async {
+        workspace_volumes(&namespace, "team")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(WAIT, operator).await;
+    for volume in workspace_volumes(&namespace, "team") {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
+}
