@@ -79,6 +79,9 @@ struct Figures {
     first_token: Vec<Duration>,
     /// A second Session of the Workspace, applied while the first one's runner is up.
     beside_token: Vec<Duration>,
+    /// A second Pi started inside the running runner until it answers (Podman): what a new
+    /// Session costs when the Workspace's runner hosts one Pi per Session and keeps no spare.
+    pi_in_runner: Vec<Duration>,
     wake_attached: Vec<Duration>,
     wake_token: Vec<Duration>,
     gave_up: Option<String>,
@@ -372,6 +375,16 @@ async fn round(
     within("the turn to end", mux.until(|f| is_event(f, "agent.idle"))).await?;
     drop(mux);
 
+    if let Sessions::Podman { namespace, .. } = sessions {
+        let container = render::container_name(namespace, name);
+        let took = within(
+            "a second Pi in the running runner",
+            pi_answers(&["exec", "-i", &container, "/usr/local/bin/pi"]),
+        )
+        .await?;
+        figures.pi_in_runner.push(took);
+    }
+
     // A new Session in a Workspace whose runner is up (issue 19's warm-start figure).
     let beside = format!("{name}-b");
     let applied = Instant::now();
@@ -659,11 +672,14 @@ fn report(count: usize, image: &str, floor: &[Duration], kubernetes: &Figures, p
         "{:<42} {:>10} {:>10} {:>10} {:>10}",
         "", "k8s p50", "k8s p95", "podman p50", "podman p95"
     );
-    let rows: [(&str, Column); 5] = [
+    let rows: [(&str, Column); 6] = [
         ("apply -> Ready (Running, endpoint)", |f| &f.ready),
         ("apply -> first streamed token", |f| &f.first_token),
         ("beside a running Session: apply -> token", |f| {
             &f.beside_token
+        }),
+        ("a second Pi in the running runner answers", |f| {
+            &f.pi_in_runner
         }),
         ("wake: frame -> session.create answered", |f| {
             &f.wake_attached
@@ -740,7 +756,17 @@ fn median(times: &[Duration]) -> Option<Duration> {
 async fn floor(image: &str, count: usize) -> Vec<Duration> {
     let mut times = Vec::new();
     for i in 0..count {
-        match within("Pi's first answer in a bare container", pi_answers(image)).await {
+        let run = [
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/usr/local/bin/pi",
+            image,
+        ];
+        match within("Pi's first answer in a bare container", pi_answers(&run)).await {
             Ok(took) => times.push(took),
             Err(e) => {
                 eprintln!("floor: round {}/{count} gave up: {e:#}", i + 1);
@@ -752,21 +778,13 @@ async fn floor(image: &str, count: usize) -> Vec<Duration> {
     times
 }
 
-async fn pi_answers(image: &str) -> anyhow::Result<Duration> {
+/// `podman ARGS… --mode rpc …` (ARGS end with Pi's command), until Pi answers `get_state`.
+async fn pi_answers(podman_args: &[&str]) -> anyhow::Result<Duration> {
     use tokio::io::AsyncWriteExt as _;
     let started = Instant::now();
     let mut child = Command::new("podman")
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "--network",
-            "none",
-            "--entrypoint",
-            "/usr/local/bin/pi",
-        ])
-        .arg(image)
-        .args(["--mode", "rpc", "--session-dir", "/tmp/sessions"])
+        .args(podman_args)
+        .args(["--mode", "rpc", "--session-dir", "/tmp/bench-sessions"])
         .args(["--extension", "/opt/oqto/pi-extensions/ask-user.ts"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -395,10 +395,51 @@ async fn kubectl_users_write_only_their_own_workspaces_and_sessions() {
         &["delete", "session", "alices-chat"],
     )
     .unwrap();
+    // Schedules: a new Session per run only in her own Workspace; none on an existing Session
+    // (the policy cannot follow a Session to its owner: the gateway does that).
+    let schedule = |name: &str, target: Value| {
+        json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Schedule","metadata":{"name":name},
+            "spec":{"schedule":"@daily","prompt":"report","target":target}})
+        .to_string()
+    };
+    let error = apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &schedule(
+            "on-bobs",
+            json!({"newSession":{"workspaceRef":{"name":"bobs"}}}),
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains(
+            "workspace bobs belongs to another user; alice writes Schedules only of their own"
+        ),
+        "{error}"
+    );
+    let error = apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &schedule("on-bobs-chat", json!({"sessionRef":{"name":"bobs-chat"}})),
+    )
+    .unwrap_err();
+    assert!(error.contains("spec.target.sessionRef"), "{error}");
+    apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &schedule(
+            "alices-daily",
+            json!({"newSession":{"workspaceRef":{"name":"alices"}}}),
+        ),
+    )
+    .unwrap();
+    run(
+        kubectl_as(&env, "alice"),
+        &["delete", "schedule", "alices-daily"],
+    )
+    .unwrap();
+
     // She may read what the namespace holds of Oqto's, and nothing else of it.
     let listed = run(
         kubectl_as(&env, "alice"),
-        &["get", "workspaces,sessions,workspaceclasses"],
+        &["get", "workspaces,sessions,workspaceclasses,schedules"],
     );
     assert!(listed.is_ok(), "{listed:?}");
     for forbidden in [["get", "secrets"], ["get", "pods"]] {
