@@ -204,6 +204,22 @@ impl Chat {
                     self.stderr_line(step, &format!("✓ {name}"));
                 }
             }
+            // Sub-agents the agent started (delegation): one line each when they start and end.
+            "delegate.start" if in_turn => {
+                let child = str_of("target_session_id");
+                self.stderr_line(step, &format!("⇢ sub-agent {child} …"));
+            }
+            "delegate.end" if in_turn => {
+                let child = event
+                    .pointer("/responder/id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.stderr_line(step, &format!("⇠ sub-agent {child} answered"));
+            }
+            "delegate.error" if in_turn => {
+                let error = one_line(str_of("error"), MAX_TOOL_OUTPUT);
+                self.stderr_line(step, &format!("✗ sub-agent: {error}"));
+            }
             "agent.error" if in_turn => {
                 let error = str_of("error").to_owned();
                 self.fail(step, format!("the agent failed: {error}"));
@@ -457,6 +473,29 @@ mod tests {
         chat.on_frame(&response(CREATE_ID, "session.create", true));
         chat.on_frame(&response(PROMPT_ID, "prompt", true));
         chat
+    }
+
+    #[test]
+    fn sub_agents_are_told_on_stderr_and_never_mixed_into_the_answer() {
+        let mut chat = streaming();
+        let start = chat.on_frame(&agent(
+            "delegate.start",
+            json!({"request_id": "r", "target_session_id": "s1-sub-x", "target_runner_id": "s1-sub-x", "mode": "async"}),
+        ));
+        assert!(start.stderr.contains("sub-agent s1-sub-x"), "{start:?}");
+        assert!(start.stdout.is_empty());
+        let end = chat.on_frame(&agent(
+            "delegate.end",
+            json!({"request_id": "r", "responder": {"type": "agent", "id": "s1-sub-x", "name": "x"},
+                   "response": {"id": "r:answer", "role": "assistant", "parts": []}}),
+        ));
+        assert!(end.stderr.contains("s1-sub-x answered"), "{end:?}");
+        let failed = chat.on_frame(&agent(
+            "delegate.error",
+            json!({"request_id": "r2", "error": "at most 2 levels", "code": "permission_denied"}),
+        ));
+        assert!(failed.stderr.contains("at most 2 levels"), "{failed:?}");
+        assert_eq!(failed.end, None, "the parent's turn goes on");
     }
 
     #[test]

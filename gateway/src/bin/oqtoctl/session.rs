@@ -79,7 +79,7 @@ async fn set_suspended(
 }
 
 pub fn table(items: &[Value], now: i64) -> Table {
-    let mut table = Table::new(&["NAME", "WORKSPACE", "PHASE", "SUSPENDED", "AGE"]);
+    let mut table = Table::new(&["NAME", "WORKSPACE", "PHASE", "SUSPENDED", "PARENT", "AGE"]);
     for item in items {
         let suspended = item
             .pointer("/spec/suspended")
@@ -90,6 +90,8 @@ pub fn table(items: &[Value], now: i64) -> Table {
             field(item, "/spec/workspaceRef/name"),
             field(item, "/status/phase"),
             suspended.to_string(),
+            // The Session that delegated to this one (a sub-agent's).
+            field(item, "/spec/parentSessionRef/name"),
             age::age(
                 item.pointer("/metadata/creationTimestamp")
                     .and_then(Value::as_str),
@@ -115,15 +117,15 @@ mod tests {
             }),
             json!({
                 "metadata": {"name": "s2", "creationTimestamp": "2024-01-02T23:59:30Z"},
-                "spec": {"workspaceRef": {"name": "dev"}},
+                "spec": {"workspaceRef": {"name": "dev"}, "parentSessionRef": {"name": "dev-abc"}},
                 "status": {"phase": "Running"}
             }),
         ];
         assert_eq!(
             table(&items, now).render(),
-            "NAME      WORKSPACE   PHASE       SUSPENDED   AGE\n\
-             dev-abc   dev         Suspended   true        2d\n\
-             s2        dev         Running     false       30s\n"
+            "NAME      WORKSPACE   PHASE       SUSPENDED   PARENT    AGE\n\
+             dev-abc   dev         Suspended   true        <none>    2d\n\
+             s2        dev         Running     false       dev-abc   30s\n"
         );
     }
 }
