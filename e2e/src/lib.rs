@@ -18,6 +18,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
 
+pub mod gateway;
 pub mod llm_proxy;
 pub mod mux;
 pub mod oqtoctl;

@@ -1210,3 +1210,134 @@ async fn a_schedule_runs_its_prompt_under_the_real_kubelet_and_kubectl_shows_it(
     )
     .await;
 }
+
+/// Warm spares on Kubernetes under the real kubelet (issue 19): with `warm_spares`, a Workspace
+/// with a Session in use gets a spare Session whose runner Pod runs; `kubectl get sessions`
+/// marks it; `kubectl label session NAME oqto.dev/spare-` claims it (a stale claim is refused
+/// by its resourceVersion) and a new spare follows; with no Session in use the spare goes.
+#[tokio::test]
+async fn a_warm_spare_runs_beside_a_session_and_kubectl_claims_it() {
+    use oqto_api::spare::{SPARE_LABEL, is_spare};
+    use oqto_store::ObjectStore;
+
+    let env = TestEnv::new("spare").await.unwrap();
+    let mut settings = settings(&env, oqto_proto::runner::PORT, "test-operator");
+    settings.defaults.warm_spares = true;
+    let context = Arc::new(Context::new(env.client.clone(), settings));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let _operator = Operator {
+        stop: Some(stop),
+        task: Some(tokio::spawn(run(context, async {
+            let _ = stopped.await;
+        }))),
+        context: None,
+    };
+    create_workspace(
+        &env,
+        "team",
+        json!({"owner":"alice","storage":{"size":"1Gi","accessModes":["ReadWriteOnce"],
+            "storageClassName":"oqto-node"},
+            "runner":{"tolerations":[oqto_e2e::node_toleration()]}}),
+    )
+    .await;
+    let spares = || async {
+        env.api::<Session>()
+            .list(&kube::api::ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(is_spare)
+            .collect::<Vec<_>>()
+    };
+    let running_spare = |not: Option<String>| {
+        let spares = &spares;
+        async move {
+            spares().await.into_iter().find(|s| {
+                s.metadata.name != not
+                    && s.status.as_ref().and_then(|st| st.phase) == Some(SessionPhase::Running)
+            })
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(spares().await.is_empty(), "a spare for an unused Workspace");
+
+    create_session(&env, "first", "team").await;
+    let spare = eventually_within(Duration::from_secs(240), "the spare Running", || {
+        running_spare(None)
+    })
+    .await;
+    let spare_name = spare.metadata.name.clone().unwrap();
+    let pod = env
+        .api::<Pod>()
+        .get(&format!("oqto-sess-{spare_name}"))
+        .await
+        .unwrap();
+    assert!(
+        pod.spec.and_then(|s| s.node_name).is_some(),
+        "the spare's runner is a Pod on the node"
+    );
+    let table = oqto_e2e::run_ok(env.kubectl().args(["get", "sessions"])).unwrap();
+    let spare_row = table
+        .lines()
+        .find(|l| l.starts_with(&spare_name))
+        .unwrap_or_else(|| panic!("no row for the spare:\n{table}"));
+    assert!(spare_row.contains("true"), "the Spare column:\n{table}");
+    assert!(table.lines().next().unwrap().contains("SPARE"), "{table}");
+
+    // A claim on a stale read is refused: two claimants cannot both take one spare.
+    let store = oqto_store::KubeStore::new(env.client.clone(), "oqto-e2e", None);
+    let stale = spare.metadata.resource_version.clone().unwrap();
+    oqto_e2e::run_ok(env.kubectl().args([
+        "label",
+        "session",
+        &spare_name,
+        &format!("{SPARE_LABEL}-"),
+    ]))
+    .unwrap();
+    let second = store
+        .patch_if_unchanged::<Session>(
+            &env.namespace,
+            &spare_name,
+            &stale,
+            json!({"metadata": {"labels": {SPARE_LABEL: null}}}),
+        )
+        .await;
+    assert!(
+        matches!(second, Err(oqto_store::StoreError::Conflict(_))),
+        "{second:?}"
+    );
+    let next = eventually_within(Duration::from_secs(240), "the next spare Running", || {
+        running_spare(Some(spare_name.clone()))
+    })
+    .await;
+    assert_ne!(next.metadata.name, spare.metadata.name);
+    assert_eq!(
+        session_phase(&env, &spare_name).await,
+        Some(SessionPhase::Running),
+        "the claimed spare keeps running, a user's Session now"
+    );
+
+    // No Session in use: the spare goes, the claimed Session stays (suspended).
+    for name in ["first", spare_name.as_str()] {
+        env.api::<Session>()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"suspended": true}})),
+            )
+            .await
+            .unwrap();
+    }
+    eventually_within(Duration::from_secs(120), "no spare left", || async {
+        spares().await.is_empty().then_some(())
+    })
+    .await;
+    assert!(
+        env.api::<Session>()
+            .get_opt(&spare_name)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

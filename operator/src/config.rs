@@ -143,6 +143,11 @@ pub struct RunArgs {
     /// reach the gateway's pods (`--gateway-label`). Unset: no delegation.
     #[arg(long, env = "OQTO_RUNNER_GATEWAY_URL")]
     pub runner_gateway_url: Option<String>,
+    /// Keep one Session started ahead in every Workspace that has a Session in use: a new
+    /// Session created without a name claims it and answers at once. Costs one idle runner per
+    /// active Workspace.
+    #[arg(long, env = "OQTO_WARM_SPARES", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub warm_spares: bool,
     /// This replica's name in Events and the leader Lease (in a cluster: the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -239,6 +244,7 @@ impl RunArgs {
         };
         Ok(OperatorDefaults {
             gateway_url,
+            warm_spares: self.warm_spares,
             runner_image: self.runner_image.clone(),
             workspace_class: self
                 .default_workspace_class

@@ -406,12 +406,54 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         };
         self.write_workspace_status(workspace, phase, &condition)
             .await?;
+        self.keep_spare(&namespace, &name, storage.ready).await?;
         self.succeeded(&key);
         Ok(if storage.ready {
             Requeue::After(Duration::from_secs(600))
         } else {
             Requeue::After(Duration::from_secs(10))
         })
+    }
+
+    /// Starts or deletes the Workspace's warm spare Session (`core::spare`). A spare is
+    /// deleted only as it was read: one claimed meanwhile is a user's Session now.
+    async fn keep_spare(&self, namespace: &str, workspace: &str, ready: bool) -> Result<(), Error> {
+        let sessions = self.store.sessions_of(namespace, workspace).await?;
+        let step = crate::core::spare::decide(self.defaults.warm_spares && ready, &sessions);
+        for name in &step.delete {
+            let Some(version) = sessions
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+                .and_then(|s| s.metadata.resource_version.as_deref())
+            else {
+                continue;
+            };
+            match self
+                .store
+                .delete_if_unchanged::<Session>(namespace, name, version)
+                .await
+            {
+                Ok(_) => tracing::info!(%workspace, spare = %name, "spare Session deleted"),
+                Err(oqto_store::StoreError::Conflict(_)) => {
+                    tracing::debug!(%workspace, spare = %name, "spare changed meanwhile (claimed?); kept")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if step.create {
+            let spare = crate::core::spare::session(
+                namespace,
+                workspace,
+                &oqto_api::names::random_suffix(),
+            );
+            let name = spare.metadata.name.clone().unwrap_or_default();
+            match self.store.create(spare).await {
+                Ok(_) => tracing::info!(%workspace, spare = %name, "spare Session started"),
+                Err(oqto_store::StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     async fn cascade(

@@ -86,15 +86,7 @@ pub async fn visible_session(
 
 /// A random suffix for generated names.
 pub fn suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut bytes = [0u8; 6];
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes = *b"gwname";
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    oqto_api::names::random_suffix()
 }
 
 #[cfg(test)]

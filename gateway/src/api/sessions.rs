@@ -41,6 +41,7 @@ pub async fn list(
         .list_sessions(&workspace)
         .await?
         .into_iter()
+        .filter(|s| !oqto_api::spare::is_spare(s))
         .map(clean)
         .collect();
     Ok(Json(Items { items }))
@@ -67,6 +68,7 @@ pub async fn list_all(
         .await?
         .into_iter()
         .filter(|s| visible.contains(&s.spec.workspace_ref.name))
+        .filter(|s| !oqto_api::spare::is_spare(s))
         .map(clean)
         .collect();
     Ok(Json(Items { items }))
@@ -135,7 +137,8 @@ pub async fn create(
     let request: CreateSession = from_json(&body)?;
     let name = request
         .name
-        .unwrap_or_else(|| format!("{workspace}-{}", objects::suffix()));
+        .clone()
+        .unwrap_or_else(|| oqto_api::spare::generated_name(&workspace, &objects::suffix()));
     objects::check_name("name", &name)?;
     let mut spec = match request.spec {
         Value::Null => Value::Object(Default::default()),
@@ -151,6 +154,11 @@ pub async fn create(
         ));
     }
     spec["workspaceRef"] = json!({ "name": workspace });
+    if request.name.is_none()
+        && let Some(claimed) = claim_spare(&state, &workspace, &spec).await?
+    {
+        return Ok((StatusCode::CREATED, Json(clean(claimed))));
+    }
     let document = json!({
         "apiVersion": "oqto.dev/v1alpha1",
         "kind": "Session",
@@ -161,6 +169,75 @@ pub async fn create(
     super::classes::check_session(&state, &owning, &session).await?;
     let created = state.resources.create_session(session).await?;
     Ok((StatusCode::CREATED, Json(clean(created))))
+}
+
+/// The Workspace's warm spare, claimed, when one is up and `spec` asks for nothing it was not
+/// started with (a title aside): a Session that answers at once instead of one that starts a
+/// runner. `None`: no such spare (or every one was claimed by someone else meanwhile).
+async fn claim_spare(
+    state: &AppState,
+    workspace: &str,
+    spec: &Value,
+) -> Result<Option<Session>, ApiError> {
+    let title = display_name(spec.get("displayName").and_then(Value::as_str))?;
+    let mut spares: Vec<Session> = state
+        .resources
+        .list_sessions(workspace)
+        .await?
+        .into_iter()
+        .filter(|s| oqto_api::spare::is_spare(s) && s.metadata.deletion_timestamp.is_none())
+        .filter(|s| {
+            matches!(
+                s.status.as_ref().and_then(|status| status.phase),
+                Some(oqto_api::SessionPhase::Running | oqto_api::SessionPhase::Starting)
+            )
+        })
+        .filter(|s| spec_fits(spec, s))
+        .collect();
+    // A Running spare answers before a Starting one.
+    spares.sort_by_key(|s| {
+        s.status.as_ref().and_then(|status| status.phase) != Some(oqto_api::SessionPhase::Running)
+    });
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    for spare in spares {
+        let (Some(name), Some(version)) = (
+            spare.metadata.name.as_deref(),
+            spare.metadata.resource_version.as_deref(),
+        ) else {
+            continue;
+        };
+        match state
+            .resources
+            .claim_spare(name, version, &now, title.as_deref())
+            .await
+        {
+            Ok(claimed) => {
+                tracing::info!(%workspace, session = %name, "claimed the warm spare");
+                return Ok(Some(claimed));
+            }
+            Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a spare started with its Workspace's defaults is the Session `requested` asks for:
+/// every field given other than the title equals the spare's.
+fn spec_fits(requested: &Value, spare: &Session) -> bool {
+    let Ok(started) = serde_json::to_value(&spare.spec) else {
+        return false;
+    };
+    let Some(fields) = requested.as_object() else {
+        return false;
+    };
+    fields
+        .iter()
+        .filter(|(field, _)| field.as_str() != "displayName")
+        .all(|(field, value)| match started.get(field) {
+            Some(same) => same == value,
+            None => value.is_null(),
+        })
 }
 
 #[utoipa::path(get, path = "/api/workspaces/{workspace}/sessions/{session}", tag = "sessions",
@@ -223,6 +300,30 @@ async fn set_suspended(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spare_fits_a_request_that_asks_only_for_its_defaults_and_a_title() {
+        let spare: Session = serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1",
+            "kind": "Session", "metadata": {"name": "w-abc"},
+            "spec": {"workspaceRef": {"name": "w"}}}))
+        .unwrap();
+        for fits in [
+            json!({"workspaceRef": {"name": "w"}}),
+            json!({"workspaceRef": {"name": "w"}, "displayName": "Fix it"}),
+            json!({"workspaceRef": {"name": "w"}, "harness": "pi", "suspended": false}),
+            json!({"workspaceRef": {"name": "w"}, "model": null}),
+        ] {
+            assert!(spec_fits(&fits, &spare), "{fits}");
+        }
+        for other in [
+            json!({"workspaceRef": {"name": "w"}, "model": "gpt-x"}),
+            json!({"workspaceRef": {"name": "w"}, "suspended": true}),
+            json!({"workspaceRef": {"name": "w"}, "parentSessionRef": {"name": "p"}}),
+            json!({"workspaceRef": {"name": "other"}}),
+        ] {
+            assert!(!spec_fits(&other, &spare), "{other}");
+        }
+    }
 
     #[test]
     fn titles_are_one_trimmed_line_of_at_most_128_characters() {

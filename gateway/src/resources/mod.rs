@@ -143,6 +143,30 @@ impl Resources {
         on_store!(self, patch_spec::<Session>(&self.namespace, name, patch))
     }
 
+    /// Claims the spare `name` as read at `resource_version` (see `oqto_api::spare`): its label
+    /// goes, the claim time and an optional title come. `Conflict` when it changed meanwhile
+    /// (claimed by someone else, or being replaced).
+    pub async fn claim_spare(
+        &self,
+        name: &str,
+        resource_version: &str,
+        claimed_at: &str,
+        display_name: Option<&str>,
+    ) -> Result<Session, ApiError> {
+        use oqto_api::spare::{CLAIMED_AT_ANNOTATION, SPARE_LABEL};
+        let mut patch = json!({"metadata": {
+            "labels": { SPARE_LABEL: null },
+            "annotations": { CLAIMED_AT_ANNOTATION: claimed_at },
+        }});
+        if let Some(title) = display_name {
+            patch["spec"] = json!({ "displayName": title });
+        }
+        on_store!(
+            self,
+            patch_if_unchanged::<Session>(&self.namespace, name, resource_version, patch)
+        )
+    }
+
     /// Sets `spec.suspended`; the operator stops or starts the runner.
     pub async fn set_suspended(&self, name: &str, suspended: bool) -> Result<Session, ApiError> {
         let patch = json!({ "suspended": suspended });

@@ -11,6 +11,7 @@ pub mod rules;
 pub mod schedule;
 pub mod schema;
 pub mod session;
+pub mod spare;
 pub mod tenancy;
 pub mod workspace;
 pub mod workspace_class;

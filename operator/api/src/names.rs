@@ -89,6 +89,21 @@ pub fn runner_labels(workspace: &str, session: &str) -> BTreeMap<String, String>
     labels
 }
 
+/// A random suffix for generated names (six characters without vowels, so no words), as the
+/// gateway names Sessions created without a name and the operator names spares.
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut bytes = [0u8; 6];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source: a fixed suffix; a clash is refused as AlreadyExists, not reused.
+        bytes = *b"gwname";
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

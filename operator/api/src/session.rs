@@ -27,6 +27,7 @@ use crate::schema;
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase","description":"Lifecycle phase"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status","description":"Whether the runner accepts connections"}"#,
     printcolumn = r#"{"name":"Parent","type":"string","jsonPath":".spec.parentSessionRef.name","description":"The Session that delegated to this one"}"#,
+    printcolumn = r#"{"name":"Spare","type":"string","jsonPath":".metadata.labels.oqto\\.dev/spare","description":"Started ahead, not claimed yet (oqto.dev/spare)"}"#,
     printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.model","priority":1,"description":"Model override"}"#,
     printcolumn = r#"{"name":"Pod","type":"string","jsonPath":".status.podName","priority":1,"description":"Runner pod"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -74,6 +75,23 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "parentSessionRef is immutable"}]))]
     pub parent_session_ref: Option<SessionReference>,
+}
+
+impl SessionSpec {
+    /// A Session of `workspace` with the Workspace's defaults.
+    pub fn in_workspace(workspace: &str) -> Self {
+        Self {
+            workspace_ref: WorkspaceReference {
+                name: workspace.to_owned(),
+            },
+            harness: Harness::default(),
+            provider: None,
+            model: None,
+            suspended: false,
+            display_name: None,
+            parent_session_ref: None,
+        }
+    }
 }
 
 /// A Workspace in the same namespace.

@@ -32,6 +32,9 @@ pub struct OperatorDefaults {
     /// The gateway's root URL as runners reach it: set, each runner gets it and its Session's
     /// credential, and may start children of its Session (delegation).
     pub gateway_url: Option<String>,
+    /// Keep a warm spare Session in every Workspace with a Session in use
+    /// (`oqto_api::spare`).
+    pub warm_spares: bool,
 }
 
 /// Where runners reach models when the platform runs the LLM proxy.
@@ -84,6 +87,7 @@ impl OperatorDefaults {
             runner_key,
             llm_proxy: None,
             gateway_url: None,
+            warm_spares: false,
         }
     }
 }

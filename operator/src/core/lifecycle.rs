@@ -347,11 +347,20 @@ pub fn step(seen: &Observed<'_>, plan: Option<Result<&RunnerPlan, &CoreError>>) 
 fn running(seen: &Observed<'_>, runner: &RunnerSeen, workspace: &Workspace) -> Step {
     let old = seen.session.status.as_ref();
     let started_at = old.and_then(|s| s.started_at.as_ref());
-    if let Some(activity) = &seen.activity {
-        let running_for = started_at.map(|t| since(seen.now, t));
+    // A spare waits for its claim without a client by design: no idle rule. A claimed one
+    // counts its idle time and lifetime from the claim, not from its start.
+    let spare = oqto_api::spare::is_spare(seen.session);
+    let claimed = oqto_api::spare::claimed_at(seen.session);
+    if let Some(activity) = seen.activity.as_ref().filter(|_| !spare) {
+        let mut activity = *activity;
+        let mut running_for = started_at.map(|t| since(seen.now, t));
+        if let Some(claimed) = claimed {
+            activity.last_activity_ms = activity.last_activity_ms.max(claimed.as_millisecond());
+            running_for = running_for.map(|ran| ran.min(since_timestamp(seen.now, claimed)));
+        }
         let lifecycle = &workspace.spec.lifecycle;
         if let Some((reason, note)) = should_suspend(
-            activity,
+            &activity,
             seen.now.as_millisecond(),
             lifecycle.idle_timeout.as_duration(),
             running_for,
@@ -445,7 +454,11 @@ fn exited(
 }
 
 fn since(now: Timestamp, time: &Time) -> Duration {
-    Duration::try_from(now.duration_since(time.0)).unwrap_or_default()
+    since_timestamp(now, time.0)
+}
+
+fn since_timestamp(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
 }
 
 /// The status for a verdict, and an Event when the phase changes.
@@ -715,6 +728,40 @@ mod tests {
         );
         assert_eq!(step.suspend.map(|s| s.0), Some("IdleTimeout"));
         assert_eq!(step.status, None, "the status follows the spec change");
+    }
+
+    #[test]
+    fn a_spare_is_never_idle_and_a_claimed_one_counts_from_its_claim() {
+        let w = workspace(json!({"owner":"alice","lifecycle":{"idleTimeout":"1m"}}));
+        let idle = Activity {
+            busy: false,
+            connected_clients: 0,
+            last_activity_ms: 0,
+        };
+        let ready = runner(RunnerHealth::Ready, 7);
+        let mut spare = session(json!({"workspaceRef":{"name":"alice-dev"}}));
+        spare.metadata.labels = Some([(oqto_api::spare::SPARE_LABEL.into(), "true".into())].into());
+        let step = decide(&spare, Some(&w), Some(&ready), Some(idle));
+        assert_eq!(step.suspend, None, "a spare waits without clients");
+        let mut claimed = session(json!({"workspaceRef":{"name":"alice-dev"}}));
+        let stamp = |at: i64| {
+            Some(
+                [(
+                    oqto_api::spare::CLAIMED_AT_ANNOTATION.to_owned(),
+                    Timestamp::from_second(at).unwrap().to_string(),
+                )]
+                .into(),
+            )
+        };
+        claimed.metadata.annotations = stamp(1_000_000 - 10);
+        let step = decide(&claimed, Some(&w), Some(&ready), Some(idle));
+        assert_eq!(
+            step.suspend, None,
+            "claimed 10 s ago: not idle for a minute"
+        );
+        claimed.metadata.annotations = stamp(1_000_000 - 120);
+        let step = decide(&claimed, Some(&w), Some(&ready), Some(idle));
+        assert_eq!(step.suspend.map(|s| s.0), Some("IdleTimeout"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod observe;
 pub mod owners;
 pub mod restart;
 pub mod schedule;
+pub mod spare;
 pub mod written;
 
 pub use desired::{LlmProxy, OperatorDefaults, RunnerPeers, RunnerPlan, SecretEnv, StoragePlan};

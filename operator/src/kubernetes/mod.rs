@@ -403,6 +403,17 @@ pub async fn run(
     let schedule_resource = ApiResource::erase::<Schedule>(&());
     let schedule_api = dynamic(&schedule_resource);
     let claim_resource = workspace_resource.clone();
+    // With warm spares, a Workspace is looked at again whenever one of its Sessions changes
+    // (started, claimed, suspended, deleted): its spare follows. Without, no second watch.
+    let spare_triggers = if context.reconciler.defaults.warm_spares {
+        watcher::watcher(dynamic(&session_resource), watcher::Config::default())
+            .backoff(backoff::watch_backoff())
+            .touched_objects()
+            .boxed()
+    } else {
+        futures::stream::pending().boxed()
+    };
+    let spare_workspace = workspace_resource.clone();
     let workspace_controller = Controller::new_with(
         dynamic(&workspace_resource),
         watcher::Config::default(),
@@ -424,6 +435,18 @@ pub async fn run(
         )
         .backoff(backoff::watch_backoff())
         .touched_objects(),
+    )
+    .watches_stream_with(
+        spare_triggers,
+        move |session: DynamicObject| {
+            session.data["spec"]["workspaceRef"]["name"]
+                .as_str()
+                .map(|name| {
+                    ObjectRef::<DynamicObject>::new_with(name, spare_workspace.clone())
+                        .within(session.metadata.namespace.as_deref().unwrap_or_default())
+                })
+        },
+        session_resource.clone(),
     )
     // Claims with reclaimPolicy Retain have no owner: map them back by label.
     .watches(

@@ -150,6 +150,23 @@ impl ObjectStore for KubeStore {
             .map_err(|e| Self::not_found::<K>(name, e.into()))
     }
 
+    /// A merge patch carrying `metadata.resourceVersion`: the apiserver refuses it with 409
+    /// when the object has changed since.
+    async fn patch_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+        mut patch: Value,
+    ) -> Result<K, StoreError> {
+        crate::local::check_patch_fields(&patch)?;
+        patch["metadata"]["resourceVersion"] = json!(resource_version);
+        self.api::<K>(namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(|e| Self::not_found::<K>(name, e.into()))
+    }
+
     /// Server-side apply of the status subresource: no read-modify-write, no conflicts with
     /// the gateway's spec writes, one field manager.
     async fn write_status<K: StoredKind>(&self, object: &K) -> Result<(), StoreError> {
@@ -180,6 +197,24 @@ impl ObjectStore for KubeStore {
             .delete(name, &DeleteParams::background())
             .await
         {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<bool, StoreError> {
+        let mut params = DeleteParams::background();
+        params.preconditions = Some(kube::api::Preconditions {
+            resource_version: Some(resource_version.to_owned()),
+            uid: None,
+        });
+        match self.api::<K>(namespace).delete(name, &params).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
             Err(e) => Err(e.into()),

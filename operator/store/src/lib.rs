@@ -125,6 +125,17 @@ pub trait ObjectStore: Send + Sync + 'static {
         patch: Value,
     ) -> impl Future<Output = Result<K, StoreError>> + Send;
 
+    /// A JSON merge patch of labels, annotations and spec
+    /// (`{"metadata": {"labels": {…}}, "spec": {…}}`), only if the object is still at
+    /// `resource_version`: `Conflict` otherwise, so two writers cannot both act on one read.
+    fn patch_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+        patch: Value,
+    ) -> impl Future<Output = Result<K, StoreError>> + Send;
+
     /// Writes the object's status (only the status).
     fn write_status<K: StoredKind>(
         &self,
@@ -137,6 +148,15 @@ pub trait ObjectStore: Send + Sync + 'static {
         &self,
         namespace: &str,
         name: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes, as [`ObjectStore::delete`], only if the object is still at
+    /// `resource_version`: `Conflict` otherwise.
+    fn delete_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Sets `metadata.finalizers`; the last one removed from a deleted object removes it.

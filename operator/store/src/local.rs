@@ -317,6 +317,38 @@ impl LocalStore {
         self.apply_locked(patched)
     }
 
+    /// A merge patch of labels, annotations and spec if the object is still at
+    /// `resource_version` (see [`ObjectStore::patch_if_unchanged`]).
+    pub fn patch_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+        patch: &Value,
+    ) -> Result<K, StoreError> {
+        check_patch_fields(patch)?;
+        let _guard = self.lock()?;
+        let current: K = self
+            .get(namespace, name)?
+            .ok_or_else(|| StoreError::not_found::<K>(name))?;
+        if current.meta().resource_version.as_deref() != Some(resource_version) {
+            return Err(StoreError::Conflict(format!(
+                "{} {name:?} was changed since it was read (resourceVersion {resource_version:?}, now {:?}); read it again",
+                K::RESOURCE,
+                current.meta().resource_version
+            )));
+        }
+        let corrupt = |source| StoreError::Corrupt {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(&current).map_err(corrupt)?;
+        merge_patch(&mut value, patch);
+        let patched: K = serde_json::from_value(value)
+            .map_err(|e| StoreError::Invalid(format!("Invalid value: {e}")))?;
+        self.apply_locked(patched)
+    }
+
     /// Writes `object`'s status if nothing changed since it was read (optimistic concurrency:
     /// a conflict means the next pass sees the newer object).
     pub fn update_status<K: StoredKind>(&self, object: &K) -> Result<K, StoreError> {
@@ -346,9 +378,39 @@ impl LocalStore {
     /// are removed.
     pub fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
         let _guard = self.lock()?;
-        let Some(mut current) = self.get::<K>(namespace, name)? else {
+        let Some(current) = self.get::<K>(namespace, name)? else {
             return Ok(false);
         };
+        self.delete_locked(current, namespace, name)
+    }
+
+    /// [`LocalStore::delete`] if the object is still at `resource_version`.
+    pub fn delete_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<bool, StoreError> {
+        let _guard = self.lock()?;
+        let Some(current) = self.get::<K>(namespace, name)? else {
+            return Ok(false);
+        };
+        if current.meta().resource_version.as_deref() != Some(resource_version) {
+            return Err(StoreError::Conflict(format!(
+                "{} {name:?} was changed since it was read (resourceVersion {resource_version:?}, now {:?}); not deleted",
+                K::RESOURCE,
+                current.meta().resource_version
+            )));
+        }
+        self.delete_locked(current, namespace, name)
+    }
+
+    fn delete_locked<K: StoredKind>(
+        &self,
+        mut current: K,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
         if current
             .meta()
             .finalizers
@@ -569,12 +631,31 @@ impl ObjectStore for LocalStore {
         LocalStore::patch_spec(self, namespace, name, &patch)
     }
 
+    async fn patch_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+        patch: Value,
+    ) -> Result<K, StoreError> {
+        LocalStore::patch_if_unchanged(self, namespace, name, resource_version, &patch)
+    }
+
     async fn write_status<K: StoredKind>(&self, object: &K) -> Result<(), StoreError> {
         LocalStore::update_status(self, object).map(drop)
     }
 
     async fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
         LocalStore::delete::<K>(self, namespace, name)
+    }
+
+    async fn delete_if_unchanged<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<bool, StoreError> {
+        LocalStore::delete_if_unchanged::<K>(self, namespace, name, resource_version)
     }
 
     async fn set_finalizers<K: StoredKind>(
@@ -627,6 +708,37 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<String, 
     }
 }
 
+/// What [`ObjectStore::patch_if_unchanged`] may change: labels, annotations and spec; never
+/// names, owners, finalizers or status (they have writers of their own).
+pub(crate) fn check_patch_fields(patch: &Value) -> Result<(), StoreError> {
+    let refused = |field: &str| {
+        Err(StoreError::Invalid(format!(
+            "{field}: a conditional patch changes only labels, annotations and spec"
+        )))
+    };
+    let Some(fields) = patch.as_object() else {
+        return refused("patch");
+    };
+    for (field, value) in fields {
+        match field.as_str() {
+            "spec" => {}
+            "metadata" => {
+                let Some(meta) = value.as_object() else {
+                    return refused("metadata");
+                };
+                if let Some(other) = meta
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "labels" | "annotations"))
+                {
+                    return refused(&format!("metadata.{other}"));
+                }
+            }
+            other => return refused(other),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,6 +770,55 @@ mod tests {
             .runner_key()
             .unwrap();
         assert_ne!(key, elsewhere);
+    }
+
+    #[test]
+    fn a_conditional_patch_applies_once_and_refuses_a_stale_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let mut spare = session(json!({"workspaceRef":{"name":"w"}}));
+        spare.metadata.labels = Some([("oqto.dev/spare".to_owned(), "true".to_owned())].into());
+        let read = store.apply(spare).unwrap();
+        let version = read.metadata.resource_version.clone().unwrap();
+        let claim = json!({"metadata": {"labels": {"oqto.dev/spare": null},
+            "annotations": {"oqto.dev/claimed-at": "2026-12-04T10:00:00Z"}},
+            "spec": {"displayName": "mine"}});
+        let claimed: Session = store
+            .patch_if_unchanged("default", "s1", &version, &claim)
+            .unwrap();
+        assert!(claimed.metadata.labels.unwrap_or_default().is_empty());
+        assert_eq!(claimed.spec.display_name.as_deref(), Some("mine"));
+        assert_eq!(claimed.metadata.uid, read.metadata.uid);
+        let second = store.patch_if_unchanged::<Session>("default", "s1", &version, &claim);
+        assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+        let stale_delete = store.delete_if_unchanged::<Session>("default", "s1", &version);
+        assert!(
+            matches!(stale_delete, Err(StoreError::Conflict(_))),
+            "a claimed spare deleted"
+        );
+        for forbidden in [
+            json!({"status": {"phase": "Running"}}),
+            json!({"metadata": {"finalizers": []}}),
+            json!({"metadata": {"name": "other"}}),
+        ] {
+            let refused = store.patch_if_unchanged::<Session>(
+                "default",
+                "s1",
+                claimed.metadata.resource_version.as_deref().unwrap(),
+                &forbidden,
+            );
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{forbidden}"
+            );
+        }
+        let current = claimed.metadata.resource_version.as_deref().unwrap();
+        assert!(
+            store
+                .delete_if_unchanged::<Session>("default", "s1", current)
+                .unwrap()
+        );
+        assert!(store.get::<Session>("default", "s1").unwrap().is_none());
     }
 
     #[test]

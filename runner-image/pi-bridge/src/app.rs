@@ -113,7 +113,14 @@ pub async fn run_with(
         metrics: metrics.clone(),
         activity: activity.clone(),
         aborts,
+        standby: Default::default(),
     });
+    if config.pi_standby {
+        tokio::spawn(start_ahead(
+            shared.clone(),
+            config.session.as_str().to_owned(),
+        ));
+    }
     let registry = Registry::new(shared.clone());
     let delegations = {
         let registry = registry.clone();
@@ -225,5 +232,34 @@ pub async fn bind_delegate_api(config: &Config) -> anyhow::Result<Option<tokio::
                 config.delegate_listen
             )
         }),
+    }
+}
+
+/// How long the bridge waits for hstry at start to learn whether its Session has a Pi session
+/// file to resume (hstry starts beside the bridge and may not be listening yet).
+const HSTRY_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the Session's Pi ahead of its first command, resuming its session file when hstry
+/// knows one (a woken Session), exactly as its conversation would.
+async fn start_ahead(shared: Arc<Shared>, session: String) {
+    let deadline = tokio::time::Instant::now() + HSTRY_AT_START;
+    let stored = loop {
+        match shared.history.load(&session).await {
+            Ok(stored) => break stored,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                warn!(error = %e, "hstry did not answer at start; Pi starts with the first command");
+                return;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
+    let resume = stored
+        .and_then(|stored| stored.meta.pi_session_file)
+        .filter(|file| file.is_file());
+    let launch = shared
+        .pi
+        .launch(&shared.workspace, None, None, resume.as_deref());
+    if let Err(e) = shared.standby.start(launch) {
+        warn!(error = %e, "starting Pi ahead failed; it starts with the first command");
     }
 }

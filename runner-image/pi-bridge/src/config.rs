@@ -118,6 +118,16 @@ pub struct Config {
         value_parser = parse_loopback
     )]
     pub delegate_listen: SocketAddr,
+
+    /// Start the Session's Pi as soon as the bridge is up, so that the first prompt does not
+    /// wait for Node and Pi to load (`false`: start it on the first command).
+    #[arg(
+        long,
+        env = "PI_BRIDGE_PI_STANDBY",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub pi_standby: bool,
 }
 
 impl Config {

@@ -112,7 +112,8 @@ pub enum SessionCommand {
         #[command(flatten)]
         at: InWorkspace,
     },
-    /// Create a session (default name: the workspace's and a random suffix)
+    /// Create a session (default name: the workspace's and a random suffix; without a name it
+    /// takes the workspace's warm spare, already running, when the operator keeps one)
     Create {
         name: Option<String>,
         #[command(flatten)]

@@ -47,6 +47,8 @@ pub struct Shared {
     pub activity: Arc<Activity>,
     /// Counts `abort` commands: the delegations this agent started stop with it.
     pub aborts: tokio::sync::watch::Sender<u64>,
+    /// The Session's Pi, started before its first command (see [`crate::pi::standby`]).
+    pub standby: crate::pi::standby::Standby,
 }
 
 pub enum Mail {
@@ -434,8 +436,17 @@ impl Conversation {
                 self.model.as_deref(),
                 resume.as_deref(),
             );
-            let (process, events) = PiProcess::spawn(&launch).map_err(|e| e.to_string())?;
-            info!(session_id = %self.session_id, pid = ?process.pid(), resumed = restart, "Pi started");
+            let (process, events) = match self.shared.standby.take(&launch) {
+                Some(started) => {
+                    info!(session_id = %self.session_id, pid = ?started.0.pid(), resumed = restart, "Pi adopted (started ahead)");
+                    started
+                }
+                None => {
+                    let started = PiProcess::spawn(&launch).map_err(|e| e.to_string())?;
+                    info!(session_id = %self.session_id, pid = ?started.0.pid(), resumed = restart, "Pi started");
+                    started
+                }
+            };
             if restart {
                 self.shared.metrics.pi_restarts.inc();
             }

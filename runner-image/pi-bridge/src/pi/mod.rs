@@ -2,3 +2,4 @@
 
 pub mod launch;
 pub mod process;
+pub mod standby;

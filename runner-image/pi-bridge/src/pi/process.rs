@@ -110,6 +110,11 @@ impl PiProcess {
         self.pid
     }
 
+    /// False once the process has exited (reaped or not).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends a command that Pi answers with a `response` line, and waits for that answer.
     pub async fn request(&self, mut command: Value, timeout: Duration) -> Result<PiReply, PiError> {
         let id = format!("bridge-{}", self.next_id.fetch_add(1, Ordering::Relaxed));

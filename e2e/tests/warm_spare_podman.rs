@@ -1,0 +1,284 @@
+//! Warm spares in single-node mode (issue 19), against real Podman, the real runner image with
+//! the real Pi, the gateway binary and the scripted LLM: once a Workspace has a Session in use
+//! the operator starts a spare beside it; a Session created through the REST API without a name
+//! claims it (one claim per spare, however many ask at once), answers a prompt, and a new spare
+//! follows; a named Session never takes it; with no Session in use the spare goes.
+#![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oqto_api::spare::{CLAIMED_AT_ANNOTATION, is_spare};
+use oqto_api::{Session, SessionPhase, Workspace};
+use oqto_e2e::gateway::GatewayProcess;
+use oqto_e2e::mux::{MuxClient, is_event};
+use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
+use oqto_e2e::{eventually, workspace_binary};
+use oqto_operator::core::OperatorDefaults;
+use oqto_operator::podman::{self as podman_operator, PodmanRuntime};
+use oqto_scripted_llm::{Script, ScriptedLlm};
+use oqto_store::LocalStore;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(180);
+const ADMIN: (&str, &str) = ("admin", "warm-spare-podman-password");
+const KEY: &str = "warm-spare-upstream-key";
+
+fn object<K: serde::de::DeserializeOwned>(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: Value,
+) -> K {
+    serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": kind,
+        "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
+    .unwrap()
+}
+
+/// The Workspace's spare once it is Running with an endpoint.
+fn running_spare(store: &LocalStore, namespace: &str) -> Option<String> {
+    store
+        .list::<Session>(Some(namespace))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.spec.workspace_ref.name == "team")
+        .filter(is_spare)
+        .find(|s| {
+            s.status.as_ref().is_some_and(|status| {
+                status.phase == Some(SessionPhase::Running) && status.endpoint.is_some()
+            })
+        })
+        .and_then(|s| s.metadata.name)
+}
+
+fn spares(store: &LocalStore, namespace: &str) -> Vec<String> {
+    store
+        .list::<Session>(Some(namespace))
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.spec.workspace_ref.name == "team")
+        .filter(is_spare)
+        .filter_map(|s| s.metadata.name)
+        .collect()
+}
+
+/// Prompts `session` and returns the text of its answer.
+async fn answer(mux: &mut MuxClient, session: &str, prompt: &str) -> String {
+    mux.create_session(session).await.unwrap();
+    mux.send(
+        json!({"channel": "agent", "session_id": session, "id": "p", "cmd": "prompt",
+        "message": prompt}),
+    )
+    .await
+    .unwrap();
+    let frames = mux
+        .until(|f| {
+            f["session_id"] == session && (is_event(f, "agent.idle") || is_event(f, "agent.error"))
+        })
+        .await
+        .unwrap();
+    frames
+        .iter()
+        .filter(|f| f["session_id"] == session && is_event(f, "stream.text_delta"))
+        .filter_map(|f| f["delta"].as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_session_claims_the_workspaces_warm_spare_once() {
+    let image = oqto_e2e::runner_image().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("podman.sock");
+    let _service = podman_service(&socket).await.unwrap();
+    let state = dir.path().join("store");
+    let store = Arc::new(LocalStore::open(&state).unwrap());
+    let _leftovers = RemoveStoreObjects(store.id().to_owned());
+    let namespace = format!("spare{}", std::process::id());
+
+    let script: Script = serde_json::from_value(json!({"api_key": KEY, "rules": [
+        {"when_user_contains": "hello", "steps": [
+            {"kind": "text", "chunks": ["WARM-", "ANSWER"], "delay_ms": 0}]}
+    ]}))
+    .unwrap();
+    let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
+    let secret = store.secret_path(&namespace, "llm-keys");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "team",
+            json!({"owner": ADMIN.0, "storage": {"reclaimPolicy": "Delete"},
+                "network": {"egress": "Open"},
+                "llm": {"provider": "scripted", "model": "scripted",
+                    "baseUrl": format!("http://host.containers.internal:{}/v1", llm.addr().port()),
+                    "credentialsSecretRef": {"name": "llm-keys"}}}),
+        ))
+        .unwrap();
+    let reconciler = podman_operator::reconciler(
+        store.clone(),
+        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
+        OperatorDefaults {
+            runner_image: Some(image),
+            warm_spares: true,
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
+        },
+        podman_operator::Settings::default(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(podman_operator::run(
+        reconciler,
+        Duration::from_millis(200),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut command = Command::new(workspace_binary("oqto-gateway").unwrap());
+    command
+        .args(["--runtime", "podman", "--namespace", &namespace])
+        .args(["--poll-ms", "50"])
+        .arg("--state-dir")
+        .arg(&state);
+    let gateway = GatewayProcess::start(command, &dir.path().join("gateway"), ADMIN)
+        .await
+        .unwrap();
+    let token = gateway.login(ADMIN.0, ADMIN.1).await.unwrap();
+    let sessions_path = "/api/workspaces/team/sessions";
+
+    // 1. No Session in use, no spare.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        spares(&store, &namespace).is_empty(),
+        "a spare for an unused Workspace"
+    );
+
+    // 2. The first Session (made as any other) brings a spare beside it, hidden from listings.
+    let (status, first) = gateway
+        .call(
+            Method::POST,
+            sessions_path,
+            &token,
+            Some(json!({"name": "first"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{first}");
+    let spare = eventually("the spare Running", WAIT, || async {
+        running_spare(&store, &namespace)
+    })
+    .await
+    .unwrap();
+    assert_ne!(spare, "first");
+    let (_, listed) = gateway
+        .call(Method::GET, sessions_path, &token, None)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, ["first"], "the spare is not listed");
+
+    // 3. Two unnamed creates at once: exactly one claims the spare (its resourceVersion
+    // decides), the other gets a Session of its own.
+    let body = || Some(json!({"spec": {"displayName": "Warm one"}}));
+    let (a, b) = tokio::join!(
+        gateway.call(Method::POST, sessions_path, &token, body()),
+        gateway.call(Method::POST, sessions_path, &token, body()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.0, b.0), (201, 201), "{a:?} {b:?}");
+    let made = [
+        a.1["metadata"]["name"].as_str().unwrap().to_owned(),
+        b.1["metadata"]["name"].as_str().unwrap().to_owned(),
+    ];
+    assert_ne!(made[0], made[1], "one spare claimed twice");
+    let claimed_answer = if made[0] == spare { &a.1 } else { &b.1 };
+    assert!(
+        made.contains(&spare),
+        "neither create claimed the spare: {made:?}"
+    );
+    let other = made.iter().find(|n| **n != spare).unwrap().clone();
+    assert_eq!(claimed_answer["spec"]["displayName"], "Warm one");
+    assert!(
+        claimed_answer["metadata"]["labels"]["oqto.dev/spare"].is_null(),
+        "{claimed_answer}"
+    );
+    assert!(
+        claimed_answer["metadata"]["annotations"][CLAIMED_AT_ANNOTATION].is_string(),
+        "{claimed_answer}"
+    );
+    assert_eq!(
+        claimed_answer["status"]["phase"], "Running",
+        "the claimed spare is already running"
+    );
+
+    // 4. The claimed Session answers at once, as any other.
+    let mut mux = MuxClient::connect(&gateway.mux_url(), Some(&token))
+        .await
+        .unwrap();
+    let text = answer(&mut mux, &spare, "hello").await;
+    assert_eq!(text, "WARM-ANSWER");
+
+    // 5. A new spare follows; a named create never takes it.
+    let next = eventually("the next spare Running", WAIT, || async {
+        running_spare(&store, &namespace).filter(|s| *s != spare)
+    })
+    .await
+    .unwrap();
+    let (status, named) = gateway
+        .call(
+            Method::POST,
+            sessions_path,
+            &token,
+            Some(json!({"name": "named"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{named}");
+    assert_eq!(named["metadata"]["name"], "named");
+    assert_eq!(
+        spares(&store, &namespace),
+        [next],
+        "the named create took the spare"
+    );
+
+    // 6. No Session in use: the spare goes.
+    drop(mux);
+    for name in ["first", "named", &spare, &other] {
+        let path = format!("{sessions_path}/{name}/suspend");
+        let (status, body) = gateway
+            .call(Method::POST, &path, &token, None)
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "suspending {name}: {body}");
+    }
+    eventually("the spare deleted", WAIT, || async {
+        spares(&store, &namespace).is_empty().then_some(())
+    })
+    .await
+    .unwrap();
+    let claimed: Session = store.get(&namespace, &spare).unwrap().unwrap();
+    assert!(
+        claimed.spec.suspended,
+        "the claimed Session is a user's: kept, suspended"
+    );
+
+    let _ = store.delete::<Workspace>(&namespace, "team");
+    let _ = eventually("the Workspace's volumes deleted", WAIT, || async {
+        workspace_volumes(&namespace, "team")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(WAIT, operator).await;
+    for volume in workspace_volumes(&namespace, "team") {
+        podman(&["volume", "rm", "-f", &volume]);
+    }
+}
