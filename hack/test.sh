@@ -49,6 +49,8 @@ step "starting the single-node stack with the README's run command (hack/up.sh; 
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
 export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090 \
   OQTO_LLM_PROXY_PORT=18092 OQTO_LLM_PROXY_METRICS_PORT=19092 OQTO_GATEWAY_RUNNER_PORT=18083
+# Warm spares on (both stacks): the browser test's new session claims one.
+export OQTO_WARM_SPARES=true
 trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down; hack/postgres/server.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
 hack/up.sh
@@ -57,6 +59,7 @@ export OQTO_RUNNER_IMAGE=localhost/oqto-runner:dev
 step "browser tests: the web UI in Debian's Chromium against the stack (screenshots in target/browser-screenshots)"
 OQTO_UI_URL="http://127.0.0.1:$OQTO_PORT" OQTO_UI_PASSWORD="$(cat "$OQTO_HOME/admin-password")" \
   OQTO_GATEWAY_CONTAINER="$OQTO_PROJECT-gateway" OQTO_SCREENSHOTS="$repo/target/browser-screenshots" \
+  OQTO_SPARES_CMD="hack/podman/spares.sh" \
   node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
 
 step "starting the control plane"
@@ -85,7 +88,7 @@ cluster_ui="$(hack/k8s/release.sh up --llm-port "$OQTO_DEMO_LLM_PORT")"
 OQTO_UI_URL="$cluster_ui" OQTO_UI_PASSWORD="$(cat "$OQTO_CONTROLPLANE_DIR/release/admin-password")" \
   OQTO_GATEWAY_STOP_CMD="hack/k8s/release.sh scale-gateways 0" \
   OQTO_GATEWAY_START_CMD="hack/k8s/release.sh scale-gateways 2" \
-  OQTO_GATEWAY_KILL_CMD="hack/k8s/release.sh kill-carrier" \
+  OQTO_GATEWAY_KILL_CMD="hack/k8s/release.sh kill-carrier" OQTO_SPARES_CMD="hack/k8s/release.sh spares" \
   OQTO_SCREENSHOTS="$repo/target/browser-screenshots-cluster" \
   node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
 hack/k8s/release.sh down

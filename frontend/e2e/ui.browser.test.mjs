@@ -32,6 +32,11 @@ const startGateway = () =>
     : execFileSync("podman", ["start", gateway], { stdio: "ignore" });
 /** A runner's cold start, a turn of the demo model: generous bounds on hangs, not speed tests. */
 const LONG = 120_000;
+/** The stack's Running warm spare Sessions (a command that prints their names), when it keeps them. */
+const runningSpares = () =>
+  process.env.OQTO_SPARES_CMD
+    ? execSync(process.env.OQTO_SPARES_CMD, { encoding: "utf8" }).split("\n").filter(Boolean)
+    : null;
 
 assert.ok(password, "OQTO_UI_PASSWORD: the admin's password (hack/up.sh keeps it in $OQTO_HOME/admin-password)");
 
@@ -492,9 +497,18 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("shortcuts");
       await page.keyboard.press("Escape");
       await help.waitFor({ state: "hidden" });
+      // With warm spares the new session is the spare the operator started beside the first.
+      let spare = null;
+      if (runningSpares()) {
+        const deadline = Date.now() + LONG;
+        const mineSpare = () => runningSpares().find((name) => name.startsWith(`${workspace}-`));
+        while (!(spare = mineSpare()) && Date.now() < deadline) await page.waitForTimeout(500);
+        assert.ok(spare, "no warm spare Running beside the first session");
+      }
       await mine.getByRole("button", { name: `new session in ${workspace}` }).click();
       await page.waitForURL((u) => u.href !== first && /\/s\//.test(u.pathname), { timeout: LONG });
       const second = page.url();
+      if (spare) assert.ok(second.includes(`/${spare}`), `the new session ${second} did not claim the spare ${spare}`);
       await mine.getByTestId("sidebar-session").nth(1).waitFor({ timeout: LONG });
       await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
       await page.keyboard.press("Alt+ArrowDown");

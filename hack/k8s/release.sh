@@ -13,6 +13,8 @@
 #                                              key is read from $OQTO_HOME/llm-proxy.env.
 #   hack/k8s/release.sh scale-gateways N       stop (0) or start the gateways
 #   hack/k8s/release.sh kill-carrier           kill the gateway Pod that holds a WebSocket
+#   hack/k8s/release.sh spares                 the Running warm spare Sessions, one name per line
+#                                              (OQTO_WARM_SPARES=true at `up` turns them on)
 #   hack/k8s/release.sh down                   delete the Workspaces, uninstall, remove the namespaces
 #
 # Needs: hack/k8s/controlplane.sh up; hack/k8s/node.sh up --ingress; the images built
@@ -76,6 +78,7 @@ up() {
 image: {registry: localhost, tag: dev, pullPolicy: Never}
 operator:
   replicas: 1
+  warmSpares: ${OQTO_WARM_SPARES:-false}
   tolerations: [{key: $TAINT_KEY, operator: Exists}]
 gateway:
   $gateway
@@ -151,6 +154,11 @@ kill_carrier() {
   die "no gateway holds a connection"
 }
 
+spares() {
+  kubectl_ -n "$WORKSPACES" get sessions -l oqto.dev/spare=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}'
+}
+
 down() {
   # Workspaces first, while the operator runs: their finalizer is its cascade.
   kubectl_ -n "$WORKSPACES" delete workspaces --all --wait --timeout 120s >/dev/null 2>&1 || true
@@ -163,6 +171,7 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   scale-gateways) scale_gateways "${2:?how many}" ;;
   kill-carrier) kill_carrier ;;
+  spares) spares ;;
   down) down ;;
-  *) echo "usage: $0 up [--llm-port PORT] | scale-gateways N | kill-carrier | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--llm-port PORT] | scale-gateways N | kill-carrier | spares | down" >&2; exit 2 ;;
 esac
