@@ -47,6 +47,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use oqto_api::{Session, SessionPhase, SessionStatus, Workspace};
+use oqto_e2e::gateway::GatewayProcess;
 use oqto_e2e::mux::{MuxClient, is_event, is_response};
 use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
 use oqto_e2e::{NODE_NAME, NODE_PUBLIC_IP, RUNNER_KEY, TestEnv, eventually, node_toleration};
@@ -57,7 +58,7 @@ use oqto_scripted_llm::{Script, ScriptedLlm};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// How long one step may take before the bench gives up on a runtime (a start, a wake, a
 /// runner going away); it bounds a hang, it does not judge speed.
@@ -276,85 +277,34 @@ impl Sessions<'_> {
 }
 
 /// The gateway binary, killed on drop.
-struct Gateway {
-    _child: Child,
-    url: String,
-}
+struct Gateway(GatewayProcess);
 
 impl Gateway {
     /// Starts `command` (the mode's own arguments set) with the admin, the runner key and a
     /// data directory of its own; waits until it listens and is ready.
     async fn start(mut command: Command, data_dir: &Path) -> anyhow::Result<Self> {
         command
-            .args(["--listen", "127.0.0.1:0", "--insecure-cookies"])
-            .arg("--data-dir")
-            .arg(data_dir)
             .arg("--ui-dir")
             .arg(data_dir.join("ui"))
-            .env("OQTO_ADMIN_USER", ADMIN.0)
-            .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
-            .env("OQTO_RUNNER_KEY", RUNNER_KEY)
             .env("RUST_LOG", log_filter())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = command.spawn().context("starting oqto-gateway")?;
-        let mut lines =
-            BufReader::new(child.stdout.take().context("the gateway's stdout")?).lines();
-        let url = within("the gateway to listen", async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(url) = line.strip_prefix("oqto-gateway listening on ") {
-                    return Ok(url.to_owned());
-                }
-            }
-            anyhow::bail!("the gateway exited before it listened")
-        })
-        .await?;
-        // Whatever else it prints is read, so that it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let http = reqwest::Client::new();
-        let ready = format!("{url}/readyz");
-        eventually("the gateway is ready", WAIT, || async {
-            let answer = http.get(&ready).send().await.ok()?;
-            answer.status().is_success().then_some(())
-        })
-        .await?;
-        Ok(Self { _child: child, url })
-    }
-
-    fn mux_url(&self) -> String {
-        format!("{}/api/ws/mux", self.url.replacen("http://", "ws://", 1))
+            .stdin(Stdio::null());
+        Ok(Self(GatewayProcess::start(command, data_dir, ADMIN).await?))
     }
 
     /// The admin's token, from a REST login.
     async fn login(&self) -> anyhow::Result<String> {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{}/api/auth/login", self.url))
-            .json(&json!({"username": ADMIN.0, "password": ADMIN.1}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        answer["token"]
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("no token in the login answer {answer}"))
+        self.0.login(ADMIN.0, ADMIN.1).await
     }
 
     /// A new Session of the bench's Workspace through the REST API, without a name (as the UI
     /// creates one): the name the gateway answers with.
     async fn create_session(&self, token: &str) -> anyhow::Result<String> {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{}/api/workspaces/{WORKSPACE}/sessions", self.url))
-            .bearer_auth(token)
-            .json(&json!({}))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
+        let path = format!("/api/workspaces/{WORKSPACE}/sessions");
+        let (status, answer) = self
+            .0
+            .call(reqwest::Method::POST, &path, token, Some(json!({})))
             .await?;
+        anyhow::ensure!(status == 201, "creating a Session: {status} {answer}");
         answer["metadata"]["name"]
             .as_str()
             .map(str::to_owned)
@@ -364,7 +314,7 @@ impl Gateway {
     async fn connect(&self, token: &str) -> anyhow::Result<MuxClient> {
         within(
             "a mux connection",
-            MuxClient::connect(&self.mux_url(), Some(token)),
+            MuxClient::connect(&self.0.mux_url(), Some(token)),
         )
         .await
     }

@@ -6,20 +6,19 @@
 //! collector single-node mode lacks).
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use oqto_api::{Session, Workspace};
+use oqto_e2e::gateway::GatewayProcess;
 use oqto_e2e::mux::{MuxClient, is_event};
 use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
-use oqto_e2e::{RUNNER_KEY, eventually, free_port, workspace_binary};
+use oqto_e2e::{eventually, free_port, workspace_binary};
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::{self as podman_operator, PodmanRuntime};
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -107,48 +106,17 @@ async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
         },
     ));
 
-    let mut gateway = Command::new(workspace_binary("oqto-gateway").unwrap())
-        .args([
-            "--runtime",
-            "podman",
-            "--namespace",
-            &namespace,
-            "--poll-ms",
-            "50",
-        ])
+    let mut command = Command::new(workspace_binary("oqto-gateway").unwrap());
+    command
+        .args(["--runtime", "podman", "--namespace", &namespace])
+        .args(["--poll-ms", "50"])
         .arg("--state-dir")
         .arg(&state)
-        .arg("--data-dir")
-        .arg(dir.path().join("gateway"))
-        .args(["--listen", "127.0.0.1:0", "--insecure-cookies"])
-        .args(["--runner-listen", &format!("0.0.0.0:{runner_port}")])
-        .env("OQTO_ADMIN_USER", ADMIN.0)
-        .env("OQTO_ADMIN_PASSWORD", ADMIN.1)
-        .env("OQTO_RUNNER_KEY", RUNNER_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
+        .args(["--runner-listen", &format!("0.0.0.0:{runner_port}")]);
+    let gateway = GatewayProcess::start(command, &dir.path().join("gateway"), ADMIN)
+        .await
         .unwrap();
-    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the gateway's address");
-        if let Some(url) = line.strip_prefix("oqto-gateway listening on ") {
-            break url.to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let http = reqwest::Client::new();
-    eventually("the gateway ready", WAIT, || async {
-        let answer = http.get(format!("{url}/readyz")).send().await.ok()?;
-        answer.status().is_success().then_some(())
-    })
-    .await
-    .unwrap();
     // The runners' listener serves runners only: no user route there.
     let user_route = http
         .get(format!("http://127.0.0.1:{runner_port}/api/workspaces"))
@@ -160,16 +128,7 @@ async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
         404,
         "no user route on the runners' listener"
     );
-    let login: Value = http
-        .post(format!("{url}/api/auth/login"))
-        .json(&json!({"username": ADMIN.0, "password": ADMIN.1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = gateway.login(ADMIN.0, ADMIN.1).await.unwrap();
 
     store
         .apply::<Session>(object(
@@ -179,8 +138,9 @@ async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
             json!({"workspaceRef": {"name": "team"}}),
         ))
         .unwrap();
-    let mux_url = format!("{}/api/ws/mux", url.replacen("http://", "ws://", 1));
-    let mut mux = MuxClient::connect(&mux_url, Some(&token)).await.unwrap();
+    let mut mux = MuxClient::connect(&gateway.mux_url(), Some(&token))
+        .await
+        .unwrap();
     mux.create_session("lead").await.unwrap();
     mux.send(
         json!({"channel": "agent", "session_id": "lead", "id": "p", "cmd": "prompt",

@@ -5,37 +5,25 @@
 //! follows; a named Session never takes it; with no Session in use the spare goes.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use oqto_api::spare::{CLAIMED_AT_ANNOTATION, is_spare};
 use oqto_api::{Session, SessionPhase, Workspace};
 use oqto_e2e::gateway::GatewayProcess;
 use oqto_e2e::mux::{MuxClient, is_event};
-use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
+use oqto_e2e::podman::{podman, workspace_volumes};
 use oqto_e2e::{eventually, workspace_binary};
-use oqto_operator::core::OperatorDefaults;
-use oqto_operator::podman::{self as podman_operator, PodmanRuntime};
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use oqto_store::LocalStore;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(180);
 const ADMIN: (&str, &str) = ("admin", "warm-spare-podman-password");
 const KEY: &str = "warm-spare-upstream-key";
-
-fn object<K: serde::de::DeserializeOwned>(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> K {
-    serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": kind,
-        "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-    .unwrap()
-}
 
 /// The Workspace's spare once it is Running with an endpoint.
 fn running_spare(store: &LocalStore, namespace: &str) -> Option<String> {
@@ -88,13 +76,14 @@ async fn answer(mux: &mut MuxClient, session: &str, prompt: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_session_claims_the_workspaces_warm_spare_once() {
-    let image = oqto_e2e::runner_image().unwrap();
+    let mut operator = common::PodmanOperator::start_with(
+        Duration::from_millis(200),
+        Default::default(),
+        |defaults| defaults.warm_spares = true,
+    )
+    .await;
+    let store = operator.store.clone();
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("podman.sock");
-    let _service = podman_service(&socket).await.unwrap();
-    let state = dir.path().join("store");
-    let store = Arc::new(LocalStore::open(&state).unwrap());
-    let _leftovers = RemoveStoreObjects(store.id().to_owned());
     let namespace = format!("spare{}", std::process::id());
 
     let script: Script = serde_json::from_value(json!({"api_key": KEY, "rules": [
@@ -107,7 +96,7 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
     std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
     std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
     store
-        .apply::<Workspace>(object(
+        .apply::<Workspace>(common::object(
             "Workspace",
             &namespace,
             "team",
@@ -118,30 +107,12 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
                     "credentialsSecretRef": {"name": "llm-keys"}}}),
         ))
         .unwrap();
-    let reconciler = podman_operator::reconciler(
-        store.clone(),
-        PodmanRuntime::connect(&socket.display().to_string()).unwrap(),
-        OperatorDefaults {
-            runner_image: Some(image),
-            warm_spares: true,
-            ..OperatorDefaults::new(oqto_e2e::runner_key())
-        },
-        podman_operator::Settings::default(),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let operator = tokio::spawn(podman_operator::run(
-        reconciler,
-        Duration::from_millis(200),
-        async {
-            let _ = stopped.await;
-        },
-    ));
     let mut command = Command::new(workspace_binary("oqto-gateway").unwrap());
     command
         .args(["--runtime", "podman", "--namespace", &namespace])
         .args(["--poll-ms", "50"])
         .arg("--state-dir")
-        .arg(&state);
+        .arg(operator.state_dir());
     let gateway = GatewayProcess::start(command, &dir.path().join("gateway"), ADMIN)
         .await
         .unwrap();
@@ -276,8 +247,7 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
             .then_some(())
     })
     .await;
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(WAIT, operator).await;
+    operator.stop().await;
     for volume in workspace_volumes(&namespace, "team") {
         podman(&["volume", "rm", "-f", &volume]);
     }

@@ -31,6 +31,8 @@ pub struct PodmanOperator {
     image: String,
     resync: Duration,
     settings: podman::Settings,
+    /// What the test changes in the operator's defaults (warm spares, say).
+    tweak: fn(&mut OperatorDefaults),
     pub health: Arc<Health>,
     /// The time the operator decides Schedules at (kept across restarts).
     pub clock: oqto_operator::clock::Clock,
@@ -64,6 +66,15 @@ impl PodmanOperator {
 
     /// The same, with `settings`.
     pub async fn start_with_settings(resync: Duration, settings: podman::Settings) -> Self {
+        Self::start_with(resync, settings, |_| {}).await
+    }
+
+    /// The same, with `settings` and the operator's defaults changed by `tweak`.
+    pub async fn start_with(
+        resync: Duration,
+        settings: podman::Settings,
+        tweak: fn(&mut OperatorDefaults),
+    ) -> Self {
         let image = oqto_e2e::runner_image().expect("$OQTO_RUNNER_IMAGE");
         oqto_e2e::podman::restricted_egress().expect("hack/podman/egress.sh");
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -76,6 +87,7 @@ impl PodmanOperator {
             image,
             resync,
             settings,
+            tweak,
             health: Arc::default(),
             clock: Default::default(),
             socket,
@@ -91,13 +103,15 @@ impl PodmanOperator {
     /// A new operator process, as far as the test can tell: a fresh reconciler (no memory of
     /// the last one) on the same store and socket.
     fn spawn(&mut self) {
+        let mut defaults = OperatorDefaults {
+            runner_image: Some(self.image.clone()),
+            ..OperatorDefaults::new(oqto_e2e::runner_key())
+        };
+        (self.tweak)(&mut defaults);
         let reconciler = podman::reconciler(
             self.store.clone(),
             PodmanRuntime::connect(&self.socket.display().to_string()).expect("a Podman client"),
-            OperatorDefaults {
-                runner_image: Some(self.image.clone()),
-                ..OperatorDefaults::new(oqto_e2e::runner_key())
-            },
+            defaults,
             self.settings.clone(),
         );
         self.health = reconciler.health.clone();
@@ -109,6 +123,11 @@ impl PodmanOperator {
             let _ = stopped.await;
         })));
         self.stop = Some(stop);
+    }
+
+    /// The store's directory, for a gateway on the same store (`--state-dir`).
+    pub fn state_dir(&self) -> PathBuf {
+        self._dir.path().join("store")
     }
 
     /// Kills it wherever it is (mid-reconcile too: a crash, not a shutdown) and starts a new one.
