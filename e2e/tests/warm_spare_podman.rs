@@ -2,7 +2,8 @@
 //! the real Pi, the gateway binary and the scripted LLM: once a Workspace has a Session in use
 //! the operator starts a spare beside it; a Session created through the REST API without a name
 //! claims it (one claim per spare, however many ask at once), answers a prompt, and a new spare
-//! follows; a named Session never takes it; with no Session in use the spare goes.
+//! follows; `oqtoctl session create` claims the next; a named Session never takes one; with no
+//! Session in use the spare goes.
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
 mod common;
@@ -202,6 +203,27 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
     })
     .await
     .unwrap();
+    // `oqtoctl session create` without a name claims it too.
+    let created = tokio::process::Command::new(workspace_binary("oqtoctl").unwrap())
+        .args(["--server", &gateway.url, "--token", &token, "-o", "json"])
+        .args(["session", "create", "-w", "team"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(
+        created["metadata"]["name"],
+        next.as_str(),
+        "oqtoctl's create claimed no spare"
+    );
+    let next = eventually("the spare after that Running", WAIT, || async {
+        running_spare(&store, &namespace)
+            .filter(|s| *s != spare && *s != created["metadata"]["name"])
+    })
+    .await
+    .unwrap();
     let (status, named) = gateway
         .call(
             Method::POST,
@@ -221,7 +243,8 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
 
     // 6. No Session in use: the spare goes.
     drop(mux);
-    for name in ["first", "named", &spare, &other] {
+    let by_oqtoctl = created["metadata"]["name"].as_str().unwrap().to_owned();
+    for name in ["first", "named", &spare, &other, &by_oqtoctl] {
         let path = format!("{sessions_path}/{name}/suspend");
         let (status, body) = gateway
             .call(Method::POST, &path, &token, None)
