@@ -49,11 +49,10 @@ step "starting the single-node stack with the README's run command (hack/up.sh; 
 # The stack's own home and port, so a developer's stack is neither reused nor stopped.
 export OQTO_PROJECT=oqto-test OQTO_HOME="$repo/target/stack-test" OQTO_PORT="${OQTO_TEST_PORT:-18080}" OQTO_DEMO_LLM_PORT=18090 \
   OQTO_LLM_PROXY_PORT=18092 OQTO_LLM_PROXY_METRICS_PORT=19092 OQTO_GATEWAY_RUNNER_PORT=18083
-# Warm spares on (both stacks): the browser test's new session claims one.
-export OQTO_WARM_SPARES=true
 trap 'hack/down.sh --purge || true; hack/k8s/controlplane.sh down; hack/postgres/server.sh down' EXIT
 hack/down.sh --purge >/dev/null 2>&1 || true
-hack/up.sh
+# Warm spares on in both stacks the browser test runs against: its new session claims one.
+OQTO_WARM_SPARES=true hack/up.sh
 export OQTO_RUNNER_IMAGE=localhost/oqto-runner:dev
 
 step "browser tests: the web UI in Debian's Chromium against the stack (screenshots in target/browser-screenshots)"
@@ -84,7 +83,7 @@ step "cargo test (integration tests print what the apiserver answered)"
 cargo test --workspace --locked -- --show-output
 
 step "browser tests again, against the chart on the node through its ingress (two gateways on PostgreSQL; screenshots in target/browser-screenshots-cluster)"
-cluster_ui="$(hack/k8s/release.sh up --llm-port "$OQTO_DEMO_LLM_PORT")"
+cluster_ui="$(OQTO_WARM_SPARES=true hack/k8s/release.sh up --llm-port "$OQTO_DEMO_LLM_PORT")"
 OQTO_UI_URL="$cluster_ui" OQTO_UI_PASSWORD="$(cat "$OQTO_CONTROLPLANE_DIR/release/admin-password")" \
   OQTO_GATEWAY_STOP_CMD="hack/k8s/release.sh scale-gateways 0" \
   OQTO_GATEWAY_START_CMD="hack/k8s/release.sh scale-gateways 2" \

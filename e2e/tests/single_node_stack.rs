@@ -159,6 +159,8 @@ impl SecondStack {
             ("OQTO_DEMO_LLM_PORT", free_port().to_string()),
             ("OQTO_LLM_PROXY_PORT", free_port().to_string()),
             ("OQTO_LLM_PROXY_METRICS_PORT", free_port().to_string()),
+            // The runners' listener binds 0.0.0.0: the first stack's port is taken.
+            ("OQTO_GATEWAY_RUNNER_PORT", free_port().to_string()),
             ("OQTO_LISTEN", "127.0.0.1".into()),
         ];
         let stack = Self {
