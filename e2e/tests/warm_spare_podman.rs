@@ -120,8 +120,14 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
     let token = gateway.login(ADMIN.0, ADMIN.1).await.unwrap();
     let sessions_path = "/api/workspaces/team/sessions";
 
-    // 1. No Session in use, no spare.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // 1. No Session in use, no spare (the operator decides spares before it reports the
+    // Workspace Ready).
+    eventually("the Workspace Ready", WAIT, || async {
+        let workspace = store.get::<Workspace>(&namespace, "team").unwrap()?;
+        (workspace.status?.phase? == oqto_api::WorkspacePhase::Ready).then_some(())
+    })
+    .await
+    .unwrap();
     assert!(
         spares(&store, &namespace).is_empty(),
         "a spare for an unused Workspace"
@@ -155,6 +161,73 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
         .filter_map(|s| s["metadata"]["name"].as_str())
         .collect();
     assert_eq!(names, ["first"], "the spare is not listed");
+
+    // 2b. Nobody uses or reshapes a spare before a create claims it: by name it is "not found"
+    // (REST and mux), and /api/apply can neither mark a Session as a spare nor rewrite one.
+    let (status, _) = gateway
+        .call(
+            Method::GET,
+            &format!("{sessions_path}/{spare}"),
+            &token,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "an unclaimed spare is readable by name");
+    let mut peek = MuxClient::connect(&gateway.mux_url(), Some(&token))
+        .await
+        .unwrap();
+    let refused = peek.create_session(&spare).await.unwrap_err().to_string();
+    assert!(refused.contains("not found"), "{refused}");
+    drop(peek);
+    let applied = |name: &str, metadata: serde_json::Value| {
+        let mut metadata = metadata;
+        metadata["name"] = json!(name);
+        Some(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": "Session",
+            "metadata": metadata, "spec": {"workspaceRef": {"name": "team"}}}))
+    };
+    let (status, refusal) = gateway
+        .call(
+            Method::POST,
+            "/api/apply",
+            &token,
+            applied("forged", json!({"labels": {"oqto.dev/spare": "true"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{refusal}");
+    assert!(refusal.to_string().contains("metadata.labels"), "{refusal}");
+    let (status, refusal) = gateway
+        .call(
+            Method::POST,
+            "/api/apply",
+            &token,
+            applied(
+                "forged",
+                json!({"annotations": {CLAIMED_AT_ANNOTATION: "2099-01-01T00:00:00Z"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{refusal}");
+    assert!(
+        refusal.to_string().contains("metadata.annotations"),
+        "{refusal}"
+    );
+    let (status, refusal) = gateway
+        .call(
+            Method::POST,
+            "/api/apply",
+            &token,
+            applied(&spare, json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "applied over an unclaimed spare: {refusal}");
+    assert!(
+        is_spare(&store.get::<Session>(&namespace, &spare).unwrap().unwrap()),
+        "the spare was changed"
+    );
 
     // 3. Two unnamed creates at once: exactly one claims the spare (its resourceVersion
     // decides), the other gets a Session of its own.
@@ -196,6 +269,26 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
         .unwrap();
     let text = answer(&mut mux, &spare, "hello").await;
     assert_eq!(text, "WARM-ANSWER");
+    // Its Pi was the one started ahead, not one started for the prompt (the bridge counts it).
+    let claimed = store.get::<Session>(&namespace, &spare).unwrap().unwrap();
+    let endpoint = claimed.status.unwrap().endpoint.unwrap();
+    let container = oqto_operator::podman::render::container_name(&namespace, &spare);
+    let (read, bridge_token) = podman(&["exec", &container, "printenv", "PI_BRIDGE_TOKEN"]);
+    assert!(read);
+    let metrics = reqwest::Client::new()
+        .get(format!("{endpoint}/metrics"))
+        .bearer_auth(bridge_token.trim())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"pi_bridge_pi_starts_total{how="ahead"} 1"#)
+            && !metrics.contains(r#"how="on_demand""#),
+        "the claimed spare's Pi was not the one started ahead:\n{metrics}"
+    );
 
     // 5. A new spare follows; a named create never takes it.
     let next = eventually("the next spare Running", WAIT, || async {

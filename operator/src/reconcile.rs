@@ -404,9 +404,10 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         } else {
             WorkspacePhase::Pending
         };
+        // Spares first: a Workspace reported Ready has had its spares decided at least once.
+        self.keep_spare(&namespace, &name, storage.ready).await?;
         self.write_workspace_status(workspace, phase, &condition)
             .await?;
-        self.keep_spare(&namespace, &name, storage.ready).await?;
         self.succeeded(&key);
         Ok(if storage.ready {
             Requeue::After(Duration::from_secs(600))

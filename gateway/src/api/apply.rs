@@ -114,6 +114,7 @@ pub async fn apply(
         }
         "Session" => {
             let session: oqto_api::Session = objects::typed(document, "")?;
+            refuse_spare_marks(&session)?;
             let workspace =
                 objects::visible_workspace(&state, &principal, &session.spec.workspace_ref.name)
                     .await
@@ -127,9 +128,14 @@ pub async fn apply(
             let existing = state.resources.get_session(&name).await?;
             // Someone else's session of the same name is "not found", like their workspace.
             if let Some(existing) = &existing
-                && objects::visible_workspace(&state, &principal, &existing.spec.workspace_ref.name)
+                && (oqto_api::spare::is_spare(existing)
+                    || objects::visible_workspace(
+                        &state,
+                        &principal,
+                        &existing.spec.workspace_ref.name,
+                    )
                     .await
-                    .is_err()
+                    .is_err())
             {
                 return Err(ApiError::NotFound(format!("session {name:?} not found")));
             }
@@ -160,6 +166,37 @@ pub async fn apply(
         action,
         object: applied,
     }))
+}
+
+/// The warm-spare label and claim stamp are the operator's and the gateway's: a Session applied
+/// as a spare could be deleted as a surplus one, and a forged claim time would shift its idle
+/// and lifetime limits.
+fn refuse_spare_marks(session: &oqto_api::Session) -> Result<(), ApiError> {
+    let has = |map: &Option<std::collections::BTreeMap<String, String>>, key: &str| {
+        map.as_ref().is_some_and(|map| map.contains_key(key))
+    };
+    if has(&session.metadata.labels, oqto_api::spare::SPARE_LABEL) {
+        return Err(ApiError::invalid_field(
+            "metadata.labels",
+            format!(
+                "{} is set by the operator on warm spares only",
+                oqto_api::spare::SPARE_LABEL
+            ),
+        ));
+    }
+    if has(
+        &session.metadata.annotations,
+        oqto_api::spare::CLAIMED_AT_ANNOTATION,
+    ) {
+        return Err(ApiError::invalid_field(
+            "metadata.annotations",
+            format!(
+                "{} is set when a warm spare is claimed",
+                oqto_api::spare::CLAIMED_AT_ANNOTATION
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn action(existed: bool) -> &'static str {

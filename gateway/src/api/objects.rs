@@ -63,7 +63,8 @@ pub async fn visible_workspace(
         .ok_or_else(|| ApiError::NotFound(format!("workspace {name:?} not found")))
 }
 
-/// The Session of a visible Workspace.
+/// The Session of a visible Workspace. An unclaimed warm spare is not anyone's Session yet:
+/// it is "not found" until a create claims it (used before, it could be replaced under its user).
 pub async fn visible_session(
     state: &AppState,
     principal: &Principal,
@@ -76,7 +77,7 @@ pub async fn visible_session(
         .resources
         .get_session(name)
         .await?
-        .filter(|s| s.spec.workspace_ref.name == workspace)
+        .filter(|s| s.spec.workspace_ref.name == workspace && !oqto_api::spare::is_spare(s))
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "session {name:?} not found in workspace {workspace:?}"

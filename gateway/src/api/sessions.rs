@@ -185,19 +185,17 @@ async fn claim_spare(
         .list_sessions(workspace)
         .await?
         .into_iter()
-        .filter(|s| oqto_api::spare::is_spare(s) && s.metadata.deletion_timestamp.is_none())
-        .filter(|s| {
-            matches!(
-                s.status.as_ref().and_then(|status| status.phase),
-                Some(oqto_api::SessionPhase::Running | oqto_api::SessionPhase::Starting)
-            )
-        })
-        .filter(|s| spec_fits(spec, s))
+        .filter(|s| oqto_api::spare::is_usable_spare(s) && spec_fits(spec, s))
         .collect();
-    // A Running spare answers before a Starting one.
-    spares.sort_by_key(|s| {
-        s.status.as_ref().and_then(|status| status.phase) != Some(oqto_api::SessionPhase::Running)
-    });
+    // The furthest along answers first: Running, then Starting, then one still being placed
+    // (even that one is ahead of a Session created now).
+    spares.sort_by_key(
+        |s| match s.status.as_ref().and_then(|status| status.phase) {
+            Some(oqto_api::SessionPhase::Running) => 0,
+            Some(oqto_api::SessionPhase::Starting) => 1,
+            _ => 2,
+        },
+    );
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     for spare in spares {
         let (Some(name), Some(version)) = (
@@ -213,6 +211,13 @@ async fn claim_spare(
         {
             Ok(claimed) => {
                 tracing::info!(%workspace, session = %name, "claimed the warm spare");
+                // The relay hid it while it was a spare; it learns of the claim now, not at
+                // the next watch event or store read, since the caller's first frame follows.
+                if let Some(entry) = crate::routing::SessionEntry::of(&claimed) {
+                    state.routes.update(|tables| {
+                        tables.sessions.insert(name.to_owned(), entry);
+                    });
+                }
                 return Ok(Some(claimed));
             }
             Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => continue,

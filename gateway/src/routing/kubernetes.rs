@@ -15,7 +15,7 @@ use kube::{Api, Client, ResourceExt};
 use oqto_api::names;
 use oqto_api::{Session, Workspace};
 
-use super::{PodEntry, RouteTable, SessionEntry, Tables, WorkspaceEntry, ready_message};
+use super::{PodEntry, RouteTable, SessionEntry, Tables, WorkspaceEntry};
 
 /// The typed object, or `None` for one that cannot be read (skipped, as the operator reports it).
 fn typed<K: serde::de::DeserializeOwned>(object: &DynamicObject) -> Option<K> {
@@ -52,26 +52,7 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
         synced_tx.clone(),
         |object: DynamicObject| {
             let session: Session = typed(&object)?;
-            let status = session.status.as_ref();
-            Some((
-                session.name_any(),
-                SessionEntry {
-                    uid: session.uid().unwrap_or_default(),
-                    workspace: session.spec.workspace_ref.name.clone(),
-                    phase: status.and_then(|s| s.phase),
-                    suspended: session.spec.suspended,
-                    pod_name: status
-                        .and_then(|s| s.pod_name.clone())
-                        .or_else(|| Some(names::runner(&session.name_any()))),
-                    endpoint: status.and_then(|s| s.endpoint.clone()),
-                    message: ready_message(status),
-                    parent: session
-                        .spec
-                        .parent_session_ref
-                        .as_ref()
-                        .map(|p| p.name.clone()),
-                },
-            ))
+            Some((session.name_any(), SessionEntry::of(&session)?))
         },
         |tables| &mut tables.sessions,
     );

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use oqto_api::{Session, Workspace};
 use oqto_store::{LocalStore, StoreError};
 
-use super::{RouteTable, SessionEntry, WorkspaceEntry, ready_message};
+use super::{RouteTable, SessionEntry, WorkspaceEntry};
 
 pub async fn poll_local(
     store: Arc<LocalStore>,
@@ -55,24 +55,7 @@ fn read(store: &LocalStore, namespace: &str) -> Result<Read, StoreError> {
         .list::<Session>(Some(namespace))?
         .into_iter()
         .filter(|s| in_namespace(s.namespace()))
-        .map(|session| {
-            let status = session.status.as_ref();
-            let entry = SessionEntry {
-                uid: session.uid().unwrap_or_default(),
-                workspace: session.spec.workspace_ref.name.clone(),
-                phase: status.and_then(|s| s.phase),
-                suspended: session.spec.suspended,
-                pod_name: None,
-                endpoint: status.and_then(|s| s.endpoint.clone()),
-                message: ready_message(status),
-                parent: session
-                    .spec
-                    .parent_session_ref
-                    .as_ref()
-                    .map(|p| p.name.clone()),
-            };
-            (session.name_any(), entry)
-        })
+        .filter_map(|session| Some((session.name_any(), SessionEntry::of(&session)?)))
         .collect();
     let workspaces = store
         .list::<Workspace>(Some(namespace))?

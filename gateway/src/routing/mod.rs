@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use oqto_api::SessionPhase;
+use oqto_api::{Session, SessionPhase};
 use tokio::sync::watch;
 
 pub use kubernetes::watch_kubernetes;
@@ -31,6 +31,38 @@ pub struct SessionEntry {
     pub message: Option<String>,
     /// The Session that delegated to this one.
     pub parent: Option<String>,
+}
+
+impl SessionEntry {
+    /// The entry for `session`. None for an unclaimed warm spare: no frame reaches it before a create claims it (its claim removes
+    /// the label, and the watch then adds it here).
+    pub fn of(session: &Session) -> Option<Self> {
+        if oqto_api::spare::is_spare(session) {
+            return None;
+        }
+        let status = session.status.as_ref();
+        Some(Self {
+            uid: session.metadata.uid.clone().unwrap_or_default(),
+            workspace: session.spec.workspace_ref.name.clone(),
+            phase: status.and_then(|s| s.phase),
+            suspended: session.spec.suspended,
+            // Kubernetes addressing only; the pod's usual name until the status names it.
+            pod_name: status.and_then(|s| s.pod_name.clone()).or_else(|| {
+                session
+                    .metadata
+                    .name
+                    .as_deref()
+                    .map(oqto_api::names::runner)
+            }),
+            endpoint: status.and_then(|s| s.endpoint.clone()),
+            message: ready_message(status),
+            parent: session
+                .spec
+                .parent_session_ref
+                .as_ref()
+                .map(|p| p.name.clone()),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

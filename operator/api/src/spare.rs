@@ -11,7 +11,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::Session;
+use crate::{Session, SessionPhase};
 
 /// On a Session started ahead and not claimed yet; its value is "true".
 pub const SPARE_LABEL: &str = "oqto.dev/spare";
@@ -27,6 +27,19 @@ pub fn is_spare(session: &Session) -> bool {
         .as_ref()
         .and_then(|labels| labels.get(SPARE_LABEL))
         .is_some_and(|value| value == "true")
+}
+
+/// Whether `session` is an unclaimed spare that can still come to answer: not being deleted, not
+/// suspended, not failed. The operator keeps one such spare per Workspace (and replaces the
+/// others); the gateway claims only such a spare.
+pub fn is_usable_spare(session: &Session) -> bool {
+    is_spare(session)
+        && session.metadata.deletion_timestamp.is_none()
+        && !session.spec.suspended
+        && !matches!(
+            session.status.as_ref().and_then(|status| status.phase),
+            Some(SessionPhase::Failed | SessionPhase::Suspended | SessionPhase::Terminating)
+        )
 }
 
 /// When `session` was claimed, if it was a spare; an unreadable stamp counts as none.
@@ -73,6 +86,33 @@ mod tests {
         assert!(is_spare(&session(&[(SPARE_LABEL, "true")], &[])));
         assert!(!is_spare(&session(&[(SPARE_LABEL, "false")], &[])));
         assert!(!is_spare(&session(&[], &[])));
+    }
+
+    #[test]
+    fn a_spare_that_failed_was_suspended_or_is_going_is_not_usable() {
+        let mut spare = session(&[(SPARE_LABEL, "true")], &[]);
+        assert!(
+            is_usable_spare(&spare),
+            "a spare without status yet is on its way"
+        );
+        spare.status =
+            Some(serde_json::from_value(serde_json::json!({"phase": "Running"})).unwrap());
+        assert!(is_usable_spare(&spare));
+        for phase in ["Failed", "Suspended"] {
+            let mut broken = spare.clone();
+            broken.status =
+                Some(serde_json::from_value(serde_json::json!({"phase": phase})).unwrap());
+            assert!(!is_usable_spare(&broken), "{phase}");
+        }
+        let mut suspended = spare.clone();
+        suspended.spec.suspended = true;
+        assert!(!is_usable_spare(&suspended));
+        let mut going = spare.clone();
+        going.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
+        );
+        assert!(!is_usable_spare(&going));
+        assert!(!is_usable_spare(&session(&[], &[])), "not a spare");
     }
 
     #[test]

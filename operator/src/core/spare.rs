@@ -1,9 +1,14 @@
 //! How many warm spare Sessions a Workspace should have (see `oqto_api::spare`): one while it
-//! has a Session of its own running, none otherwise. Decided from the Workspace's Sessions
+//! has a Session of its own in use, none otherwise. Decided from the Workspace's Sessions
 //! alone, so both runtimes and every pass agree.
+//!
+//! A new spare waits until a Session in use is Running: started together, the spare's runner
+//! would take half of a small node's CPU from the start the user waits for (on two cores the
+//! first token came twice as late). An existing spare stays while any Session is in use, even
+//! one restarting, so a runner's restart does not churn spares.
 
-use oqto_api::spare::is_spare;
-use oqto_api::{Session, SessionPhase};
+use oqto_api::Session;
+use oqto_api::spare::{is_spare, is_usable_spare};
 
 /// What to do about a Workspace's spares.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -34,7 +39,11 @@ pub fn decide(wanted: bool, sessions: &[Session]) -> SpareStep {
             .iter()
             .filter(|s| s.metadata.deletion_timestamp.is_none())
     };
-    let in_use = live().any(|s| !is_spare(s) && !s.spec.suspended);
+    let in_use = || live().filter(|s| !is_spare(s) && !s.spec.suspended);
+    let running = in_use().any(|s| {
+        s.status.as_ref().and_then(|status| status.phase) == Some(oqto_api::SessionPhase::Running)
+    });
+    let in_use = in_use().next().is_some();
     let mut spares: Vec<&Session> = live().filter(|s| is_spare(s)).collect();
     // The oldest spare is kept: it is the likeliest to be ready.
     spares.sort_by(|a, b| {
@@ -51,15 +60,10 @@ pub fn decide(wanted: bool, sessions: &[Session]) -> SpareStep {
         };
     }
     // A spare that failed or was suspended will never be claimable: replaced.
-    let (usable, broken): (Vec<&Session>, Vec<&Session>) = spares.into_iter().partition(|s| {
-        !s.spec.suspended
-            && !matches!(
-                s.status.as_ref().and_then(|status| status.phase),
-                Some(SessionPhase::Failed | SessionPhase::Suspended)
-            )
-    });
+    let (usable, broken): (Vec<&Session>, Vec<&Session>) =
+        spares.into_iter().partition(|s| is_usable_spare(s));
     SpareStep {
-        create: usable.is_empty(),
+        create: usable.is_empty() && running,
         delete: broken
             .into_iter()
             .chain(usable.into_iter().skip(1))
@@ -150,6 +154,25 @@ mod tests {
                 delete: vec!["s22".into()]
             },
             "the older spare stays"
+        );
+    }
+
+    #[test]
+    fn a_spare_starts_after_the_session_in_use_is_running_and_outlives_its_restarts() {
+        let starting = [session("a", false, false, Some("Starting"))];
+        assert_eq!(
+            decide(true, &starting),
+            SpareStep::default(),
+            "no spare competes with the start the user waits for"
+        );
+        let restarting = [
+            session("a", false, false, Some("Starting")),
+            session("sp", true, false, Some("Running")),
+        ];
+        assert_eq!(
+            decide(true, &restarting),
+            SpareStep::default(),
+            "the spare is kept while its Session restarts"
         );
     }
 

@@ -18,6 +18,12 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StartLabel {
+    /// `ahead` (the Pi started before the first command, adopted) or `on_demand`.
+    pub how: String,
+}
+
 /// Every metric the bridge exports.
 pub struct Metrics {
     registry: Registry,
@@ -26,6 +32,7 @@ pub struct Metrics {
     pub frames_rejected: Family<ReasonLabel, Counter>,
     pub pi_events: Counter,
     pub pi_restarts: Counter,
+    pub pi_starts: Family<StartLabel, Counter>,
     pub connected_clients: Gauge,
     /// Seconds from reading a Pi stdout line to queueing its canonical event for the socket.
     pub translate_seconds: Histogram,
@@ -45,6 +52,7 @@ impl Metrics {
         let frames_rejected = Family::<ReasonLabel, Counter>::default();
         let pi_events = Counter::default();
         let pi_restarts = Counter::default();
+        let pi_starts = Family::<StartLabel, Counter>::default();
         let connected_clients = Gauge::default();
         let translate_seconds = Histogram::new(exponential_buckets(1e-6, 4.0, 10));
         registry.register(
@@ -73,6 +81,11 @@ impl Metrics {
             pi_restarts.clone(),
         );
         registry.register(
+            "pi_starts",
+            "Pi processes a conversation began with: adopted from the one started ahead, or started on demand",
+            pi_starts.clone(),
+        );
+        registry.register(
             "connected_clients",
             "Open WebSocket connections",
             connected_clients.clone(),
@@ -89,6 +102,7 @@ impl Metrics {
             frames_rejected,
             pi_events,
             pi_restarts,
+            pi_starts,
             connected_clients,
             translate_seconds,
         }
@@ -118,6 +132,16 @@ impl Metrics {
             .inc();
     }
 
+    /// A conversation's Pi began: `ahead` when it was the one started before the first command.
+    pub fn pi_started(&self, ahead: bool) {
+        let how = if ahead { "ahead" } else { "on_demand" };
+        self.pi_starts
+            .get_or_create(&StartLabel {
+                how: how.to_owned(),
+            })
+            .inc();
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -139,7 +163,12 @@ mod tests {
         m.received("agent");
         m.rejected("bad_json");
         m.translate_seconds.observe(0.000_02);
+        m.pi_started(true);
         let text = m.render();
+        assert!(
+            text.contains(r#"pi_bridge_pi_starts_total{how="ahead"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"pi_bridge_frames_received_total{channel="agent"} 2"#),
             "{text}"

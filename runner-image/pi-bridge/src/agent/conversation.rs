@@ -439,11 +439,13 @@ impl Conversation {
             let (process, events) = match self.shared.standby.take(&launch) {
                 Some(started) => {
                     info!(session_id = %self.session_id, pid = ?started.0.pid(), resumed = restart, "Pi adopted (started ahead)");
+                    self.shared.metrics.pi_started(true);
                     started
                 }
                 None => {
                     let started = PiProcess::spawn(&launch).map_err(|e| e.to_string())?;
                     info!(session_id = %self.session_id, pid = ?started.0.pid(), resumed = restart, "Pi started");
+                    self.shared.metrics.pi_started(false);
                     started
                 }
             };
