@@ -464,6 +464,16 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
 }
 
+/// The body of a GET of `url` (a `/metrics` page, say), with a bearer token when one is needed;
+/// an error status is an error.
+pub async fn fetch_text(url: &str, bearer: Option<&str>) -> anyhow::Result<String> {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    Ok(request.send().await?.error_for_status()?.text().await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::unique_namespace;

@@ -28,6 +28,15 @@ fn apply_as(kubectl: &mut Command, manifest: &str) -> Result<String, String> {
         .arg(file.path())
         .output()
         .unwrap();
+    answer(output)
+}
+
+/// `kubectl ARGS` as the command's user: stdout on success, stderr on refusal.
+fn run(mut kubectl: Command, args: &[&str]) -> Result<String, String> {
+    answer(kubectl.args(args).output().unwrap())
+}
+
+fn answer(output: std::process::Output) -> Result<String, String> {
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
@@ -285,14 +294,6 @@ async fn kubectl_users_write_only_their_own_workspaces_and_sessions() {
             "spec":{"workspaceRef":{"name":workspace}}})
         .to_string()
     };
-    let run = |mut kubectl: Command, args: &[&str]| {
-        let output = kubectl.args(args).output().unwrap();
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).into_owned())
-        }
-    };
     apply_as(
         &mut kubectl_as(&env, "bob"),
         &workspace("bobs", json!({"owner":"bob"})),
@@ -453,5 +454,100 @@ async fn kubectl_users_write_only_their_own_workspaces_and_sessions() {
     run(env.kubectl(), &["delete", "session", "bobs-chat"]).unwrap();
     run(env.kubectl(), &["delete", "workspace", "bobs"]).unwrap();
 
+    remove_policies(&env, &policy_file);
+}
+
+/// Warm spares are the operator's: a kubectl user marks no Session as a spare (the operator would
+/// delete it as a surplus one) and forges no claim stamp (idle and lifetime count from it), but
+/// claims a spare of their own Workspace by removing its label.
+#[tokio::test]
+async fn kubectl_users_claim_spares_but_neither_make_nor_stamp_them() {
+    let env = TestEnv::new("vap-spare").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = install_policies(&env, dir.path(), &["alice"]);
+    let session = |name: &str, metadata: Value| {
+        let mut metadata = metadata;
+        metadata["name"] = json!(name);
+        json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session","metadata":metadata,
+            "spec":{"workspaceRef":{"name":"alices"}}})
+        .to_string()
+    };
+    apply_as(
+        &mut kubectl_as(&env, "alice"),
+        &workspace("alices", json!({"owner":"alice"})),
+    )
+    .unwrap();
+    apply_as(&mut kubectl_as(&env, "alice"), &session("chat", json!({}))).unwrap();
+
+    let mut attempt = 0;
+    let refusal = eventually("the spare policy refuses", Duration::from_secs(30), || {
+        attempt += 1;
+        let forged = session(
+            &format!("forged-{attempt}"),
+            json!({"labels": {"oqto.dev/spare": "true"}}),
+        );
+        let answer = apply_as(&mut kubectl_as(&env, "alice"), &forged);
+        async move { answer.err() }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refusal.contains("metadata.labels: oqto.dev/spare is set by the operator"),
+        "{refusal}"
+    );
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &["label", "session", "chat", "oqto.dev/spare=true"],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("oqto.dev/spare is set by the operator"),
+        "{error}"
+    );
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &[
+            "annotate",
+            "session",
+            "chat",
+            "oqto.dev/claimed-at=2099-01-01T00:00:00Z",
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("oqto.dev/claimed-at is set only when a warm spare is claimed"),
+        "{error}"
+    );
+
+    // The operator's spare (the admin stands in for it): alice claims it with kubectl, stamp
+    // and all, and cannot make it a spare again.
+    apply_as(
+        &mut env.kubectl(),
+        &session("spare", json!({"labels": {"oqto.dev/spare": "true"}})),
+    )
+    .unwrap();
+    run(
+        kubectl_as(&env, "alice"),
+        &[
+            "patch",
+            "session",
+            "spare",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"labels":{"oqto.dev/spare":null},"annotations":{"oqto.dev/claimed-at":"2026-12-04T12:00:00Z"}}}"#,
+        ],
+    )
+    .unwrap();
+    let error = run(
+        kubectl_as(&env, "alice"),
+        &["label", "session", "spare", "oqto.dev/spare=true"],
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("oqto.dev/spare is set by the operator"),
+        "{error}"
+    );
+
+    run(env.kubectl(), &["delete", "workspace", "alices"]).unwrap();
     remove_policies(&env, &policy_file);
 }

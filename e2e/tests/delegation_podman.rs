@@ -6,9 +6,12 @@
 //! collector single-node mode lacks).
 #![allow(clippy::unwrap_used)] // Test helpers: a failed step is a failed test.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::object;
 use oqto_api::{Session, Workspace};
 use oqto_e2e::gateway::GatewayProcess;
 use oqto_e2e::mux::{MuxClient, is_event};
@@ -24,17 +27,6 @@ use tokio::process::Command;
 const WAIT: Duration = Duration::from_secs(180);
 const ADMIN: (&str, &str) = ("admin", "delegation-podman-password");
 const KEY: &str = "delegation-upstream-key";
-
-fn object<K: serde::de::DeserializeOwned>(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    spec: Value,
-) -> K {
-    serde_json::from_value(json!({"apiVersion": "oqto.dev/v1alpha1", "kind": kind,
-        "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-    .unwrap()
-}
 
 fn children(store: &LocalStore, namespace: &str) -> Vec<Session> {
     store
@@ -69,21 +61,14 @@ async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
     ]}))
     .unwrap();
     let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
-    let secret = store.secret_path(&namespace, "llm-keys");
-    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
-    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
-    store
-        .apply::<Workspace>(object(
-            "Workspace",
-            &namespace,
-            "team",
-            json!({"owner": ADMIN.0, "storage": {"reclaimPolicy": "Delete"},
-                "network": {"egress": "Open"},
-                "llm": {"provider": "scripted", "model": "scripted",
-                    "baseUrl": format!("http://host.containers.internal:{}/v1", llm.addr().port()),
-                    "credentialsSecretRef": {"name": "llm-keys"}}}),
-        ))
-        .unwrap();
+    common::scripted_workspace(
+        &store,
+        &namespace,
+        "team",
+        ADMIN.0,
+        &format!("http://host.containers.internal:{}/v1", llm.addr().port()),
+        KEY,
+    );
 
     // The gateway's runners-only listener, as compose.yaml sets it up.
     let runner_port = free_port();

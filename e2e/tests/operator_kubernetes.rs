@@ -239,12 +239,7 @@ async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     let context = operator.context.clone().unwrap();
     let router = oqto_operator::http::router(context.health(), context.metrics());
     tokio::spawn(async move { axum::serve(listener, router).await });
-    let metrics = reqwest::get(&metrics_url)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = oqto_e2e::fetch_text(&metrics_url, None).await.unwrap();
     assert!(
         metrics.contains(r#"oqto_operator_sessions{phase="Running"} 1"#),
         "{metrics}"

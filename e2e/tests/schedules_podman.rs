@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{PodmanOperator, object};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use oqto_api::names::LABEL_SCHEDULE;
-use oqto_api::{RunOutcome, Schedule, Session, Workspace};
+use oqto_api::{RunOutcome, Schedule, Session};
 use oqto_e2e::podman::workspace_volumes;
 use oqto_scripted_llm::{Script, ScriptedLlm};
 use oqto_store::LocalStore;
@@ -64,21 +64,14 @@ async fn a_schedule_prompts_a_new_session_when_due_and_records_each_run() {
     ]}))
     .unwrap();
     let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
-    let secret = store.secret_path(&namespace, "llm-keys");
-    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
-    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
-    store
-        .apply::<Workspace>(object(
-            "Workspace",
-            &namespace,
-            "dev",
-            json!({"owner": "alice", "storage": {"reclaimPolicy": "Delete"},
-                "network": {"egress": "Open"},
-                "llm": {"provider": "scripted", "model": "scripted",
-                    "baseUrl": format!("http://{}:{}/v1", host_address(), llm.addr().port()),
-                    "credentialsSecretRef": {"name": "llm-keys"}}}),
-        ))
-        .unwrap();
+    common::scripted_workspace(
+        &store,
+        &namespace,
+        "dev",
+        "alice",
+        &format!("http://{}:{}/v1", host_address(), llm.addr().port()),
+        KEY,
+    );
 
     // The operator's time is the test's from here on: a moment after now, nothing is due.
     let start = Timestamp::now();

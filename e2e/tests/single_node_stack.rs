@@ -396,13 +396,7 @@ async fn a_user_chats_edits_and_keeps_everything_across_restarts() {
     );
     let metrics_port =
         std::env::var("OQTO_LLM_PROXY_METRICS_PORT").unwrap_or_else(|_| "9092".into());
-    let metrics = stack
-        .http
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let metrics = oqto_e2e::fetch_text(&format!("http://127.0.0.1:{metrics_port}/metrics"), None)
         .await
         .unwrap();
     assert!(

@@ -93,21 +93,14 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
     ]}))
     .unwrap();
     let llm = ScriptedLlm::spawn(script, "0.0.0.0:0").await.unwrap();
-    let secret = store.secret_path(&namespace, "llm-keys");
-    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
-    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={KEY}\n")).unwrap();
-    store
-        .apply::<Workspace>(common::object(
-            "Workspace",
-            &namespace,
-            "team",
-            json!({"owner": ADMIN.0, "storage": {"reclaimPolicy": "Delete"},
-                "network": {"egress": "Open"},
-                "llm": {"provider": "scripted", "model": "scripted",
-                    "baseUrl": format!("http://host.containers.internal:{}/v1", llm.addr().port()),
-                    "credentialsSecretRef": {"name": "llm-keys"}}}),
-        ))
-        .unwrap();
+    common::scripted_workspace(
+        &store,
+        &namespace,
+        "team",
+        ADMIN.0,
+        &format!("http://host.containers.internal:{}/v1", llm.addr().port()),
+        KEY,
+    );
     let mut command = Command::new(workspace_binary("oqto-gateway").unwrap());
     command
         .args(["--runtime", "podman", "--namespace", &namespace])
@@ -275,13 +268,7 @@ async fn a_new_session_claims_the_workspaces_warm_spare_once() {
     let container = oqto_operator::podman::render::container_name(&namespace, &spare);
     let (read, bridge_token) = podman(&["exec", &container, "printenv", "PI_BRIDGE_TOKEN"]);
     assert!(read);
-    let metrics = reqwest::Client::new()
-        .get(format!("{endpoint}/metrics"))
-        .bearer_auth(bridge_token.trim())
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let metrics = oqto_e2e::fetch_text(&format!("{endpoint}/metrics"), Some(bridge_token.trim()))
         .await
         .unwrap();
     assert!(

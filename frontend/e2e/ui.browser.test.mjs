@@ -531,6 +531,38 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await page.getByText("Once upon a time").first().waitFor({ timeout: LONG });
     });
 
+    // --- delegation (issue 19.1) ---
+    await step("delegates a task to a sub-agent and opens the sub-agent's session", async () => {
+      // The demo's "delegate" calls `delegate`, the runner image's Pi extension: a child Session of
+      // this one (same workspace, same demo model) made through the gateway, whose answer the
+      // parent's next words quote.
+      const parent = page.url().split("?")[0];
+      const box = page.getByLabel("message to the agent");
+      await box.fill("please delegate a task");
+      await box.press("Enter");
+      const card = page.getByTestId("delegation-card").last();
+      await card.waitFor({ timeout: LONG });
+      const answered = page.locator('[data-testid="delegation-card"][data-status="done"]').last();
+      await answered.waitFor({ timeout: LONG });
+      assert.match(await answered.innerText(), /Red, green and blue\./);
+      await page.getByText("My sub-agent answered:").last().waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      await screenshot("delegation");
+      // The sidebar lists the child under its parent, folded behind a count.
+      await mine.getByRole("button", { name: /^(show|hide) the 1 sub-agent session of / }).waitFor({ timeout: LONG });
+      // The card's link opens the child (woken: it was suspended when its turn ended), which
+      // names its parent and shows the task it was given and its answer.
+      await answered.getByRole("link", { name: /open the sub-agent's session/ }).click();
+      await page.waitForURL((u) => u.href.split("?")[0] !== parent && /\/s\//.test(u.pathname), { timeout: LONG });
+      const of = page.getByTestId("sub-agent-of");
+      await of.waitFor({ timeout: LONG });
+      await page.getByText("sub-agent task: name the three primary colours of light.").first().waitFor({ timeout: LONG });
+      await page.getByText("Red, green and blue.").first().waitFor({ timeout: LONG });
+      await screenshot("delegation-child");
+      await of.getByRole("link").click();
+      await page.waitForURL((u) => u.href.split("?")[0] === parent, { timeout: LONG });
+    });
+
     await step("sends a prompt with an image and keeps the image in the chat", async () => {
       await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
       await page.getByLabel("image files").setInputFiles({ name: "checker.png", mimeType: "image/png", buffer: Buffer.from(PNG_BASE64, "base64") });

@@ -33,6 +33,8 @@ WORKSPACES=oqto-system-workspaces
 HOST_IP=10.244.0.1
 # The LLM proxy's ClusterIP (the node resolves no Service names).
 PROXY_IP=10.96.0.92
+# The gateway's, where runners reach it for delegation (the same reason).
+GATEWAY_IP=10.96.0.93
 # The host as an internet address (node.sh): Restricted runners reach the demo LLM there.
 PUBLIC_IP=198.51.100.1
 TAINT_KEY=oqto.dev/test-node
@@ -85,6 +87,8 @@ gateway:
   tolerations: [{key: $TAINT_KEY, operator: Exists}]
   ingress: {enabled: true, className: oqto, host: localhost}
   trustedProxies: [$HOST_IP/32]
+  service: {clusterIP: $GATEWAY_IP}
+  runnerUrl: http://$GATEWAY_IP:80
 workspaceClasses:
   classes:
     standard:

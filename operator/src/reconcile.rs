@@ -405,22 +405,35 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             WorkspacePhase::Pending
         };
         // Spares first: a Workspace reported Ready has had its spares decided at least once.
-        self.keep_spare(&namespace, &name, storage.ready).await?;
+        let spare_recheck = self.keep_spare(&namespace, &name, storage.ready).await?;
         self.write_workspace_status(workspace, phase, &condition)
             .await?;
         self.succeeded(&key);
-        Ok(if storage.ready {
-            Requeue::After(Duration::from_secs(600))
+        let every = if storage.ready {
+            Duration::from_secs(600)
         } else {
-            Requeue::After(Duration::from_secs(10))
-        })
+            Duration::from_secs(10)
+        };
+        Ok(Requeue::After(
+            spare_recheck.map_or(every, |r| r.min(every)),
+        ))
     }
 
-    /// Starts or deletes the Workspace's warm spare Session (`core::spare`). A spare is
-    /// deleted only as it was read: one claimed meanwhile is a user's Session now.
-    async fn keep_spare(&self, namespace: &str, workspace: &str, ready: bool) -> Result<(), Error> {
+    /// Starts or deletes the Workspace's warm spare Session (`core::spare`); when to look again
+    /// for a spare that is not due yet. A spare is deleted only as it was read: one claimed
+    /// meanwhile is a user's Session now.
+    async fn keep_spare(
+        &self,
+        namespace: &str,
+        workspace: &str,
+        ready: bool,
+    ) -> Result<Option<Duration>, Error> {
         let sessions = self.store.sessions_of(namespace, workspace).await?;
-        let step = crate::core::spare::decide(self.defaults.warm_spares && ready, &sessions);
+        let step = crate::core::spare::decide(
+            self.defaults.warm_spares && ready,
+            &sessions,
+            self.clock.now(),
+        );
         for name in &step.delete {
             let Some(version) = sessions
                 .iter()
@@ -454,7 +467,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(step.recheck_after)
     }
 
     async fn cascade(

@@ -25,6 +25,34 @@ pub fn object<K: serde::de::DeserializeOwned>(
     .expect("a test object")
 }
 
+/// A Workspace `name` of `owner` whose runners talk to the scripted LLM at `base_url` (…/v1)
+/// with `key`, from the Secret `llm-keys` written here; Open egress (a Restricted runner may not
+/// reach the host), storage deleted with it.
+pub fn scripted_workspace(
+    store: &LocalStore,
+    namespace: &str,
+    name: &str,
+    owner: &str,
+    base_url: &str,
+    key: &str,
+) {
+    let secret = store.secret_path(namespace, "llm-keys");
+    std::fs::create_dir_all(secret.parent().expect("a secret's folder"))
+        .expect("the secret's folder");
+    std::fs::write(&secret, format!("OQTO_LLM_API_KEY={key}\n")).expect("the secret");
+    store
+        .apply::<oqto_api::Workspace>(object(
+            "Workspace",
+            namespace,
+            name,
+            json!({"owner": owner, "storage": {"reclaimPolicy": "Delete"},
+                "network": {"egress": "Open"},
+                "llm": {"provider": "scripted", "model": "scripted", "baseUrl": base_url,
+                    "credentialsSecretRef": {"name": "llm-keys"}}}),
+        ))
+        .expect("the Workspace");
+}
+
 /// The operator in Podman mode, running until dropped (or `stop`).
 pub struct PodmanOperator {
     pub store: Arc<LocalStore>,

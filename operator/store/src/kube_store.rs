@@ -83,6 +83,21 @@ impl KubeStore {
             other => other,
         }
     }
+
+    /// Deletes in the background; false when it was already gone. A failed precondition is
+    /// the apiserver's 409, a `Conflict`.
+    async fn delete_with<K: StoredKind>(
+        &self,
+        namespace: &str,
+        name: &str,
+        params: DeleteParams,
+    ) -> Result<bool, StoreError> {
+        match self.api::<K>(namespace).delete(name, &params).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl ObjectStore for KubeStore {
@@ -192,15 +207,8 @@ impl ObjectStore for KubeStore {
     }
 
     async fn delete<K: StoredKind>(&self, namespace: &str, name: &str) -> Result<bool, StoreError> {
-        match self
-            .api::<K>(namespace)
-            .delete(name, &DeleteParams::background())
+        self.delete_with::<K>(namespace, name, DeleteParams::background())
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-            Err(e) => Err(e.into()),
-        }
     }
 
     async fn delete_if_unchanged<K: StoredKind>(
@@ -214,11 +222,7 @@ impl ObjectStore for KubeStore {
             resource_version: Some(resource_version.to_owned()),
             uid: None,
         });
-        match self.api::<K>(namespace).delete(name, &params).await {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.delete_with::<K>(namespace, name, params).await
     }
 
     async fn set_finalizers<K: StoredKind>(
