@@ -77,6 +77,9 @@ const PROMPT: &str = "hello";
 #[derive(Default)]
 struct Figures {
     ready: Vec<Duration>,
+    /// From the apply until the runner answers `session.create` (its Pi loaded and asked for
+    /// its state): with `ready` and `first_token`, where a cold start's time goes.
+    attached: Vec<Duration>,
     first_token: Vec<Duration>,
     /// A second Session of the Workspace, applied while the first one's runner is up.
     beside_token: Vec<Duration>,
@@ -367,6 +370,7 @@ async fn round(
 
     let mut mux = gateway.connect(token).await?;
     within("session.create answered", mux.create_session(name)).await?;
+    figures.attached.push(applied.elapsed());
     prompt_until_text(&mut mux, name, "p1").await?;
     figures.first_token.push(applied.elapsed());
     // The turn ends before the suspend: a busy runner is not what is measured.
@@ -702,8 +706,9 @@ fn report(count: usize, image: &str, floor: &[Duration], kubernetes: &Figures, p
         "{:<42} {:>10} {:>10} {:>10} {:>10}",
         "", "k8s p50", "k8s p95", "podman p50", "podman p95"
     );
-    let rows: [(&str, Column); 7] = [
+    let rows: [(&str, Column); 8] = [
         ("apply -> Ready (Running, endpoint)", |f| &f.ready),
+        ("apply -> session.create answered", |f| &f.attached),
         ("apply -> first streamed token", |f| &f.first_token),
         ("new Session via REST, spare claimed -> token", |f| {
             &f.claimed_token

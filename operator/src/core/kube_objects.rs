@@ -279,7 +279,10 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
     };
     // Probed every second while starting (readiness is not probed until this succeeds, so its
     // period is what a start waits for on top of the runner's own start; the bench
-    // `runner_start` shows it), giving up after the Workspace's start timeout.
+    // `runner_start` shows it), giving up after the Workspace's start timeout. It asks
+    // `/readyz` (Pi loaded, hstry up): the kubelet runs the readiness probe at once when this
+    // succeeds, and then it succeeds too; on `/healthz` the readiness probe could come while
+    // Pi still loads and fail, and the next one is a readiness period (5 s) later.
     let startup_failures = i32::try_from(plan.start_timeout_seconds.max(1)).unwrap_or(i32::MAX);
     let container = Container {
         name: "runner".into(),
@@ -318,7 +321,7 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             ..Default::default()
         }]),
         resources: plan.resources.clone(),
-        startup_probe: Some(http_probe("/healthz", 1, startup_failures)),
+        startup_probe: Some(http_probe("/readyz", 1, startup_failures)),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
         readiness_probe: Some(http_probe("/readyz", 5, 2)),
         security_context: Some(SecurityContext {
@@ -510,6 +513,10 @@ mod tests {
         );
         let readiness = container.readiness_probe.as_ref().unwrap();
         assert_eq!(readiness.period_seconds, Some(5));
+        // A start ends when the runner is ready (Pi loaded), not merely up.
+        let path = |probe: &Probe| probe.http_get.as_ref().and_then(|g| g.path.clone());
+        assert_eq!(path(startup).as_deref(), Some("/readyz"));
+        assert_eq!(path(readiness).as_deref(), Some("/readyz"));
     }
 
     /// An admin's node pool: the runner Pod selects its nodes and tolerates their taint.

@@ -241,6 +241,9 @@ const HSTRY_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Starts the Session's Pi ahead of its first command, resuming its session file when hstry
 /// knows one (a woken Session), exactly as its conversation would.
+/// How long a Pi started ahead may take to answer before the runner is ready without it.
+const PI_LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn start_ahead(shared: Arc<Shared>, session: String) {
     let deadline = tokio::time::Instant::now() + HSTRY_AT_START;
     let stored = loop {
@@ -259,7 +262,7 @@ async fn start_ahead(shared: Arc<Shared>, session: String) {
     let launch = shared
         .pi
         .launch(&shared.workspace, None, None, resume.as_deref());
-    if let Err(e) = shared.standby.start(launch) {
+    if let Err(e) = shared.standby.start(launch, PI_LOAD_TIMEOUT).await {
         warn!(error = %e, "starting Pi ahead failed; it starts with the first command");
     }
 }

@@ -41,6 +41,13 @@ pub struct AppState {
     pub token: RunnerToken,
 }
 
+impl AppState {
+    /// Whether the Session's Pi, started ahead, is still loading.
+    fn pi_loading(&self) -> bool {
+        self.registry.shared().standby.is_loading()
+    }
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     // Probes come from the kubelet (or Podman's healthcheck), which has no token; they tell
     // nothing but "up" and "ready".
@@ -113,12 +120,15 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: hstry answers and Pi can be started.
+/// Readiness: hstry answers, Pi can be started, and the Pi started ahead has loaded (a prompt
+/// is answered now, not after Node has loaded Pi).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let hstry = state.history.ping().await;
     let pi = pi_available(&state.pi_program);
-    let body = json!({"ready": hstry && pi, "hstry": hstry, "pi": pi});
-    let status = if hstry && pi {
+    let loading = state.pi_loading();
+    let ready = hstry && pi && !loading;
+    let body = json!({"ready": ready, "hstry": hstry, "pi": pi, "piLoading": loading});
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -6,9 +6,15 @@
 //! The standby is adopted only when the conversation would start Pi with exactly the same
 //! command line and environment (same session file to resume, provider and model); otherwise it
 //! is stopped and the conversation starts its own, as it would without a standby.
+//!
+//! While it loads (until it answers `get_state`) the runner is not ready (`/readyz`): "ready"
+//! means a prompt is answered now, so the operator reports `Running`, the gateway routes and a
+//! warm spare is claimed only once Pi has loaded.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -33,25 +39,68 @@ pub struct Standby {
 enum Slot {
     #[default]
     Open,
+    /// Started, not answering yet; the process is with [`Standby::start`].
+    Loading,
     Waiting(Box<Started>),
     Closed,
 }
 
 impl Standby {
-    /// Starts Pi for `launch` and keeps it, unless a conversation has already started its own.
-    pub fn start(&self, launch: PiLaunch) -> Result<(), PiError> {
-        let mut slot = self.lock();
-        if !matches!(*slot, Slot::Open) {
-            return Ok(());
+    /// Starts Pi for `launch`, waits (at most `within`) until it answers, and keeps it, unless a
+    /// conversation has started its own first (then the one started here is stopped).
+    pub async fn start(&self, launch: PiLaunch, within: Duration) -> Result<(), PiError> {
+        {
+            let mut slot = self.lock();
+            if !matches!(*slot, Slot::Open) {
+                return Ok(());
+            }
+            *slot = Slot::Loading;
         }
-        let (process, events) = PiProcess::spawn(&launch)?;
+        let (process, events) = match PiProcess::spawn(&launch) {
+            Ok(started) => started,
+            Err(e) => {
+                self.close_if_loading();
+                return Err(e);
+            }
+        };
         info!(pid = ?process.pid(), "Pi started ahead of its conversation");
-        *slot = Slot::Waiting(Box::new(Started {
-            launch,
-            process,
-            events,
-        }));
-        Ok(())
+        let answered = process.request(json!({"type": "get_state"}), within).await;
+        let mut slot = self.lock();
+        match answered {
+            Ok(_) if matches!(*slot, Slot::Loading) => {
+                *slot = Slot::Waiting(Box::new(Started {
+                    launch,
+                    process,
+                    events,
+                }));
+                Ok(())
+            }
+            // Dropped: the process is killed.
+            Ok(_) => {
+                debug!(
+                    "a conversation started its own Pi meanwhile; the one started ahead is stopped"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(*slot, Slot::Loading) {
+                    *slot = Slot::Closed;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a Pi started ahead is still loading (the runner is not ready meanwhile).
+    pub fn is_loading(&self) -> bool {
+        matches!(*self.lock(), Slot::Loading)
+    }
+
+    fn close_if_loading(&self) {
+        let mut slot = self.lock();
+        if matches!(*slot, Slot::Loading) {
+            *slot = Slot::Closed;
+        }
     }
 
     /// The waiting Pi when it was started with `launch` and has not exited; the slot closes
@@ -90,20 +139,26 @@ mod tests {
 
     use super::*;
 
-    fn launch(args: &[&str]) -> PiLaunch {
+    /// A stand-in Pi that answers every command (`marker` only tells launches apart).
+    fn launch(marker: &[&str]) -> PiLaunch {
+        let answer = r#"while IFS= read -r line; do id=$(printf '%s' "$line" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p'); printf '{"type":"response","id":"%s","command":"get_state","success":true,"data":{}}\n' "$id"; done"#;
+        let mut args = vec!["-c".to_owned(), answer.to_owned(), "pi".to_owned()];
+        args.extend(marker.iter().map(|a| (*a).to_owned()));
         PiLaunch {
-            program: PathBuf::from("/bin/cat"),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            program: PathBuf::from("/bin/sh"),
+            args,
             cwd: std::env::temp_dir(),
             env: BTreeMap::new(),
             env_remove: Vec::new(),
         }
     }
 
+    const WITHIN: Duration = Duration::from_secs(10);
+
     #[tokio::test]
     async fn the_same_launch_adopts_the_waiting_pi_once() {
         let standby = Standby::default();
-        standby.start(launch(&["-"])).unwrap();
+        standby.start(launch(&["-"]), WITHIN).await.unwrap();
         assert!(standby.is_waiting());
         let (process, _events) = standby.take(&launch(&["-"])).expect("adopted");
         assert!(process.pid().is_some());
@@ -115,14 +170,14 @@ mod tests {
     async fn no_pi_starts_ahead_once_a_conversation_started_its_own() {
         let standby = Standby::default();
         assert!(standby.take(&launch(&["-"])).is_none());
-        standby.start(launch(&["-"])).unwrap();
+        standby.start(launch(&["-"]), WITHIN).await.unwrap();
         assert!(!standby.is_waiting(), "a late standby nobody will adopt");
     }
 
     #[tokio::test]
     async fn another_launch_stops_the_waiting_pi_instead() {
         let standby = Standby::default();
-        standby.start(launch(&["-"])).unwrap();
+        standby.start(launch(&["-"]), WITHIN).await.unwrap();
         assert!(standby.take(&launch(&["-u"])).is_none());
         assert!(
             !standby.is_waiting(),
@@ -131,12 +186,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_runner_is_not_ready_while_the_pi_started_ahead_loads() {
+        let standby = std::sync::Arc::new(Standby::default());
+        let mut slow = launch(&[]);
+        // Answers only after a second, as Node loading Pi would.
+        slow.args[1] = format!("sleep 1; {}", slow.args[1]);
+        let starting = tokio::spawn({
+            let standby = standby.clone();
+            async move { standby.start(slow, WITHIN).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(standby.is_loading());
+        starting.await.unwrap().unwrap();
+        assert!(!standby.is_loading());
+        assert!(standby.is_waiting());
+    }
+
+    #[tokio::test]
+    async fn a_conversation_that_starts_meanwhile_closes_the_slot() {
+        let standby = std::sync::Arc::new(Standby::default());
+        let mut slow = launch(&[]);
+        slow.args[1] = format!("sleep 1; {}", slow.args[1]);
+        let starting = tokio::spawn({
+            let standby = standby.clone();
+            let slow = slow.clone();
+            async move { standby.start(slow, WITHIN).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(standby.take(&slow).is_none(), "not loaded yet");
+        starting.await.unwrap().unwrap();
+        assert!(!standby.is_waiting(), "kept a Pi nobody will adopt");
+        assert!(!standby.is_loading());
+    }
+
+    #[tokio::test]
     async fn an_exited_pi_is_not_adopted() {
         let standby = Standby::default();
         let mut gone = launch(&[]);
         gone.program = PathBuf::from("/bin/true");
-        standby.start(gone.clone()).unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let refused = standby.start(gone.clone(), WITHIN).await;
+        assert!(refused.is_err(), "a Pi that exits never answers");
+        assert!(!standby.is_loading(), "the runner would never be ready");
         assert!(standby.take(&gone).is_none());
     }
 }
