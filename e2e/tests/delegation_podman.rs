@@ -168,6 +168,45 @@ async fn a_runner_container_delegates_through_the_gateways_runner_listener() {
     .await
     .unwrap();
 
+    // oqtoctl: a chat shows the sub-agents at work and the answer that uses them; the session
+    // table names each child's parent.
+    let oqtoctl = |args: &[&str]| {
+        let mut command = Command::new(workspace_binary("oqtoctl").unwrap());
+        command
+            .args(["--server", &gateway.url, "--token", &token])
+            .args(args)
+            .env("XDG_CONFIG_HOME", dir.path());
+        command
+    };
+    let chat = oqtoctl(&["chat", "lead", "research two topics"])
+        .output()
+        .await
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&chat.stdout),
+        String::from_utf8_lossy(&chat.stderr),
+    );
+    assert!(chat.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains("ALPHA-RESULT") && out.contains("BETA-RESULT"),
+        "the answer: {out}"
+    );
+    assert_eq!(
+        err.matches("⇠ sub-agent ").count(),
+        2,
+        "each sub-agent's end on stderr: {err}"
+    );
+    let table = oqtoctl(&["session", "get", "-w", "team"])
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    let children_rows: Vec<&str> = table
+        .lines()
+        .filter(|line| line.split_whitespace().nth(4) == Some("lead"))
+        .collect();
+    assert_eq!(children_rows.len(), 4, "four children under lead: {table}");
+
     // Deleting the parent deletes its children.
     drop(mux);
     store.delete::<Session>(&namespace, "lead").unwrap();

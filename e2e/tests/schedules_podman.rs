@@ -281,3 +281,126 @@ async fn a_run_that_cannot_reach_its_session_fails_with_the_reason_and_bad_sched
     let error = bad.expect_err("day-of-week 8").to_string();
     assert!(error.contains("spec.schedule"), "{error}");
 }
+
+/// `oqtoctl schedule` against the gateway binary on a store of the test's own (no runner runs:
+/// what runs do is the tests above): create with a time zone and a policy, list, suspend and
+/// resume, read the runs, refuse a bad cron naming it, delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn oqtoctl_manages_a_workspaces_schedules_through_the_gateway() {
+    const ADMIN: (&str, &str) = ("admin", "schedules-oqtoctl-password");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("store");
+    let store = LocalStore::open(&state).unwrap();
+    let namespace = format!("schedcli{}", std::process::id());
+    store
+        .apply::<oqto_api::Workspace>(object(
+            "Workspace",
+            &namespace,
+            "dev",
+            json!({"owner": ADMIN.0}),
+        ))
+        .unwrap();
+    let mut command =
+        tokio::process::Command::new(oqto_e2e::workspace_binary("oqto-gateway").unwrap());
+    command
+        .args(["--runtime", "podman", "--namespace", &namespace])
+        .arg("--state-dir")
+        .arg(&state);
+    let gateway =
+        oqto_e2e::gateway::GatewayProcess::start(command, &dir.path().join("gateway"), ADMIN)
+            .await
+            .unwrap();
+    let token = gateway.login(ADMIN.0, ADMIN.1).await.unwrap();
+    let oqtoctl = |args: &[&str]| {
+        let output = std::process::Command::new(oqto_e2e::workspace_binary("oqtoctl").unwrap())
+            .args(["--server", &gateway.url, "--token", &token])
+            .args(args)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (ok, _, err) = oqtoctl(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-w",
+        "dev",
+        "--cron",
+        "0 3 * * *",
+        "--time-zone",
+        "Europe/Berlin",
+        "--prompt",
+        "write the nightly report",
+        "--concurrency-policy",
+        "replace",
+    ]);
+    assert!(ok, "{err}");
+    let stored = store
+        .get::<Schedule>(&namespace, "nightly")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.spec.schedule, "0 3 * * *");
+    assert_eq!(stored.spec.time_zone.as_deref(), Some("Europe/Berlin"));
+    let (ok, listed, err) = oqtoctl(&["schedule", "list", "-w", "dev"]);
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains("nightly") && listed.contains("0 3 * * *"),
+        "{listed}"
+    );
+
+    let (ok, _, err) = oqtoctl(&["schedule", "suspend", "nightly", "-w", "dev"]);
+    assert!(ok, "{err}");
+    let suspended = store
+        .get::<Schedule>(&namespace, "nightly")
+        .unwrap()
+        .unwrap();
+    assert!(suspended.spec.suspend, "suspend did not reach the Schedule");
+    let (ok, _, err) = oqtoctl(&["schedule", "resume", "nightly", "-w", "dev"]);
+    assert!(ok, "{err}");
+    let resumed = store
+        .get::<Schedule>(&namespace, "nightly")
+        .unwrap()
+        .unwrap();
+    assert!(!resumed.spec.suspend);
+    let (ok, _, err) = oqtoctl(&["schedule", "runs", "nightly", "-w", "dev"]);
+    assert!(ok, "no runs yet is an answer too: {err}");
+
+    let (ok, _, err) = oqtoctl(&[
+        "schedule",
+        "create",
+        "broken",
+        "-w",
+        "dev",
+        "--cron",
+        "every day",
+        "--prompt",
+        "p",
+    ]);
+    assert!(!ok, "a bad cron expression was accepted");
+    assert!(
+        err.contains("spec.schedule"),
+        "the refusal names the field: {err}"
+    );
+    assert!(
+        store
+            .get::<Schedule>(&namespace, "broken")
+            .unwrap()
+            .is_none()
+    );
+
+    let (ok, _, err) = oqtoctl(&["schedule", "delete", "nightly", "-w", "dev"]);
+    assert!(ok, "{err}");
+    assert!(
+        store
+            .get::<Schedule>(&namespace, "nightly")
+            .unwrap()
+            .is_none()
+    );
+    let _ = store.delete::<oqto_api::Workspace>(&namespace, "dev");
+}

@@ -122,6 +122,18 @@ async fn a_parent_agent_delegates_two_tasks_and_answers_with_their_results() {
         assert_eq!(session["spec"]["parentSessionRef"]["name"], "lead");
         assert_eq!(session["spec"]["workspaceRef"]["name"], "ws");
     }
+    // kubectl's table names the parent (the CRD's Parent column).
+    let table = oqto_e2e::run_ok(env.kubectl().args(["get", "sessions"])).unwrap();
+    for child in &children {
+        let row = table
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(child.as_str()))
+            .unwrap_or_else(|| panic!("{child} in kubectl get sessions: {table}"));
+        assert!(
+            row.split_whitespace().any(|cell| cell == "lead"),
+            "no parent in {row:?}"
+        );
+    }
 
     // A child whose turn ended gives up its runner: finished sub-agents do not count as
     // running (a follow-up prompt would wake it).

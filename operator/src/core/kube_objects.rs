@@ -279,10 +279,8 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
     };
     // Probed every second while starting (readiness is not probed until this succeeds, so its
     // period is what a start waits for on top of the runner's own start; the bench
-    // `runner_start` shows it), giving up after the Workspace's start timeout. It asks
-    // `/readyz` (Pi loaded, hstry up): the kubelet runs the readiness probe at once when this
-    // succeeds, and then it succeeds too; on `/healthz` the readiness probe could come while
-    // Pi still loads and fail, and the next one is a readiness period (5 s) later.
+    // `runner_start` shows it), giving up after the Workspace's start timeout. A warm spare's
+    // asks for its Pi loaded too (`READY_WARM_PATH`): it is claimed as soon as it is Ready.
     let startup_failures = i32::try_from(plan.start_timeout_seconds.max(1)).unwrap_or(i32::MAX);
     let container = Container {
         name: "runner".into(),
@@ -321,7 +319,15 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             ..Default::default()
         }]),
         resources: plan.resources.clone(),
-        startup_probe: Some(http_probe("/readyz", 1, startup_failures)),
+        startup_probe: Some(http_probe(
+            if plan.ready_when_warm {
+                crate::core::desired::READY_WARM_PATH
+            } else {
+                "/healthz"
+            },
+            1,
+            startup_failures,
+        )),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
         readiness_probe: Some(http_probe("/readyz", 5, 2)),
         security_context: Some(SecurityContext {
@@ -513,10 +519,18 @@ mod tests {
         );
         let readiness = container.readiness_probe.as_ref().unwrap();
         assert_eq!(readiness.period_seconds, Some(5));
-        // A start ends when the runner is ready (Pi loaded), not merely up.
         let path = |probe: &Probe| probe.http_get.as_ref().and_then(|g| g.path.clone());
-        assert_eq!(path(startup).as_deref(), Some("/readyz"));
+        assert_eq!(path(startup).as_deref(), Some("/healthz"));
         assert_eq!(path(readiness).as_deref(), Some("/readyz"));
+        // A warm spare's start ends only when its Pi has loaded: it is claimed once Ready.
+        let mut spare = plan(json!({"owner":"alice"}));
+        spare.ready_when_warm = true;
+        let spare_pod = super::pod(&spare, owner("Session"));
+        let startup = spare_pod.spec.unwrap().containers[0]
+            .startup_probe
+            .clone()
+            .unwrap();
+        assert_eq!(path(&startup).as_deref(), Some("/readyz/warm"));
     }
 
     /// An admin's node pool: the runner Pod selects its nodes and tolerates their taint.

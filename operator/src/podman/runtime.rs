@@ -220,9 +220,16 @@ impl PodmanRuntime {
         }
     }
 
-    async fn ready(&self, endpoint: &str) -> bool {
+    /// The runner's readiness as the kubelet's probes would see it: a warm spare's waits for
+    /// its Pi (see `RunnerPlan::ready_when_warm`).
+    async fn ready(&self, endpoint: &str, warm: bool) -> bool {
+        let path = if warm {
+            crate::core::desired::READY_WARM_PATH
+        } else {
+            "/readyz"
+        };
         self.http
-            .get(format!("{endpoint}/readyz"))
+            .get(format!("{endpoint}{path}"))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -266,7 +273,13 @@ impl Runtime for PodmanRuntime {
         let state = info.state.as_ref();
         let health = if state.and_then(|s| s.running).unwrap_or(false) {
             match &endpoint {
-                Some(endpoint) if self.ready(endpoint).await => RunnerHealth::Ready,
+                Some(endpoint)
+                    if self
+                        .ready(endpoint, subject.plan.is_some_and(|p| p.ready_when_warm))
+                        .await =>
+                {
+                    RunnerHealth::Ready
+                }
                 _ => RunnerHealth::Starting {
                     stuck: None,
                     scheduled: None,

@@ -116,6 +116,7 @@ pub async fn run_with(
         standby: Default::default(),
     });
     if config.pi_standby {
+        shared.standby.expect();
         tokio::spawn(start_ahead(
             shared.clone(),
             config.session.as_str().to_owned(),
@@ -251,6 +252,7 @@ async fn start_ahead(shared: Arc<Shared>, session: String) {
             Ok(stored) => break stored,
             Err(e) if tokio::time::Instant::now() >= deadline => {
                 warn!(error = %e, "hstry did not answer at start; Pi starts with the first command");
+                shared.standby.close_if_loading();
                 return;
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,

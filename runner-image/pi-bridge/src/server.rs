@@ -53,7 +53,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     // nothing but "up" and "ready".
     let probes = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/readyz/warm", get(readyz_warm));
     let guarded = Router::new()
         .route("/ws", get(websocket))
         .route("/api/ws/mux", get(websocket))
@@ -120,13 +121,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: hstry answers, Pi can be started, and the Pi started ahead has loaded (a prompt
-/// is answered now, not after Node has loaded Pi).
+/// Readiness: hstry answers and Pi can be started. Pi started ahead may still be loading
+/// (`piLoading`): a prompt now waits for it, which costs less than learning of readiness later
+/// (a kubelet probes once a second).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    readiness(&state, false).await
+}
+
+/// Readiness that also waits for the Pi started ahead to answer: for a warm spare, which is
+/// claimed as soon as it is ready and must answer at once.
+async fn readyz_warm(State(state): State<Arc<AppState>>) -> Response {
+    readiness(&state, true).await
+}
+
+async fn readiness(state: &AppState, warm: bool) -> Response {
     let hstry = state.history.ping().await;
     let pi = pi_available(&state.pi_program);
     let loading = state.pi_loading();
-    let ready = hstry && pi && !loading;
+    let ready = hstry && pi && !(warm && loading);
     let body = json!({"ready": ready, "hstry": hstry, "pi": pi, "piLoading": loading});
     let status = if ready {
         StatusCode::OK

@@ -272,27 +272,37 @@ async fn probes_metrics_and_activity_report_what_happens() {
     let bridge = env.start_bridge().await;
     let get = |path: &'static str| bridge.get(path);
     assert_eq!(get("/healthz").await.status(), 200);
-    // Not ready while the Session's Pi, started with the bridge, still loads (Node takes most
-    // of a second): ready means a prompt is answered now.
-    let mut ready = get("/readyz").await;
-    let mut seen_loading = false;
-    for _ in 0..300 {
-        if ready.status() == 200 {
-            break;
-        }
-        let body: Value = ready.json().await.unwrap();
-        assert_eq!(body["piLoading"], true, "not ready for another reason: {body}");
-        seen_loading = true;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        ready = get("/readyz").await;
-    }
+    // Ready while the Session's Pi, started with the bridge, still loads (a prompt waits for
+    // it); `/readyz/warm`, a warm spare's, only once it has loaded.
+    let ready = get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(
-        ready,
+        (ready["ready"].clone(), ready["hstry"].clone()),
+        (json!(true), json!(true))
+    );
+    let mut warm = get("/readyz/warm").await;
+    let mut seen_loading = false;
+    for _ in 0..300 {
+        if warm.status() == 200 {
+            break;
+        }
+        let body: Value = warm.json().await.unwrap();
+        assert_eq!(
+            body["piLoading"], true,
+            "not ready for another reason: {body}"
+        );
+        seen_loading = true;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        warm = get("/readyz/warm").await;
+    }
+    assert_eq!(warm.status(), 200);
+    let warm: Value = warm.json().await.unwrap();
+    assert_eq!(
+        warm,
         json!({"ready": true, "hstry": true, "pi": true, "piLoading": false})
     );
-    assert!(seen_loading, "ready before the Pi started ahead had loaded");
+    assert!(seen_loading, "warm before the Pi started ahead had loaded");
 
     let idle: Value = get("/activity").await.json().await.unwrap();
     assert_eq!(idle["connected_clients"], 0);

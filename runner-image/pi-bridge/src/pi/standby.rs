@@ -51,7 +51,8 @@ impl Standby {
     pub async fn start(&self, launch: PiLaunch, within: Duration) -> Result<(), PiError> {
         {
             let mut slot = self.lock();
-            if !matches!(*slot, Slot::Open) {
+            // Loading without a process: `expect` announced this start.
+            if !matches!(*slot, Slot::Open | Slot::Loading) {
                 return Ok(());
             }
             *slot = Slot::Loading;
@@ -96,7 +97,17 @@ impl Standby {
         matches!(*self.lock(), Slot::Loading)
     }
 
-    fn close_if_loading(&self) {
+    /// Announces a Pi that `start` will start once the bridge has what it needs (hstry), so
+    /// that readiness waits for it from the bridge's first moment.
+    pub fn expect(&self) {
+        let mut slot = self.lock();
+        if matches!(*slot, Slot::Open) {
+            *slot = Slot::Loading;
+        }
+    }
+
+    /// The announced Pi will not be started after all.
+    pub fn close_if_loading(&self) {
         let mut slot = self.lock();
         if matches!(*slot, Slot::Loading) {
             *slot = Slot::Closed;
@@ -217,6 +228,19 @@ mod tests {
         starting.await.unwrap().unwrap();
         assert!(!standby.is_waiting(), "kept a Pi nobody will adopt");
         assert!(!standby.is_loading());
+    }
+
+    #[tokio::test]
+    async fn an_announced_pi_counts_as_loading_until_it_is_started_or_given_up() {
+        let standby = Standby::default();
+        standby.expect();
+        assert!(standby.is_loading(), "ready before Pi was even started");
+        standby.start(launch(&["-"]), WITHIN).await.unwrap();
+        assert!(standby.is_waiting());
+        let given_up = Standby::default();
+        given_up.expect();
+        given_up.close_if_loading();
+        assert!(!given_up.is_loading(), "never ready without the Pi");
     }
 
     #[tokio::test]
