@@ -76,9 +76,20 @@ fn owner_of<K: Resource<DynamicType = ()>>(object: &K) -> Result<OwnerReference,
 /// The Pod the plan describes, with the hash of its spec.
 fn desired_pod(plan: &RunnerPlan, session: &Session) -> Result<(Pod, String), Error> {
     let owner = owner_of(session)?;
-    let mut pod = kube_objects::pod(plan, owner);
+    let mut pod = kube_objects::pod(plan, owner.clone());
+    // How a spare's start is judged over (its Pi loaded) is no reason to replace its Pod once
+    // claimed: hashed as any runner's.
+    let identity = if plan.ready_when_warm {
+        let plain = RunnerPlan {
+            ready_when_warm: false,
+            ..plan.clone()
+        };
+        kube_objects::pod(&plain, owner).spec
+    } else {
+        pod.spec.clone()
+    };
     let hash = fnv1a(
-        &serde_json::to_string(&pod.spec).map_err(|source| Error::Serialize {
+        &serde_json::to_string(&identity).map_err(|source| Error::Serialize {
             what: "pod",
             source,
         })?,
