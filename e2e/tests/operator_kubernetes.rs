@@ -1053,9 +1053,13 @@ async fn a_runner_runs_under_a_real_kubelet() {
         .await
         .unwrap();
     assert_eq!(
-        readyz,
-        json!({"hstry":true,"pi":true,"ready":true}),
-        "Pi and hstry run and wrote their home"
+        (&readyz["hstry"], &readyz["pi"], &readyz["ready"]),
+        (&json!(true), &json!(true), &json!(true)),
+        "Pi and hstry run and wrote their home: {readyz}"
+    );
+    assert!(
+        readyz["piLoading"].is_boolean(),
+        "the bridge says whether its Pi still loads: {readyz}"
     );
 }
 
