@@ -436,7 +436,7 @@ impl Conversation {
                 self.model.as_deref(),
                 resume.as_deref(),
             );
-            let (process, events) = match self.shared.standby.take(&launch) {
+            let (process, events) = match self.shared.standby.take_when_loaded(&launch).await {
                 Some(started) => {
                     info!(session_id = %self.session_id, pid = ?started.0.pid(), resumed = restart, "Pi adopted (started ahead)");
                     self.shared.metrics.pi_started(true);

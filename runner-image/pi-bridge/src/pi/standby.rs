@@ -33,6 +33,8 @@ struct Started {
 #[derive(Default)]
 pub struct Standby {
     slot: Mutex<Slot>,
+    /// Told whenever a load ends (the slot leaves `Loading`).
+    settled: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -66,6 +68,7 @@ impl Standby {
         };
         info!(pid = ?process.pid(), "Pi started ahead of its conversation");
         let answered = process.request(json!({"type": "get_state"}), within).await;
+        let _settled = NotifyOnDrop(&self.settled);
         let mut slot = self.lock();
         match answered {
             Ok(_) if matches!(*slot, Slot::Loading) => {
@@ -112,6 +115,27 @@ impl Standby {
         if matches!(*slot, Slot::Loading) {
             *slot = Slot::Closed;
         }
+        drop(slot);
+        self.settled.notify_waiters();
+    }
+
+    /// Like [`Standby::take`], but a Pi still loading is waited for (its load is bounded by
+    /// `start`'s `within`) instead of being given up: a conversation that begins early would
+    /// otherwise start a second Pi beside the one loading, and both would load at half speed.
+    pub async fn take_when_loaded(
+        &self,
+        launch: &PiLaunch,
+    ) -> Option<(PiProcess, mpsc::Receiver<PiOutput>)> {
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            // Registered before the state is read: a load ending in between still wakes us.
+            settled.as_mut().enable();
+            if !self.is_loading() {
+                return self.take(launch);
+            }
+            settled.await;
+        }
     }
 
     /// The waiting Pi when it was started with `launch` and has not exited; the slot closes
@@ -140,6 +164,15 @@ impl Standby {
         self.slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Wakes the waiters of `take_when_loaded` when dropped, after the slot's lock is released.
+struct NotifyOnDrop<'a>(&'a tokio::sync::Notify);
+
+impl Drop for NotifyOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
     }
 }
 
@@ -241,6 +274,36 @@ mod tests {
         given_up.expect();
         given_up.close_if_loading();
         assert!(!given_up.is_loading(), "never ready without the Pi");
+    }
+
+    #[tokio::test]
+    async fn an_early_conversation_waits_for_the_loading_pi_and_adopts_it() {
+        let standby = std::sync::Arc::new(Standby::default());
+        let mut slow = launch(&[]);
+        slow.args[1] = format!("sleep 1; {}", slow.args[1]);
+        standby.expect();
+        let starting = tokio::spawn({
+            let standby = standby.clone();
+            let slow = slow.clone();
+            async move { standby.start(slow, WITHIN).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(standby.is_loading());
+        let adopted = standby.take_when_loaded(&slow).await;
+        assert!(adopted.is_some(), "a second Pi would load beside the first");
+        starting.await.unwrap().unwrap();
+        assert!(!standby.is_waiting(), "adopted once");
+        // A load that never comes ends the wait too.
+        let given_up = std::sync::Arc::new(Standby::default());
+        given_up.expect();
+        let waiting = tokio::spawn({
+            let given_up = given_up.clone();
+            let slow = slow.clone();
+            async move { given_up.take_when_loaded(&slow).await.is_none() }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        given_up.close_if_loading();
+        assert!(waiting.await.unwrap());
     }
 
     #[tokio::test]
