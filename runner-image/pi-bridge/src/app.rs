@@ -240,11 +240,11 @@ pub async fn bind_delegate_api(config: &Config) -> anyhow::Result<Option<tokio::
 /// file to resume (hstry starts beside the bridge and may not be listening yet).
 const HSTRY_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Starts the Session's Pi ahead of its first command, resuming its session file when hstry
-/// knows one (a woken Session), exactly as its conversation would.
 /// How long a Pi started ahead may take to answer before the runner is ready without it.
 const PI_LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Starts the Session's Pi ahead of its first command, resuming its session file when hstry
+/// knows one (a woken Session), exactly as its conversation would.
 async fn start_ahead(shared: Arc<Shared>, session: String) {
     let deadline = tokio::time::Instant::now() + HSTRY_AT_START;
     let stored = loop {

@@ -7,9 +7,10 @@
 //! command line and environment (same session file to resume, provider and model); otherwise it
 //! is stopped and the conversation starts its own, as it would without a standby.
 //!
-//! While it loads (until it answers `get_state`) the runner is not ready (`/readyz`): "ready"
-//! means a prompt is answered now, so the operator reports `Running`, the gateway routes and a
-//! warm spare is claimed only once Pi has loaded.
+//! While it loads (until it answers `get_state`) the runner's `/readyz/warm` says not ready: a
+//! warm spare's start ends there, so a spare is `Running`, and claimed, only once its Pi has
+//! loaded. A conversation that begins meanwhile waits for that Pi (`take_when_loaded`) rather
+//! than loading a second one beside it.
 
 use std::sync::Mutex;
 use std::time::Duration;
