@@ -7,7 +7,9 @@
 //! burst, and the figures are printed also when the burst does not finish in time. The operator
 //! runs as its own release binary, so its memory is measured alone.
 //!
-//! Needs the control plane: `hack/k8s/controlplane.sh up`, then `cargo bench -p oqto-e2e`.
+//! Needs the control plane: `hack/k8s/controlplane.sh up`, then `cargo bench -p oqto-e2e`
+//! ($OQTO_BENCH_SESSIONS, default 1000, 200 with OQTO_BENCH_QUICK). `hack/bench.sh` runs it and
+//! records its figures.
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 
@@ -22,10 +24,13 @@ use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use oqto_api::{Session, SessionPhase, Workspace};
+use oqto_bench::{Figure, Unit};
 use oqto_e2e::{ControlPlane, install_crds, repo_root};
 use serde_json::json;
 
-const SESSIONS: usize = 1000;
+/// The bench's name in `hack/bench.sh`'s table, and the row the burst is compared with.
+const BENCH: &str = "operator_scale";
+const QUIET_TO_POD: &str = "quiet: create -> Pod seen";
 const CONCURRENCY: usize = 20;
 /// Sessions created one at a time on the quiet control plane.
 const QUIET: usize = 20;
@@ -154,6 +159,8 @@ async fn wait_for_quiet(client: &kube::Client) {
 
 #[tokio::main]
 async fn main() {
+    // The burst: 1000 Sessions as the issue names, 200 in a quick run.
+    let total = oqto_bench::count("OQTO_BENCH_SESSIONS", 1000, 200);
     let plane = ControlPlane::discover().expect("a control plane: hack/k8s/controlplane.sh up");
     let client = plane.client().await.unwrap();
     install_crds(&client).await.unwrap();
@@ -302,7 +309,7 @@ async fn main() {
     }
     quiet.sort();
 
-    println!("operator scale: {SESSIONS} Sessions, {CONCURRENCY} creates in flight");
+    println!("operator scale: {total} Sessions, {CONCURRENCY} creates in flight");
     let apiserver = pid_of("kube-apiserver");
     let etcd = pid_of("etcd");
     let controllers = pid_of("kube-controller-manager");
@@ -318,7 +325,7 @@ async fn main() {
         .unwrap_or_default();
     let started = Instant::now();
     let create_latency: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let created: Vec<(String, Instant)> = futures::stream::iter(0..SESSIONS)
+    let created: Vec<(String, Instant)> = futures::stream::iter(0..total)
         .map(|i| {
             let sessions = sessions.clone();
             let object = session(&format!("s{i}"));
@@ -349,7 +356,7 @@ async fn main() {
             .keys()
             .filter(|n| n.starts_with('s'))
             .count();
-        if count == SESSIONS {
+        if count == total {
             break Ok(starting_seen
                 .lock()
                 .unwrap()
@@ -401,9 +408,24 @@ async fn main() {
     row("burst: create -> Pod seen, p99", p(&to_pod, 0.99));
     row(
         "burst: first create -> all Sessions Starting",
-        all_starting.map_or_else(|starting| format!("gave up: {starting}/{SESSIONS}"), ms),
+        all_starting.map_or_else(|starting| format!("gave up: {starting}/{total}"), ms),
     );
     row("operator peak RSS (VmHWM)", format!("{} MiB", rss / 1024));
+    Figure::latency(BENCH, QUIET_TO_POD, &quiet).record();
+    Figure::latency(BENCH, "burst: create -> Pod seen", &to_pod)
+        .against(QUIET_TO_POD)
+        .record();
+    Figure::latency(BENCH, "burst: create request latency", &creates).record();
+    if let Ok(all) = all_starting {
+        Figure::value(
+            BENCH,
+            "burst: first create -> all Sessions Starting",
+            Unit::Seconds,
+            all.as_secs_f64(),
+        )
+        .record();
+    }
+    Figure::value(BENCH, "operator peak RSS", Unit::Mib, rss as f64 / 1024.0).record();
     println!(
         "where the time went during the burst ({:.1} s):",
         burst.as_secs_f64()
@@ -418,6 +440,7 @@ async fn main() {
     for (name, (before, after)) in names.iter().zip(cpu_before.iter().zip(cpu_after.iter())) {
         if let (Some(b), Some(a)) = (before, after) {
             row(&format!("  {name} CPU"), format!("{:.1} s", a - b));
+            Figure::value(BENCH, &format!("burst: {name} CPU"), Unit::Seconds, a - b).record();
         }
     }
     let delta = |name: &str| metric(&metrics_after, name) - metric(&metrics_before, name);
@@ -451,7 +474,7 @@ async fn main() {
     }
     // The Workspace goes first, while the operator runs: its finalizer waits for the operator
     // to delete its Sessions, and a namespace left Terminating would load the next run.
-    println!("cleaning up: deleting the Workspace and its {SESSIONS} Sessions");
+    println!("cleaning up: deleting the Workspace and its {total} Sessions");
     let _ = workspaces.delete("bench", &Default::default()).await;
     let cleanup = Instant::now();
     while workspaces.get_opt("bench").await.ok().flatten().is_some()

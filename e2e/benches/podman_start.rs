@@ -1,7 +1,8 @@
 //! Single-node start latency: a Session applied to the local store until its runner answers
 //! `/readyz`, 20 times with a warm image, next to a bare `podman run` of the same image polled
 //! the same way, in the same run. `cargo bench -p oqto-e2e --bench podman_start`
-//! ($OQTO_RUNNER_IMAGE, default localhost/oqto-runner:dev).
+//! ($OQTO_RUNNER_IMAGE, default localhost/oqto-runner:dev; $OQTO_BENCH_STARTS, default 20, 5
+//! with OQTO_BENCH_QUICK). `hack/bench.sh` runs it and records its figures.
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 
@@ -10,12 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oqto_api::{Session, Workspace};
+use oqto_bench::Figure;
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::{self, PodmanRuntime, render};
 use oqto_store::LocalStore;
 use serde_json::json;
 
-const STARTS: usize = 20;
+/// The bench's name in `hack/bench.sh`'s table, and the row the operator's start is compared with.
+const BENCH: &str = "podman_start";
+const BARE: &str = "bare `podman run` -> /readyz";
 
 async fn ready(http: &reqwest::Client, endpoint: &str) -> bool {
     http.get(format!("{endpoint}/readyz"))
@@ -24,14 +28,16 @@ async fn ready(http: &reqwest::Client, endpoint: &str) -> bool {
         .is_ok_and(|r| r.status().is_success())
 }
 
-fn summary(name: &str, mut times: Vec<Duration>) {
+fn summary(figure: Figure, mut times: Vec<Duration>) {
     times.sort();
     let at = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
-    println!("{name:<44} {:>10?} {:>10?}", at(0.50), at(0.95));
+    println!("{:<44} {:>10?} {:>10?}", figure.what, at(0.50), at(0.95));
+    figure.record();
 }
 
 #[tokio::main]
 async fn main() {
+    let starts = oqto_bench::count("OQTO_BENCH_STARTS", 20, 5);
     let image =
         std::env::var("OQTO_RUNNER_IMAGE").unwrap_or_else(|_| "localhost/oqto-runner:dev".into());
     let http = reqwest::Client::builder()
@@ -52,7 +58,7 @@ async fn main() {
 
     // Bare podman run, polled the same way.
     let mut bare = Vec::new();
-    for i in 0..STARTS {
+    for i in 0..starts {
         let name = format!("oqto-bench-bare-{i}");
         let started = Instant::now();
         let out = Command::new("podman")
@@ -109,7 +115,7 @@ async fn main() {
     .unwrap();
     store.apply(ws).unwrap();
     let mut operator = Vec::new();
-    for i in 0..STARTS {
+    for i in 0..starts {
         let name = format!("s{i}");
         let session: Session =
             serde_json::from_value(json!({"apiVersion":"oqto.dev/v1alpha1","kind":"Session",
@@ -145,10 +151,13 @@ async fn main() {
     store.delete::<Workspace>(&namespace, "w").unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    println!("podman start latency: {STARTS} starts, warm image {image}");
+    println!("podman start latency: {starts} starts, warm image {image}");
     println!("{:<44} {:>10} {:>10}", "", "p50", "p95");
-    summary("bare `podman run` -> /readyz", bare);
-    summary("Session applied -> runner /readyz", operator);
+    summary(Figure::latency(BENCH, BARE, &bare), bare);
+    summary(
+        Figure::latency(BENCH, "Session applied -> runner /readyz", &operator).against(BARE),
+        operator,
+    );
     let _ = service.kill();
     let _ = service.wait();
 }

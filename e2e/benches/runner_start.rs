@@ -1,6 +1,6 @@
 //! Runner start and wake-on-request, on the real Kubernetes node and on Podman, in one run with
 //! one scripted LLM and one runner image. For each runtime, `$OQTO_BENCH_STARTS` rounds (default
-//! 10), one after another, in one Workspace owned by the gateway's admin:
+//! 10, 3 with OQTO_BENCH_QUICK), one after another, in one Workspace owned by the gateway's admin:
 //!
 //! - apply → Ready: a Session applied until its status is `Running` with an endpoint;
 //! - apply → first token: then, through the gateway's mux WebSocket, `session.create` and a
@@ -47,6 +47,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use oqto_api::{Session, SessionPhase, SessionStatus, Workspace};
+use oqto_bench::Figure;
 use oqto_e2e::gateway::GatewayProcess;
 use oqto_e2e::mux::{MuxClient, is_event, is_response};
 use oqto_e2e::podman::{RemoveStoreObjects, podman, podman_service, workspace_volumes};
@@ -691,6 +692,30 @@ fn percentile(times: &[Duration], p: f64) -> String {
     format!("{at:.2?}")
 }
 
+/// The bench's name in `hack/bench.sh`'s table, and the row cold starts are compared with.
+const BENCH: &str = "runner_start";
+const FLOOR: &str = "floor: podman run until Pi answers";
+
+/// Records one row of a runtime's for `hack/bench.sh`, with the goal issue 19 set for it.
+fn record(runtime: &str, row: &str, times: &[Duration]) {
+    if times.is_empty() {
+        return;
+    }
+    let figure = Figure::latency(BENCH, &format!("{runtime}: {row}"), times);
+    let figure = match row {
+        "apply -> first streamed token" => figure
+            .against(FLOOR)
+            .target("≤ 1.5 × floor")
+            .plotted_in("start latency"),
+        "new Session via REST, spare claimed -> token" => {
+            figure.target("p50 ≤ 300 ms").plotted_in("start latency")
+        }
+        "wake: frame -> first streamed token" => figure.target("agent-sandbox ≈ 4 s (kind, runc)"),
+        _ => figure,
+    };
+    figure.record();
+}
+
 /// One figure of a runtime's, as a row of the table takes it.
 type Column = fn(&Figures) -> &[Duration];
 
@@ -724,8 +749,14 @@ fn report(count: usize, image: &str, floor: &[Duration], kubernetes: &Figures, p
         }),
         ("wake: frame -> first streamed token", |f| &f.wake_token),
     ];
+    Figure::latency(BENCH, FLOOR, floor)
+        .plotted_in("start latency")
+        .record();
     for (name, figure) in rows {
         let (k, p) = (figure(kubernetes), figure(podman));
+        for (runtime, times) in [("kubernetes", k), ("podman", p)] {
+            record(runtime, name, times);
+        }
         let mut line = format!(
             "{name:<42} {:>10} {:>10} {:>10} {:>10}",
             percentile(k, 0.50),
@@ -763,10 +794,7 @@ fn report(count: usize, image: &str, floor: &[Duration], kubernetes: &Figures, p
 async fn main() {
     let image =
         std::env::var("OQTO_RUNNER_IMAGE").unwrap_or_else(|_| "localhost/oqto-runner:dev".into());
-    let count: usize = std::env::var("OQTO_BENCH_STARTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let count = oqto_bench::count("OQTO_BENCH_STARTS", 10, 3);
     // One LLM for both runtimes, on every address: the node's bridge and Podman's network.
     let script: Script = serde_json::from_value(json!({"rules":[{"when_user_contains":PROMPT,
         "steps":[{"kind":"text","chunks":["Hello ","from ","the ","bench"],"delay_ms":0}]}]}))

@@ -4,18 +4,19 @@
 //! (its volumes exist after the first). Prints p50/p95; never pass/fail.
 //!
 //! `hack/up.sh && cargo bench -p oqto-e2e --bench stack_session_start`
-//! ($OQTO_STACK_URL or $OQTO_PORT, $OQTO_HOME as for hack/up.sh)
+//! ($OQTO_STACK_URL or $OQTO_PORT, $OQTO_HOME as for hack/up.sh; $OQTO_BENCH_STARTS, default 10,
+//! 5 with OQTO_BENCH_QUICK). `hack/bench.sh` runs it and records its figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A bench that cannot set up has nothing to report.
 
 use std::time::{Duration, Instant};
 
+use oqto_bench::Figure;
 use oqto_e2e::mux::{MuxClient, is_event};
 use serde_json::{Value, json};
 
-const STARTS: usize = 10;
-
 fn summary(name: &str, mut times: Vec<Duration>) {
+    Figure::latency("stack_session_start", name, &times).record();
     times.sort();
     let at = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
@@ -27,6 +28,7 @@ fn summary(name: &str, mut times: Vec<Duration>) {
 
 #[tokio::main]
 async fn main() {
+    let starts = oqto_bench::count("OQTO_BENCH_STARTS", 10, 5);
     let port = std::env::var("OQTO_PORT").unwrap_or_else(|_| "8080".into());
     let url =
         std::env::var("OQTO_STACK_URL").unwrap_or_else(|_| format!("http://127.0.0.1:{port}"));
@@ -71,7 +73,7 @@ async fn main() {
     let ws_url = format!("{}/api/ws/mux", url.replacen("http://", "ws://", 1));
     let mut mux = MuxClient::connect(&ws_url, Some(&token)).await.unwrap();
     let (mut running, mut first_text) = (Vec::new(), Vec::new());
-    for n in 0..STARTS {
+    for n in 0..starts {
         let session = format!("{workspace}-s{n}");
         let started = Instant::now();
         call(
@@ -106,7 +108,7 @@ async fn main() {
         first_text.push(started.elapsed());
         mux.until(|f| is_event(f, "agent.idle")).await.unwrap();
     }
-    println!("single-node session start, {STARTS} sessions, through the gateway");
+    println!("single-node session start, {starts} sessions, through the gateway");
     summary("REST create -> phase Running", running);
     summary("REST create -> first streamed text of a prompt", first_text);
     call(

@@ -8,7 +8,8 @@
 //!    over, and the client reads nothing. Without a byte budget the client's queue held 1024
 //!    frames (1.4 GiB of base64).
 //!
-//! `cargo bench -p oqto-gateway --bench flood` (env: CONNECTIONS, READS).
+//! `cargo bench -p oqto-gateway --bench flood` (env: CONNECTIONS, READS; smaller defaults with
+//! OQTO_BENCH_QUICK). `hack/bench.sh` runs it and records its figures.
 #![allow(clippy::unwrap_used)] // A benchmark: a failed step ends it.
 
 #[path = "../tests/common/mod.rs"]
@@ -18,19 +19,16 @@ use std::time::{Duration, Instant};
 
 use common::{ADMIN, Gateway, Runner, RunnerEnv, free_port};
 use oqto_api::{Session, SessionPhase, SessionStatus};
+use oqto_bench::{Figure, Unit};
 use oqto_e2e::mux::MuxClient;
 use oqto_store::LocalStore;
 use serde_json::json;
 
 const NAMESPACE: &str = "flood";
 const MIB: usize = 1024 * 1024;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+/// The bench's name in `hack/bench.sh`'s table, and the row the floods are compared with.
+const BENCH: &str = "flood";
+const AT_REST: &str = "gateway RSS at rest";
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -60,8 +58,8 @@ fn running_session(store: &LocalStore, name: &str, endpoint: String) -> String {
 
 #[tokio::main]
 async fn main() {
-    let connections = env_or("CONNECTIONS", 32);
-    let reads = env_or("READS", 2000);
+    let connections = oqto_bench::count("CONNECTIONS", 32, 8);
+    let reads = oqto_bench::count("READS", 2000, 500);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let store = LocalStore::open(&state).unwrap();
@@ -93,7 +91,9 @@ async fn main() {
     let login = gateway.rest().login(ADMIN.0, ADMIN.1).await;
     let pid = gateway.pid();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    println!("gateway RSS at rest: {:.1} MiB", rss_mib(pid));
+    let at_rest = rss_mib(pid);
+    println!("gateway RSS at rest: {at_rest:.1} MiB");
+    Figure::value(BENCH, AT_REST, Unit::Mib, at_rest).record();
 
     // 1. Towards a mute runner, from `connections` connections of one user.
     let frame = json!({"channel":"files","session_id":"mute","type":"write","path":"f",
@@ -122,12 +122,20 @@ async fn main() {
         clients.push(client);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let flooded = rss_mib(pid);
     println!(
         "1. {connections} connections sent {sent} frames of 1 MiB to a mute runner in {:.1} s, \
-         {busy} refused busy: gateway RSS {:.1} MiB",
+         {busy} refused busy: gateway RSS {flooded:.1} MiB",
         started.elapsed().as_secs_f64(),
-        rss_mib(pid)
     );
+    Figure::value(
+        BENCH,
+        "gateway RSS, 1 MiB frames to a mute runner",
+        Unit::Mib,
+        flooded,
+    )
+    .against(AT_REST)
+    .record();
     drop(clients);
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("   after they closed: {:.1} MiB", rss_mib(pid));
@@ -149,10 +157,18 @@ async fn main() {
         }
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let unread = rss_mib(pid);
     println!(
-        "2. a client asked for a 1 MiB file {reads} times and read nothing ({:.1} s): gateway RSS {:.1} MiB",
+        "2. a client asked for a 1 MiB file {reads} times and read nothing ({:.1} s): gateway RSS {unread:.1} MiB",
         started.elapsed().as_secs_f64(),
-        rss_mib(pid)
     );
+    Figure::value(
+        BENCH,
+        "gateway RSS, a client that never reads",
+        Unit::Mib,
+        unread,
+    )
+    .against(AT_REST)
+    .record();
     drop(client);
 }

@@ -7,7 +7,8 @@
 //! points at the bridge); the bridge runs in this process on a runtime of its own. nginx is
 //! Debian's (`apt-get install nginx-light`); without it, (3) is skipped with a note.
 //!
-//! `cargo bench -p oqto-gateway --bench relay` (env: ROUND_TRIPS, FRAMES, CONNECTIONS).
+//! `cargo bench -p oqto-gateway --bench relay` (env: ROUND_TRIPS, FRAMES, CONNECTIONS; smaller
+//! defaults with OQTO_BENCH_QUICK). `hack/bench.sh` runs it and records its figures.
 #![allow(clippy::unwrap_used)] // A benchmark: a failed step ends it.
 
 #[path = "../tests/common/mod.rs"]
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::{ADMIN, Gateway, Runner, RunnerEnv, free_port};
 use oqto_api::{Session, SessionPhase, SessionStatus};
+use oqto_bench::{Figure, Unit};
 use oqto_e2e::mux::MuxClient;
 use oqto_store::LocalStore;
 use serde_json::{Value, json};
@@ -26,13 +28,12 @@ const NAMESPACE: &str = "bench";
 const NGINX_PATHS: [&str; 2] = ["/usr/sbin/nginx", "/usr/bin/nginx"];
 /// Requests in flight in the throughput run (below every queue, so nothing is "busy").
 const WINDOW: usize = 64;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+/// The bench's name in `hack/bench.sh`'s table, and the rows the others are compared with.
+const BENCH: &str = "relay";
+const DIRECT_ROUND_TRIP: &str = "round trip direct to pi-bridge";
+const DIRECT_FRAMES: &str = "frames/s direct to pi-bridge";
+const NGINX_ROUND_TRIP: &str = "round trip through nginx";
+const NGINX_FRAMES: &str = "frames/s through nginx";
 
 fn stat(n: usize) -> String {
     json!({"channel":"files","session_id":"s1","id":n.to_string(),"type":"stat","path":""})
@@ -43,6 +44,8 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     per_second: f64,
+    /// The sequential round trips, sorted.
+    times: Vec<Duration>,
 }
 
 /// Sequential round trips for latency, then a window of requests in flight for throughput.
@@ -78,6 +81,7 @@ async fn measure(client: &mut MuxClient, round_trips: usize, frames: usize) -> F
         p50: times[times.len() / 2],
         p99: times[times.len() * 99 / 100],
         per_second: frames as f64 / elapsed.as_secs_f64(),
+        times,
     }
 }
 
@@ -138,9 +142,9 @@ fn micros(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let round_trips = env_or("ROUND_TRIPS", 5000);
-    let frames = env_or("FRAMES", 20_000);
-    let connections = env_or("CONNECTIONS", 5000);
+    let round_trips = oqto_bench::count("ROUND_TRIPS", 5000, 1000);
+    let frames = oqto_bench::count("FRAMES", 20_000, 5000);
+    let connections = oqto_bench::count("CONNECTIONS", 5000, 1000);
     let dir = tempfile::tempdir().unwrap();
 
     // The runner: a real pi-bridge (no agent turn is needed for files).
@@ -227,6 +231,33 @@ async fn main() {
             micros(figures.p50) / micros(base.p50),
             micros(figures.p99) / micros(base.p99)
         );
+        let latency = Figure::latency_us(BENCH, &format!("round trip {name}"), &figures.times)
+            .plotted_in("relay round trip (files stat)");
+        let throughput = Figure::value(
+            BENCH,
+            &format!("frames/s {name}"),
+            Unit::PerSecond,
+            figures.per_second,
+        )
+        .higher_is_better();
+        // nginx is what the gateway is compared with (both proxies); nginx with the direct path.
+        let (round_trip, frames) = match name {
+            "direct to pi-bridge" => (None, None),
+            "through the gateway" if nginx.is_some() => {
+                (Some(NGINX_ROUND_TRIP), Some(NGINX_FRAMES))
+            }
+            _ => (Some(DIRECT_ROUND_TRIP), Some(DIRECT_FRAMES)),
+        };
+        match (round_trip, frames) {
+            (Some(round_trip), Some(frames)) => {
+                latency.against(round_trip).record();
+                throughput.against(frames).record();
+            }
+            _ => {
+                latency.record();
+                throughput.record();
+            }
+        }
         if direct.is_none() {
             direct = Some(figures);
         }
@@ -257,6 +288,14 @@ async fn main() {
         (after.saturating_sub(before)) as f64 / connections as f64,
         opened_in.as_secs_f64()
     );
+    Figure::value(BENCH, "gateway RSS idle", Unit::Mib, before as f64 / 1024.0).record();
+    Figure::value(
+        BENCH,
+        "gateway RSS per idle authenticated connection",
+        Unit::Kib,
+        (after.saturating_sub(before)) as f64 / connections as f64,
+    )
+    .record();
     drop(idle);
     if let Some((mut child, _)) = nginx {
         // `-s stop` makes the master stop its workers too (a killed master orphans them).

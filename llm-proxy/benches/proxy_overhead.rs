@@ -4,7 +4,9 @@
 //! check against a real local store, usage tap, ledger). Goals: at most 5 ms added at the first
 //! token and 1 ms at p99 per chunk.
 //!
-//! `cargo bench -p oqto-llm-proxy --bench proxy_overhead` (`OQTO_BENCH_REQUESTS`, default 200).
+//! `cargo bench -p oqto-llm-proxy --bench proxy_overhead` (`OQTO_BENCH_REQUESTS`, default 200;
+//! 40 with `OQTO_BENCH_QUICK` set, not empty). With `OQTO_BENCH_RECORD` set it also records
+//! the four distributions, the proxy's against the direct path's (`oqto_bench::Figure`).
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 
@@ -15,9 +17,11 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::post;
 use futures::StreamExt;
+use oqto_bench::{Figure, Unit};
 use oqto_e2e::llm_proxy::LlmProxyUnderTest;
 use serde_json::json;
 
+const BENCH: &str = "proxy_overhead";
 const CHUNKS: usize = 50;
 const SPACING: Duration = Duration::from_millis(2);
 
@@ -114,10 +118,7 @@ fn percentile(values: &mut [u64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let requests: usize = std::env::var("OQTO_BENCH_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let requests = oqto_bench::count("OQTO_BENCH_REQUESTS", 200, 40);
     epoch();
     let base = upstream().await;
     let proxy = LlmProxyUnderTest::start(
@@ -180,4 +181,28 @@ async fn main() {
         percentile(&mut direct_delay, 0.99),
         percentile(&mut proxy_delay, 0.99),
     );
+    let figure = |what: &str, micros: &[u64]| {
+        Figure::distribution(
+            BENCH,
+            what,
+            Unit::Us,
+            micros.iter().map(|&us| us as f64).collect(),
+        )
+    };
+    figure("first chunk: direct", &direct_first)
+        .plotted_in("proxy first chunk")
+        .record();
+    figure("first chunk: proxy", &proxy_first)
+        .against("first chunk: direct")
+        .target("≤ 5 ms added")
+        .plotted_in("proxy first chunk")
+        .record();
+    figure("chunk delay: direct", &direct_delay)
+        .plotted_in("proxy chunk delay")
+        .record();
+    figure("chunk delay: proxy", &proxy_delay)
+        .against("chunk delay: direct")
+        .target("≤ 1 ms added at p99")
+        .plotted_in("proxy chunk delay")
+        .record();
 }

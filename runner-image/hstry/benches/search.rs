@@ -16,12 +16,18 @@
 //!
 //! It prints p50/p99 per kind of query (in three scopes: no filter, the bridge's source filter,
 //! one workspace of ten) and per query. Figures, not assertions: the CI never runs benches.
+//!
+//! With `OQTO_BENCH_QUICK` set (not empty) it writes 10k messages (100 conversations) and times
+//! 20 rounds instead of 40. With `OQTO_BENCH_RECORD` set it also records, over all queries, hstry
+//! in each scope and plain bm25 against plain newest, and per kind of query hstry (no filter)
+//! against plain newest (`oqto_bench::Figure`).
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use oqto_bench::Figure;
 use oqto_hstry::fts_query;
 use oqto_hstry::store::Store;
 use oqto_proto::hstry::{
@@ -29,13 +35,17 @@ use oqto_proto::hstry::{
 };
 use rusqlite::Connection;
 
+const BENCH: &str = "hstry_search";
+/// Conversations written: 1000 (100k messages), 100 in a quick run.
 const CONVERSATIONS: usize = 1000;
+const QUICK_CONVERSATIONS: usize = 100;
 const MESSAGES_PER_CONVERSATION: usize = 100;
 const WORKSPACES: usize = 10;
 /// Messages per append: one turn, as the bridge writes them.
 const TURN: usize = 4;
-/// Timed passes over every query (hstry and the newest-first floor).
+/// Timed passes over every query (hstry and the newest-first floor), fewer in a quick run.
 const ROUNDS: usize = 40;
+const QUICK_ROUNDS: usize = 20;
 /// Passes for the bm25-over-every-match floor, which takes 100-300 ms per common word.
 const BM25_ROUNDS: usize = 2;
 
@@ -276,14 +286,14 @@ fn rare_word(mut n: usize) -> String {
     }
 }
 
-fn corpus() -> Vec<Vec<Message>> {
+fn corpus(conversations: usize) -> Vec<Vec<Message>> {
     let mut rng = Rng(0x5eed);
     let (common, coding, rare) = (
         Zipf::new(COMMON.len()),
         Zipf::new(CODING.len()),
         Zipf::new(RARE),
     );
-    (0..CONVERSATIONS)
+    (0..conversations)
         .map(|_| {
             (0..MESSAGES_PER_CONVERSATION)
                 .map(|idx| {
@@ -312,9 +322,9 @@ fn corpus() -> Vec<Vec<Message>> {
 }
 
 /// Writes the corpus as the bridge does: the conversation, then one append per turn.
-fn build(path: &Path) {
+fn build(path: &Path, conversations: usize) {
     let mut store = Store::open(path).unwrap();
-    for (n, messages) in corpus().into_iter().enumerate() {
+    for (n, messages) in corpus(conversations).into_iter().enumerate() {
         let external_id = format!("session-{n}");
         store
             .write_conversation(&WriteConversationRequest {
@@ -403,11 +413,16 @@ struct Timings {
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hstry.db");
-    let total = CONVERSATIONS * MESSAGES_PER_CONVERSATION;
+    let (conversations, rounds) = if oqto_bench::quick() {
+        (QUICK_CONVERSATIONS, QUICK_ROUNDS)
+    } else {
+        (CONVERSATIONS, ROUNDS)
+    };
+    let total = conversations * MESSAGES_PER_CONVERSATION;
     let start = Instant::now();
-    build(&path);
+    build(&path, conversations);
     println!(
-        "hstry search benchmark: {total} messages in {CONVERSATIONS} conversations, limit 20, \
+        "hstry search benchmark: {total} messages in {conversations} conversations, limit 20, \
          store written in {:.1?}",
         start.elapsed()
     );
@@ -456,6 +471,8 @@ fn main() {
         "\n{:<40} {:>9} {:>9} | {:>9} {:>9} | {:>9} {:>9}",
         "", "hstry p50", "p99", "newest p50", "p99", "bm25 p50", "p99"
     );
+    // Every query of every kind, for the recorded figures.
+    let mut pooled = Timings::default();
     for (kind, queries) in queries() {
         let expressions: Vec<String> = queries
             .iter()
@@ -470,7 +487,7 @@ fn main() {
             count_matches(expression);
         }
         // Round-robin over the queries, so that every one sees the same spread of machine load.
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             for ((query, expression), timing) in queries.iter().zip(&expressions).zip(&mut timings)
             {
                 for (scope, samples) in timing.hstry.iter_mut().enumerate() {
@@ -500,6 +517,16 @@ fn main() {
             all.newest.extend(&timing.newest);
             all.bm25.extend(&timing.bm25);
         }
+        for (pooled, samples) in pooled.hstry.iter_mut().zip(&all.hstry) {
+            pooled.extend(samples);
+        }
+        pooled.newest.extend(&all.newest);
+        pooled.bm25.extend(&all.bm25);
+        let newest = format!("{kind}: {NEWEST}");
+        Figure::latency_us(BENCH, &newest, &all.newest.0).record();
+        Figure::latency_us(BENCH, &format!("{kind}: hstry"), &all.hstry[0].0)
+            .against(&newest)
+            .record();
         println!("{kind}, {} queries", queries.len());
         for (scope, samples) in SCOPES.iter().zip(&all.hstry) {
             let floors = if *scope == SCOPES[0] {
@@ -526,6 +553,20 @@ fn main() {
     println!(
         "\nhstry: Store::search in-process (rows, snippets, scores, conversations). newest / bm25: \
          plain rusqlite on the same file, rowids only, ORDER BY rowid DESC / ORDER BY rank. \
-         {ROUNDS} rounds ({BM25_ROUNDS} for bm25); per-query rows are without filters."
+         {rounds} rounds ({BM25_ROUNDS} for bm25); per-query rows are without filters."
     );
+    Figure::latency_us(BENCH, NEWEST, &pooled.newest.0)
+        .plotted_in("hstry search")
+        .record();
+    // Not plotted: its hundreds of milliseconds would squash the others' curves.
+    Figure::latency_us(BENCH, "plain bm25", &pooled.bm25.0).record();
+    for (scope, samples) in SCOPES.iter().zip(&pooled.hstry) {
+        Figure::latency_us(BENCH, &format!("hstry, {scope}"), &samples.0)
+            .against(NEWEST)
+            .plotted_in("hstry search")
+            .record();
+    }
 }
+
+/// The reference: plain rusqlite, the newest 20 rowids matching.
+const NEWEST: &str = "plain newest";

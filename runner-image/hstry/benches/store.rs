@@ -6,6 +6,10 @@
 //! in-process, and hstry over gRPC on a Unix socket (what the bridge pays). Then it times 500 full-text searches (limit 20) each
 //! way and prints p50/p99. Figures, not assertions: the CI never runs benches.
 //!
+//! With `OQTO_BENCH_QUICK` set (not empty) it writes 10k messages (100 conversations) and times
+//! 100 searches. With `OQTO_BENCH_RECORD` set it also records the append rates and search
+//! latencies of hstry against plain rusqlite's (`oqto_bench::Figure`).
+//!
 //! The plain search here ranks every match by bm25 and snippets them all, as hstry once did;
 //! `benches/search.rs` times hstry's search against the minimal FTS5 queries on chat-like text.
 
@@ -13,6 +17,7 @@
 
 use std::time::{Duration, Instant};
 
+use oqto_bench::{Figure, Unit};
 use oqto_hstry::listen::ListenAddr;
 use oqto_hstry::server::{Listener, serve};
 use oqto_hstry::store::Store;
@@ -24,10 +29,15 @@ use oqto_proto::hstry::{
 };
 use rusqlite::{Connection, params};
 
+const BENCH: &str = "hstry_store";
+/// Conversations written: 1000 (100k messages), 100 in a quick run.
 const CONVERSATIONS: usize = 1000;
+const QUICK_CONVERSATIONS: usize = 100;
 const MESSAGES_PER_CONVERSATION: usize = 100;
 const TURN: usize = 4;
+/// Searches timed each way: 500, 100 in a quick run.
 const SEARCHES: usize = 500;
+const QUICK_SEARCHES: usize = 100;
 const VOCABULARY: usize = 20_000;
 
 /// Deterministic pseudo-random numbers (xorshift), so every run writes the same corpus.
@@ -55,9 +65,9 @@ impl Rng {
     }
 }
 
-fn corpus() -> Vec<Vec<Message>> {
+fn corpus(conversations: usize) -> Vec<Vec<Message>> {
     let mut rng = Rng(0x5eed);
-    (0..CONVERSATIONS)
+    (0..conversations)
         .map(|_| {
             (0..MESSAGES_PER_CONVERSATION)
                 .map(|idx| {
@@ -78,9 +88,9 @@ fn corpus() -> Vec<Vec<Message>> {
         .collect()
 }
 
-fn queries() -> Vec<String> {
+fn queries(searches: usize) -> Vec<String> {
     let mut rng = Rng(0xfeed);
-    (0..SEARCHES)
+    (0..searches)
         .map(|i| {
             if i % 2 == 0 {
                 rng.word()
@@ -102,6 +112,8 @@ fn conversation(n: usize) -> Conversation {
 
 struct Report {
     name: &'static str,
+    /// The path in the recorded figures' `what` ("append: {what}", "search: {what}").
+    what: &'static str,
     append: Duration,
     searches: Vec<Duration>,
 }
@@ -109,6 +121,9 @@ struct Report {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// The reference path's `what`.
+const PLAIN: &str = "plain rusqlite";
 
 fn plain_rusqlite(dir: &std::path::Path, corpus: &[Vec<Message>], queries: &[String]) -> Report {
     let mut conn = Connection::open(dir.join("plain.db")).unwrap();
@@ -168,6 +183,7 @@ fn plain_rusqlite(dir: &std::path::Path, corpus: &[Vec<Message>], queries: &[Str
     }
     Report {
         name: "plain rusqlite",
+        what: PLAIN,
         append,
         searches,
     }
@@ -212,6 +228,7 @@ fn hstry_store(dir: &std::path::Path, corpus: &[Vec<Message>], queries: &[String
         .collect();
     Report {
         name: "hstry store (in-process)",
+        what: "hstry in-process",
         append,
         searches,
     }
@@ -271,6 +288,7 @@ async fn hstry_grpc(dir: &std::path::Path, corpus: &[Vec<Message>], queries: &[S
     let _ = server.await;
     Report {
         name: "hstry over gRPC (unix socket)",
+        what: "hstry gRPC",
         append,
         searches,
     }
@@ -278,11 +296,16 @@ async fn hstry_grpc(dir: &std::path::Path, corpus: &[Vec<Message>], queries: &[S
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = corpus();
-    let queries = queries();
-    let total = CONVERSATIONS * MESSAGES_PER_CONVERSATION;
+    let (conversations, searches) = if oqto_bench::quick() {
+        (QUICK_CONVERSATIONS, QUICK_SEARCHES)
+    } else {
+        (CONVERSATIONS, SEARCHES)
+    };
+    let corpus = corpus(conversations);
+    let queries = queries(searches);
+    let total = conversations * MESSAGES_PER_CONVERSATION;
     println!(
-        "hstry benchmark: {total} messages in {CONVERSATIONS} conversations, {TURN} per append, {SEARCHES} searches (limit 20)"
+        "hstry benchmark: {total} messages in {conversations} conversations, {TURN} per append, {searches} searches (limit 20)"
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reports = [
@@ -296,12 +319,30 @@ fn main() {
     );
     for mut report in reports {
         report.searches.sort();
+        let rate = total as f64 / report.append.as_secs_f64();
         println!(
             "{:<32} {:>14.0} {:>12?} {:>12?}",
             report.name,
-            total as f64 / report.append.as_secs_f64(),
+            rate,
             percentile(&report.searches, 0.50),
             percentile(&report.searches, 0.99),
         );
+        let append = Figure::value(
+            BENCH,
+            &format!("append: {}", report.what),
+            Unit::PerSecond,
+            rate,
+        )
+        .higher_is_better();
+        let search =
+            Figure::latency_us(BENCH, &format!("search: {}", report.what), &report.searches)
+                .plotted_in("hstry store search");
+        if report.what == PLAIN {
+            append.record();
+            search.record();
+        } else {
+            append.against(&format!("append: {PLAIN}")).record();
+            search.against(&format!("search: {PLAIN}")).record();
+        }
     }
 }

@@ -8,6 +8,10 @@
 //!   `stream.text_delta` frames on a WebSocket (with a real hstry beside it).
 //!
 //! The bridge's own cost is the difference. Figures, not assertions.
+//!
+//! 5000 lines per path; 1000 with `OQTO_BENCH_QUICK` set (not empty). With `OQTO_BENCH_RECORD`
+//! set it also records both latency distributions, the bridge's against the pipe's
+//! (`oqto_bench::Figure`).
 
 #![allow(clippy::unwrap_used)] // A bench that cannot set up has nothing to report.
 
@@ -16,6 +20,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
+use oqto_bench::Figure;
 use oqto_hstry::listen::ListenAddr;
 use oqto_hstry::server::{Listener, serve};
 use oqto_hstry::store::Store;
@@ -24,8 +29,17 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+const BENCH: &str = "bridge_latency";
+/// Lines Pi writes per path: 5000, 1000 in a quick run.
 const LINES: usize = 5000;
+const QUICK_LINES: usize = 1000;
+/// The reference path's `what`.
+const PIPE: &str = "pipe";
+/// The Session the bridge serves, and its runner token (`Authorization: Bearer`).
+const SESSION: &str = "bench";
+const TOKEN: &str = "bench-runner-token-0123456789abcdef";
 
 fn now_ns() -> i128 {
     SystemTime::now()
@@ -43,9 +57,9 @@ fn latency_of(delta: &str) -> Duration {
     Duration::from_nanos((now_ns() - written).max(0) as u64)
 }
 
-async fn pipe() -> Vec<Duration> {
+async fn pipe(lines: usize) -> Vec<Duration> {
     let mut child = Command::new(fake_pi())
-        .env("FAKE_PI_LINES", LINES.to_string())
+        .env("FAKE_PI_LINES", lines.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -56,9 +70,9 @@ async fn pipe() -> Vec<Duration> {
         .write_all(b"{\"type\":\"prompt\",\"message\":\"go\"}\n")
         .await
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut latencies = Vec::with_capacity(LINES);
-    while let Some(line) = lines.next_line().await.unwrap() {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut latencies = Vec::with_capacity(lines);
+    while let Some(line) = stdout.next_line().await.unwrap() {
         let value: Value = serde_json::from_str(&line).unwrap();
         if let Some(delta) = value["assistantMessageEvent"]["delta"].as_str() {
             latencies.push(latency_of(delta));
@@ -70,7 +84,7 @@ async fn pipe() -> Vec<Duration> {
     latencies
 }
 
-async fn bridge() -> Vec<Duration> {
+async fn bridge(lines: usize) -> Vec<Duration> {
     let dir = tempfile::tempdir().unwrap();
     let listener = Listener::bind(&ListenAddr::Unix(dir.path().join("hstry.sock")))
         .await
@@ -81,12 +95,14 @@ async fn bridge() -> Vec<Duration> {
     let workspace = dir.path().join("workspace");
     let mut child = Command::new(env!("CARGO_BIN_EXE_pi-bridge"))
         .args(["--listen", "127.0.0.1:0", "--hstry", &hstry.to_string()])
+        .args(["--session", SESSION])
+        .env("PI_BRIDGE_TOKEN", TOKEN)
         .arg("--workspace")
         .arg(&workspace)
         .arg("--pi")
         .arg(fake_pi())
         .env("HOME", dir.path())
-        .env("FAKE_PI_LINES", LINES.to_string())
+        .env("FAKE_PI_LINES", lines.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -95,18 +111,22 @@ async fn bridge() -> Vec<Duration> {
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = stdout.next_line().await.unwrap().unwrap();
     let http = line.strip_prefix("pi-bridge listening on ").unwrap();
-    let (mut ws, _) = connect_async(format!("{}/ws", http.replacen("http://", "ws://", 1)))
-        .await
+    let mut request = format!("{}/ws", http.replacen("http://", "ws://", 1))
+        .into_client_request()
         .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    let (mut ws, _) = connect_async(request).await.unwrap();
     for frame in [
-        json!({"channel":"agent","session_id":"bench","id":"c","cmd":"session.create","config":{"harness":"pi"}}),
-        json!({"channel":"agent","session_id":"bench","id":"p","cmd":"prompt","message":"go"}),
+        json!({"channel":"agent","session_id":SESSION,"id":"c","cmd":"session.create","config":{"harness":"pi"}}),
+        json!({"channel":"agent","session_id":SESSION,"id":"p","cmd":"prompt","message":"go"}),
     ] {
         ws.send(Message::Text(frame.to_string().into()))
             .await
             .unwrap();
     }
-    let mut latencies = Vec::with_capacity(LINES);
+    let mut latencies = Vec::with_capacity(lines);
     while let Some(message) = ws.next().await {
         let Message::Text(text) = message.unwrap() else {
             continue;
@@ -123,7 +143,7 @@ async fn bridge() -> Vec<Duration> {
     latencies
 }
 
-fn summary(name: &str, mut latencies: Vec<Duration>) {
+fn summary(name: &str, latencies: &mut [Duration]) {
     latencies.sort();
     let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
@@ -137,17 +157,25 @@ fn summary(name: &str, mut latencies: Vec<Duration>) {
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("pi-bridge latency: {LINES} Pi stdout lines, one every 0.5 ms");
+    let lines = if oqto_bench::quick() {
+        QUICK_LINES
+    } else {
+        LINES
+    };
+    println!("pi-bridge latency: {lines} Pi stdout lines, one every 0.5 ms");
     println!(
         "{:<40} {:>7} {:>10} {:>10} {:>10}",
         "path", "lines", "p50", "p99", "max"
     );
-    summary(
-        "pipe (stand-in stdout, no bridge)",
-        runtime.block_on(pipe()),
-    );
-    summary(
-        "bridge (stdout -> canonical WS frame)",
-        runtime.block_on(bridge()),
-    );
+    let mut piped = runtime.block_on(pipe(lines));
+    summary("pipe (stand-in stdout, no bridge)", &mut piped);
+    let mut bridged = runtime.block_on(bridge(lines));
+    summary("bridge (stdout -> canonical WS frame)", &mut bridged);
+    Figure::latency_us(BENCH, PIPE, &piped)
+        .plotted_in("bridge latency")
+        .record();
+    Figure::latency_us(BENCH, "bridge", &bridged)
+        .against(PIPE)
+        .plotted_in("bridge latency")
+        .record();
 }
