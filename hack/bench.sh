@@ -105,6 +105,9 @@ fi
 step "building the images and the release binaries (cached after the first run)"
 hack/images/build.sh >/dev/null
 cargo build --release --locked --workspace --bins
+# operator_scale runs the operator built on its own (`-p oqto-operator`: other features than the
+# workspace's build), so that build is cached here rather than timed there.
+needs controlplane && cargo build --release --locked -p oqto-operator
 step "building the benches"
 for b in "${benches[@]}"; do
   cargo bench --locked -p "$(bench_package "$b")" --bench "$(bench_target "$b")" --no-run 2>&1 | grep -v '^ *Executable' >&2 || true

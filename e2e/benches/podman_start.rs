@@ -14,12 +14,14 @@ use oqto_api::{Session, Workspace};
 use oqto_bench::Figure;
 use oqto_operator::core::OperatorDefaults;
 use oqto_operator::podman::{self, PodmanRuntime, render};
+use oqto_proto::runner;
 use oqto_store::LocalStore;
 use serde_json::json;
 
 /// The bench's name in `hack/bench.sh`'s table, and the row the operator's start is compared with.
 const BENCH: &str = "podman_start";
 const BARE: &str = "bare `podman run` -> /readyz";
+const BARE_TOKEN: &str = "bench-runner-token-0123456789abcdef";
 
 async fn ready(http: &reqwest::Client, endpoint: &str) -> bool {
     http.get(format!("{endpoint}/readyz"))
@@ -65,12 +67,16 @@ async fn main() {
             .args([
                 "run",
                 "-d",
+                "--replace",
                 "--name",
                 &name,
                 "-p",
                 "127.0.0.1::8080",
-                &image,
             ])
+            // The runner's contract (oqto_proto::runner): a bridge serves one Session with a token.
+            .args(["-e", &format!("{}=bench", runner::ENV_SESSION)])
+            .args(["-e", &format!("{}={BARE_TOKEN}", runner::ENV_TOKEN)])
+            .arg(&image)
             .output()
             .unwrap();
         assert!(out.status.success());
@@ -84,6 +90,11 @@ async fn main() {
         .unwrap();
         let endpoint = format!("http://{}", port.trim());
         while !ready(&http, &endpoint).await {
+            // Bounded: a runner that cannot start (its logs say why) must not hang the run.
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{name} did not answer /readyz within 60 s: see `podman logs {name}`"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         bare.push(started.elapsed());
@@ -134,6 +145,10 @@ async fn main() {
             {
                 break;
             }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "Session {name}'s runner did not answer /readyz within 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         operator.push(started.elapsed());

@@ -12,6 +12,9 @@ use crate::Figure;
 pub struct Machine {
     pub cores: usize,
     pub memory_mib: u64,
+    /// The CPU's model name, as /proc/cpuinfo gives it.
+    #[serde(default)]
+    pub cpu: String,
 }
 
 impl Machine {
@@ -26,7 +29,18 @@ impl Machine {
                 Some(kib / 1024)
             })
             .unwrap_or(0);
-        Self { cores, memory_mib }
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("model name"))?;
+                Some(line.split_once(':')?.1.trim().to_owned())
+            })
+            .unwrap_or_default();
+        Self {
+            cores,
+            memory_mib,
+            cpu,
+        }
     }
 }
 
@@ -96,6 +110,7 @@ pub(crate) fn sample(figures: Vec<Figure>) -> Run {
             machine: Machine {
                 cores: 2,
                 memory_mib: 24000,
+                cpu: "AMD EPYC".into(),
             },
             quick: true,
             failed: Vec::new(),

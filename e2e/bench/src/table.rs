@@ -33,10 +33,11 @@ pub fn render(run: &Run) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} run of {} on {} cores, {} MiB, {}\n",
+        "{} run of {} on {} cores ({}), {} MiB, {}\n",
         if run.quick { "Quick" } else { "Full" },
         run.commit,
         run.machine.cores,
+        run.machine.cpu,
         run.machine.memory_mib,
         run.date
     );
@@ -111,7 +112,7 @@ mod tests {
         assert!(table.contains("| direct: not measured |  |"), "{table}");
         assert!(table.contains("not finished: operator_scale"), "{table}");
         assert!(
-            table.starts_with("Quick run of abc1234 on 2 cores"),
+            table.starts_with("Quick run of abc1234 on 2 cores (AMD EPYC)"),
             "{table}"
         );
     }

@@ -171,6 +171,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(clean(created))))
 }
 
+/// How often a claim that lost a race reads the spares again.
+const CLAIM_ATTEMPTS: usize = 3;
+
 /// The Workspace's warm spare, claimed, when one is up and `spec` asks for nothing it was not
 /// started with (a title aside): a Session that answers at once instead of one that starts a
 /// runner. `None`: no such spare (or every one was claimed by someone else meanwhile).
@@ -180,48 +183,58 @@ async fn claim_spare(
     spec: &Value,
 ) -> Result<Option<Session>, ApiError> {
     let title = display_name(spec.get("displayName").and_then(Value::as_str))?;
-    let mut spares: Vec<Session> = state
-        .resources
-        .list_sessions(workspace)
-        .await?
-        .into_iter()
-        .filter(|s| oqto_api::spare::is_usable_spare(s) && spec_fits(spec, s))
-        .collect();
-    // The furthest along answers first: Running, then Starting, then one still being placed
-    // (even that one is ahead of a Session created now).
-    spares.sort_by_key(
-        |s| match s.status.as_ref().and_then(|status| status.phase) {
-            Some(oqto_api::SessionPhase::Running) => 0,
-            Some(oqto_api::SessionPhase::Starting) => 1,
-            _ => 2,
-        },
-    );
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    for spare in spares {
-        let (Some(name), Some(version)) = (
-            spare.metadata.name.as_deref(),
-            spare.metadata.resource_version.as_deref(),
-        ) else {
-            continue;
-        };
-        match state
+    // A claim loses to any write in between: another claim, or the operator's status write
+    // (Running, a condition). Only the first is a reason to give up on that spare; so after a
+    // lost race the spares are read again, a few times, before a Session is started cold.
+    for _ in 0..CLAIM_ATTEMPTS {
+        let mut spares: Vec<Session> = state
             .resources
-            .claim_spare(name, version, &now, title.as_deref())
-            .await
-        {
-            Ok(claimed) => {
-                tracing::info!(%workspace, session = %name, "claimed the warm spare");
-                // The relay hid it while it was a spare; it learns of the claim now, not at
-                // the next watch event or store read, since the caller's first frame follows.
-                if let Some(entry) = crate::routing::SessionEntry::of(&claimed) {
-                    state.routes.update(|tables| {
-                        tables.sessions.insert(name.to_owned(), entry);
-                    });
+            .list_sessions(workspace)
+            .await?
+            .into_iter()
+            .filter(|s| oqto_api::spare::is_usable_spare(s) && spec_fits(spec, s))
+            .collect();
+        // The furthest along answers first: Running, then Starting, then one still being placed
+        // (even that one is ahead of a Session created now).
+        spares.sort_by_key(
+            |s| match s.status.as_ref().and_then(|status| status.phase) {
+                Some(oqto_api::SessionPhase::Running) => 0,
+                Some(oqto_api::SessionPhase::Starting) => 1,
+                _ => 2,
+            },
+        );
+        let mut raced = false;
+        for spare in spares {
+            let (Some(name), Some(version)) = (
+                spare.metadata.name.as_deref(),
+                spare.metadata.resource_version.as_deref(),
+            ) else {
+                continue;
+            };
+            match state
+                .resources
+                .claim_spare(name, version, &now, title.as_deref())
+                .await
+            {
+                Ok(claimed) => {
+                    tracing::info!(%workspace, session = %name, "claimed the warm spare");
+                    // The relay hid it while it was a spare; it learns of the claim now, not at
+                    // the next watch event or store read, since the caller's first frame follows.
+                    if let Some(entry) = crate::routing::SessionEntry::of(&claimed) {
+                        state.routes.update(|tables| {
+                            tables.sessions.insert(name.to_owned(), entry);
+                        });
+                    }
+                    return Ok(Some(claimed));
                 }
-                return Ok(Some(claimed));
+                Err(ApiError::Conflict(_)) => raced = true,
+                Err(ApiError::NotFound(_)) => {}
+                Err(e) => return Err(e),
             }
-            Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => continue,
-            Err(e) => return Err(e),
+        }
+        if !raced {
+            break;
         }
     }
     Ok(None)
