@@ -804,6 +804,9 @@ async fn main() {
         .expect("the scripted LLM listens");
     let llm_port = llm.addr().port();
 
+    let extensions = image_extensions(&image).expect("the runner image's Pi extensions");
+    eprintln!("Pi loads the image's extensions: {}", extensions.join(", "));
+    EXTENSIONS.get_or_init(|| extensions);
     let floor = floor(&image, count).await;
     let kubernetes = kubernetes(&image, llm_port, count).await;
     let podman = podman_runtime(&image, llm_port, count).await;
@@ -817,7 +820,8 @@ fn median(times: &[Duration]) -> Option<Duration> {
 }
 
 /// The floor a runner start is compared with: a bare `podman run` of the runner image whose
-/// process is Pi itself (RPC mode, the image's extensions), until Pi answers its first command.
+/// process is Pi itself (RPC mode, every extension the image configures: `image_extensions`),
+/// until Pi answers its first command.
 /// No pi-bridge, hstry, storage, network or operator: what no design can avoid.
 async fn floor(image: &str, count: usize) -> Vec<Duration> {
     let mut times = Vec::new();
@@ -845,13 +849,45 @@ async fn floor(image: &str, count: usize) -> Vec<Duration> {
 }
 
 /// `podman ARGS… --mode rpc …` (ARGS end with Pi's command), until Pi answers `get_state`.
+/// The Pi extensions the runner's Pi loads: the image's `PI_BRIDGE_PI_EXTENSIONS`, so the floor's
+/// Pi starts as the runner's does (with each extension the image ships, no fewer).
+fn image_extensions(image: &str) -> anyhow::Result<Vec<String>> {
+    let out = std::process::Command::new("podman")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            image,
+        ])
+        .output()
+        .context("podman image inspect")?;
+    anyhow::ensure!(out.status.success(), "podman image inspect {image} failed");
+    let env: Vec<String> = serde_json::from_slice(&out.stdout).context("the image's Env")?;
+    let list = env
+        .iter()
+        .find_map(|var| var.strip_prefix("PI_BRIDGE_PI_EXTENSIONS="))
+        .context("the image sets no PI_BRIDGE_PI_EXTENSIONS")?;
+    Ok(list
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The image's extensions, read once in `main` (before any Pi is timed).
+static EXTENSIONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
 async fn pi_answers(podman_args: &[&str]) -> anyhow::Result<Duration> {
+    let extensions = EXTENSIONS
+        .get()
+        .context("the image's extensions were not read")?;
     use tokio::io::AsyncWriteExt as _;
     let started = Instant::now();
     let mut child = Command::new("podman")
         .args(podman_args)
         .args(["--mode", "rpc", "--session-dir", "/tmp/bench-sessions"])
-        .args(["--extension", "/opt/oqto/pi-extensions/ask-user.ts"])
+        .args(extensions.iter().flat_map(|e| ["--extension", e.as_str()]))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
