@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// How many samples a figure keeps for its plot.
+pub const KEPT_SAMPLES: usize = 500;
+
 /// The environment variable naming the file figures are appended to.
 pub const RECORD_ENV: &str = "OQTO_BENCH_RECORD";
 
@@ -114,6 +117,27 @@ impl Figure {
             samples,
             ..Self::empty(bench, what, unit)
         }
+        .thinned()
+    }
+
+    /// At most [`KEPT_SAMPLES`] of the (sorted) samples, evenly spaced by rank with the least
+    /// and the greatest kept: the plots' curves look the same, and a run's JSON stays small
+    /// (a bench timing 20 000 chunks would otherwise keep them all). The percentiles were
+    /// taken from every sample before.
+    pub fn thinned(mut self) -> Self {
+        let n = self.samples.len();
+        if n > KEPT_SAMPLES {
+            let last = (n - 1) as f64;
+            let step = last / (KEPT_SAMPLES - 1) as f64;
+            self.samples = (0..KEPT_SAMPLES)
+                .filter_map(|i| {
+                    self.samples
+                        .get((i as f64 * step).round() as usize)
+                        .copied()
+                })
+                .collect();
+        }
+        self
     }
 
     /// One value (memory, throughput, CPU seconds).
@@ -219,6 +243,20 @@ mod tests {
         );
         assert_eq!(percentile(&[7.0], 0.99), Some(7.0));
         assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn a_large_distribution_keeps_its_ends_and_percentiles_but_few_samples() {
+        let samples: Vec<f64> = (1..=20_000).map(f64::from).collect();
+        let figure = Figure::distribution("b", "w", Unit::Us, samples);
+        assert_eq!(figure.samples.len(), KEPT_SAMPLES);
+        assert_eq!(figure.samples.first(), Some(&1.0));
+        assert_eq!(figure.samples.last(), Some(&20_000.0));
+        assert_eq!(figure.p99, Some(19_800.0), "taken from every sample");
+        assert!(
+            figure.samples.windows(2).all(|w| w[0] <= w[1]),
+            "still sorted"
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl Run {
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| {
-                serde_json::from_str(line)
+                serde_json::from_str::<Figure>(line)
+                    .map(Figure::thinned)
                     .with_context(|| format!("{}:{}: not a figure", records.display(), i + 1))
             })
             .collect()
