@@ -4,6 +4,12 @@
 /// pi-bridge's HTTP and WebSocket port in a runner.
 pub const PORT: u16 = 8080;
 
+/// pi-bridge's probes (no token): up; ready (hstry answers, Pi can start; the Pi started ahead
+/// may still load); ready and that Pi loaded (a warm spare's start ends there).
+pub const HEALTH_PATH: &str = "/healthz";
+pub const READY_PATH: &str = "/readyz";
+pub const READY_WARM_PATH: &str = "/readyz/warm";
+
 /// `ADDRESS:PORT` pi-bridge listens on.
 pub const ENV_LISTEN: &str = "PI_BRIDGE_LISTEN";
 /// The workspace directory (Pi's working directory, the files channel's root).

@@ -69,7 +69,6 @@ impl Run {
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| {
                 serde_json::from_str::<Figure>(line)
-                    .map(Figure::thinned)
                     .with_context(|| format!("{}:{}: not a figure", records.display(), i + 1))
             })
             .collect()
@@ -133,6 +132,29 @@ mod tests {
         let run = sample(vec![floor, cold.clone(), other.clone()]);
         assert_eq!(run.ratio(&cold), Some(2.19));
         assert_eq!(run.ratio(&other), None, "no floor in bench `other`");
+    }
+
+    #[test]
+    fn a_saved_run_names_its_commit_machine_and_date_and_loads_back_the_same() {
+        let dir = std::env::temp_dir().join(format!("oqto-bench-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.json");
+        let mut run = sample(vec![Figure::distribution(
+            "b",
+            "w",
+            Unit::Ms,
+            vec![1.0, 2.0],
+        )]);
+        run.failed.push("relay: exited".into());
+        run.save(&path).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["commit"], "abc1234");
+        assert_eq!(json["date"], "2026-12-04T17:00:00Z");
+        assert_eq!(json["machine"]["cores"], 2);
+        assert_eq!(json["machine"]["memory_mib"], 24000);
+        assert_eq!(Run::load(&path).unwrap(), run);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -188,24 +188,8 @@ async fn claim_spare(
     // (Running, a condition). Only the first is a reason to give up on that spare; so after a
     // lost race the spares are read again, a few times, before a Session is started cold.
     for _ in 0..CLAIM_ATTEMPTS {
-        let mut spares: Vec<Session> = state
-            .resources
-            .list_sessions(workspace)
-            .await?
-            .into_iter()
-            .filter(|s| oqto_api::spare::is_usable_spare(s) && spec_fits(spec, s))
-            .collect();
-        // The furthest along answers first: Running, then Starting, then one still being placed
-        // (even that one is ahead of a Session created now).
-        spares.sort_by_key(
-            |s| match s.status.as_ref().and_then(|status| status.phase) {
-                Some(oqto_api::SessionPhase::Running) => 0,
-                Some(oqto_api::SessionPhase::Starting) => 1,
-                _ => 2,
-            },
-        );
         let mut raced = false;
-        for spare in spares {
+        for spare in claimable_spares(state, workspace, spec).await? {
             let (Some(name), Some(version)) = (
                 spare.metadata.name.as_deref(),
                 spare.metadata.resource_version.as_deref(),
@@ -242,6 +226,30 @@ async fn claim_spare(
 
 /// Whether a spare started with its Workspace's defaults is the Session `requested` asks for:
 /// every field given other than the title equals the spare's.
+/// The Workspace's spares a create with `spec` may claim, the furthest along first: Running,
+/// then Starting, then one still being placed (even that one is ahead of a Session created now).
+async fn claimable_spares(
+    state: &AppState,
+    workspace: &str,
+    spec: &Value,
+) -> Result<Vec<Session>, ApiError> {
+    let mut spares: Vec<Session> = state
+        .resources
+        .list_sessions(workspace)
+        .await?
+        .into_iter()
+        .filter(|s| oqto_api::spare::is_usable_spare(s) && spec_fits(spec, s))
+        .collect();
+    spares.sort_by_key(
+        |s| match s.status.as_ref().and_then(|status| status.phase) {
+            Some(oqto_api::SessionPhase::Running) => 0,
+            Some(oqto_api::SessionPhase::Starting) => 1,
+            _ => 2,
+        },
+    );
+    Ok(spares)
+}
+
 fn spec_fits(requested: &Value, spare: &Session) -> bool {
     let Ok(started) = serde_json::to_value(&spare.spec) else {
         return false;

@@ -177,14 +177,11 @@ pub struct RunnerPlan {
     pub service_account: String,
     /// Seconds a start may take before it counts as failed.
     pub start_timeout_seconds: u64,
-    /// The start ends only when the runner's Pi has loaded (`READY_WARM_PATH`), not when the
+    /// The start ends only when the runner's Pi has loaded (`oqto_proto::runner::READY_WARM_PATH`), not when the
     /// bridge is up: a warm spare, which is claimed as soon as it is Running and must answer
     /// at once. Other runners report ready earlier and load Pi while that news travels.
     pub ready_when_warm: bool,
 }
-
-/// pi-bridge's readiness that also waits for the Pi it started ahead (`/readyz` does not).
-pub const READY_WARM_PATH: &str = "/readyz/warm";
 
 impl RunnerPlan {
     /// The runner's secret values (its token, its virtual LLM key), for the runtime to hand

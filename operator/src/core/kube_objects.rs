@@ -24,6 +24,7 @@ use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPoli
 
 use super::desired::{OperatorDefaults, RunnerPlan, StoragePlan};
 use oqto_api::names;
+use oqto_proto::runner;
 
 /// The runner's token, for the kubelet to hand to pi-bridge. Named like the Pod and owned by
 /// the Session, so it goes with it; its value never appears in the Pod's spec, which more
@@ -321,15 +322,15 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
         resources: plan.resources.clone(),
         startup_probe: Some(http_probe(
             if plan.ready_when_warm {
-                crate::core::desired::READY_WARM_PATH
+                runner::READY_WARM_PATH
             } else {
-                "/healthz"
+                runner::HEALTH_PATH
             },
             1,
             startup_failures,
         )),
-        liveness_probe: Some(http_probe("/healthz", 10, 3)),
-        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        liveness_probe: Some(http_probe(runner::HEALTH_PATH, 10, 3)),
+        readiness_probe: Some(http_probe(runner::READY_PATH, 5, 2)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             capabilities: Some(Capabilities {

@@ -224,9 +224,9 @@ impl PodmanRuntime {
     /// its Pi (see `RunnerPlan::ready_when_warm`).
     async fn ready(&self, endpoint: &str, warm: bool) -> bool {
         let path = if warm {
-            crate::core::desired::READY_WARM_PATH
+            oqto_proto::runner::READY_WARM_PATH
         } else {
-            "/readyz"
+            oqto_proto::runner::READY_PATH
         };
         self.http
             .get(format!("{endpoint}{path}"))

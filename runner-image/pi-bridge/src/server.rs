@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use oqto_proto::mux::SessionName;
-use oqto_proto::runner::RunnerToken;
+use oqto_proto::runner::{self, RunnerToken};
 use serde_json::json;
 
 use crate::activity::Activity;
@@ -52,9 +52,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Probes come from the kubelet (or Podman's healthcheck), which has no token; they tell
     // nothing but "up" and "ready".
     let probes = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/readyz/warm", get(readyz_warm));
+        .route(runner::HEALTH_PATH, get(healthz))
+        .route(runner::READY_PATH, get(readyz))
+        .route(runner::READY_WARM_PATH, get(readyz_warm));
     let guarded = Router::new()
         .route("/ws", get(websocket))
         .route("/api/ws/mux", get(websocket))
