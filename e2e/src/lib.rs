@@ -356,6 +356,31 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // The test's operator is gone: the Workspaces' finalizer would hold the namespace in
+        // Terminating for good, and the namespace controller retrying it loads the apiserver
+        // for every later test of the run.
+        let workspaces = self
+            .control_plane
+            .kubectl()
+            .args([
+                "-n",
+                &self.namespace,
+                "get",
+                "workspaces.oqto.dev",
+                "-o",
+                "name",
+            ])
+            .output();
+        if let Ok(listed) = workspaces {
+            for workspace in String::from_utf8_lossy(&listed.stdout).lines() {
+                let _ = self
+                    .control_plane
+                    .kubectl()
+                    .args(["-n", &self.namespace, "patch", workspace, "--type=merge"])
+                    .args(["-p", r#"{"metadata":{"finalizers":null}}"#])
+                    .output();
+            }
+        }
         // Drop cannot await; kubectl asks for deletion without waiting, and the
         // controller-manager's namespace controller removes what is inside.
         let _ = self

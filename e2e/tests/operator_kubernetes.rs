@@ -139,6 +139,101 @@ async fn try_kubelet_reports_ready(env: &TestEnv, pod: &str) -> Result<Pod, kube
         .await
 }
 
+/// A stand-in pi-bridge for the operator's readiness question: answers `/readyz` with 200 once
+/// `answering` is set (503 before), and counts the questions.
+struct Bridge {
+    port: u16,
+    answering: Arc<std::sync::atomic::AtomicBool>,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn stand_in_bridge() -> Bridge {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let answering = Arc::new(AtomicBool::new(false));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let (a, q) = (answering.clone(), asked.clone());
+    let app = axum::Router::new().route(
+        oqto_proto::runner::READY_PATH,
+        axum::routing::get(move || {
+            let (a, q) = (a.clone(), q.clone());
+            async move {
+                q.fetch_add(1, Ordering::SeqCst);
+                if a.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Bridge {
+        port,
+        answering,
+        asked,
+    }
+}
+
+/// The kubelet has started the runner's container (the Pod has its IP) but has not probed it
+/// yet: its probes tick once a second. The operator asks pi-bridge itself, again and again
+/// while it does not answer, and the Session is Running as soon as it does, before the kubelet
+/// would say Ready (which this test never reports).
+#[tokio::test]
+async fn a_runner_is_running_as_soon_as_it_answers_the_operator_before_the_kubelet_says_ready() {
+    use std::sync::atomic::Ordering;
+    let env = TestEnv::new("op-asks").await.unwrap();
+    let bridge = stand_in_bridge().await;
+    let _operator = start_operator(&env, bridge.port);
+    create_workspace(&env, "alice-dev", json!({"owner":"alice"})).await;
+    create_session(&env, "quick", "alice-dev").await;
+    eventually("the runner pod", || async {
+        env.api::<Pod>().get_opt("oqto-sess-quick").await.unwrap()
+    })
+    .await;
+    // Plays the kubelet: the container runs, not Ready (no probe has run).
+    env.api::<Pod>()
+        .patch_status("oqto-sess-quick", &PatchParams::default(), &Patch::Merge(json!({"status":{
+            "phase":"Running","podIP":"127.0.0.1",
+            "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"False"}],
+            "containerStatuses":[{"name":"runner","image":"localhost/oqto-runner:dev","imageID":"",
+                "ready":false,"started":false,"restartCount":0,
+                "state":{"running":{"startedAt":"2026-12-04T20:10:07Z"}}}]}})))
+        .await
+        .unwrap();
+    // Not answering yet: asked again without any change to the Pod, and still Starting.
+    eventually_within(
+        Duration::from_secs(10),
+        "the operator asking three times",
+        || async { (bridge.asked.load(Ordering::SeqCst) >= 3).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        session_phase(&env, "quick").await,
+        Some(SessionPhase::Starting),
+        "a runner that answers 503 is not ready"
+    );
+    bridge.answering.store(true, Ordering::SeqCst);
+    eventually_within(Duration::from_secs(10), "phase Running", || async {
+        session_phase(&env, "quick")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    let status = env
+        .api::<Session>()
+        .get("quick")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert_eq!(
+        status.endpoint,
+        Some(format!("http://127.0.0.1:{}", bridge.port))
+    );
+}
+
 #[tokio::test]
 async fn a_session_gets_a_secured_runner_and_survives_suspend_and_resume() {
     let env = TestEnv::new("op-lifecycle").await.unwrap();
@@ -991,9 +1086,9 @@ async fn a_lost_kubernetes_api_is_reported_and_the_operator_recovers_when_it_ret
 /// `restricted` security context, read-only root, the token from its Secret, the Workspace's
 /// claim bound to one of the node script's volumes, of its class `oqto-node`) is placed by
 /// kube-scheduler (the Workspace tolerates the test node's taint, as an admin's node pool
-/// would be) and runs under containerd and runc. The operator reads the kubelet's own
-/// conditions (Running, Ready), and pi-bridge answers on the Pod's IP that Pi and hstry are
-/// up: both wrote their home on the claim as uid 1000.
+/// would be) and runs under containerd and runc. The operator asks pi-bridge on the Pod's IP
+/// once its container runs, the kubelet's own probes agree (Ready), and pi-bridge answers that
+/// Pi and hstry are up: both wrote their home on the claim as uid 1000.
 #[tokio::test]
 async fn a_runner_runs_under_a_real_kubelet() {
     let env = TestEnv::new("real-node").await.unwrap();
@@ -1014,15 +1109,24 @@ async fn a_runner_runs_under_a_real_kubelet() {
     })
     .await;
     assert_eq!(running, SessionPhase::Running);
-    let pod = env.api::<Pod>().get("oqto-sess-on-node").await.unwrap();
+    // The operator asked pi-bridge itself; the kubelet's own probes agree a moment later.
+    let pod = eventually_within(
+        Duration::from_secs(30),
+        "the kubelet's own readiness",
+        || async {
+            let pod = env.api::<Pod>().get("oqto-sess-on-node").await.ok()?;
+            let ready = pod
+                .status
+                .as_ref()?
+                .conditions
+                .as_ref()?
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            ready.then_some(pod)
+        },
+    )
+    .await;
     let status = pod.status.unwrap();
-    let ready = status
-        .conditions
-        .unwrap_or_default()
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert_eq!(ready.status, "True", "the kubelet's own readiness");
     assert_eq!(
         pod.spec.and_then(|s| s.node_name).as_deref(),
         Some(oqto_e2e::NODE_NAME),

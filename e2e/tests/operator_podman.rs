@@ -702,3 +702,40 @@ async fn killed_at_random_moments_the_podman_operator_converges() {
         podman(&["volume", "rm", "-f", &volume]);
     }
 }
+
+/// Podman announces nothing: a starting runner is looked at again as soon as the lifecycle asks
+/// (every 100 ms while pi-bridge does not answer yet), not at the next resync. With a resync far
+/// longer than the test, the Session is still Running, and deleting it all still completes.
+#[tokio::test]
+async fn a_starting_session_is_looked_at_again_before_the_next_resync() {
+    let mut operator = PodmanOperator::start(Duration::from_secs(3600)).await;
+    let store = operator.store.clone();
+    let namespace = format!("soon{}", std::process::id());
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "w",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s",
+            json!({"workspaceRef":{"name":"w"}}),
+        ))
+        .unwrap();
+    until_running(&store, &namespace, "s", "Running long before the resync").await;
+
+    let container = render::container_name(&namespace, "s");
+    store.delete::<Session>(&namespace, "s").unwrap();
+    store.delete::<Workspace>(&namespace, "w").unwrap();
+    eventually("the runner and the volumes gone", || async {
+        let (exists, _) = podman(&["container", "exists", &container]);
+        (!exists && workspace_volumes(&namespace, "w").is_empty()).then_some(())
+    })
+    .await;
+    operator.stop().await;
+}

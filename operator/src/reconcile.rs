@@ -18,7 +18,9 @@ use crate::core::CoreError;
 use crate::core::class;
 use crate::core::conditions::{Wanted, merge};
 use crate::core::idle::Activity;
-use crate::core::lifecycle::{self, Observed, Requeue, RunnerAction, RunnerHealth, Step};
+use crate::core::lifecycle::{
+    self, Observed, Requeue, RunnerAction, RunnerHealth, RunnerSeen, Step,
+};
 use crate::core::written::Written;
 use crate::core::{OperatorDefaults, RunnerPlan};
 use crate::http::Health;
@@ -61,6 +63,10 @@ impl Drop for Timer<'_> {
             .observe_reconcile(self.controller, self.started.elapsed().as_secs_f64());
     }
 }
+
+/// How long a starting runner may take to answer its readiness path: it answers at once or is
+/// not up yet (a reconcile waits for the answer).
+const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn session_key(session: &Session) -> String {
     let (namespace, name) = key_of(session);
@@ -129,6 +135,33 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             Requeue::After(self.backoff(key))
         } else {
             Requeue::OnChange
+        }
+    }
+
+    /// A runner whose process runs is Ready once pi-bridge answers its readiness path (a warm
+    /// spare's waits for its Pi: see `RunnerPlan::ready_when_warm`), asked here rather than
+    /// waited for: the same rule on both runtimes, and a start is seen when it happens, not at
+    /// the kubelet's next probe tick. Only the status code is read.
+    async fn confirm(&self, runner: &mut RunnerSeen, warm: bool) {
+        let (RunnerHealth::Starting { running: true, .. }, Some(address)) =
+            (&runner.health, &runner.address)
+        else {
+            return;
+        };
+        let path = if warm {
+            oqto_proto::runner::READY_WARM_PATH
+        } else {
+            oqto_proto::runner::READY_PATH
+        };
+        let answered = self
+            .http
+            .get(format!("{address}{path}"))
+            .timeout(ASK_TIMEOUT)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if answered {
+            runner.health = RunnerHealth::Ready;
         }
     }
 
@@ -209,6 +242,10 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         let mut runner = self.runtime.observe(subject).await?;
         // A created runner is observed once more, so its first status says Starting.
         for _ in 0..2 {
+            if let Some(r) = runner.as_mut() {
+                self.confirm(r, subject.plan.is_some_and(|p| p.ready_when_warm))
+                    .await;
+            }
             let activity = match &runner {
                 Some(r) if r.health == RunnerHealth::Ready => match &r.address {
                     Some(address) => self.activity(address, &uid).await,

@@ -83,11 +83,17 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
             let ready = status
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let running = ready
+                || status
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
             Some((
                 pod.name_any(),
                 PodEntry {
                     ip: status.and_then(|s| s.pod_ip.clone()),
-                    ready: ready && pod.metadata.deletion_timestamp.is_none(),
+                    running: running && pod.metadata.deletion_timestamp.is_none(),
                 },
             ))
         },

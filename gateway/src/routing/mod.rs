@@ -71,11 +71,14 @@ pub struct WorkspaceEntry {
     pub start_timeout: Duration,
 }
 
-/// A runner pod's address, when the kubelet reports it ready.
+/// A runner pod's address, as its kubelet reports it (the Pod's status, which no user writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodEntry {
     pub ip: Option<String>,
-    pub ready: bool,
+    /// The Pod is Ready or its runner container runs, and it is not being deleted. Whether
+    /// pi-bridge answers is the Session's phase: the operator asks it as soon as the container
+    /// runs, before the kubelet's probe ticks would mark the Pod Ready.
+    pub running: bool,
 }
 
 /// What the relay needs to know about one Session.
@@ -213,7 +216,7 @@ impl RouteTable {
                 .pod_name
                 .as_ref()
                 .and_then(|pod| tables.pods.get(pod))
-                .filter(|pod| pod.ready)
+                .filter(|pod| pod.running)
                 .and_then(|pod| pod.ip.as_deref())
                 .map(|ip| websocket_url(ip, port)),
             Addressing::StatusEndpoint => entry.endpoint.as_deref().and_then(endpoint_websocket),
@@ -291,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn pod_addressing_needs_a_ready_pod_with_an_ip() {
+    fn pod_addressing_needs_a_running_pod_with_an_ip() {
         let table = table(Addressing::PodIp { port: 8080 });
         let route = table.route("s1").unwrap();
         assert_eq!(route.owner.as_deref(), Some("alice"));
@@ -302,17 +305,21 @@ mod tests {
                 "oqto-sess-s1".into(),
                 PodEntry {
                     ip: Some("10.1.2.3".into()),
-                    ready: false,
+                    running: false,
                 },
             );
         });
-        assert_eq!(table.route("s1").unwrap().websocket, None, "not ready");
+        assert_eq!(
+            table.route("s1").unwrap().websocket,
+            None,
+            "its container does not run"
+        );
         table.update(|t| {
             t.pods.insert(
                 "oqto-sess-s1".into(),
                 PodEntry {
                     ip: Some("fd00::5".into()),
-                    ready: true,
+                    running: true,
                 },
             );
         });

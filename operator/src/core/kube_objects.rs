@@ -278,10 +278,10 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
         sub_path: Some(sub_path.into()),
         ..Default::default()
     };
-    // Probed every second while starting (readiness is not probed until this succeeds, so its
-    // period is what a start waits for on top of the runner's own start; the bench
-    // `runner_start` shows it), giving up after the Workspace's start timeout. A warm spare's
-    // asks for its Pi loaded too (`READY_WARM_PATH`): it is claimed as soon as it is Ready.
+    // Probed every second while starting, giving up after the Workspace's start timeout (it
+    // holds liveness off until then). A start does not wait for these ticks: the operator asks
+    // the same path itself as soon as the container runs (`Reconciler::confirm`). A warm
+    // spare's asks for its Pi loaded too (`READY_WARM_PATH`): it is claimed once Ready.
     let startup_failures = i32::try_from(plan.start_timeout_seconds.max(1)).unwrap_or(i32::MAX);
     let container = Container {
         name: "runner".into(),
@@ -504,8 +504,8 @@ mod tests {
         assert_eq!((spec.node_selector, spec.tolerations), (None, None));
     }
 
-    /// The kubelet probes a starting runner every second (a start waits for the probe that
-    /// sees it up), for as long as the Workspace's start timeout allows.
+    /// The kubelet probes a starting runner every second, for as long as the Workspace's start
+    /// timeout allows (liveness is held off until then).
     #[test]
     fn a_starting_runner_is_probed_every_second_until_its_start_timeout() {
         let pod = pod(

@@ -37,10 +37,14 @@ pub enum RunnerHealth {
     /// It accepts connections.
     Ready,
     /// Not ready yet. `stuck`: what it is stuck on (reason, message), if the runtime says;
-    /// `scheduled`: whether it has a place to run, if the runtime knows.
+    /// `scheduled`: whether it has a place to run, if the runtime knows; `running`: its process
+    /// runs at `RunnerSeen::address`, so the operator asks pi-bridge itself whether it answers
+    /// (`/readyz`) rather than wait for the runtime to notice (the kubelet's probes tick once a
+    /// second; Podman has no probes).
     Starting {
         stuck: Option<(String, String)>,
         scheduled: Option<bool>,
+        running: bool,
     },
     /// It ended. `restart`: the runtime does not restart it itself (Podman), so the operator
     /// plays the restart policy with these times; `None`: it ended for good (a failed Pod).
@@ -126,6 +130,13 @@ pub const ACTIVITY_EVERY: Duration = Duration::from_secs(30);
 /// nothing (a warning Event), so it is rare: at a thousand starting Sessions a 5 s requeue
 /// kept the queue full and new Sessions waited behind it.
 const STARTING_EVERY: Duration = Duration::from_secs(30);
+
+/// How soon a runner whose process runs but does not answer yet is asked again: often while it
+/// is young (pi-bridge answers within a fraction of a second of its start), then less and less,
+/// so a runner that never answers costs a request every few seconds until its start timeout.
+pub fn ask_again_after(age: Duration) -> Duration {
+    (age / 10).clamp(Duration::from_millis(100), Duration::from_secs(5))
+}
 
 /// Phase, Ready reason and message: what the Session's status says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,7 +315,11 @@ pub fn step(seen: &Observed<'_>, plan: Option<Result<&RunnerPlan, &CoreError>>) 
     match &runner.health {
         RunnerHealth::Ready => running(seen, runner, workspace),
         RunnerHealth::Exited { message, restart } => exited(seen, message, *restart, start_timeout),
-        RunnerHealth::Starting { stuck, scheduled } => {
+        RunnerHealth::Starting {
+            stuck,
+            scheduled,
+            running,
+        } => {
             let mut verdict = match stuck {
                 Some((reason, message)) if runner.age > start_timeout => Verdict::new(
                     SessionPhase::Failed,
@@ -334,6 +349,9 @@ pub fn step(seen: &Observed<'_>, plan: Option<Result<&RunnerPlan, &CoreError>>) 
             verdict.scheduled = *scheduled;
             let requeue = if verdict.phase == SessionPhase::Failed {
                 Requeue::OnChange
+            } else if *running && stuck.is_none() {
+                // Nothing announces the moment pi-bridge starts to answer: ask again soon.
+                Requeue::After(ask_again_after(runner.age))
             } else {
                 // Also just after the start timeout, which no change announces.
                 let left = start_timeout.saturating_sub(runner.age) + Duration::from_secs(1);
@@ -579,6 +597,7 @@ mod tests {
         RunnerHealth::Starting {
             stuck: None,
             scheduled: None,
+            running: false,
         }
     }
 
@@ -635,6 +654,11 @@ mod tests {
         assert_eq!(
             phase(&step),
             (SessionPhase::Starting, "StartingRunner".into())
+        );
+        assert_eq!(
+            step.requeue,
+            Requeue::After(STARTING_EVERY),
+            "a runner not running yet: its runtime announces the change"
         );
         // From Starting on, a phase change is an Event.
         let mut started = s.clone();
@@ -764,6 +788,39 @@ mod tests {
         assert_eq!(step.suspend.map(|s| s.0), Some("IdleTimeout"));
     }
 
+    /// A runner whose process runs but does not answer yet is asked again soon, and less often
+    /// the longer it takes, up to its start timeout.
+    #[test]
+    fn a_running_runner_that_does_not_answer_yet_is_asked_again_soon() {
+        let (s, w) = (
+            session(json!({"workspaceRef":{"name":"alice-dev"}})),
+            workspace(json!({"owner":"alice","lifecycle":{"startTimeout":"90s"}})),
+        );
+        let running = RunnerHealth::Starting {
+            stuck: None,
+            scheduled: Some(true),
+            running: true,
+        };
+        let young = decide(&s, Some(&w), Some(&runner(running.clone(), 0)), None);
+        assert_eq!(
+            phase(&young),
+            (SessionPhase::Starting, "StartingRunner".into())
+        );
+        assert_eq!(young.requeue, Requeue::After(Duration::from_millis(100)));
+        let old = decide(&s, Some(&w), Some(&runner(running.clone(), 80)), None);
+        assert_eq!(old.requeue, Requeue::After(Duration::from_secs(5)));
+        assert_eq!(
+            ask_again_after(Duration::from_secs(3)),
+            Duration::from_millis(300)
+        );
+        let late = decide(&s, Some(&w), Some(&runner(running, 91)), None);
+        assert_eq!(
+            phase(&late),
+            (SessionPhase::Failed, "StartTimeout".into()),
+            "running is not answering: the start timeout holds"
+        );
+    }
+
     #[test]
     fn a_stuck_start_fails_after_the_start_timeout_with_what_it_was_stuck_on() {
         let (s, w) = (
@@ -773,6 +830,7 @@ mod tests {
         let stuck = RunnerHealth::Starting {
             stuck: Some(("ImagePullBackOff".into(), "no such image".into())),
             scheduled: Some(true),
+            running: false,
         };
         let early = decide(&s, Some(&w), Some(&runner(stuck.clone(), 10)), None);
         assert_eq!(

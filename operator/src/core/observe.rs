@@ -49,10 +49,25 @@ pub fn read_pod(pod: &Pod, last_warning: Option<(&str, &str)>) -> RunnerHealth {
     if condition("Ready").is_some_and(|c| c.status == "True") {
         return RunnerHealth::Ready;
     }
-    let scheduled = condition("PodScheduled").map(|c| c.status == "True");
+    // Its container runs and the Pod has an address: pi-bridge may answer before the kubelet's
+    // next probe tick says so, and the operator asks it (see `RunnerHealth::Starting`). A
+    // running container has a place, whatever a scheduler wrote before it was bound.
+    let running = status.and_then(|s| s.pod_ip.as_deref()).is_some()
+        && status
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+    let scheduled = if running {
+        Some(true)
+    } else {
+        condition("PodScheduled").map(|c| c.status == "True")
+    };
     let stuck = stuck_on(pod, last_warning).or_else(|| {
         condition("PodScheduled")
-            .filter(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            .filter(|c| {
+                !running && c.status == "False" && c.reason.as_deref() == Some("Unschedulable")
+            })
             .map(|c| {
                 (
                     "Unschedulable".to_owned(),
@@ -60,7 +75,11 @@ pub fn read_pod(pod: &Pod, last_warning: Option<(&str, &str)>) -> RunnerHealth {
                 )
             })
     });
-    RunnerHealth::Starting { stuck, scheduled }
+    RunnerHealth::Starting {
+        stuck,
+        scheduled,
+        running,
+    }
 }
 
 /// The first container state or warning that names why the pod is not starting.
@@ -133,7 +152,8 @@ mod tests {
             read_pod(&unschedulable, None),
             RunnerHealth::Starting {
                 stuck: Some(("Unschedulable".into(), "0/3 nodes are available".into())),
-                scheduled: Some(false)
+                scheduled: Some(false),
+                running: false,
             }
         );
         let pending = pod(json!({"phase":"Pending"}));
@@ -150,6 +170,44 @@ mod tests {
             None,
             "a FailedScheduling event alone is not stuck"
         );
+    }
+
+    /// The kubelet has started the container but not yet probed it: the operator may ask it.
+    /// (A scheduler's "Unschedulable" from before the Pod was bound no longer holds then.)
+    #[test]
+    fn a_running_container_with_an_address_is_one_the_operator_may_ask() {
+        let health = |ip: Option<&str>, state: serde_json::Value| {
+            read_pod(
+                &pod(json!({"phase":"Running","podIP":ip,
+                "conditions":[{"type":"PodScheduled","status":"False","reason":"Unschedulable",
+                    "message":"0/1 nodes are available"},{"type":"Ready","status":"False"}],
+                "containerStatuses":[{"name":"runner","image":"x","imageID":"","ready":false,
+                    "started":false,"restartCount":0,"state":state}]})),
+                None,
+            )
+        };
+        let up = json!({"running":{"startedAt":"2026-12-04T20:10:07Z"}});
+        assert_eq!(
+            health(Some("10.244.0.2"), up.clone()),
+            RunnerHealth::Starting {
+                stuck: None,
+                scheduled: Some(true),
+                running: true
+            }
+        );
+        let RunnerHealth::Starting { running, stuck, .. } = health(None, up) else {
+            panic!("not starting")
+        };
+        assert!(!running, "no address to ask yet");
+        assert_eq!(stuck.map(|s| s.0).as_deref(), Some("Unschedulable"));
+        let creating = health(
+            Some("10.244.0.2"),
+            json!({"waiting":{"reason":"ContainerCreating"}}),
+        );
+        assert!(matches!(
+            creating,
+            RunnerHealth::Starting { running: false, .. }
+        ));
     }
 
     #[test]

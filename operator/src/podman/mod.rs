@@ -14,6 +14,7 @@ use oqto_api::{Session, Workspace};
 use oqto_store::LocalStore;
 
 use crate::core::OperatorDefaults;
+use crate::core::lifecycle::Requeue;
 use crate::reconcile::Reconciler;
 
 /// How runners are isolated on this host.
@@ -48,10 +49,6 @@ pub fn reconciler(
         restricted_network: settings.restricted_network,
         user_namespaces: settings.user_namespaces,
         volumes_lock: Default::default(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap_or_default(),
     };
     Arc::new(Reconciler::new(store, Arc::new(runtime), defaults))
 }
@@ -60,8 +57,12 @@ pub fn reconciler(
 /// Session created through the gateway starts without waiting for the full resync.
 const STORE_POLL: Duration = Duration::from_millis(200);
 
+/// The shortest pause between two passes, whatever an object asks for.
+const SOONEST: Duration = Duration::from_millis(50);
+
 /// Reconciles until `shutdown` resolves: on every store change (this process's, or another's
-/// seen on disk within `STORE_POLL`) and every `resync`.
+/// seen on disk within `STORE_POLL`), every `resync`, and sooner when an object asks to be
+/// looked at again sooner (a runner that is about to answer, a Schedule's next run).
 pub async fn run(
     reconciler: Arc<Reconciler<LocalStore, PodmanRuntime>>,
     resync: Duration,
@@ -74,11 +75,15 @@ pub async fn run(
     health.set_leading(true);
     loop {
         let seen = store.version_on_disk();
+        let mut next = resync;
         match reconciler.runtime.ping().await {
             Ok(()) => {
                 health.set_unreachable(None);
-                if let Err(e) = reconcile_all(&reconciler).await {
-                    tracing::warn!(error = %e, "podman reconcile failed; retrying");
+                match reconcile_all(&reconciler).await {
+                    Ok(soonest) => {
+                        next = soonest.map_or(resync, |soonest| soonest.max(SOONEST).min(resync));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "podman reconcile failed; retrying"),
                 }
             }
             Err(why) => {
@@ -93,7 +98,7 @@ pub async fn run(
                 }
             }
         }
-        let resync = tokio::time::sleep(resync);
+        let resync = tokio::time::sleep(next);
         tokio::pin!(resync);
         loop {
             tokio::select! {
@@ -112,30 +117,45 @@ pub async fn run(
 }
 
 /// One pass over the whole store: Workspaces, Sessions, Schedules, then runners without a
-/// Session.
+/// Session. Returns the soonest time an object asked to be looked at again.
 pub async fn reconcile_all(
     reconciler: &Reconciler<LocalStore, PodmanRuntime>,
-) -> Result<(), crate::Error> {
+) -> Result<Option<Duration>, crate::Error> {
     let store = &reconciler.store;
+    let mut soonest: Option<Duration> = None;
+    let mut again = |requeue: Requeue| {
+        if let Requeue::After(after) = requeue {
+            soonest = Some(soonest.map_or(after, |s| s.min(after)));
+        }
+    };
     for workspace in store.list::<Workspace>(None)? {
-        if let Err(e) = reconciler.workspace(&workspace).await {
-            let (namespace, name) = oqto_store::key_of(&workspace);
-            reconciler.failed("workspace", &format!("ws/{namespace}/{name}"), &e);
+        match reconciler.workspace(&workspace).await {
+            Ok(requeue) => again(requeue),
+            Err(e) => {
+                let (namespace, name) = oqto_store::key_of(&workspace);
+                reconciler.failed("workspace", &format!("ws/{namespace}/{name}"), &e);
+            }
         }
     }
     let sessions = store.list::<Session>(None)?;
     for session in &sessions {
-        if let Err(e) = reconciler.session(session).await {
-            let (namespace, name) = oqto_store::key_of(session);
-            reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
+        match reconciler.session(session).await {
+            Ok(requeue) => again(requeue),
+            Err(e) => {
+                let (namespace, name) = oqto_store::key_of(session);
+                reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
+            }
         }
     }
     let schedules = store.list::<oqto_api::Schedule>(None)?;
     let now = reconciler.clock.now();
     for schedule in &schedules {
-        if let Err(e) = reconciler.schedule(schedule, now).await {
-            let (namespace, name) = oqto_store::key_of(schedule);
-            reconciler.failed("schedule", &format!("sched/{namespace}/{name}"), &e);
+        match reconciler.schedule(schedule, now).await {
+            Ok(requeue) => again(requeue),
+            Err(e) => {
+                let (namespace, name) = oqto_store::key_of(schedule);
+                reconciler.failed("schedule", &format!("sched/{namespace}/{name}"), &e);
+            }
         }
     }
     // No garbage collector here: Sessions whose Schedule or parent Session is gone go too.
@@ -151,5 +171,5 @@ pub async fn reconcile_all(
         .filter_map(|s| s.metadata.uid.clone())
         .collect();
     reconciler.prune(&live).await?;
-    Ok(())
+    Ok(soonest)
 }

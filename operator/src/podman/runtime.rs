@@ -35,8 +35,6 @@ pub struct PodmanRuntime {
     pub docker: Docker,
     /// Where single-node Secrets are, and the store id every object carries.
     pub store: Arc<LocalStore>,
-    /// For the runner's `/readyz` (Podman runs no probes).
-    pub http: reqwest::Client,
     /// The network of Restricted runners (see `render::RESTRICTED_NETWORK`).
     pub restricted_network: String,
     /// Whether new Workspaces get a user namespace of their own (`render::LABEL_USERNS_BASE`).
@@ -219,21 +217,6 @@ impl PodmanRuntime {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// The runner's readiness as the kubelet's probes would see it: a warm spare's waits for
-    /// its Pi (see `RunnerPlan::ready_when_warm`).
-    async fn ready(&self, endpoint: &str, warm: bool) -> bool {
-        let path = if warm {
-            oqto_proto::runner::READY_WARM_PATH
-        } else {
-            oqto_proto::runner::READY_PATH
-        };
-        self.http
-            .get(format!("{endpoint}{path}"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    }
 }
 
 impl Runtime for PodmanRuntime {
@@ -272,18 +255,11 @@ impl Runtime for PodmanRuntime {
             .map(|p| format!("http://127.0.0.1:{p}"));
         let state = info.state.as_ref();
         let health = if state.and_then(|s| s.running).unwrap_or(false) {
-            match &endpoint {
-                Some(endpoint)
-                    if self
-                        .ready(endpoint, subject.plan.is_some_and(|p| p.ready_when_warm))
-                        .await =>
-                {
-                    RunnerHealth::Ready
-                }
-                _ => RunnerHealth::Starting {
-                    stuck: None,
-                    scheduled: None,
-                },
+            // Whether pi-bridge answers is the reconciler's to ask (as on Kubernetes).
+            RunnerHealth::Starting {
+                stuck: None,
+                scheduled: None,
+                running: endpoint.is_some(),
             }
         } else {
             let finished = at(state.and_then(|s| s.finished_at.as_ref()));

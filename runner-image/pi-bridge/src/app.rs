@@ -240,6 +240,9 @@ pub async fn bind_delegate_api(config: &Config) -> anyhow::Result<Option<tokio::
 /// file to resume (hstry starts beside the bridge and may not be listening yet).
 const HSTRY_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How often hstry is asked again while it is not listening yet.
+const HSTRY_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// How long a Pi started ahead may take to answer before the runner is ready without it.
 const PI_LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -255,7 +258,9 @@ async fn start_ahead(shared: Arc<Shared>, session: String) {
                 shared.standby.close_if_loading();
                 return;
             }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            // hstry binds its socket a few milliseconds after the bridge starts: every
+            // millisecond waited here is one more before Pi is loaded.
+            Err(_) => tokio::time::sleep(HSTRY_RETRY).await,
         }
     };
     let resume = stored
