@@ -356,9 +356,23 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        // The test's operator is gone: the Workspaces' finalizer would hold the namespace in
-        // Terminating for good, and the namespace controller retrying it loads the apiserver
-        // for every later test of the run.
+        // Drop cannot await; kubectl asks for deletion without waiting, and the
+        // controller-manager's namespace controller removes what is inside.
+        let _ = self
+            .control_plane
+            .kubectl()
+            .args([
+                "delete",
+                "namespace",
+                &self.namespace,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+        // Then the Workspaces' finalizer goes (once the namespace is being deleted an operator
+        // still running adds it to none): the test's operator is gone or going, and a
+        // namespace held in Terminating for good is retried by the namespace controller, which
+        // loads the apiserver for every later test of the run.
         let workspaces = self
             .control_plane
             .kubectl()
@@ -381,19 +395,6 @@ impl Drop for TestEnv {
                     .output();
             }
         }
-        // Drop cannot await; kubectl asks for deletion without waiting, and the
-        // controller-manager's namespace controller removes what is inside.
-        let _ = self
-            .control_plane
-            .kubectl()
-            .args([
-                "delete",
-                "namespace",
-                &self.namespace,
-                "--wait=false",
-                "--ignore-not-found",
-            ])
-            .output();
     }
 }
 

@@ -139,50 +139,75 @@ async fn try_kubelet_reports_ready(env: &TestEnv, pod: &str) -> Result<Pod, kube
         .await
 }
 
-/// A stand-in pi-bridge for the operator's readiness question: answers `/readyz` with 200 once
-/// `answering` is set (503 before), and counts the questions.
+/// A stand-in pi-bridge for the operator's readiness question: `/readyz` answers 503, a redirect
+/// to a path that answers 200, or 200, as `answer` says (0, 1, 2), and counts the questions.
 struct Bridge {
     port: u16,
-    answering: Arc<std::sync::atomic::AtomicBool>,
+    answer: Arc<std::sync::atomic::AtomicU8>,
     asked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+const NOT_READY: u8 = 0;
+const REDIRECTS: u8 = 1;
+const READY: u8 = 2;
+
+impl Bridge {
+    fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn answer(&self, answer: u8) {
+        self.answer
+            .store(answer, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn stand_in_bridge() -> Bridge {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let answering = Arc::new(AtomicBool::new(false));
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+    let answer = Arc::new(AtomicU8::new(NOT_READY));
     let asked = Arc::new(AtomicUsize::new(0));
-    let (a, q) = (answering.clone(), asked.clone());
-    let app = axum::Router::new().route(
-        oqto_proto::runner::READY_PATH,
-        axum::routing::get(move || {
-            let (a, q) = (a.clone(), q.clone());
-            async move {
-                q.fetch_add(1, Ordering::SeqCst);
-                if a.load(Ordering::SeqCst) {
-                    axum::http::StatusCode::OK
-                } else {
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+    let (a, q) = (answer.clone(), asked.clone());
+    let app = axum::Router::new()
+        .route(
+            oqto_proto::runner::READY_PATH,
+            axum::routing::get(move || {
+                let (a, q) = (a.clone(), q.clone());
+                async move {
+                    q.fetch_add(1, Ordering::SeqCst);
+                    match a.load(Ordering::SeqCst) {
+                        READY => StatusCode::OK.into_response(),
+                        REDIRECTS => {
+                            (StatusCode::FOUND, [(header::LOCATION, "/elsewhere")]).into_response()
+                        }
+                        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                    }
                 }
-            }
-        }),
-    );
+            }),
+        )
+        .route(
+            "/elsewhere",
+            axum::routing::get(|| async { StatusCode::OK }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     Bridge {
         port,
-        answering,
+        answer,
         asked,
     }
 }
 
 /// The kubelet has started the runner's container (the Pod has its IP) but has not probed it
 /// yet: its probes tick once a second. The operator asks pi-bridge itself, again and again
-/// while it does not answer, and the Session is Running as soon as it does, before the kubelet
-/// would say Ready (which this test never reports).
+/// while it does not answer, follows no redirect (a hostile runner could point it anywhere),
+/// and the Session is Running as soon as it answers 200, before the kubelet would say Ready
+/// (which this test never reports). Running, one failed answer does not stop it; three in a
+/// row do.
 #[tokio::test]
 async fn a_runner_is_running_as_soon_as_it_answers_the_operator_before_the_kubelet_says_ready() {
-    use std::sync::atomic::Ordering;
     let env = TestEnv::new("op-asks").await.unwrap();
     let bridge = stand_in_bridge().await;
     let _operator = start_operator(&env, bridge.port);
@@ -202,19 +227,33 @@ async fn a_runner_is_running_as_soon_as_it_answers_the_operator_before_the_kubel
                 "state":{"running":{"startedAt":"2026-12-04T20:10:07Z"}}}]}})))
         .await
         .unwrap();
+    let asked_again = |after: usize| {
+        let bridge = &bridge;
+        async move {
+            eventually_within(
+                Duration::from_secs(10),
+                "the operator asking again",
+                || async { (bridge.asked() >= after).then_some(()) },
+            )
+            .await;
+        }
+    };
     // Not answering yet: asked again without any change to the Pod, and still Starting.
-    eventually_within(
-        Duration::from_secs(10),
-        "the operator asking three times",
-        || async { (bridge.asked.load(Ordering::SeqCst) >= 3).then_some(()) },
-    )
-    .await;
+    asked_again(3).await;
     assert_eq!(
         session_phase(&env, "quick").await,
         Some(SessionPhase::Starting),
         "a runner that answers 503 is not ready"
     );
-    bridge.answering.store(true, Ordering::SeqCst);
+    bridge.answer(REDIRECTS);
+    let asked = bridge.asked();
+    asked_again(asked + 3).await;
+    assert_eq!(
+        session_phase(&env, "quick").await,
+        Some(SessionPhase::Starting),
+        "a redirect is not followed"
+    );
+    bridge.answer(READY);
     eventually_within(Duration::from_secs(10), "phase Running", || async {
         session_phase(&env, "quick")
             .await
@@ -232,6 +271,27 @@ async fn a_runner_is_running_as_soon_as_it_answers_the_operator_before_the_kubel
         status.endpoint,
         Some(format!("http://127.0.0.1:{}", bridge.port))
     );
+
+    // Running: asked again with each look at its activity (every 500 ms here).
+    bridge.answer(NOT_READY);
+    let asked = bridge.asked();
+    asked_again(asked + 1).await;
+    assert_eq!(
+        session_phase(&env, "quick").await,
+        Some(SessionPhase::Running),
+        "one failed answer does not stop a Running Session"
+    );
+    eventually_within(
+        Duration::from_secs(20),
+        "phase Starting after three",
+        || async {
+            session_phase(&env, "quick")
+                .await
+                .filter(|p| *p == SessionPhase::Starting)
+        },
+    )
+    .await;
+    assert!(bridge.asked() >= asked + 3, "three asks in a row failed");
 }
 
 #[tokio::test]

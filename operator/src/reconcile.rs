@@ -40,6 +40,11 @@ pub struct Reconciler<S, R> {
     /// What `/readyz` reports: whether the runtime answers.
     pub health: Arc<Health>,
     http: reqwest::Client,
+    /// For the runners' readiness (`confirm`): short timeouts, and no redirects, so a hostile
+    /// runner cannot send the operator's request elsewhere.
+    ask: reqwest::Client,
+    /// Failed readiness asks in a row per Running Session (its uid).
+    ask_failures: Mutex<HashMap<String, u32>>,
     /// Consecutive transient failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// The statuses last written, so that a pass over a stale cache does not write one again.
@@ -64,9 +69,14 @@ impl Drop for Timer<'_> {
     }
 }
 
-/// How long a starting runner may take to answer its readiness path: it answers at once or is
-/// not up yet (a reconcile waits for the answer).
-const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a runner may take to accept the operator's connection, and to answer its readiness
+/// path: it answers at once or is not up (a reconcile waits for the answer, so a runner that
+/// stalls must not hold it long).
+const ASK_CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
+const ASK_TIMEOUT: Duration = Duration::from_millis(800);
+/// Failed asks in a row before a Running Session's runner counts as not ready: one slow answer
+/// on a busy node does not take a Session out of Running.
+const ASK_FAILURES_TO_STOP: u32 = 3;
 
 fn session_key(session: &Session) -> String {
     let (namespace, name) = key_of(session);
@@ -89,8 +99,16 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             health: Arc::new(Health::default()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            ask: reqwest::Client::builder()
+                .connect_timeout(ASK_CONNECT_TIMEOUT)
+                .timeout(ASK_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            ask_failures: Mutex::default(),
             failures: Mutex::default(),
             written: Mutex::default(),
         }
@@ -141,8 +159,10 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
     /// A runner whose process runs is Ready once pi-bridge answers its readiness path (a warm
     /// spare's waits for its Pi: see `RunnerPlan::ready_when_warm`), asked here rather than
     /// waited for: the same rule on both runtimes, and a start is seen when it happens, not at
-    /// the kubelet's next probe tick. Only the status code is read.
-    async fn confirm(&self, runner: &mut RunnerSeen, warm: bool) {
+    /// the kubelet's next probe tick. Only the status code is read (200, nothing else). A
+    /// Session already Running on this runner stays so until `ASK_FAILURES_TO_STOP` asks in a
+    /// row failed.
+    async fn confirm(&self, session: &Session, runner: &mut RunnerSeen, warm: bool) {
         let (RunnerHealth::Starting { running: true, .. }, Some(address)) =
             (&runner.health, &runner.address)
         else {
@@ -154,14 +174,30 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
             oqto_proto::runner::READY_PATH
         };
         let answered = self
-            .http
+            .ask
             .get(format!("{address}{path}"))
-            .timeout(ASK_TIMEOUT)
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK);
+        let uid = session.metadata.uid.clone().unwrap_or_default();
+        let running_here = session.status.as_ref().is_some_and(|s| {
+            s.phase == Some(oqto_api::SessionPhase::Running)
+                && s.pod_name.as_deref() == Some(runner.name.as_str())
+        });
+        let Ok(mut failures) = self.ask_failures.lock() else {
+            return;
+        };
         if answered {
+            failures.remove(&uid);
             runner.health = RunnerHealth::Ready;
+        } else if running_here {
+            let failed = failures.entry(uid).or_insert(0);
+            *failed += 1;
+            if *failed < ASK_FAILURES_TO_STOP {
+                runner.health = RunnerHealth::Ready;
+            }
+        } else {
+            failures.remove(&uid);
         }
     }
 
@@ -243,7 +279,7 @@ impl<S: ObjectStore, R: Runtime> Reconciler<S, R> {
         // A created runner is observed once more, so its first status says Starting.
         for _ in 0..2 {
             if let Some(r) = runner.as_mut() {
-                self.confirm(r, subject.plan.is_some_and(|p| p.ready_when_warm))
+                self.confirm(session, r, subject.plan.is_some_and(|p| p.ready_when_warm))
                     .await;
             }
             let activity = match &runner {

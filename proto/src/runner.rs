@@ -4,6 +4,10 @@
 /// pi-bridge's HTTP and WebSocket port in a runner.
 pub const PORT: u16 = 8080;
 
+/// The name of pi-bridge's container in a runner Pod: the operator and the gateway read its
+/// state (a sidecar's says nothing of pi-bridge).
+pub const CONTAINER: &str = "runner";
+
 /// pi-bridge's probes (no token): up; ready (hstry answers, Pi can start; the Pi started ahead
 /// may still load); ready and that Pi loaded (a warm spare's start ends there).
 pub const HEALTH_PATH: &str = "/healthz";

@@ -88,7 +88,10 @@ pub async fn watch_kubernetes(client: Client, namespace: String, table: Arc<Rout
                     .and_then(|s| s.container_statuses.as_ref())
                     .into_iter()
                     .flatten()
-                    .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+                    .any(|c| {
+                        c.name == oqto_proto::runner::CONTAINER
+                            && c.state.as_ref().is_some_and(|s| s.running.is_some())
+                    });
             Some((
                 pod.name_any(),
                 PodEntry {

@@ -280,11 +280,11 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
     };
     // Probed every second while starting, giving up after the Workspace's start timeout (it
     // holds liveness off until then). A start does not wait for these ticks: the operator asks
-    // the same path itself as soon as the container runs (`Reconciler::confirm`). A warm
-    // spare's asks for its Pi loaded too (`READY_WARM_PATH`): it is claimed once Ready.
+    // `/readyz` itself as soon as the container runs (`Reconciler::confirm`; a warm spare's
+    // `/readyz/warm`, its Pi loaded, as this probe does: it is claimed once Running).
     let startup_failures = i32::try_from(plan.start_timeout_seconds.max(1)).unwrap_or(i32::MAX);
     let container = Container {
-        name: "runner".into(),
+        name: runner::CONTAINER.into(),
         image: Some(plan.image.clone()),
         image_pull_policy: plan.image_pull_policy.map(|p| {
             match p {

@@ -125,18 +125,26 @@ pub struct Step {
 
 /// How often a running Session's activity is checked, unless the operator is told otherwise.
 pub const ACTIVITY_EVERY: Duration = Duration::from_secs(30);
-/// How often a starting Session is looked at without a change. Its runner's changes bring a
-/// pass anyway (watches on Kubernetes, the resync on Podman); this only catches what changes
-/// nothing (a warning Event), so it is rare: at a thousand starting Sessions a 5 s requeue
-/// kept the queue full and new Sessions waited behind it.
+/// How often a starting Session whose runner does not run yet is looked at without a change.
+/// Its runner's changes bring a pass anyway (watches on Kubernetes, the resync on Podman); this
+/// only catches what changes nothing (a warning Event), so it is rare: at a thousand starting
+/// Sessions a 5 s requeue kept the queue full and new Sessions waited behind it. (A runner that
+/// runs is asked sooner, for its first minute: `ask_again_after`.)
 const STARTING_EVERY: Duration = Duration::from_secs(30);
 
 /// How soon a runner whose process runs but does not answer yet is asked again: often while it
-/// is young (pi-bridge answers within a fraction of a second of its start), then less and less,
-/// so a runner that never answers costs a request every few seconds until its start timeout.
+/// is young (pi-bridge answers within a fraction of a second of its start), then less and less;
+/// after a minute as seldom as any starting Session (a runner that never answers costs little,
+/// and on Kubernetes the kubelet's Ready brings a pass anyway).
 pub fn ask_again_after(age: Duration) -> Duration {
+    if age > ASK_OFTEN_FOR {
+        return STARTING_EVERY;
+    }
     (age / 10).clamp(Duration::from_millis(100), Duration::from_secs(5))
 }
+
+/// How long a running runner that does not answer is asked often.
+const ASK_OFTEN_FOR: Duration = Duration::from_secs(60);
 
 /// Phase, Ready reason and message: what the Session's status says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,14 +355,14 @@ pub fn step(seen: &Observed<'_>, plan: Option<Result<&RunnerPlan, &CoreError>>) 
                 ),
             };
             verdict.scheduled = *scheduled;
+            // Also just after the start timeout, which no change announces.
+            let left = start_timeout.saturating_sub(runner.age) + Duration::from_secs(1);
             let requeue = if verdict.phase == SessionPhase::Failed {
                 Requeue::OnChange
             } else if *running && stuck.is_none() {
                 // Nothing announces the moment pi-bridge starts to answer: ask again soon.
-                Requeue::After(ask_again_after(runner.age))
+                Requeue::After(ask_again_after(runner.age).min(left))
             } else {
-                // Also just after the start timeout, which no change announces.
-                let left = start_timeout.saturating_sub(runner.age) + Duration::from_secs(1);
                 Requeue::After(left.min(STARTING_EVERY))
             };
             finish(seen, RunnerAction::None, verdict, Some(runner), requeue)
@@ -807,8 +815,14 @@ mod tests {
             (SessionPhase::Starting, "StartingRunner".into())
         );
         assert_eq!(young.requeue, Requeue::After(Duration::from_millis(100)));
+        let older = decide(&s, Some(&w), Some(&runner(running.clone(), 50)), None);
+        assert_eq!(older.requeue, Requeue::After(Duration::from_secs(5)));
         let old = decide(&s, Some(&w), Some(&runner(running.clone(), 80)), None);
-        assert_eq!(old.requeue, Requeue::After(Duration::from_secs(5)));
+        assert_eq!(
+            old.requeue,
+            Requeue::After(Duration::from_secs(11)),
+            "past a minute as any start: its timeout's second"
+        );
         assert_eq!(
             ask_again_after(Duration::from_secs(3)),
             Duration::from_millis(300)

@@ -5,6 +5,8 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
+use oqto_proto::runner::CONTAINER as RUNNER_CONTAINER;
+
 use super::lifecycle::RunnerHealth;
 
 /// Container states that mean "stuck", not "slow".
@@ -57,7 +59,9 @@ pub fn read_pod(pod: &Pod, last_warning: Option<(&str, &str)>) -> RunnerHealth {
             .and_then(|s| s.container_statuses.as_ref())
             .into_iter()
             .flatten()
-            .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+            .any(|c| {
+                c.name == RUNNER_CONTAINER && c.state.as_ref().is_some_and(|s| s.running.is_some())
+            });
     let scheduled = if running {
         Some(true)
     } else {

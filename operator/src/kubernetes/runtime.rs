@@ -192,10 +192,15 @@ impl KubeRuntime {
             .as_ref()
             .and_then(|t| Duration::try_from(Timestamp::now().duration_since(t.0)).ok())
             .unwrap_or_default();
-        let ready = read_pod(pod, None) == RunnerHealth::Ready;
-        // The Events list is read only for a pod that has been starting a while: a running
-        // fleet, or a burst of new runners, costs no extra requests.
-        let warning = if ready || age < WARNINGS_AFTER {
+        let plain = read_pod(pod, None);
+        // The Events list is read only for a pod that has been starting a while and whose
+        // container does not run: a running fleet, a burst of new runners, or runners that
+        // run but do not answer yet, cost no extra requests.
+        let quiet = matches!(
+            plain,
+            RunnerHealth::Ready | RunnerHealth::Starting { running: true, .. }
+        );
+        let warning = if quiet || age < WARNINGS_AFTER {
             None
         } else {
             self.last_warning(namespace, &name).await

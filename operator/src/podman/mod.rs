@@ -57,12 +57,22 @@ pub fn reconciler(
 /// Session created through the gateway starts without waiting for the full resync.
 const STORE_POLL: Duration = Duration::from_millis(200);
 
-/// The shortest pause between two passes, whatever an object asks for.
+/// The shortest pause before an object is looked at again, whatever it asks for.
 const SOONEST: Duration = Duration::from_millis(50);
 
+/// When objects asked to be looked at again before the next resync.
+#[derive(Debug, Default)]
+pub struct Again {
+    /// A Workspace or Schedule: the next full pass comes this soon.
+    pub full: Option<Duration>,
+    /// A Session (namespace, name): only it is looked at then (a starting runner asks every
+    /// 100 ms; a pass over everything that often would ask every running runner too).
+    pub sessions: Vec<(Duration, String, String)>,
+}
+
 /// Reconciles until `shutdown` resolves: on every store change (this process's, or another's
-/// seen on disk within `STORE_POLL`), every `resync`, and sooner when an object asks to be
-/// looked at again sooner (a runner that is about to answer, a Schedule's next run).
+/// seen on disk within `STORE_POLL`) and every `resync` a full pass; in between, each Session
+/// that asked to be looked at again sooner (a runner about to answer) alone, when it asked.
 pub async fn run(
     reconciler: Arc<Reconciler<LocalStore, PodmanRuntime>>,
     resync: Duration,
@@ -75,14 +85,12 @@ pub async fn run(
     health.set_leading(true);
     loop {
         let seen = store.version_on_disk();
-        let mut next = resync;
+        let mut again = Again::default();
         match reconciler.runtime.ping().await {
             Ok(()) => {
                 health.set_unreachable(None);
                 match reconcile_all(&reconciler).await {
-                    Ok(soonest) => {
-                        next = soonest.map_or(resync, |soonest| soonest.max(SOONEST).min(resync));
-                    }
+                    Ok(asked) => again = asked,
                     Err(e) => tracing::warn!(error = %e, "podman reconcile failed; retrying"),
                 }
             }
@@ -98,13 +106,37 @@ pub async fn run(
                 }
             }
         }
-        let resync = tokio::time::sleep(next);
-        tokio::pin!(resync);
+        let now = tokio::time::Instant::now();
+        let full_at = now + again.full.map_or(resync, |d| d.max(SOONEST).min(resync));
+        let mut due: Vec<(tokio::time::Instant, String, String)> = again
+            .sessions
+            .into_iter()
+            .filter(|(after, _, _)| *after < resync)
+            .map(|(after, namespace, name)| (now + after.max(SOONEST), namespace, name))
+            .collect();
         loop {
+            let wake = due
+                .iter()
+                .map(|d| d.0)
+                .min()
+                .unwrap_or(full_at)
+                .min(full_at);
             tokio::select! {
                 () = &mut shutdown => return,
                 _ = changes.changed() => break,
-                () = &mut resync => break,
+                () = tokio::time::sleep_until(wake) => {
+                    let now = tokio::time::Instant::now();
+                    if now >= full_at {
+                        break;
+                    }
+                    let (ready, waiting): (Vec<_>, Vec<_>) = due.into_iter().partition(|d| d.0 <= now);
+                    due = waiting;
+                    for (_, namespace, name) in ready {
+                        if let Some(after) = reconcile_one(&reconciler, &namespace, &name, resync).await {
+                            due.push((tokio::time::Instant::now() + after, namespace, name));
+                        }
+                    }
+                }
                 () = tokio::time::sleep(STORE_POLL) => {
                     // The gateway writes the store from its own process (or container).
                     if store.version_on_disk() != seen {
@@ -116,21 +148,41 @@ pub async fn run(
     }
 }
 
+/// Keeps the sooner of `slot` and what `requeue` asks for.
+fn sooner(slot: &mut Option<Duration>, requeue: Requeue) {
+    if let Requeue::After(after) = requeue {
+        *slot = Some(slot.map_or(after, |s| s.min(after)));
+    }
+}
+
+/// One Session alone; when it asks to be looked at again before the resync, how soon.
+async fn reconcile_one(
+    reconciler: &Reconciler<LocalStore, PodmanRuntime>,
+    namespace: &str,
+    name: &str,
+    resync: Duration,
+) -> Option<Duration> {
+    let session = reconciler.store.get::<Session>(namespace, name).ok()??;
+    match reconciler.session(&session).await {
+        Ok(Requeue::After(after)) if after < resync => Some(after.max(SOONEST)),
+        Ok(_) => None,
+        Err(e) => {
+            reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
+            None
+        }
+    }
+}
+
 /// One pass over the whole store: Workspaces, Sessions, Schedules, then runners without a
-/// Session. Returns the soonest time an object asked to be looked at again.
+/// Session. Returns what asked to be looked at again, and when.
 pub async fn reconcile_all(
     reconciler: &Reconciler<LocalStore, PodmanRuntime>,
-) -> Result<Option<Duration>, crate::Error> {
+) -> Result<Again, crate::Error> {
     let store = &reconciler.store;
-    let mut soonest: Option<Duration> = None;
-    let mut again = |requeue: Requeue| {
-        if let Requeue::After(after) = requeue {
-            soonest = Some(soonest.map_or(after, |s| s.min(after)));
-        }
-    };
+    let mut again = Again::default();
     for workspace in store.list::<Workspace>(None)? {
         match reconciler.workspace(&workspace).await {
-            Ok(requeue) => again(requeue),
+            Ok(requeue) => sooner(&mut again.full, requeue),
             Err(e) => {
                 let (namespace, name) = oqto_store::key_of(&workspace);
                 reconciler.failed("workspace", &format!("ws/{namespace}/{name}"), &e);
@@ -139,10 +191,11 @@ pub async fn reconcile_all(
     }
     let sessions = store.list::<Session>(None)?;
     for session in &sessions {
+        let (namespace, name) = oqto_store::key_of(session);
         match reconciler.session(session).await {
-            Ok(requeue) => again(requeue),
+            Ok(Requeue::After(after)) => again.sessions.push((after, namespace, name)),
+            Ok(Requeue::OnChange) => {}
             Err(e) => {
-                let (namespace, name) = oqto_store::key_of(session);
                 reconciler.failed("session", &format!("sess/{namespace}/{name}"), &e);
             }
         }
@@ -151,7 +204,7 @@ pub async fn reconcile_all(
     let now = reconciler.clock.now();
     for schedule in &schedules {
         match reconciler.schedule(schedule, now).await {
-            Ok(requeue) => again(requeue),
+            Ok(requeue) => sooner(&mut again.full, requeue),
             Err(e) => {
                 let (namespace, name) = oqto_store::key_of(schedule);
                 reconciler.failed("schedule", &format!("sched/{namespace}/{name}"), &e);
@@ -171,5 +224,5 @@ pub async fn reconcile_all(
         .filter_map(|s| s.metadata.uid.clone())
         .collect();
     reconciler.prune(&live).await?;
-    Ok(soonest)
+    Ok(again)
 }

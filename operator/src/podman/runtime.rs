@@ -1,8 +1,9 @@
 //! The Podman runtime: a Session's runner is a container, a Workspace's storage two volumes,
 //! through Podman's Docker-compatible API (bollard). Thin: the lifecycle is decided in
 //! `core::lifecycle`; this reads containers back as neutral health and does what it is told.
-//! Podman has no kubelet, so the runtime probes `/readyz` itself and reports a stopped
-//! container's times, from which the lifecycle plays the restart policy.
+//! Podman has no kubelet: a running container is `Starting { running }` until the reconciler's
+//! ask of `/readyz` says Ready (`Reconciler::confirm`, as on Kubernetes), and a stopped
+//! container's times let the lifecycle play the restart policy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -240,8 +240,9 @@ pub async fn bind_delegate_api(config: &Config) -> anyhow::Result<Option<tokio::
 /// file to resume (hstry starts beside the bridge and may not be listening yet).
 const HSTRY_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// How often hstry is asked again while it is not listening yet.
+/// How soon hstry is asked again while it is not listening yet, at first and at most.
 const HSTRY_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+const HSTRY_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How long a Pi started ahead may take to answer before the runner is ready without it.
 const PI_LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -250,6 +251,7 @@ const PI_LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// knows one (a woken Session), exactly as its conversation would.
 async fn start_ahead(shared: Arc<Shared>, session: String) {
     let deadline = tokio::time::Instant::now() + HSTRY_AT_START;
+    let mut wait = HSTRY_RETRY;
     let stored = loop {
         match shared.history.load(&session).await {
             Ok(stored) => break stored,
@@ -259,8 +261,12 @@ async fn start_ahead(shared: Arc<Shared>, session: String) {
                 return;
             }
             // hstry binds its socket a few milliseconds after the bridge starts: every
-            // millisecond waited here is one more before Pi is loaded.
-            Err(_) => tokio::time::sleep(HSTRY_RETRY).await,
+            // millisecond waited here is one more before Pi is loaded. Doubling, so an hstry
+            // that answers with errors is not asked a thousand times.
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(HSTRY_RETRY_MAX);
+            }
         }
     };
     let resume = stored

@@ -49,8 +49,8 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    // Probes come from the kubelet (or Podman's healthcheck), which has no token; they tell
-    // nothing but "up" and "ready".
+    // Probes come from the kubelet and the operator, without a token; they tell nothing but
+    // "up" and "ready".
     let probes = Router::new()
         .route(runner::HEALTH_PATH, get(healthz))
         .route(runner::READY_PATH, get(readyz))
@@ -122,8 +122,8 @@ async fn healthz() -> &'static str {
 }
 
 /// Readiness: hstry answers and Pi can be started. Pi started ahead may still be loading
-/// (`piLoading`): a prompt now waits for it, which costs less than learning of readiness later
-/// (a kubelet probes once a second).
+/// (`piLoading`): a prompt now waits for it, which costs less than learning of readiness only
+/// once Pi has loaded.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     readiness(&state, false).await
 }
