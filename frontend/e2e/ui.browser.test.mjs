@@ -190,6 +190,43 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("question-cancelled");
     });
 
+    // --- interfaces the agent lays out in the chat: A2UI (issue 20.2) ---
+    await step("shows a form the agent lays out, and the agent acts on what the user submits", async () => {
+      // The demo's "show me a form" calls `show_ui`, the runner image's A2UI extension.
+      const box = page.getByLabel("message to the agent");
+      await box.fill("show me a form");
+      await box.press("Enter");
+      const form = page.getByTestId("a2ui-surface").filter({ hasText: "Sign up" });
+      await form.waitFor({ timeout: LONG });
+      await page.getByText("and press Submit.").waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      const submit = form.getByRole("button", { name: "Submit" });
+      assert.equal(await submit.isDisabled(), true, "the name is required before Submit");
+      assert.equal(await form.getByLabel("Green").isChecked(), true, "the agent's data model chose green");
+      await form.getByLabel("Name").fill("Ada");
+      await form.getByLabel("Blue").check();
+      await form.getByLabel("I accept the terms").check();
+      assert.equal(await form.getByLabel("Green").isChecked(), false, "one colour only");
+      await screenshot("a2ui-form");
+      await submit.click();
+      // The demo model says this only when the name arrived in the action's message.
+      await page.getByText("Welcome, Ada: you are signed up.").waitFor({ timeout: LONG });
+      await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+      const sent = page.getByTestId("message-user").filter({ hasText: "[a2ui action]" }).last();
+      const action = JSON.parse((await sent.innerText()).replace(/^[^{]*/, ""));
+      assert.deepEqual(action.action.context, { name: "Ada", colour: ["blue"], accepted: true });
+      assert.equal(action.action.name, "submit_signup");
+      // The surface is data the agent sent, rendered by our components: no element of its own.
+      assert.equal(await form.locator("script, iframe, object, embed").count(), 0);
+      await screenshot("a2ui-submitted");
+      // Stored with the turn: a reload shows it again, as the agent laid it out.
+      await page.reload();
+      await page.getByRole("tab", { name: "Chat" }).click();
+      const again = page.getByTestId("a2ui-surface").filter({ hasText: "Sign up" });
+      await again.waitFor({ timeout: LONG });
+      assert.equal(await again.getByLabel("Green").isChecked(), true);
+    });
+
     await step("shows the tokens of each answer and of the session", async () => {
       // The demo provider reports usage as a real one does (scripted, through the LLM proxy).
       const perMessage = page.getByTestId("message-usage").first();

@@ -18,6 +18,8 @@ import { DELEGATE_TOOL, type Delegation } from "./delegation";
 import { DelegationCard } from "./DelegationCard";
 import { useChildSessions } from "./useChildSessions";
 import { sessionsChanged } from "../sidebar/events";
+import { actionPrompt, SHOW_UI_TOOL, surfaceCalls } from "./a2ui/messages";
+import { SurfaceCards, useSurfaces, type Surfaces } from "./a2ui/Surfaces";
 
 export function ChatView({
   session,
@@ -87,6 +89,10 @@ export function ChatView({
       .then(() => dispatch({ type: "accepted", clientId }))
       .catch((e: unknown) => dispatch({ type: "send_failed", clientId, error: e instanceof Error ? e.message : String(e) }));
   };
+  // A2UI surfaces the agent laid out (its `show_ui` calls); a button sends the action back.
+  const surfaces = useSurfaces(session, surfaceCalls(state.messages), (action) =>
+    send(state.working ? "follow_up" : "prompt", actionPrompt(action)),
+  );
   const loadCommands = useCallback(() => agent("get_commands").then((reply) => parseCommands((reply as { data?: unknown }).data)), [agent]);
   const [compactError, setCompactError] = useState<string | null>(null);
   const compact = () => {
@@ -137,7 +143,14 @@ export function ChatView({
           {state.error.message}
         </p>
       )}
-      <Transcript messages={state.messages} loaded={state.historyLoaded} locate={locate} delegations={state.delegations} subAgents={subAgents} />
+      <Transcript
+        messages={state.messages}
+        loaded={state.historyLoaded}
+        locate={locate}
+        delegations={state.delegations}
+        subAgents={subAgents}
+        surfaces={surfaces}
+      />
       <Questions session={session} attached={attach.status === "attached"} />
       <Composer working={state.working} disabled={attach.status === "failed"} onSend={send} onAbort={abort} loadCommands={loadCommands} />
     </div>
@@ -161,12 +174,14 @@ function Transcript({
   locate,
   delegations,
   subAgents,
+  surfaces,
 }: {
   messages: ChatMessage[];
   loaded: boolean;
   locate?: number;
   delegations: Delegation[];
   subAgents: SubAgents;
+  surfaces: Surfaces;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
@@ -211,6 +226,7 @@ function Transcript({
           located={locate !== undefined && m.idx === locate}
           delegations={delegations.filter((d) => d.anchor?.message === m.id)}
           subAgents={subAgents}
+          surfaces={surfaces}
         />
       ))}
       {unplaced.map((d) => (
@@ -235,12 +251,14 @@ function MessageView({
   located,
   delegations,
   subAgents,
+  surfaces,
 }: {
   message: ChatMessage;
   located: boolean;
   /** The sub-agent cards that started in this message: each after its `delegate` call. */
   delegations: Delegation[];
   subAgents: SubAgents;
+  surfaces: Surfaces;
 }) {
   const calls = new Set(message.parts.map((p) => (p.kind === "tool" ? p.toolCallId : "")));
   const rest = delegations.filter((d) => !d.anchor?.toolCallId || !calls.has(d.anchor.toolCallId));
@@ -274,6 +292,7 @@ function MessageView({
             return (
               <Fragment key={part.key}>
                 <ToolCard tool={part} subAgents={subAgents} live={live[0]} />
+                {part.name === SHOW_UI_TOOL && <SurfaceCards surfaces={surfaces} toolCallId={part.toolCallId} />}
                 {live.map((d) => (
                   <SubAgentCard key={d.requestId} delegation={d} subAgents={subAgents} />
                 ))}

@@ -12,6 +12,19 @@ use serde_json::{Value, json};
 
 const HINT: &str = "record anew with `OQTO_WRITE_GENERATED=1 cargo test -p oqto-pi-bridge --test frontend_recordings`";
 
+/// The single-node stack's demo model (e2e/scripted-llm/demo.json).
+fn demo_script() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("e2e/scripted-llm/demo.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A bridge whose Pi loads the runner image's A2UI extension (`show_ui`).
+async fn with_a2ui(env: &Env) -> common::Bridge {
+    let extension = repo_root().join("runner-image/pi-extensions/a2ui.ts");
+    env.start_bridge_with(&["--pi-extension", extension.to_str().unwrap()])
+        .await
+}
+
 /// One prompt's frames, up to `agent.idle`.
 async fn turn(client: &mut common::Client, session: &str, id: &str, message: &str) -> Vec<Value> {
     client
@@ -55,11 +68,7 @@ fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_frontend_recordings_have_the_shape_of_the_bridges_stream() {
-    let demo: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("e2e/scripted-llm/demo.json")).unwrap(),
-    )
-    .unwrap();
-    let env = Env::new(demo).await;
+    let env = Env::new(demo_script()).await;
     let bridge = env.start_bridge().await;
     let mut client = bridge.connect().await;
     let session = common::SESSION;
@@ -186,4 +195,71 @@ async fn a_page_attaching_mid_turn_gets_the_turn_so_far_and_its_end() {
     );
     assert!(deltas_after.iter().all(|d| d["message_id"] == so_far["id"]));
     record_or_read("mid-turn-attach.jsonl", &frames);
+}
+
+/// The demo's "show me a form" with the runner image's `show_ui` extension (A2UI): the call's
+/// messages are its input, stored with the turn; the user's action goes back as a message whose
+/// values reach the model (the demo answers "Welcome, Ada" only when the name arrived). The
+/// frontend's A2UI test (frontend/src/chat/a2ui/a2ui.test.ts) replays the first turn and the
+/// history.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_a2ui_recording_has_the_shape_of_the_bridges_stream() {
+    let env = Env::new(demo_script()).await;
+    let bridge = with_a2ui(&env).await;
+    let mut client = bridge.connect().await;
+    let session = common::SESSION;
+    let mut frames = vec![client.create_session(session).await];
+    frames.extend(turn(&mut client, session, "p1", "show me a form").await);
+    let end = frames
+        .iter()
+        .find(|f| is_event(f, "tool.end") && f["name"] == "show_ui")
+        .expect("tool.end of show_ui");
+    assert_eq!(end["is_error"], json!(false), "{end}");
+    assert!(
+        end["output"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Shown to the user: signup")),
+        "{end}"
+    );
+    let action = r#"[a2ui action] {"version":"v0.9","action":{"name":"submit_signup","surfaceId":"signup","sourceComponentId":"submit","timestamp":"2026-12-04T21:00:00.000Z","context":{"name":"Ada","colour":["blue"],"accepted":true}}}"#;
+    let answer = turn(&mut client, session, "p2", action).await;
+    let text: String = answer
+        .iter()
+        .filter(|f| is_event(f, "stream.text_delta"))
+        .filter_map(|f| f["delta"].as_str())
+        .collect();
+    assert_eq!(text, "Welcome, Ada: you are signed up.");
+    client
+        .send(json!({"channel":"agent","session_id":session,"id":"h1","cmd":"get_messages"}))
+        .await;
+    let history = client.until(|f| is_response(f, "h1")).await;
+    frames.push(history.last().cloned().unwrap());
+    record_or_read("a2ui-session.jsonl", &frames);
+}
+
+/// The extension refuses what the UI could not show, naming the field, and the agent sees why.
+#[tokio::test(flavor = "multi_thread")]
+async fn show_ui_refuses_a_component_outside_the_catalogue_and_names_it() {
+    let script = json!({"rules":[{"when_user_contains":"","steps":[
+        {"kind":"tool_call","name":"show_ui","arguments":{"messages":[
+            {"version":"v0.9","createSurface":{"surfaceId":"x","catalogId":"c"}},
+            {"version":"v0.9","updateComponents":{"surfaceId":"x","components":[
+                {"id":"root","component":"Script","src":"https://evil.example/x.js"}]}}]}},
+        {"kind":"echo_tool_results","prefix":"The tool said: "}]}]});
+    let env = Env::new(script).await;
+    let bridge = with_a2ui(&env).await;
+    let mut client = bridge.connect().await;
+    let session = common::SESSION;
+    client.create_session(session).await;
+    let frames = turn(&mut client, session, "p1", "show something").await;
+    let end = frames
+        .iter()
+        .find(|f| is_event(f, "tool.end") && f["name"] == "show_ui")
+        .expect("tool.end of show_ui");
+    assert_eq!(end["is_error"], json!(true), "{end}");
+    let said = end["output"].to_string();
+    assert!(
+        said.contains("messages[1].updateComponents.components[0].component must be one of"),
+        "{said}"
+    );
 }
