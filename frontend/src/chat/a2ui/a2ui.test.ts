@@ -5,8 +5,9 @@ import { chatReducer, initialChat, type ChatState } from "../reducer";
 import type { AgentFrame } from "../../mux/frames";
 import type { Message } from "../../generated/Message";
 import { recorded } from "../../test/recorded";
-import { actionPrompt, ACTION_PREFIX, createdBy, kindOf, surfaceCalls } from "./messages";
-import { catalog } from "./catalog";
+import { actionPrompt, ACTION_PREFIX, createdBy, kindOf, surfaceCalls, type SurfaceCall as SurfaceCallLike } from "./messages";
+import { catalog, REFUSED_FUNCTIONS, str } from "./catalog";
+import { problem } from "../../../../runner-image/pi-extensions/a2ui";
 import { feed, type Surfaces } from "./Surfaces";
 
 // The real bridge, the real Pi and the runner image's `show_ui` extension answering the demo's
@@ -87,14 +88,52 @@ describe("A2UI surfaces from the agent's show_ui calls", () => {
     expect(into.processor.model.getSurface("signup")).toBeDefined();
   });
 
-  it("ignores calls the tool refused and what is not an A2UI message", () => {
+  it("ignores calls the tool refused or never ran, and what is not an A2UI message", () => {
     const state = live();
     const refused = structuredClone(state.messages);
     for (const m of refused) for (const p of m.parts) if (p.kind === "tool") p.status = "error";
     expect(surfaceCalls(refused)).toEqual([]);
+    // A stored call cut off before its result is marked done by the history: not shown.
+    const unrun = structuredClone(state.messages);
+    for (const m of unrun) for (const p of m.parts) if (p.kind === "tool") p.output = undefined;
+    expect(surfaceCalls(unrun)).toEqual([]);
     expect(kindOf({ version: "v0.8", createSurface: { surfaceId: "x" } })).toBeNull();
     expect(kindOf({ version: "v0.9", createSurface: { surfaceId: "x" }, deleteSurface: { surfaceId: "x" } })).toBeNull();
     expect(kindOf({ version: "v0.9", beginRendering: { surfaceId: "x" } })).toBeNull();
+  });
+
+  it("replaces a surface made again, shown under the call that made it last", () => {
+    const call = surfaceCalls(live().messages)[0]!;
+    const again: SurfaceCallLike = { toolCallId: "again", messages: call.messages };
+    const into = surfaces();
+    feed(into, new Set(), [call, again]);
+    expect(into.errors.size).toBe(0);
+    expect(into.created).toEqual(new Map([["again", ["signup"]]]));
+    expect(into.processor.model.getSurface("signup")).toBeDefined();
+  });
+
+  it("renders any bound value as text and offers no function that acts by itself", () => {
+    expect(str({ nested: 1 })).toBe('{"nested":1}');
+    expect(str(undefined)).toBe("");
+    expect(str(3)).toBe("3");
+    for (const name of REFUSED_FUNCTIONS) expect(catalog.functions.has(name), name).toBe(false);
+    expect(catalog.functions.has("required")).toBe(true);
+  });
+
+  it("is refused by the tool when it would act without the user or take their words", () => {
+    const form = surfaceCalls(live().messages)[0]!.messages;
+    expect(problem(form)).toBeNull();
+    const withComponent = (component: Record<string, unknown>) => [
+      { version: "v0.9", updateComponents: { surfaceId: "s", components: [{ id: "root", ...component }] } },
+    ];
+    expect(problem(withComponent({ component: "Text", text: { call: "openUrl", args: { url: "https://x" } } }))).toContain("openUrl is not offered");
+    expect(problem(withComponent({ component: "TextField", label: "pw", variant: "obscured" }))).toContain("no password fields");
+    expect(
+      problem(withComponent({ component: "Button", child: "t", action: { event: { name: "go", context: { said: "I agree to everything" } } } })),
+    ).toContain('context.said must be {"path": "/..."}');
+    expect(problem(withComponent({ component: "Button", child: "t", action: { functionCall: { call: "openUrl" } } }))).toContain("event.name");
+    expect(problem(withComponent({ component: "Script" }))).toContain("component must be one of");
+    expect(problem([{ version: "v0.9", createSurface: { surfaceId: "../x" } }])).toContain("surfaceId must match");
   });
 
   it("sends an action back as a message the agent reads", () => {

@@ -24,6 +24,14 @@ import { basicCatalog, createComponentImplementation, type ReactComponentImpleme
 import { Markdown } from "../Markdown";
 
 type Build = (id: string, basePath?: string) => ReactNode;
+
+/** Text for JSX: a binding can resolve to any JSON (an object would make React throw). */
+export function str(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === undefined || value === null) return "";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value) ?? "";
+}
 type ChildRef = string | { id: string; basePath?: string };
 
 function Children({ list, build }: { list: unknown; build: Build }) {
@@ -42,7 +50,7 @@ function Children({ list, build }: { list: unknown; build: Build }) {
 const HEADINGS = { h1: "h3", h2: "h4", h3: "h5", h4: "h6", h5: "h6" } as const;
 
 const Text = createComponentImplementation(TextApi, ({ props }) => {
-  const text = typeof props.text === "string" ? props.text : String(props.text ?? "");
+  const text = str(props.text);
   const variant = props.variant as string | undefined;
   if (variant && variant in HEADINGS) {
     const Tag = HEADINGS[variant as keyof typeof HEADINGS];
@@ -57,9 +65,9 @@ const Text = createComponentImplementation(TextApi, ({ props }) => {
 });
 
 const Image = createComponentImplementation(ImageApi, ({ props }) => {
-  const url = typeof props.url === "string" ? props.url : "";
+  const url = str(props.url);
   const safe = /^https?:\/\//i.test(url);
-  const label = props.description || url || "an image";
+  const label = str(props.description) || url || "an image";
   return safe ? (
     <a className="a2ui-image" href={url} target="_blank" rel="noreferrer noopener">
       🖼 {label}
@@ -100,7 +108,7 @@ const Tabs = createComponentImplementation(TabsApi, ({ props, buildChild }) => {
       <div className="a2ui-tab-list" role="tablist">
         {tabs.map((tab, i) => (
           <button key={i} type="button" role="tab" aria-selected={i === selected} className={i === selected ? "active" : ""} onClick={() => setSelected(i)}>
-            {tab.title}
+            {str(tab.title)}
           </button>
         ))}
       </div>
@@ -125,32 +133,39 @@ const Button = createComponentImplementation(ButtonApi, ({ props, buildChild }) 
 ));
 
 function FieldErrors({ errors }: { errors?: string[] }) {
-  return errors && errors.length > 0 ? <span className="a2ui-error error small">{errors[0]}</span> : null;
+  return errors && errors.length > 0 ? <span className="a2ui-error error small">{str(errors[0])}</span> : null;
 }
 
 const TextField = createComponentImplementation(TextFieldApi, ({ props }) => {
   const id = useId();
   const value = props.value === undefined || props.value === null ? "" : String(props.value);
-  const type = props.variant === "number" ? "number" : props.variant === "obscured" ? "password" : "text";
+  // No password field: the tool refuses `obscured`, and an older stored one is a plain field.
+  const type = props.variant === "number" ? "number" : "text";
   return (
-    <label className="a2ui-field" htmlFor={id}>
-      {props.label && <span className="a2ui-label">{props.label}</span>}
+    <div className="a2ui-field">
+      {props.label && (
+        <label className="a2ui-label" htmlFor={id}>
+          {str(props.label)}
+        </label>
+      )}
       {props.variant === "longText" ? (
         <textarea id={id} value={value} onChange={(e) => props.setValue?.(e.target.value)} rows={4} />
       ) : (
         <input id={id} type={type} value={value} onChange={(e) => props.setValue?.(e.target.value)} />
       )}
       <FieldErrors errors={props.validationErrors} />
-    </label>
+    </div>
   );
 });
 
 const CheckBox = createComponentImplementation(CheckBoxApi, ({ props }) => (
-  <label className="a2ui-checkbox">
-    <input type="checkbox" checked={!!props.value} onChange={(e) => props.setValue?.(e.target.checked)} />
-    <span>{props.label}</span>
+  <div className="a2ui-field">
+    <label className="a2ui-checkbox">
+      <input type="checkbox" checked={!!props.value} onChange={(e) => props.setValue?.(e.target.checked)} />
+      <span>{str(props.label)}</span>
+    </label>
     <FieldErrors errors={props.validationErrors} />
-  </label>
+  </div>
 ));
 
 const ChoicePicker = createComponentImplementation(ChoicePickerApi, ({ props }) => {
@@ -162,16 +177,16 @@ const ChoicePicker = createComponentImplementation(ChoicePickerApi, ({ props }) 
     props.setValue?.(single ? [value] : on ? [...values.filter((v) => v !== value), value] : values.filter((v) => v !== value));
   return (
     <fieldset className="a2ui-choice">
-      {props.label && <legend>{props.label}</legend>}
-      {options.map((option) => (
-        <label key={option.value}>
+      {props.label && <legend>{str(props.label)}</legend>}
+      {options.map((option, i) => (
+        <label key={`${str(option.value)}-${i}`}>
           <input
             type={single ? "radio" : "checkbox"}
             name={name}
             checked={values.includes(option.value)}
             onChange={(e) => toggle(option.value, e.target.checked)}
           />
-          <span>{option.label ?? option.value}</span>
+          <span>{str(option.label ?? option.value)}</span>
         </label>
       ))}
       <FieldErrors errors={props.validationErrors} />
@@ -195,6 +210,15 @@ export const COMPONENTS: ReactComponentImplementation[] = [
   Divider,
 ];
 
-/** Our catalogue under the basic catalogue's id (the one models know), with its functions
- * (`required`, `email`, `formatString`, …; `openUrl` only opens http(s) URLs). */
-export const catalog = new Catalog(basicCatalog.id, COMPONENTS, [...basicCatalog.functions.values()]);
+/** The basic functions not offered: a value is evaluated as soon as it is shown, so `openUrl`
+ * would open windows nobody clicked for, and `regex` runs the agent's pattern (which could hang
+ * the page). The tool refuses both by name. */
+export const REFUSED_FUNCTIONS = ["openUrl", "regex"];
+
+/** Our catalogue under the basic catalogue's id (the one models know), with the basic functions
+ * (`required`, `email`, `length`, `formatString`, …) but those above. */
+export const catalog = new Catalog(
+  basicCatalog.id,
+  COMPONENTS,
+  [...basicCatalog.functions.values()].filter((f) => !REFUSED_FUNCTIONS.includes(f.name)),
+);

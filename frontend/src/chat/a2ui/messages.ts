@@ -3,11 +3,13 @@
  * stored with the turn and a reload shows the same surfaces. Only calls the tool accepted count:
  * a call it refused told the agent what was wrong, and the agent sends them again. */
 import type { A2uiClientAction, A2uiMessage } from "@a2ui/web_core/v0_9";
-import type { ChatMessage } from "../reducer";
+import { toolOutputText, type ChatMessage } from "../reducer";
 
 export const SHOW_UI_TOOL = "show_ui";
 /** What starts the user's message that carries an action back to the agent. */
 export const ACTION_PREFIX = "[a2ui action]";
+/** How the tool's result begins when it accepted the messages (runner-image/pi-extensions/a2ui.ts). */
+const ACCEPTED = "Shown to the user:";
 
 /** One accepted `show_ui` call: its id (where its surfaces show) and its messages, in order. */
 export interface SurfaceCall {
@@ -30,12 +32,14 @@ export function kindOf(message: unknown): { kind: (typeof KINDS)[number]; surfac
   return { kind, surfaceId: body.surfaceId };
 }
 
-/** Every accepted `show_ui` call of the conversation, oldest first. */
+/** Every accepted `show_ui` call of the conversation, oldest first: its result says the tool
+ * took the messages (a stored call without a result, cut off before the tool ran, is not). */
 export function surfaceCalls(messages: ChatMessage[]): SurfaceCall[] {
   const calls: SurfaceCall[] = [];
   for (const message of messages) {
     for (const part of message.parts) {
       if (part.kind !== "tool" || part.name !== SHOW_UI_TOOL || part.status !== "success") continue;
+      if (!toolOutputText(part.output).startsWith(ACCEPTED)) continue;
       const input = part.input as { messages?: unknown } | undefined;
       if (!Array.isArray(input?.messages)) continue;
       const valid = input.messages.filter((m) => kindOf(m) !== null) as unknown as A2uiMessage[];
@@ -45,16 +49,18 @@ export function surfaceCalls(messages: ChatMessage[]): SurfaceCall[] {
   return calls;
 }
 
-/** The surfaces each call created, so each shows where the agent first laid it out. */
+/** The surfaces each call created, so each shows where the agent laid it out; a surface made
+ * again (the same id) shows only under the call that made it last. */
 export function createdBy(calls: SurfaceCall[]): Map<string, string[]> {
-  const created = new Map<string, string[]>();
+  const lastMaker = new Map<string, string>();
   for (const call of calls) {
     for (const message of call.messages) {
       const seen = kindOf(message);
-      if (seen?.kind !== "createSurface") continue;
-      created.set(call.toolCallId, [...(created.get(call.toolCallId) ?? []), seen.surfaceId]);
+      if (seen?.kind === "createSurface") lastMaker.set(seen.surfaceId, call.toolCallId);
     }
   }
+  const created = new Map<string, string[]>();
+  for (const [surface, call] of lastMaker) created.set(call, [...(created.get(call) ?? []), surface]);
   return created;
 }
 
