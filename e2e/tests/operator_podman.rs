@@ -27,6 +27,26 @@ where
     oqto_e2e::eventually(what, WAIT, check).await.unwrap()
 }
 
+/// Workspace `w` of eve (its storage deleted with it) and its Session `s`.
+fn workspace_w_with_session_s(store: &LocalStore, namespace: &str) {
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            namespace,
+            "w",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            namespace,
+            "s",
+            json!({"workspaceRef":{"name":"w"}}),
+        ))
+        .unwrap();
+}
+
 /// Waits until the Session's phase is Running.
 async fn until_running(store: &LocalStore, namespace: &str, session: &str, what: &str) {
     eventually(what, || async {
@@ -531,22 +551,7 @@ async fn without_the_guarded_network_restricted_runners_do_not_start() {
             .await;
     let store = operator.store.clone();
     let namespace = format!("unguarded{}", std::process::id());
-    store
-        .apply::<Workspace>(object(
-            "Workspace",
-            &namespace,
-            "w",
-            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
-        ))
-        .unwrap();
-    store
-        .apply::<Session>(object(
-            "Session",
-            &namespace,
-            "s",
-            json!({"workspaceRef":{"name":"w"}}),
-        ))
-        .unwrap();
+    workspace_w_with_session_s(&store, &namespace);
     let message = eventually("the session names the missing network", || async {
         let status = store.get::<Session>(&namespace, "s").unwrap()?.status?;
         let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
@@ -711,22 +716,7 @@ async fn a_starting_session_is_looked_at_again_before_the_next_resync() {
     let mut operator = PodmanOperator::start(Duration::from_secs(3600)).await;
     let store = operator.store.clone();
     let namespace = format!("soon{}", std::process::id());
-    store
-        .apply::<Workspace>(object(
-            "Workspace",
-            &namespace,
-            "w",
-            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"}}),
-        ))
-        .unwrap();
-    store
-        .apply::<Session>(object(
-            "Session",
-            &namespace,
-            "s",
-            json!({"workspaceRef":{"name":"w"}}),
-        ))
-        .unwrap();
+    workspace_w_with_session_s(&store, &namespace);
     until_running(&store, &namespace, "s", "Running long before the resync").await;
 
     let container = render::container_name(&namespace, "s");

@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { Fragment, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import type { Message } from "../generated/Message";
 import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
@@ -90,7 +90,8 @@ export function ChatView({
       .catch((e: unknown) => dispatch({ type: "send_failed", clientId, error: e instanceof Error ? e.message : String(e) }));
   };
   // A2UI surfaces the agent laid out (its `show_ui` calls); a button sends the action back.
-  const surfaces = useSurfaces(session, surfaceCalls(state.messages), (action) =>
+  const calls = useMemo(() => surfaceCalls(state.messages), [state.messages]);
+  const surfaces = useSurfaces(session, calls, (action) =>
     send(state.working ? "follow_up" : "prompt", actionPrompt(action)),
   );
   const loadCommands = useCallback(() => agent("get_commands").then((reply) => parseCommands((reply as { data?: unknown }).data)), [agent]);
