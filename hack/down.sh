@@ -17,6 +17,9 @@ compose=("$(hack/podman/compose.sh)" -p "$OQTO_PROJECT" -f "$repo/compose.yaml")
 state="$(podman volume inspect --format '{{.Mountpoint}}' "${OQTO_PROJECT}_state" 2>/dev/null || true)"
 store="$(cat "$state/store-id" 2>/dev/null || true)"
 if [ -n "$store" ]; then
+  # Browser sidecars first: Podman keeps a runner whose network namespace one still uses.
+  sidecars="$(podman ps -aq --filter label=oqto.dev/store="$store" --filter label=oqto.dev/sidecar-of)"
+  [ -z "$sidecars" ] || podman rm -f -t 5 $sidecars >/dev/null
   runners="$(podman ps -aq --filter label=oqto.dev/store="$store")"
   [ -z "$runners" ] || podman rm -f -t 5 $runners >/dev/null
 fi

@@ -71,7 +71,7 @@ step "starting a node beside it (containerd, runc, a kubelet, the scheduler, kub
 # Tainted: only the Pods of tests that tolerate the taint run there; the tests that play the
 # kubelet keep their Pods to themselves (oqto_e2e::NODE_TAINT).
 hack/k8s/node.sh up --ingress --netpol --taint oqto.dev/test-node=tolerated-only:NoSchedule \
-  "$OQTO_RUNNER_IMAGE" localhost/oqto-gateway:dev localhost/oqto-operator:dev localhost/oqto-llm-proxy:dev
+  "$OQTO_RUNNER_IMAGE" localhost/oqto-browser:dev localhost/oqto-gateway:dev localhost/oqto-operator:dev localhost/oqto-llm-proxy:dev
 
 step "starting a PostgreSQL server (Debian's) for the gateway's shared accounts store"
 # Also on the node's bridge: the chart's gateway Pods keep their accounts there.

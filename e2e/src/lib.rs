@@ -181,6 +181,12 @@ pub fn runner_image() -> anyhow::Result<String> {
     env_or_script("OQTO_RUNNER_IMAGE", "runner-image/build.sh", &[])
 }
 
+/// The browser sidecar's image: $OQTO_BROWSER_IMAGE, or the one `runner-image/browser/build.sh`
+/// builds (skipped when its inputs did not change).
+pub fn browser_image() -> anyhow::Result<String> {
+    env_or_script("OQTO_BROWSER_IMAGE", "runner-image/browser/build.sh", &[])
+}
+
 /// The `helm` binary: $OQTO_HELM, or the one `hack/helm/build.sh` builds from the Go module
 /// proxy (cached).
 pub fn helm() -> anyhow::Result<PathBuf> {

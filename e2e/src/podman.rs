@@ -13,8 +13,20 @@ pub struct RemoveStoreObjects(pub String);
 impl Drop for RemoveStoreObjects {
     fn drop(&mut self) {
         let label = format!("label=oqto.dev/store={}", self.0);
+        // Sidecars first: Podman keeps a runner whose network a browser still uses.
+        let (_, sidecars) = podman(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &label,
+            "--filter",
+            "label=oqto.dev/sidecar-of",
+        ]);
         let (_, containers) = podman(&["ps", "-aq", "--filter", &label]);
-        for id in containers.split_whitespace() {
+        for id in sidecars
+            .split_whitespace()
+            .chain(containers.split_whitespace())
+        {
             podman(&["rm", "-f", id]);
         }
         let (_, volumes) = podman(&["volume", "ls", "-q", "--filter", &label]);

@@ -1227,6 +1227,105 @@ async fn a_runner_runs_under_a_real_kubelet() {
     );
 }
 
+/// The browser sidecar under the real kubelet: the runner Pod gets a second container
+/// `browser` that runs (as uid 1001, read-only root) beside pi-bridge, whose readiness alone
+/// makes the Session Running, and CDP answers on the Pod's loopback from inside the runner.
+/// Needs the browser image imported into the node (`hack/k8s/node.sh up … localhost/oqto-browser:dev`).
+#[tokio::test]
+async fn a_runner_with_a_browser_runs_its_sidecar_under_a_real_kubelet() {
+    let env = TestEnv::new("real-browser").await.unwrap();
+    let _operator = start_operator(&env, oqto_proto::runner::PORT);
+    create_workspace(
+        &env,
+        "real",
+        json!({"owner":"alice","storage":{"size":"1Gi","accessModes":["ReadWriteOnce"],
+            "storageClassName":"oqto-node"},
+            "runner":{"tolerations":[oqto_e2e::node_toleration()],
+                "browser":{"enabled":true}}}),
+    )
+    .await;
+    create_session(&env, "with-browser", "real").await;
+    eventually_within(Duration::from_secs(240), "phase Running", || async {
+        session_phase(&env, "with-browser")
+            .await
+            .filter(|p| *p == SessionPhase::Running)
+    })
+    .await;
+    let browser = eventually_within(
+        Duration::from_secs(60),
+        "the browser container runs",
+        || async {
+            let pod = env.api::<Pod>().get("oqto-sess-with-browser").await.ok()?;
+            let status = pod.status?.container_statuses?;
+            let browser = status.into_iter().find(|c| c.name == "browser")?;
+            browser.state.as_ref()?.running.as_ref()?;
+            Some(browser)
+        },
+    )
+    .await;
+    assert_eq!(browser.image, "localhost/oqto-browser:dev");
+    // The runner alone gets the CDP address.
+    let pod = env
+        .api::<Pod>()
+        .get("oqto-sess-with-browser")
+        .await
+        .unwrap();
+    let spec = pod.spec.unwrap();
+    let runner = spec.containers.iter().find(|c| c.name == "runner").unwrap();
+    let cdp = runner
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "OQTO_BROWSER_CDP");
+    assert_eq!(
+        cdp.and_then(|e| e.value.as_deref()),
+        Some("http://127.0.0.1:9222")
+    );
+    // CDP answers on the Pod's loopback, which the runner shares. The apiserver cannot reach
+    // this node's kubelet by name (no `kubectl exec`): the test enters the Pod's network
+    // namespace, found by its IP, as the node's root.
+    let ip = pod.status.unwrap().pod_ip.unwrap();
+    let version = eventually_within(Duration::from_secs(30), "CDP answers", || async {
+        cdp_in_pod_network(&ip)
+    })
+    .await;
+    assert!(version.contains("webSocketDebuggerUrl"), "{version}");
+}
+
+/// `curl` of CDP's version inside the network namespace that holds `ip` (the node's CNI
+/// namespaces are named ones, `ip netns`).
+fn cdp_in_pod_network(ip: &str) -> Option<String> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let namespaces = run(&["netns", "list"])?;
+    namespaces
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .find(|ns| {
+            run(&["netns", "exec", ns, "ip", "-4", "-o", "addr"])
+                .is_some_and(|a| a.contains(&format!(" {ip}/")))
+        })
+        .and_then(|ns| {
+            run(&[
+                "netns",
+                "exec",
+                ns,
+                "curl",
+                "-s",
+                "--max-time",
+                "2",
+                "http://127.0.0.1:9222/json/version",
+            ])
+        })
+        .filter(|text| text.contains("HeadlessChrome"))
+}
+
 /// A Schedule on Kubernetes, its run under the real kubelet (issue 19): the test sets the
 /// operator's clock to the due time (nothing sleeps until a cron minute) and annotates the
 /// Schedule so the controller looks again at once. The run's Session gets a runner Pod from

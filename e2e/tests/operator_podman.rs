@@ -729,3 +729,98 @@ async fn a_starting_session_is_looked_at_again_before_the_next_resync() {
     .await;
     operator.stop().await;
 }
+
+/// `podman exec RUNNER curl` of the browser's CDP version: Chromium's answer, from the runner's
+/// own loopback.
+fn cdp_from(runner: &str) -> Option<String> {
+    let (ok, out) = podman(&[
+        "exec",
+        runner,
+        "curl",
+        "-s",
+        "--max-time",
+        "2",
+        "http://127.0.0.1:9222/json/version",
+    ]);
+    (ok && out.contains("HeadlessChrome")).then_some(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_with_a_browser_gets_a_sidecar_on_its_network_that_goes_with_it() {
+    let image = oqto_e2e::browser_image().unwrap();
+    let operator = PodmanOperator::start(Duration::from_millis(500)).await;
+    let store = operator.store.clone();
+    let namespace = format!("browser{}", std::process::id());
+    store
+        .apply::<Workspace>(object(
+            "Workspace",
+            &namespace,
+            "w",
+            json!({"owner":"eve","storage":{"reclaimPolicy":"Delete"},
+                "runner":{"browser":{"enabled":true,"image":image}}}),
+        ))
+        .unwrap();
+    store
+        .apply::<Session>(object(
+            "Session",
+            &namespace,
+            "s",
+            json!({"workspaceRef":{"name":"w"}}),
+        ))
+        .unwrap();
+    until_running(&store, &namespace, "s", "the Session with a browser runs").await;
+    let runner = render::container_name(&namespace, "s");
+    let browser = oqto_operator::podman::browser::container_name(&runner);
+
+    // The browser runs beside the runner, in its network namespace, as its own user, hardened.
+    let (_, runner_id) = podman(&["inspect", "--format", "{{.Id}}", &runner]);
+    let (found, seen) = podman(&[
+        "inspect",
+        "--format",
+        "{{.State.Running}}|{{.HostConfig.NetworkMode}}|{{.Config.User}}|{{.HostConfig.ReadonlyRootfs}}|{{.HostConfig.CapDrop}}",
+        &browser,
+    ]);
+    assert!(found, "no browser container {browser}");
+    let fields: Vec<&str> = seen.split('|').collect();
+    assert_eq!(fields[0], "true", "{seen}");
+    assert!(
+        fields[1] == format!("container:{runner_id}") || fields[1] == format!("container:{runner}"),
+        "the runner's network: {seen}"
+    );
+    assert_eq!(fields[2], "1001:1001", "{seen}");
+    assert_eq!(fields[3], "true", "read-only root: {seen}");
+    // No runner secrets in its environment; the runner alone gets the CDP address.
+    let (_, env) = podman(&["inspect", "--format", "{{.Config.Env}}", &browser]);
+    assert!(
+        !env.contains("PI_BRIDGE_TOKEN") && !env.contains("OQTO_LLM"),
+        "{env}"
+    );
+    let (_, runner_env) = podman(&["exec", &runner, "printenv", "OQTO_BROWSER_CDP"]);
+    assert_eq!(runner_env, "http://127.0.0.1:9222");
+
+    // CDP answers on the runner's loopback (and only there: nothing is published).
+    let version = eventually("CDP answers from inside the runner", || async {
+        cdp_from(&runner)
+    })
+    .await;
+    assert!(version.contains("webSocketDebuggerUrl"), "{version}");
+    // (The shared namespace's ports are the runner's: pi-bridge's, never CDP's.)
+    let (_, ports) = podman(&["port", &browser]);
+    assert!(!ports.contains("9222"), "CDP published: {ports}");
+
+    // A runner that stopped is started again, and its browser with it, in its new network.
+    let (stopped, _) = podman(&["stop", "--time", "1", &runner]);
+    assert!(stopped, "podman stop {runner}");
+    eventually("CDP answers again after the runner's restart", || async {
+        cdp_from(&runner)
+    })
+    .await;
+
+    // Deleting the Session removes both containers.
+    store.delete::<Session>(&namespace, "s").unwrap();
+    eventually("the runner and its browser are gone", || async {
+        let gone = |name: &str| !podman(&["container", "exists", name]).0;
+        (gone(&runner) && gone(&browser)).then_some(())
+    })
+    .await;
+}

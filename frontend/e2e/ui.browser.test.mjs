@@ -69,6 +69,20 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
   };
   /** A second tab on the same session, to see what another viewer sees. */
   let watcher;
+  /** A REST call with the page's own login (its cookie). */
+  const api = (of, method, path, body) =>
+    of.evaluate(
+      async ([method, path, body]) => {
+        const r = await fetch(`/api${path}`, {
+          method,
+          credentials: "same-origin",
+          headers: body ? { "content-type": "application/json" } : {},
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        return { status: r.status, body: await r.text() };
+      },
+      [method, path, body],
+    );
   const workspace = `ui-${Date.now().toString(36)}`;
   const connection = page.getByTestId("connection");
   // Each step needs the ones before it: after a failure the rest are skipped, not timed out.
@@ -785,21 +799,75 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("deleted");
     });
 
+    await step("lets the agent check a web app in its own browser, and the user watch and take over", async () => {
+      // An admin's class with the browser sidecar (opt-in: it costs a Chromium per runner).
+      const klass = "ui-browser";
+      const webWorkspace = `${workspace}-web`;
+      const applied = await api(page, "POST", "/apply", {
+        apiVersion: "oqto.dev/v1alpha1",
+        kind: "WorkspaceClass",
+        metadata: { name: klass },
+        spec: { displayName: "UI browser", runner: { browser: { enabled: true } } },
+      });
+      assert.equal(applied.status, 200, applied.body);
+      try {
+        const made = await api(page, "POST", "/workspaces", { name: webWorkspace, spec: { workspaceClassName: klass, storage: { reclaimPolicy: "Delete" } } });
+        assert.equal(made.status, 201, made.body);
+        await page.goto(`${url}/w/${webWorkspace}`);
+        await page.getByRole("button", { name: "New session", exact: true }).click();
+        await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+        // The demo's "check my web app in the browser": the agent writes a page, serves it from
+        // the workspace with a dev server it starts, opens it in its browser, clicks "Say hello"
+        // and reads the page back to the user.
+        const box = page.getByLabel("message to the agent");
+        await box.fill("check my web app in the browser");
+        await box.press("Enter");
+        const answer = page.getByTestId("message-assistant").filter({ hasText: "The page now reads:" });
+        await answer.waitFor({ timeout: LONG });
+        await page.getByTestId("agent-phase").filter({ hasText: "idle" }).waitFor({ timeout: LONG });
+        // The page builds its greeting in script: the words show only if the click ran it.
+        assert.match(await answer.innerText(), /Hello from the app/);
+        await screenshot("browser-agent-answer");
+
+        // The Browser tab shows the agent's page live.
+        await page.getByRole("tab", { name: "Browser" }).click();
+        const frame = page.getByTestId("browser-frame");
+        await frame.waitFor({ timeout: LONG });
+        const where = page.getByTestId("browser-url");
+        await where.filter({ hasText: "Oqto test app" }).waitFor({ timeout: LONG });
+        assert.match(await where.innerText(), /127\.0\.0\.1:8765\/#hello-1/, "the agent's click is on the page");
+        assert.equal(await page.getByTestId("browser-controller").innerText(), "agent");
+        const size = await frame.evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+        assert.ok(size[0] > 200 && size[1] > 100, `a real picture of the page: ${size}`);
+        await screenshot("browser-live");
+
+        // The user takes over: the page's big button fills its lower half, so a click on the
+        // lower middle of the picture lands on it; the page counts it in its address.
+        await page.getByRole("button", { name: "Take control" }).click();
+        await page.getByTestId("browser-controller").filter({ hasText: "you" }).waitFor();
+        const at = await frame.boundingBox();
+        assert.ok(at, "the picture is on screen");
+        await page.mouse.click(at.x + at.width / 2, at.y + at.height * 0.75);
+        await where.filter({ hasText: "#hello-2" }).waitFor({ timeout: 30_000 });
+        // Typed addresses go too, http(s) only.
+        await page.getByLabel("address").fill("javascript:alert(1)");
+        await page.getByRole("button", { name: "Go" }).click();
+        await page.getByRole("alert").filter({ hasText: "only http and https" }).waitFor();
+        await page.getByLabel("address").fill("127.0.0.1:8765/?typed=1");
+        await page.getByRole("button", { name: "Go" }).click();
+        await where.filter({ hasText: "typed=1" }).waitFor({ timeout: 30_000 });
+        await screenshot("browser-user-control");
+        await page.getByRole("button", { name: "Hand back to the agent" }).click();
+        await page.getByTestId("browser-controller").filter({ hasText: "agent" }).waitFor();
+      } finally {
+        await api(page, "DELETE", `/workspaces/${webWorkspace}`);
+        await api(page, "DELETE", `/workspaceclasses/${klass}`);
+      }
+    });
+
     await step("offers a user only the workspace classes open to her", async () => {
       // The admin (this page's cookie) defines two classes and a user allowed only one.
-      const call = (of, method, path, body) =>
-        of.evaluate(
-          async ([method, path, body]) => {
-            const r = await fetch(`/api${path}`, {
-              method,
-              credentials: "same-origin",
-              headers: body ? { "content-type": "application/json" } : {},
-              body: body ? JSON.stringify(body) : undefined,
-            });
-            return { status: r.status, body: await r.text() };
-          },
-          [method, path, body],
-        );
+      const call = api;
       const alice = `ui-alice-${Date.now().toString(36)}`;
       const alicePassword = "alice-password-for-ui";
       const classes = [

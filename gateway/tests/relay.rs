@@ -312,6 +312,21 @@ async fn the_gateway_relays_agent_files_terminal_and_history_like_the_bridge() {
     let history = mux.until(|f| f["channel"] == "hstry").await;
     assert_eq!(history.last().unwrap()["type"], "result", "{history:?}");
 
+    // Browser: relayed to the runner and back; this runner has no browser sidecar.
+    mux.send(json!({"channel":"browser","session_id":"s1","id":"b1","type":"watch"}))
+        .await;
+    let browser = mux.until(|f| f["channel"] == "browser").await;
+    let answer = browser.last().unwrap();
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["id"], "b1");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("this runner has no browser"),
+        "{answer}"
+    );
+
     // Bad frames: each answered, the socket stays up (all but one too large to read, below).
     mux.send_raw("not json".into()).await;
     let answer = not_terminal(&mut mux).await;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the images of the single-node stack with Podman: the gateway, the operator, the LLM
-# proxy, the demo provider and the runner. The Rust binaries are built once, in release mode, on the host (one
+# proxy, the demo provider, the runner and its browser sidecar. The Rust binaries are built once, in release mode, on the host (one
 # cargo run for all of them); each image gets a small staging context and is rebuilt only when
 # its context or base changed (label dev.oqto.build-key), so a warm run takes seconds.
 #
@@ -64,4 +64,6 @@ build oqto-llm-proxy "$root/llm-proxy/Containerfile" "$target/release/oqto-llm-p
 build oqto-demo-llm "$root/e2e/scripted-llm/Containerfile" "$target/release/scripted-llm"
 say "building the runner image"
 OQTO_BINARIES_BUILT=1 OQTO_QUIET_BUILD=1 OQTO_RUNNER_IMAGE="localhost/oqto-runner:$tag" "$root/runner-image/build.sh" | tail -n 1
+say "building the browser image (the runner's optional sidecar)"
+OQTO_QUIET_BUILD=1 OQTO_BROWSER_IMAGE="localhost/oqto-browser:$tag" "$root/runner-image/browser/build.sh" | tail -n 1
 say "images ready"

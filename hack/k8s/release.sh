@@ -52,8 +52,8 @@ up() {
   done
   [ -f "$run/node/ingress-address" ] || die "no node with an ingress: hack/k8s/node.sh up --ingress"
   mkdir -p "$run/release"
-  "$here/node.sh" import localhost/oqto-runner:dev localhost/oqto-gateway:dev localhost/oqto-operator:dev \
-    localhost/oqto-llm-proxy:dev
+  "$here/node.sh" import localhost/oqto-runner:dev localhost/oqto-browser:dev localhost/oqto-gateway:dev \
+    localhost/oqto-operator:dev localhost/oqto-llm-proxy:dev
   kubectl_ create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null
 
   local gateway="replicas: 1

@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// Runner image for Workspaces that name none.
     #[arg(long, env = "OQTO_RUNNER_IMAGE")]
     pub runner_image: Option<String>,
+    /// Browser sidecar image for Workspaces whose runner enables a browser and names no image
+    /// (`spec.runner.browser`).
+    #[arg(long, env = "OQTO_BROWSER_IMAGE", default_value = crate::core::browser::DEFAULT_IMAGE)]
+    pub browser_image: String,
     /// WorkspaceClass of Workspaces that name none (`spec.workspaceClassName`); shared with
     /// the gateway. Unset: such Workspaces get this operator's defaults alone.
     #[arg(long, env = "OQTO_DEFAULT_WORKSPACE_CLASS")]
@@ -242,10 +246,15 @@ impl RunArgs {
             }
             None => None,
         };
+        anyhow::ensure!(
+            !self.browser_image.trim().is_empty(),
+            "--browser-image (OQTO_BROWSER_IMAGE): an image name, not empty"
+        );
         Ok(OperatorDefaults {
             gateway_url,
             warm_spares: self.warm_spares,
             runner_image: self.runner_image.clone(),
+            browser_image: self.browser_image.clone(),
             workspace_class: self
                 .default_workspace_class
                 .clone()
@@ -408,6 +417,7 @@ mod tests {
             Some("registry.example/runner:1")
         );
         assert_eq!(defaults.peers, RunnerPeers::default());
+        assert_eq!(defaults.browser_image, "localhost/oqto-browser:dev");
         let Command::Run(keyless) = Cli::try_parse_from(["oqto-operator", "run"])
             .unwrap()
             .command

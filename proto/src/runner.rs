@@ -8,6 +8,19 @@ pub const PORT: u16 = 8080;
 /// state (a sidecar's says nothing of pi-bridge).
 pub const CONTAINER: &str = "runner";
 
+/// The name of the optional browser sidecar's container (a runner Pod's second container; on
+/// Podman the suffix of the runner container's name): a headless Chromium whose DevTools
+/// protocol pi-bridge reaches on the runner's loopback.
+pub const BROWSER_CONTAINER: &str = "browser";
+/// Where the browser serves CDP: the loopback of the network namespace it shares with the
+/// runner (its command line binds 127.0.0.1:9222, runner-image/browser/Containerfile).
+pub const BROWSER_CDP_URL: &str = "http://127.0.0.1:9222";
+/// The browser's uid (not the runner's 1000: it gets none of the runner's files).
+pub const BROWSER_UID: i64 = 1001;
+/// Set on the runner only when it has a browser: pi-bridge and the Pi extension read the CDP
+/// address from it, and without it there is no browser.
+pub const ENV_BROWSER_CDP: &str = "OQTO_BROWSER_CDP";
+
 /// pi-bridge's probes (no token): up; ready (hstry answers, Pi can start; the Pi started ahead
 /// may still load); ready and that Pi loaded (a warm spare's start ends there).
 pub const HEALTH_PATH: &str = "/healthz";
@@ -39,7 +52,7 @@ pub const ENV_GATEWAY_URL: &str = "OQTO_GATEWAY_URL";
 pub const ENV_SESSION_CREDENTIAL: &str = "OQTO_SESSION_CREDENTIAL";
 
 /// What the operator sets and a Workspace's `spec.runner.env` may therefore not.
-pub const OPERATOR_SET: [&str; 12] = [
+pub const OPERATOR_SET: [&str; 13] = [
     ENV_LISTEN,
     ENV_WORKSPACE,
     ENV_RUNNER_ID,
@@ -52,6 +65,7 @@ pub const OPERATOR_SET: [&str; 12] = [
     ENV_TOKEN,
     ENV_GATEWAY_URL,
     ENV_SESSION_CREDENTIAL,
+    ENV_BROWSER_CDP,
 ];
 
 pub use crate::runner_token::{

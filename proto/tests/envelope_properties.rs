@@ -6,8 +6,9 @@
 
 use oqto_proto::canonical::{Command, CommandKind};
 use oqto_proto::mux::{
-    Addressed, Channel, ClientFrame, Envelope, FilesOp, FilesRequest, FrameError, HstryRequest,
-    SessionName, TerminalRequest,
+    Addressed, BrowserKeyEvent, BrowserMouseButton, BrowserMouseEvent, BrowserRequest, Channel,
+    ClientFrame, Envelope, FilesOp, FilesRequest, FrameError, HstryRequest, SessionName,
+    TerminalRequest,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -68,6 +69,7 @@ fn field_value(key: &'static str) -> BoxedStrategy<Value> {
                 .iter()
                 .chain(TerminalRequest::TYPES.iter())
                 .chain(HstryRequest::TYPES.iter())
+                .chain(BrowserRequest::TYPES.iter())
                 .copied()
                 .collect::<Vec<_>>(),
         )
@@ -141,6 +143,7 @@ fn channel_of(frame: &ClientFrame) -> Channel {
         ClientFrame::Files(_) => Channel::Files,
         ClientFrame::Terminal(_) => Channel::Terminal,
         ClientFrame::Hstry(_) => Channel::Hstry,
+        ClientFrame::Browser(_) => Channel::Browser,
     }
 }
 
@@ -315,6 +318,8 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             })
         },
     );
+    let browser = (session(), browser_request())
+        .prop_map(|(session_id, body)| ClientFrame::Browser(Addressed { session_id, body }));
     let kind = prop_oneof![
         (text(), opt()).prop_map(|(message, client_id)| CommandKind::Prompt {
             message,
@@ -339,7 +344,79 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 kind,
             })
         });
-    prop_oneof![files, terminal, hstry, agent]
+    prop_oneof![files, terminal, hstry, browser, agent]
+}
+
+/// Valid browser requests: coordinates, counts and strings within their bounds.
+fn browser_request() -> impl Strategy<Value = BrowserRequest> {
+    let id = || prop::option::of(".{0,16}");
+    // Quarter pixels: serde_json's default float parser does not round-trip every f64 exactly,
+    // which is no property of the frames.
+    let coordinate = || (0u32..=65536).prop_map(|q| f64::from(q) / 4.0);
+    let mouse_event = prop::sample::select(vec![
+        BrowserMouseEvent::Down,
+        BrowserMouseEvent::Up,
+        BrowserMouseEvent::Move,
+        BrowserMouseEvent::Wheel,
+    ]);
+    let button = prop::option::of(prop::sample::select(vec![
+        BrowserMouseButton::Left,
+        BrowserMouseButton::Middle,
+        BrowserMouseButton::Right,
+    ]));
+    let mouse = (
+        id(),
+        mouse_event,
+        coordinate(),
+        coordinate(),
+        button,
+        prop::option::of(0u8..=3),
+        prop::option::of(any::<u8>()),
+        prop::option::of((-65536i32..=65536).prop_map(|q| f64::from(q) / 4.0)),
+    )
+        .prop_map(
+            |(id, event, x, y, button, click_count, modifiers, delta_y)| BrowserRequest::Mouse {
+                id,
+                event,
+                x,
+                y,
+                button,
+                click_count,
+                modifiers,
+                delta_x: None,
+                delta_y,
+            },
+        );
+    let key = (
+        id(),
+        any::<bool>(),
+        ".{1,8}",
+        prop::option::of(".{0,8}"),
+        prop::option::of(".{0,8}"),
+    )
+        .prop_map(|(id, down, key, code, text)| BrowserRequest::Key {
+            id,
+            event: if down {
+                BrowserKeyEvent::Down
+            } else {
+                BrowserKeyEvent::Up
+            },
+            key,
+            code,
+            text,
+            modifiers: None,
+        });
+    prop_oneof![
+        id().prop_map(|id| BrowserRequest::Watch { id }),
+        id().prop_map(|id| BrowserRequest::Unwatch { id }),
+        id().prop_map(|id| BrowserRequest::TakeControl { id }),
+        id().prop_map(|id| BrowserRequest::ReleaseControl { id }),
+        mouse,
+        key,
+        (id(), ".{0,64}").prop_map(|(id, text)| BrowserRequest::Text { id, text }),
+        (id(), "https?://[a-z0-9.]{1,20}(/[a-z0-9]{0,10})?")
+            .prop_map(|(id, url)| BrowserRequest::Navigate { id, url }),
+    ]
 }
 
 proptest! {

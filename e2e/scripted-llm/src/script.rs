@@ -46,8 +46,13 @@ pub enum Reply {
     /// An HTTP error instead of a stream, for retries.
     HttpError { status: u16, body: String },
     /// Text that quotes the results of the tools that ran after the user message (joined by
-    /// " | " after `prefix`): an answer that visibly uses what the tools returned.
-    EchoToolResults { prefix: String },
+    /// " | " after `prefix`): an answer that visibly uses what the tools returned. With `last`,
+    /// only the latest tool's result.
+    EchoToolResults {
+        prefix: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        last: bool,
+    },
 }
 
 impl Script {
@@ -81,12 +86,15 @@ impl Script {
             return no_match(&format!("no rule matches the user message {text:?}"));
         };
         match rule.steps.get(tool_results) {
-            Some(Reply::EchoToolResults { prefix }) => {
-                let results: Vec<String> = messages[last_user..]
+            Some(Reply::EchoToolResults { prefix, last }) => {
+                let mut results: Vec<String> = messages[last_user..]
                     .iter()
                     .filter(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
                     .map(message_text)
                     .collect();
+                if *last {
+                    results = results.split_off(results.len().saturating_sub(1));
+                }
                 Reply::Text {
                     chunks: vec![prefix.clone(), results.join(" | ")],
                     delay_ms: 0,
@@ -168,6 +176,25 @@ mod tests {
             panic!("text expected")
         };
         assert!(chunks[0].contains("no step 2"), "{chunks:?}");
+    }
+
+    #[test]
+    fn echo_quotes_every_tool_result_or_only_the_last() {
+        let request = json!({"messages":[{"role":"user","content":"go"},
+            {"role":"tool","content":"one"},{"role":"tool","content":[{"type":"text","text":"two"}]}]});
+        let echo = |last: bool| {
+            let s: Script = serde_json::from_value(json!({"rules":[{"when_user_contains":"go","steps":[
+                {"kind":"tool_call","name":"a","arguments":{}},{"kind":"tool_call","name":"b","arguments":{}},
+                {"kind":"echo_tool_results","prefix":"said: ","last":last}]}]}))
+            .unwrap();
+            s.reply_to(&request)
+        };
+        let text = |reply: Reply| match reply {
+            Reply::Text { chunks, .. } => chunks.concat(),
+            other => panic!("text expected, got {other:?}"),
+        };
+        assert_eq!(text(echo(false)), "said: one | two");
+        assert_eq!(text(echo(true)), "said: two");
     }
 
     #[test]

@@ -34,6 +34,7 @@ export function parseServerFrame(text: string): ServerFrame | null {
     channel !== "agent" &&
     channel !== "files" &&
     channel !== "terminal" &&
+    channel !== "browser" &&
     channel !== "hstry" &&
     channel !== "system"
   ) {

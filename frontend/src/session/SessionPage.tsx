@@ -5,18 +5,20 @@ import { navigate } from "../ui/router";
 import { ChatView } from "../chat/ChatView";
 import { FilesView } from "../files/FilesView";
 import { TerminalView } from "../terminal/TerminalView";
+import { BrowserView } from "../browser/BrowserView";
 import { useAttach } from "./useAttach";
 import { SessionTitle, useSessionTitle } from "./SessionTitle";
 import { SessionLink } from "./SessionLink";
 
-type Tab = "chat" | "files" | "terminal";
+type Tab = "chat" | "files" | "terminal" | "browser";
 const TABS: { id: Tab; label: string }[] = [
   { id: "chat", label: "Chat" },
   { id: "files", label: "Files" },
   { id: "terminal", label: "Terminal" },
+  { id: "browser", label: "Browser" },
 ];
 
-/** One session: chat, files and terminal, each kept alive while another tab shows. */
+/** One session: chat, files, terminal and the agent's browser, each kept alive while another tab shows. */
 export function SessionPage({ workspace, session, tab, message }: { workspace: string; session: string; tab: Tab; message?: number }) {
   const attach = useAttach(session);
   const title = useSessionTitle(workspace, session);
@@ -73,6 +75,7 @@ export function SessionPage({ workspace, session, tab, message }: { workspace: s
             {t.id === "chat" && <ChatView session={session} workspace={workspace} attach={attach} onPrompt={title.onPrompt} locate={message} />}
             {t.id === "files" && <FilesView session={session} attach={attach} visible={tab === "files"} />}
             {t.id === "terminal" && <TerminalView session={session} attach={attach} visible={tab === "terminal"} />}
+            {t.id === "browser" && <BrowserView session={session} attach={attach} visible={tab === "browser"} />}
           </section>
         ) : null,
       )}

@@ -12,6 +12,7 @@ describe("routes", () => {
       { page: "session", workspace: "dev", session: "dev-x1", tab: "chat" },
       { page: "session", workspace: "a.b", session: "s", tab: "terminal" },
       { page: "session", workspace: "w", session: "s", tab: "files" },
+      { page: "session", workspace: "w", session: "s", tab: "browser" },
     ];
     routes.push({ page: "search", query: "zeppelin & co/?" }, { page: "session", workspace: "w", session: "s", tab: "chat", message: 12 });
     for (const route of routes) {

@@ -9,7 +9,7 @@ export type Route =
   | { page: "admin" }
   | { page: "search"; query: string }
   | { page: "workspace"; workspace: string }
-  | { page: "session"; workspace: string; session: string; tab: "chat" | "files" | "terminal"; message?: number };
+  | { page: "session"; workspace: string; session: string; tab: "chat" | "files" | "terminal" | "browser"; message?: number };
 
 export function parseRoute(path: string, search = ""): Route {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -20,7 +20,7 @@ export function parseRoute(path: string, search = ""): Route {
   if (parts[0] === "admin" && parts.length === 1) return { page: "admin" };
   if (parts[0] === "w" && parts[1]) {
     if (parts[2] === "s" && parts[3]) {
-      const tab = parts[4] === "files" || parts[4] === "terminal" ? parts[4] : "chat";
+      const tab = parts[4] === "files" || parts[4] === "terminal" || parts[4] === "browser" ? parts[4] : "chat";
       // ?m=<index>: a search result opens the chat at that message.
       const message = Number(params.get("m"));
       return params.has("m") && Number.isInteger(message) && message >= 0

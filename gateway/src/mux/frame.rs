@@ -56,6 +56,11 @@ mod tests {
             r#"{"channel":"files","session_id":"s1","type":"read_result","path":"a"}"#,
             &s1
         ));
+        // The browser channel's screencast frames are relayed like any other frame.
+        assert!(from_runner(
+            r#"{"channel":"browser","session_id":"s1","type":"frame","seq":1,"mime":"image/jpeg","data_base64":"/9j/","width":1280,"height":800}"#,
+            &s1
+        ));
         assert!(!from_runner(r#"{"channel":"system","type":"ping"}"#, &s1));
         assert!(!from_runner(
             r#"{"channel":"system","type":"connected"}"#,

@@ -4,6 +4,7 @@
 //! Types only: no client, no I/O. The CRD manifests in `crds/` are generated from these types
 //! (`oqto-operator crd`), and a test fails when they drift.
 
+pub mod browser;
 pub mod cadence;
 pub mod duration;
 pub mod names;
@@ -19,6 +20,7 @@ pub mod workspace_class;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use browser::BrowserSpec;
 pub use cadence::Cadence;
 pub use duration::BoundedDuration;
 pub use schedule::{

@@ -232,6 +232,11 @@ mod tests {
                 "spec.runner.env",
             ),
             (json!({"runner": {"image": "evil"}}), "spec.runner.image"),
+            // A browser costs the platform memory and can reach what the runner reaches.
+            (
+                json!({"runner": {"browser": {"enabled": true}}}),
+                "spec.runner.browser.enabled",
+            ),
             (
                 json!({"runner": {"resources": {"limits": {"cpu": "64"}}}}),
                 "spec.runner.resources.limits.cpu",

@@ -10,6 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::browser::BrowserSpec;
 use crate::duration::BoundedDuration;
 use crate::schema;
 
@@ -193,6 +194,11 @@ pub struct RunnerSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub tolerations: Vec<Toleration>,
+
+    /// A headless browser beside the agent (a sidecar container `browser` sharing the runner's
+    /// network, with its own user and no access to the workspace files). Off when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserSpec>,
 }
 
 /// Kubernetes image pull policy.

@@ -154,6 +154,7 @@ pub fn with_class(
         .runtime_class_name
         .take()
         .or_else(|| base.runtime_class_name.clone());
+    runner.browser = crate::BrowserSpec::over(spec.runner.browser.as_ref(), base.browser.as_ref());
     runner.env = base.env.iter().chain(&spec.runner.env).cloned().collect();
     runner.env_from = base
         .env_from
@@ -305,7 +306,8 @@ mod tests {
             "runner": {"image": "team/runner:2", "runtimeClassName": "gvisor",
                        "envFrom": [{"secretRef": {"name": "team-tools"}}],
                        "nodeSelector": {"pool": "sandbox", "zone": "a"},
-                       "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]},
+                       "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}],
+                       "browser": {"enabled": true, "image": "team/browser:1"}},
             "llm": {"provider": "openai", "model": "small", "baseUrl": "http://llm",
                     "credentialsSecretRef": {"name": "team-llm"}},
             "models": ["small", "large"],
@@ -314,11 +316,16 @@ mod tests {
             "lifecycle": {"maxLifetime": "8h"},
         }));
         let out = with_class(
-            &spec(json!({"llm": {"provider": "openai", "model": "large"}})),
+            &spec(json!({"llm": {"provider": "openai", "model": "large"},
+                         "runner": {"browser": {"image": "own/browser:2"}}})),
             &class,
         )
         .unwrap();
         assert_eq!(out.runner.image.as_deref(), Some("team/runner:2"));
+        // The browser merges field by field: the class's switch, the Workspace's image.
+        let browser = out.runner.browser.as_ref().unwrap();
+        assert!(browser.is_enabled());
+        assert_eq!(browser.image.as_deref(), Some("own/browser:2"));
         assert_eq!(out.runner.runtime_class_name.as_deref(), Some("gvisor"));
         assert_eq!(out.runner.env_from.len(), 1);
         assert_eq!(

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements, Se
 use oqto_api::workspace::{AccessMode, EgressPolicy, ImagePullPolicy, ReclaimPolicy};
 use oqto_api::{Session, Workspace};
 
+use super::browser::BrowserPlan;
 use super::error::CoreError;
 use oqto_api::names;
 use oqto_proto::runner;
@@ -18,6 +19,9 @@ use oqto_proto::runner::{RunnerKey, RunnerToken};
 pub struct OperatorDefaults {
     /// Runner image when the Workspace names none.
     pub runner_image: Option<String>,
+    /// Browser sidecar image when the Workspace and its class name none
+    /// (`browser::DEFAULT_IMAGE` unless configured).
+    pub browser_image: String,
     /// The WorkspaceClass of Workspaces that name none.
     pub workspace_class: Option<String>,
     /// The pods allowed to reach a runner's port (Kubernetes).
@@ -81,6 +85,7 @@ impl OperatorDefaults {
     pub fn new(runner_key: RunnerKey) -> Self {
         Self {
             runner_image: None,
+            browser_image: super::browser::DEFAULT_IMAGE.into(),
             workspace_class: None,
             peers: RunnerPeers::default(),
             llm: None,
@@ -181,6 +186,8 @@ pub struct RunnerPlan {
     /// bridge is up: a warm spare, which is claimed as soon as it is Running and must answer
     /// at once. Other runners report ready earlier and load Pi while that news travels.
     pub ready_when_warm: bool,
+    /// The browser sidecar, when the Workspace (or its class) enables one.
+    pub browser: Option<BrowserPlan>,
 }
 
 impl RunnerPlan {
@@ -314,6 +321,10 @@ impl RunnerPlan {
         if let Some(url) = &defaults.gateway_url {
             vars.push(env(runner::ENV_GATEWAY_URL, url.clone()));
         }
+        let browser = BrowserPlan::for_runner(runner, defaults);
+        if browser.is_some() {
+            vars.push(env(runner::ENV_BROWSER_CDP, runner::BROWSER_CDP_URL));
+        }
         vars.extend(runner.env.iter().cloned());
 
         let mut env_from = runner.env_from.clone();
@@ -343,6 +354,7 @@ impl RunnerPlan {
             )
             .as_secs(),
             ready_when_warm: oqto_api::spare::is_spare(session),
+            browser,
             image,
             image_pull_policy: runner.image_pull_policy,
             env: vars,

@@ -382,6 +382,13 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             }),
             ..Default::default()
         });
+    // The browser sidecar, when enabled: after the runner, which stays the Pod's first
+    // container (`kubectl exec`/`logs` default to it).
+    let browser = plan
+        .browser
+        .as_ref()
+        .map(|b| (b.container(container.image_pull_policy.clone()), b.volume()));
+    let (sidecar, sidecar_volume) = browser.unzip();
     Pod {
         metadata: meta(
             &plan.name,
@@ -390,7 +397,7 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
             Some(session_owner),
         ),
         spec: Some(PodSpec {
-            containers: vec![container],
+            containers: std::iter::once(container).chain(sidecar).collect(),
             service_account_name: Some(plan.service_account.clone()),
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
@@ -411,21 +418,26 @@ pub fn pod(plan: &RunnerPlan, session_owner: OwnerReference) -> Pod {
                 }),
                 ..Default::default()
             }),
-            volumes: Some(vec![
-                Volume {
-                    name: "workspace".into(),
-                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                        claim_name: plan.storage.claim_name.clone(),
-                        read_only: Some(false),
-                    }),
-                    ..Default::default()
-                },
-                Volume {
-                    name: "tmp".into(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Default::default()
-                },
-            ]),
+            volumes: Some(
+                vec![
+                    Volume {
+                        name: "workspace".into(),
+                        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                            claim_name: plan.storage.claim_name.clone(),
+                            read_only: Some(false),
+                        }),
+                        ..Default::default()
+                    },
+                    Volume {
+                        name: "tmp".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Default::default()
+                    },
+                ]
+                .into_iter()
+                .chain(sidecar_volume)
+                .collect(),
+            ),
             ..Default::default()
         }),
         status: None,

@@ -2,6 +2,7 @@
 //! runner, render it as Kubernetes objects, and read a runner's observed state back into a
 //! phase and conditions. No I/O here: the runtimes (Kubernetes, Podman) carry the result out.
 
+pub mod browser;
 pub mod class;
 pub mod conditions;
 pub mod desired;

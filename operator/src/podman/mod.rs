@@ -1,6 +1,7 @@
 //! Single-node mode: the same lifecycle as on Kubernetes, carried out as Podman volumes and
 //! containers, with Workspaces and Sessions kept in the local store (`oqto_store::LocalStore`).
 
+pub mod browser;
 pub mod render;
 mod runtime;
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use k8s_openapi::api::core::v1::ResourceRequirements;
 
 use crate::core::{RunnerPlan, StoragePlan};
 use oqto_api::names;
@@ -60,10 +61,10 @@ fn userns_mode(base: u32) -> String {
 /// limit), whatever the Workspace says.
 pub const PIDS_LIMIT: i64 = 4096;
 
-/// The Workspace's memory (bytes) and CPU (billionths of a CPU) limits, as Podman takes them.
-fn limits(plan: &RunnerPlan) -> (Option<i64>, Option<i64>) {
+/// Memory (bytes) and CPU (billionths of a CPU) limits, as Podman takes them.
+pub fn resource_limits(resources: Option<&ResourceRequirements>) -> (Option<i64>, Option<i64>) {
     let limit = |name: &str, scale: f64| {
-        let text = &plan.resources.as_ref()?.limits.as_ref()?.get(name)?.0;
+        let text = &resources?.limits.as_ref()?.get(name)?.0;
         let value = oqto_api::rules::quantity(text)? * scale;
         // Below one byte or one billionth of a CPU there is nothing to give.
         (value >= 1.0 && value < i64::MAX as f64).then_some(value as i64)
@@ -113,7 +114,7 @@ pub fn container(
     userns_base: Option<u32>,
 ) -> ContainerCreateBody {
     let [files, home] = volume_names(&plan.namespace, &plan.storage);
-    let (memory, nano_cpus) = limits(plan);
+    let (memory, nano_cpus) = resource_limits(plan.resources.as_ref());
     let mut labels: HashMap<String, String> = plan.labels.clone().into_iter().collect();
     labels.insert(LABEL_NAMESPACE.into(), plan.namespace.clone());
     labels.insert(LABEL_SESSION_UID.into(), session_uid.into());
@@ -163,7 +164,21 @@ pub fn container(
         labels: None,
         ..Default::default()
     };
-    let hash = fnv1a(&serde_json::to_string(&body).unwrap_or_default());
+    // The browser sidecar is part of the runner: changing it replaces both (the runner's name
+    // stands in for the real one, which does not change). Without one, the hash is the runner's
+    // alone, as before sidecars existed: running runners are not replaced for them.
+    // Its labels stay out like the runner's: a HashMap serialises in a different order each time.
+    let hashed = match super::browser::container(plan, "runner", session_uid, false) {
+        Some(sidecar) => serde_json::to_string(&(
+            &body,
+            ContainerCreateBody {
+                labels: None,
+                ..sidecar
+            },
+        )),
+        None => serde_json::to_string(&body),
+    };
+    let hash = fnv1a(&hashed.unwrap_or_default());
     labels.insert(LABEL_RUNNER_HASH.into(), hash);
     body.labels = Some(labels);
     if let (Some(base), Some(host)) = (userns_base, body.host_config.as_mut()) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
-use bollard::models::VolumeCreateRequest;
+use bollard::models::{ContainerCreateBody, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListVolumesOptions,
     RemoveContainerOptions, RemoveVolumeOptions,
@@ -23,6 +23,7 @@ use oqto_api::names;
 use oqto_api::workspace::{EgressPolicy, ReclaimPolicy};
 use oqto_store::LocalStore;
 
+use super::browser;
 use super::render::{
     self, LABEL_NAMESPACE, LABEL_RECLAIM, LABEL_RUNNER_HASH, LABEL_SESSION_UID, LABEL_STORE,
 };
@@ -165,6 +166,27 @@ impl PodmanRuntime {
                     render::USERNS_SLOTS
                 ),
             })
+    }
+
+    async fn create_named(&self, name: &str, body: ContainerCreateBody) -> Result<(), Error> {
+        let options = CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        self.docker.create_container(Some(options), body).await?;
+        Ok(())
+    }
+
+    /// Starts a runner container, then its browser if it has one. A runner that was stopped
+    /// got a new network namespace: its browser, still in the old one, is restarted into it.
+    async fn start_with_sidecar(&self, runner: &str) -> Result<(), Error> {
+        self.docker.start_container(runner, None).await?;
+        let browser = browser::container_name(runner);
+        match self.docker.restart_container(&browser, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Connects to Podman's API socket (`podman system service`).
@@ -327,34 +349,44 @@ impl Runtime for PodmanRuntime {
             labels.insert(LABEL_STORE.into(), self.store.id().into());
         }
         let name = render::container_name(&plan.namespace, &plan.session);
-        self.docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                desired,
-            )
-            .await?;
-        self.docker.start_container(&name, None).await?;
+        self.create_named(&name, desired).await?;
+        let sidecar = browser::container(plan, &name, uid, userns.is_some());
+        if let Some(mut sidecar) = sidecar {
+            if let Some(labels) = sidecar.labels.as_mut() {
+                labels.insert(LABEL_STORE.into(), self.store.id().into());
+            }
+            // Both or neither: a runner left without its browser would look current and never
+            // get one. The next pass starts over.
+            let browser = browser::container_name(&name);
+            if let Err(e) = self.create_named(&browser, sidecar).await {
+                self.remove(&plan.namespace, &name).await?;
+                return Err(e);
+            }
+        }
+        self.start_with_sidecar(&name).await?;
         // A started container is read back by observing it (its port is known only then).
         Ok(None)
     }
 
     async fn restart(&self, _namespace: &str, runner: &str) -> Result<(), Error> {
-        Ok(self.docker.start_container(runner, None).await?)
+        self.start_with_sidecar(runner).await
     }
 
+    /// The runner's browser first: Podman refuses to remove a container whose network another
+    /// one uses, and a browser is never left without its runner.
     async fn remove(&self, _namespace: &str, runner: &str) -> Result<(), Error> {
-        let options = RemoveContainerOptions {
-            force: true,
-            ..Default::default()
-        };
-        match self.docker.remove_container(runner, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(e.into()),
+        for name in [browser::container_name(runner), runner.to_owned()] {
+            let options = RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            match self.docker.remove_container(&name, Some(options)).await {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
     }
 
     async fn list_owned(&self) -> Result<Vec<OwnedRunner>, Error> {
@@ -370,7 +402,10 @@ impl Runtime for PodmanRuntime {
             .into_iter()
             .filter_map(|c| {
                 let labels = c.labels.unwrap_or_default();
-                if !is_ours(&labels, self.store.id()) {
+                // A sidecar is removed with its runner, never on its own.
+                if !is_ours(&labels, self.store.id())
+                    || labels.contains_key(browser::LABEL_SIDECAR_OF)
+                {
                     return None;
                 }
                 let name = c.names?.first()?.trim_start_matches('/').to_owned();

@@ -15,10 +15,11 @@ pub enum Channel {
     Session,
     System,
     Bus,
+    Browser,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 8] = [
+    pub const ALL: [Channel; 9] = [
         Self::Agent,
         Self::Files,
         Self::Terminal,
@@ -27,6 +28,7 @@ impl Channel {
         Self::Session,
         Self::System,
         Self::Bus,
+        Self::Browser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Channel {
             Self::Session => "session",
             Self::System => "system",
             Self::Bus => "bus",
+            Self::Browser => "browser",
         }
     }
 

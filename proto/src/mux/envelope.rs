@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Channel, FilesEvent, FrameError, HstryEvent, ServerFrame, SessionName, SystemEvent, Tagged,
-    TerminalEvent,
+    BrowserEvent, Channel, FilesEvent, FrameError, HstryEvent, ServerFrame, SessionName,
+    SystemEvent, Tagged, TerminalEvent,
 };
 use crate::canonical::{Event, EventKind};
 
@@ -33,11 +33,12 @@ pub struct Refusal {
 }
 
 /// The channels a client may send on.
-pub const SERVED: [Channel; 4] = [
+pub const SERVED: [Channel; 5] = [
     Channel::Agent,
     Channel::Files,
     Channel::Terminal,
     Channel::Hstry,
+    Channel::Browser,
 ];
 
 impl Envelope {
@@ -136,7 +137,7 @@ impl Refusal {
     }
 
     /// The answer: a failed `response` for an agent command of a known session (from
-    /// `runner_id`), the channel's `error` for files, terminal and hstry, `system.error`
+    /// `runner_id`), the channel's `error` for files, terminal, hstry and browser, `system.error`
     /// otherwise.
     pub fn to_frame(&self, runner_id: &str) -> ServerFrame {
         let error = self.error.clone();
@@ -161,6 +162,9 @@ impl Refusal {
             )),
             (Some(Channel::Hstry), ..) => {
                 ServerFrame::Hstry(Tagged::new(session_id, HstryEvent::Error { id, error }))
+            }
+            (Some(Channel::Browser), ..) => {
+                ServerFrame::Browser(Tagged::new(session_id, BrowserEvent::Error { id, error }))
             }
             _ => ServerFrame::System(SystemEvent::Error {
                 session_id,

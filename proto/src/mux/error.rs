@@ -10,7 +10,9 @@ pub enum FrameError {
     NotObject,
     #[error("Invalid frame: missing `channel` (a string)")]
     MissingChannel { id: Option<String> },
-    #[error("Invalid frame: unknown channel {name:?} (served here: agent, files, terminal, hstry)")]
+    #[error(
+        "Invalid frame: unknown channel {name:?} (served here: agent, files, terminal, hstry, browser)"
+    )]
     UnknownChannel { name: String, id: Option<String> },
     #[error("Invalid frame: channel `{channel}` is not served by this endpoint")]
     UnsupportedChannel {

@@ -5,8 +5,9 @@ use ts_rs::TS;
 
 use super::field_locator::locate_bad_field;
 use super::{
-    Addressed, Channel, FilesEvent, FilesOp, FilesRequest, FrameError, HstryEvent, HstryRequest,
-    SessionName, SystemEvent, Tagged, TerminalEvent, TerminalRequest,
+    Addressed, BrowserEvent, BrowserRequest, Channel, FilesEvent, FilesOp, FilesRequest,
+    FrameError, HstryEvent, HstryRequest, SessionName, SystemEvent, Tagged, TerminalEvent,
+    TerminalRequest,
 };
 use crate::canonical::{Command, CommandKind, Event};
 
@@ -19,6 +20,7 @@ pub enum ClientFrame {
     Files(Addressed<FilesRequest>),
     Terminal(Addressed<TerminalRequest>),
     Hstry(Addressed<HstryRequest>),
+    Browser(Addressed<BrowserRequest>),
 }
 
 /// What the server sends.
@@ -30,6 +32,7 @@ pub enum ServerFrame {
     Files(Tagged<FilesEvent>),
     Terminal(Tagged<TerminalEvent>),
     Hstry(Tagged<HstryEvent>),
+    Browser(Tagged<BrowserEvent>),
     System(SystemEvent),
 }
 
@@ -46,6 +49,10 @@ impl ServerFrame {
         Self::Hstry(Tagged::new(Some(session.clone()), event))
     }
 
+    pub fn browser(session: &SessionName, event: BrowserEvent) -> Self {
+        Self::Browser(Tagged::new(Some(session.clone()), event))
+    }
+
     /// The frame's channel.
     pub fn channel(&self) -> Channel {
         match self {
@@ -53,6 +60,7 @@ impl ServerFrame {
             Self::Files(_) => Channel::Files,
             Self::Terminal(_) => Channel::Terminal,
             Self::Hstry(_) => Channel::Hstry,
+            Self::Browser(_) => Channel::Browser,
             Self::System(_) => Channel::System,
         }
     }
@@ -73,6 +81,7 @@ impl ClientFrame {
             Self::Files(frame) => frame.session_id.as_str(),
             Self::Terminal(frame) => frame.session_id.as_str(),
             Self::Hstry(frame) => frame.session_id.as_str(),
+            Self::Browser(frame) => frame.session_id.as_str(),
         }
     }
 
@@ -114,6 +123,10 @@ impl ClientFrame {
             Channel::Hstry => ("type", &HstryRequest::TYPES, |frame, context| {
                 typed::<SessionEnvelope>(frame, &["type"], context)?;
                 typed(frame, &ENVELOPE, context).map(Self::Hstry)
+            }),
+            Channel::Browser => ("type", &BrowserRequest::TYPES, |frame, context| {
+                typed::<SessionEnvelope>(frame, &["type"], context)?;
+                typed(frame, &ENVELOPE, context).map(Self::Browser)
             }),
             Channel::Trx | Channel::Session | Channel::System | Channel::Bus => {
                 return Err(FrameError::UnsupportedChannel { channel, id });
@@ -172,7 +185,7 @@ struct CommandEnvelope {
     runner_id: Option<String>,
 }
 
-/// The envelope of a files, terminal or hstry frame, checked on its own.
+/// The envelope of a files, terminal, hstry or browser frame, checked on its own.
 #[derive(Deserialize)]
 #[allow(dead_code)] // Only its errors matter.
 struct SessionEnvelope {

@@ -5,6 +5,7 @@
 //! written here once for the gateway and pi-bridge.
 
 mod addressed;
+mod browser;
 mod channel;
 mod envelope;
 mod error;
@@ -18,6 +19,11 @@ mod terminal;
 mod timing;
 
 pub use addressed::{Addressed, Tagged};
+pub use browser::{
+    BrowserController, BrowserEvent, BrowserKeyEvent, BrowserMouseButton, BrowserMouseEvent,
+    BrowserRequest, MAX_BROWSER_CLICK_COUNT, MAX_BROWSER_COORDINATE, MAX_BROWSER_KEY_CHARS,
+    MAX_BROWSER_TEXT_CHARS, MAX_BROWSER_URL_CHARS,
+};
 pub use channel::Channel;
 pub use envelope::{Envelope, Refusal, SERVED, ServerHead};
 pub use error::FrameError;

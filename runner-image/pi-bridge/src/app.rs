@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use crate::activity::Activity;
 use crate::agent::conversation::Shared;
 use crate::agent::registry::Registry;
+use crate::browser::BrowserHub;
 use crate::config::Config;
 use crate::delegation::Delegations;
 use crate::delegation::gateway::Gateway;
@@ -133,6 +134,7 @@ pub async fn run_with(
         Delegations::new(gateway, config.session.as_str().to_owned(), emit)
     };
     delegations.follow_aborts(shared.aborts.subscribe());
+    let browser = BrowserHub::new(config.browser_cdp.clone(), config.browser_fps);
     let state = Arc::new(AppState {
         session: config.session.clone(),
         runner_id: config.runner_id.clone(),
@@ -146,6 +148,7 @@ pub async fn run_with(
         max_frame_bytes: config.max_frame_bytes,
         token: config.token.clone(),
         pi_program: config.pi.clone(),
+        browser: browser.clone(),
     });
     let local = listener.local_addr()?;
     // Stream deltas are small frames sent one by one: without TCP_NODELAY, Nagle's algorithm
@@ -168,7 +171,7 @@ pub async fn run_with(
     });
     if let Some(delegate_listener) = delegate_listener {
         let address = delegate_listener.local_addr()?;
-        let api = crate::delegation::api::router(delegations);
+        let api = crate::delegation::api::router(delegations, browser);
         let stopped = stop.clone().cancelled_owned();
         tokio::spawn(async move {
             if let Err(e) = axum::serve(delegate_listener, api)

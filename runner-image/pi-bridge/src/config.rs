@@ -128,6 +128,21 @@ pub struct Config {
         action = clap::ArgAction::Set
     )]
     pub pi_standby: bool,
+
+    /// The browser sidecar's DevTools endpoint (`http://127.0.0.1:9222`), set only when the
+    /// workspace class enables a browser: the `browser` channel shows and drives its page.
+    /// Unset: the channel answers that this runner has no browser.
+    #[arg(long, env = "OQTO_BROWSER_CDP", value_parser = parse_cdp_endpoint)]
+    pub browser_cdp: Option<String>,
+
+    /// Most screencast frames per second sent to browser watchers (clamped to 1..=10).
+    #[arg(
+        long,
+        env = "PI_BRIDGE_BROWSER_FPS",
+        default_value_t = crate::browser::screencast::DEFAULT_FPS,
+        value_parser = parse_fps
+    )]
+    pub browser_fps: u32,
 }
 
 impl Config {
@@ -201,6 +216,27 @@ fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
         ));
     }
     Ok(address)
+}
+
+/// The DevTools HTTP endpoint: `http://host:port`, nothing after it.
+fn parse_cdp_endpoint(s: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(s.trim())
+        .map_err(|e| format!("{s:?} is not a URL such as http://127.0.0.1:9222: {e}"))?;
+    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{s:?}: the browser's DevTools endpoint is an http://host:port URL"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A frame rate; out-of-range values are clamped rather than refused (a tuning knob).
+fn parse_fps(s: &str) -> Result<u32, String> {
+    let fps: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of frames per second"))?;
+    Ok(fps.clamp(1, crate::browser::screencast::MAX_FPS))
 }
 
 /// `90s`, `2m`, `1500ms` or plain seconds.
@@ -314,6 +350,25 @@ mod tests {
         for bad in ["ftp://gw", "gw:8080", "http://gw/?x=1", "not a url"] {
             assert!(with(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_browser_is_off_unless_its_endpoint_is_given_and_fps_is_clamped() {
+        let c = Config::try_parse_from(REQUIRED).unwrap();
+        assert_eq!((c.browser_cdp, c.browser_fps), (None, 4));
+        let with = |args: &[&str]| Config::try_parse_from([&REQUIRED[..], args].concat());
+        let c = with(&[
+            "--browser-cdp",
+            "http://127.0.0.1:9222/",
+            "--browser-fps",
+            "50",
+        ])
+        .unwrap();
+        assert_eq!(c.browser_cdp.as_deref(), Some("http://127.0.0.1:9222"));
+        assert_eq!(c.browser_fps, 10);
+        assert_eq!(with(&["--browser-fps", "0"]).unwrap().browser_fps, 1);
+        assert!(with(&["--browser-cdp", "ws://127.0.0.1:9222"]).is_err());
+        assert!(with(&["--browser-fps", "fast"]).is_err());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! pi-bridge: runs Pi in RPC mode, translates its events into Oqto's canonical protocol, and
-//! serves agent, files, terminal and history over one WebSocket.
+//! serves agent, files, terminal, history and the runner's browser over one WebSocket.
 
 pub mod activity;
 pub mod agent;
 pub mod app;
+pub mod browser;
 pub mod channels;
 pub mod config;
 pub mod delegation;

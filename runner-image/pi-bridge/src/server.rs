@@ -39,6 +39,8 @@ pub struct AppState {
     pub pi_program: PathBuf,
     /// What the gateway and the operator present.
     pub token: RunnerToken,
+    /// The runner's browser (the `browser` channel); without one it answers why not.
+    pub browser: Arc<crate::browser::BrowserHub>,
 }
 
 impl AppState {

@@ -7,6 +7,8 @@
 //! - `POST /delegate/prompt/{id} {prompt}` → 202 `{id, session}` (409 while a turn runs)
 //! - `POST /delegate/stop/{id}` → the status (cancelled when it was running)
 //! - `GET /delegate/sessions` → `{sessions: [status, …]}`
+//! - `GET /browser/control` → `{controller: "agent"|"user"}`: the browser tools refuse while a
+//!   user controls the runner's browser.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use oqto_proto::delegation::StartChild;
 use serde_json::{Map, Value, json};
 
 use super::{Delegations, Failure, NewDelegation, Started};
+use crate::browser::BrowserHub;
 
 /// Largest request body.
 pub const MAX_BODY: usize = 128 * 1024;
@@ -31,7 +34,10 @@ const MAX_NAME_CHARS: usize = 200;
 /// A title made from the prompt: its first line, this long at most.
 const DEFAULT_TITLE_CHARS: usize = 80;
 
-pub fn router(delegations: Arc<Delegations>) -> Router {
+pub fn router(delegations: Arc<Delegations>, browser: Arc<BrowserHub>) -> Router {
+    let browser = Router::new()
+        .route("/browser/control", get(browser_control))
+        .with_state(browser);
     Router::new()
         .route("/delegate/start", post(start))
         .route("/delegate/status/{id}", get(status))
@@ -39,10 +45,16 @@ pub fn router(delegations: Arc<Delegations>) -> Router {
         .route("/delegate/stop/{id}", post(stop))
         .route("/delegate/sessions", get(sessions))
         .fallback(unknown)
+        .with_state(delegations)
+        .merge(browser)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // A web page must not drive agents, even one that found a way to loopback.
         .layer(axum::middleware::from_fn(crate::server::refuse_browsers))
-        .with_state(delegations)
+}
+
+/// Who controls the runner's browser; always the agent in a runner without one.
+async fn browser_control(State(browser): State<Arc<BrowserHub>>) -> Json<Value> {
+    Json(json!({ "controller": browser.controller() }))
 }
 
 impl IntoResponse for Failure {
@@ -97,7 +109,8 @@ async fn unknown() -> Failure {
     Failure::new(
         StatusCode::NOT_FOUND,
         "no such endpoint: use POST /delegate/start, GET /delegate/status/{id}, POST \
-         /delegate/prompt/{id}, POST /delegate/stop/{id} or GET /delegate/sessions",
+         /delegate/prompt/{id}, POST /delegate/stop/{id}, GET /delegate/sessions or GET \
+         /browser/control",
     )
 }
 
@@ -250,7 +263,10 @@ mod tests {
             .uri(path)
             .body(body.into())
             .unwrap();
-        let response = router(delegations.clone()).oneshot(request).await.unwrap();
+        let response = router(delegations.clone(), no_browser())
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -437,8 +453,33 @@ mod tests {
             .header("origin", "https://evil.example")
             .body(Body::empty())
             .unwrap();
-        let response = router(delegations()).oneshot(request).await.unwrap();
+        let response = router(delegations(), no_browser())
+            .oneshot(request)
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    fn no_browser() -> Arc<BrowserHub> {
+        BrowserHub::new(None, 4)
+    }
+
+    #[tokio::test]
+    async fn without_a_browser_the_agent_controls_it() {
+        let request = Request::builder()
+            .uri("/browser/control")
+            .body(Body::empty())
+            .unwrap();
+        let response = router(delegations(), no_browser())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body, json!({"controller": "agent"}));
     }
 
     #[test]

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures::{SinkExt, StreamExt};
 use oqto_proto::mux::{
-    ClientFrame, Envelope, FilesRequest, HstryRequest, PING_EVERY, Refusal, ServerFrame,
-    SystemEvent, TerminalRequest,
+    BrowserRequest, ClientFrame, Envelope, FilesRequest, HstryRequest, PING_EVERY, Refusal,
+    ServerFrame, SystemEvent, TerminalRequest,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::outbound::Outbound;
-use crate::channels::{files, hstry, terminal};
+use crate::channels::{browser, files, hstry, terminal};
 use crate::metrics::{ChannelLabel, ReasonLabel};
 use crate::server::AppState;
 
@@ -24,6 +24,8 @@ use crate::server::AppState;
 const AGENT_QUEUE: usize = 256;
 const FILES_QUEUE: usize = 128;
 const MISC_QUEUE: usize = 128;
+/// Browser input (mouse moves come in bursts) waiting for the browser.
+const BROWSER_QUEUE: usize = 128;
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -80,10 +82,17 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
     let (files_tx, files_rx) = mpsc::channel(FILES_QUEUE);
     let (misc_tx, misc_rx) = mpsc::channel(MISC_QUEUE);
+    let (browser_tx, browser_rx) = mpsc::channel::<BrowserRequest>(BROWSER_QUEUE);
     let workers = [
         tokio::spawn(agent_worker(state.clone(), agent_rx, out.clone())),
         tokio::spawn(files_worker(state.clone(), files_rx, out.clone())),
         tokio::spawn(misc_worker(state.clone(), misc_rx, out.clone())),
+        tokio::spawn(browser::worker(
+            state.browser.clone(),
+            connection,
+            browser_rx,
+            out.clone(),
+        )),
     ];
 
     while let Some(message) = stream.next().await {
@@ -140,6 +149,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
             ClientFrame::Files(frame) => files_tx.try_send(frame.body).is_ok(),
             ClientFrame::Terminal(frame) => misc_tx.try_send(Misc::Terminal(frame.body)).is_ok(),
             ClientFrame::Hstry(frame) => misc_tx.try_send(Misc::Hstry(frame.body)).is_ok(),
+            ClientFrame::Browser(frame) => browser_tx.try_send(frame.body).is_ok(),
         };
         state
             .metrics
@@ -157,11 +167,13 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
         }
     }
 
-    drop((agent_tx, files_tx, misc_tx));
+    drop((agent_tx, files_tx, misc_tx, browser_tx));
     for worker in workers {
         worker.abort();
     }
     state.registry.forget_connection(connection);
+    // Control goes back to the agent when the controlling connection closes.
+    state.browser.forget_connection(connection);
     state.metrics.connected_clients.dec();
     drop(out);
     writer.abort();

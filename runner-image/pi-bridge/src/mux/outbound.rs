@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oqto_proto::canonical::{Event, EventKind};
-use oqto_proto::mux::{FilesEvent, HstryEvent, ServerFrame, SessionName, TerminalEvent};
+use oqto_proto::mux::{
+    BrowserEvent, FilesEvent, HstryEvent, ServerFrame, SessionName, TerminalEvent,
+};
 use tokio::sync::mpsc;
 
 /// Frames waiting for one client's socket.
@@ -16,7 +18,8 @@ pub const OUTBOUND_QUEUE: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Outbound {
     connection: u64,
-    /// The bridge's Session: every frame of the files, terminal and hstry channels names it.
+    /// The bridge's Session: every frame of the files, terminal, hstry and browser channels
+    /// names it.
     session: SessionName,
     tx: mpsc::Sender<ServerFrame>,
     dropped: Arc<AtomicU64>,
@@ -43,6 +46,12 @@ impl Outbound {
         self.tx.is_closed()
     }
 
+    /// Frames waiting for the socket: producers of frames that go stale (screencast) send
+    /// nothing while the client is behind.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Queues a frame; false when the client is gone or too slow (the frame is dropped).
     pub fn send(&self, frame: ServerFrame) -> bool {
         match self.tx.try_send(frame) {
@@ -65,6 +74,10 @@ impl Outbound {
 
     pub fn hstry(&self, event: HstryEvent) -> bool {
         self.send(ServerFrame::hstry(&self.session, event))
+    }
+
+    pub fn browser(&self, event: BrowserEvent) -> bool {
+        self.send(ServerFrame::browser(&self.session, event))
     }
 
     /// Queues an agent event, first telling the client how many events it missed, if any.

@@ -1,0 +1,408 @@
+//! The `browser` channel through the real pi-bridge binary and a real headless Chromium (the
+//! host's; in a runner it is the `browser` sidecar): the screencast shows the page within its
+//! frame rate, input needs control, control shows on the delegate API and goes back to the
+//! agent on release and when the controlling socket closes.
+#![allow(clippy::unwrap_used)] // Tests: a failed step is a failed test.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::response::Html;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::{Bridge, Client, Env, SESSION};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The host's Chromium; CI installs it (hack/ensure-tools.sh). Missing is a failure, as for
+/// every tool the tests need: a skipped browser test would pass without testing anything.
+fn chromium() -> String {
+    let path = std::env::var("OQTO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&path).is_file(),
+        "{path} is missing: the browser tests drive a real Chromium; install it with \
+         hack/ensure-tools.sh (Debian's `chromium`) or point OQTO_CHROMIUM at one"
+    );
+    path
+}
+
+/// The test page: a button that navigates when clicked, and an animation, so the screencast
+/// always has a new frame to send.
+const PAGE: &str = r#"<!doctype html><html><head><title>Browser test</title><style>
+@keyframes spin { from { transform: rotate(0deg) } to { transform: rotate(360deg) } }
+#spinner { position: absolute; left: 400px; top: 300px; width: 120px; height: 120px;
+  background: linear-gradient(red, blue); animation: spin 1s linear infinite }
+#go { position: absolute; left: 0; top: 0; width: 200px; height: 100px; margin: 0 }
+</style></head><body>
+<button id="go" onclick="location.href = '/clicked'">go</button><div id="spinner"></div>
+</body></html>"#;
+
+/// A tiny web server for the page, and the page a click leads to.
+async fn serve_pages() -> String {
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { Html(PAGE) }))
+        .route(
+            "/clicked",
+            axum::routing::get(|| async {
+                Html("<!doctype html><title>Clicked</title><p>clicked</p>")
+            }),
+        )
+        .route(
+            "/second",
+            axum::routing::get(|| async { Html("<!doctype html><title>Second</title><p>2</p>") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+/// A headless Chromium showing `url`, with its DevTools endpoint on a free port.
+struct Chromium {
+    _child: Child,
+    _profile: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl Chromium {
+    async fn start(url: &str) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,800",
+                "--remote-debugging-address=127.0.0.1",
+                // Chromium picks a free port and prints it: no race with parallel tests.
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = tokio::time::timeout(common::WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(ws) = line.strip_prefix("DevTools listening on ws://") {
+                    let host = ws.split('/').next().unwrap();
+                    return format!("http://{host}");
+                }
+            }
+            panic!("chromium exited without a DevTools endpoint");
+        })
+        .await
+        .expect("chromium announces its DevTools endpoint");
+        // Keep reading its stderr, so that it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            _child: child,
+            _profile: profile,
+            endpoint,
+        }
+    }
+}
+
+/// A bridge (no Pi needed: the browser channel does not start one) with these environment
+/// variables, and its delegate API's address.
+async fn bridge(env: &Env, envs: &[(&str, &str)]) -> (Bridge, String) {
+    let mut bridge = env
+        .start_bridge_full(Path::new("/bin/true"), &["--pi-standby", "false"], envs)
+        .await;
+    let api = bridge.delegate_api().await;
+    (bridge, api)
+}
+
+fn browser(frame: Value) -> Value {
+    let mut frame = frame;
+    frame["channel"] = json!("browser");
+    frame["session_id"] = json!(SESSION);
+    frame
+}
+
+/// How long a test waits for an expected answer: frames keep arriving meanwhile, so the mux
+/// client's own per-frame wait would never end.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// The frames up to the first that satisfies `done`, within `ANSWER_WITHIN`.
+async fn until(client: &mut Client, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    tokio::time::timeout(
+        ANSWER_WITHIN,
+        client.until(|f| f["channel"] == "browser" && done(f)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no {what} within {ANSWER_WITHIN:?}"))
+    .pop()
+    .unwrap()
+}
+
+async fn next_browser(client: &mut Client, kind: &str) -> Value {
+    until(client, kind, |f| f["type"] == kind).await
+}
+
+/// The next `state` or `error` (frames in between are skipped).
+async fn answer(client: &mut Client) -> Value {
+    until(client, "answer", |f| {
+        f["type"] == "state" || f["type"] == "error"
+    })
+    .await
+}
+
+/// The next `error`, or `state` that satisfies `wanted` (the page's own navigations send
+/// `state`s of their own in between).
+async fn state_where(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
+    until(client, "state", |f| {
+        f["type"] == "error" || (f["type"] == "state" && wanted(f))
+    })
+    .await
+}
+
+/// The `error` answering the request `id`.
+async fn error_for(client: &mut Client, id: &Value) -> Value {
+    until(client, "error", |f| f["type"] == "error" && f["id"] == *id).await
+}
+
+async fn controller(api: &str) -> String {
+    let body: Value = reqwest::get(format!("http://{api}/browser/control"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["controller"].as_str().unwrap().to_owned()
+}
+
+/// Asks until `controller` reports `expected` (a closed socket is noticed asynchronously).
+async fn eventually_controller(api: &str, expected: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = controller(api).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the controller stayed {now}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_browser_every_request_says_so() {
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, api) = bridge(&env, &[]).await;
+    let mut client = bridge.connect().await;
+    for request in [
+        json!({"type":"watch","id":"w"}),
+        json!({"type":"take_control","id":"t"}),
+        json!({"type":"mouse","id":"m","event":"down","x":1,"y":1}),
+    ] {
+        let id = request["id"].clone();
+        client.send(browser(request)).await;
+        let error = next_browser(&mut client, "error").await;
+        assert_eq!(error["id"], id);
+        assert_eq!(error["session_id"], SESSION);
+        assert_eq!(
+            error["error"],
+            "this runner has no browser (the workspace class does not enable one)"
+        );
+    }
+    assert_eq!(controller(&api).await, "agent");
+    // A bad frame is still answered on the browser channel, naming the field.
+    client
+        .send(browser(
+            json!({"type":"navigate","id":"n","url":"file:///etc/passwd"}),
+        ))
+        .await;
+    let error = next_browser(&mut client, "error").await;
+    assert!(
+        error["error"].as_str().unwrap().contains("field `url`"),
+        "{error}"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_screencast_shows_the_page_as_jpeg_within_its_frame_rate() {
+    let pages = serve_pages().await;
+    let chromium = Chromium::start(&format!("{pages}/")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, _api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let mut client = bridge.connect().await;
+    client.send(browser(json!({"type":"watch","id":"w"}))).await;
+    let state = answer(&mut client).await;
+    assert_eq!(state["type"], "state", "{state}");
+    // Chromium may still be loading its first page (about:blank, then the test page): the
+    // navigation is reported as a new `state`.
+    let state = state_where(&mut client, |s| s["title"] == "Browser test").await;
+    assert_eq!(state["url"], format!("{pages}/"));
+    assert_eq!(state["title"], "Browser test");
+    assert_eq!(state["controller"], "agent");
+    assert_eq!(state["you_control"], false);
+
+    let frame = next_browser(&mut client, "frame").await;
+    assert_eq!(frame["mime"], "image/jpeg");
+    let jpeg = STANDARD
+        .decode(frame["data_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+    let (width, height) = (
+        frame["width"].as_u64().unwrap(),
+        frame["height"].as_u64().unwrap(),
+    );
+    assert!(
+        (100..=1280).contains(&width) && (100..=800).contains(&height),
+        "{width}x{height}"
+    );
+
+    // The animation changes every frame: the ack pacing alone bounds the rate (4 per second).
+    let window = Duration::from_secs(2);
+    let deadline = tokio::time::Instant::now() + window;
+    let mut frames = 0;
+    let mut last_seq = frame["seq"].as_u64().unwrap();
+    while let Ok(frame) = tokio::time::timeout_at(deadline, client.next()).await {
+        if frame["channel"] == "browser" && frame["type"] == "frame" {
+            let seq = frame["seq"].as_u64().unwrap();
+            assert!(seq > last_seq, "frames are numbered in order");
+            last_seq = seq;
+            frames += 1;
+        }
+    }
+    assert!(
+        frames <= 4 * 2 + 2,
+        "{frames} frames in {window:?} at 4 fps"
+    );
+    assert!(
+        frames >= 2,
+        "the animated page kept sending frames: {frames}"
+    );
+
+    // Unwatched: no more frames (one in flight may still arrive).
+    client.send(browser(json!({"type":"unwatch"}))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let quiet = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(frame) = tokio::time::timeout_at(quiet, client.next()).await {
+        assert_ne!(frame["type"], "frame", "a frame after unwatch: {frame}");
+    }
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_needs_control_and_control_goes_back_to_the_agent() {
+    let pages = serve_pages().await;
+    let chromium = Chromium::start(&format!("{pages}/")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"watch"}))).await;
+    assert_eq!(answer(&mut user).await["type"], "state");
+    // Clicks go to the test page, not to the about:blank before it.
+    state_where(&mut user, |s| s["title"] == "Browser test").await;
+
+    // Input before taking control is refused.
+    for request in [
+        json!({"type":"mouse","id":"m","event":"down","x":50,"y":50}),
+        json!({"type":"key","id":"k","event":"down","key":"a","text":"a"}),
+        json!({"type":"text","id":"t","text":"hello"}),
+        json!({"type":"navigate","id":"n","url":format!("{pages}/second")}),
+    ] {
+        let id = request["id"].clone();
+        user.send(browser(request)).await;
+        let error = error_for(&mut user, &id).await;
+        assert_eq!(error["error"], "take control first");
+    }
+    assert_eq!(controller(&api).await, "agent");
+
+    user.send(browser(json!({"type":"take_control","id":"tc"})))
+        .await;
+    let state = state_where(&mut user, |s| s["controller"] == "user").await;
+    assert_eq!(
+        (state["controller"].clone(), state["you_control"].clone()),
+        (json!("user"), json!(true)),
+        "{state}"
+    );
+    assert_eq!(controller(&api).await, "user");
+
+    // A click on the button (CSS pixels of the viewport) navigates the page.
+    for event in ["move", "down", "up"] {
+        user.send(browser(
+            json!({"type":"mouse","event":event,"x":100.0,"y":50.0,"click_count":1}),
+        ))
+        .await;
+    }
+    let clicked_url = format!("{pages}/clicked");
+    let clicked = state_where(&mut user, |s| s["url"] == clicked_url).await;
+    assert_eq!(clicked["type"], "state", "{clicked}");
+    assert_eq!(clicked["you_control"], true);
+
+    // Navigate: http(s) only, named in the error; a good URL loads.
+    user.send(browser(
+        json!({"type":"navigate","id":"bad","url":"javascript:alert(1)"}),
+    ))
+    .await;
+    let refused = error_for(&mut user, &json!("bad")).await;
+    assert!(
+        refused["error"].as_str().unwrap().contains("field `url`"),
+        "{refused}"
+    );
+    user.send(browser(
+        json!({"type":"navigate","id":"go","url":format!("{pages}/second")}),
+    ))
+    .await;
+    let second = state_where(&mut user, |s| s["title"] == "Second").await;
+    assert_eq!(second["url"], format!("{pages}/second"), "{second}");
+    // A move within the page (a fragment, a single-page app's route) is told too.
+    user.send(browser(
+        json!({"type":"navigate","id":"part","url":format!("{pages}/second#part")}),
+    ))
+    .await;
+    let part = format!("{pages}/second#part");
+    let moved = state_where(&mut user, |s| s["url"] == part).await;
+    assert_eq!(moved["type"], "state", "{moved}");
+
+    // Another connection sees the user in control, but not itself.
+    let mut other = bridge.connect().await;
+    other.send(browser(json!({"type":"watch"}))).await;
+    let seen = state_where(&mut other, |_| true).await;
+    assert_eq!(
+        (seen["controller"].clone(), seen["you_control"].clone()),
+        (json!("user"), json!(false))
+    );
+
+    user.send(browser(json!({"type":"release_control"}))).await;
+    let released = state_where(&mut user, |s| s["controller"] == "agent").await;
+    assert_eq!(released["controller"], "agent", "{released}");
+    assert_eq!(released["you_control"], false);
+    assert_eq!(controller(&api).await, "agent");
+
+    // The controlling socket closes: control goes back to the agent, and the others are told.
+    user.send(browser(json!({"type":"take_control"}))).await;
+    let user_state = |s: &Value| s["controller"] == "user";
+    assert_eq!(
+        state_where(&mut user, user_state).await["you_control"],
+        true
+    );
+    assert_eq!(
+        state_where(&mut other, user_state).await["you_control"],
+        false
+    );
+    drop(user);
+    eventually_controller(&api, "agent").await;
+    let told = state_where(&mut other, |s| s["controller"] == "agent").await;
+    assert_eq!(told["controller"], "agent", "{told}");
+    bridge.stop().await;
+}
