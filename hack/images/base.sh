@@ -16,6 +16,8 @@ common="ca-certificates,tini,tzdata"
 # Empty: mmdebstrap's default mirrors. A flavour that needs particular ones lists them (apt lines),
 # and they join the key, so a changed mirror list rebuilds the image.
 mirrors=()
+# A term that makes a flavour's image expire (see browser); empty for the others.
+refresh=""
 # Extra mmdebstrap customize hooks (shell run with the root file system in "$1"); they join the key.
 hooks=()
 case "$flavour" in
@@ -33,13 +35,17 @@ case "$flavour" in
     # loads (checked: it renders pages and screenshots without them). The image has no use for
     # apt afterwards, so the broken dependency is harmless there. Docs and translations go too.
     hooks=('chroot "$1" dpkg --purge --force-depends mesa-libgallium libllvm19 libz3-4'
-      'rm -rf "$1"/usr/share/doc/* "$1"/usr/share/locale/* "$1"/usr/share/man/*') ;;
+      'rm -rf "$1"/usr/share/doc/* "$1"/usr/share/locale/* "$1"/usr/share/man/*')
+    # A browser that opens untrusted pages without its own sandbox must not stay on the Chromium
+    # of the day it was first built: the ISO week joins the key, so the image is made again from
+    # the security suite at least weekly (~40 s). OQTO_BASE_REFRESH overrides the term.
+    refresh="${OQTO_BASE_REFRESH:-$(date -u +%G-W%V)}" ;;
   *) echo "usage: $0 runner|minimal|browser" >&2; exit 2 ;;
 esac
 image="localhost/oqto-base-$flavour:$suite"
 # Without mirrors the key is the one of earlier versions of this script: existing bases stay valid.
-key="$(printf '%s %s%s%s' "$suite" "$packages" "${mirrors[*]:+ ${mirrors[*]}}" "${hooks[*]:+ ${hooks[*]}}" \
-  | sha256sum | cut -c1-16)"
+key="$(printf '%s %s%s%s%s' "$suite" "$packages" "${mirrors[*]:+ ${mirrors[*]}}" "${hooks[*]:+ ${hooks[*]}}" \
+  "${refresh:+ $refresh}" | sha256sum | cut -c1-16)"
 
 if [ "$(podman image inspect --format '{{index .Labels "dev.oqto.base-key"}}' "$image" 2>/dev/null || true)" = "$key" ]; then
   echo "base image $image is up to date" >&2

@@ -9,8 +9,8 @@
  *
  * The agent always works in the FIRST page of the browser's first context: that is the page the
  * user's live view (pi-bridge's screencast) shows. While the user holds control of the browser
- * (pi-bridge's loopback API `GET /browser/control` on $PI_BRIDGE_DELEGATE_LISTEN says
- * `{"controller":"user"}`) every tool refuses; a bridge without that endpoint (404) lets them run.
+ * (pi-bridge's loopback API `GET /browser/control` on $PI_BRIDGE_DELEGATE_LISTEN, with the
+ * token $PI_BRIDGE_DELEGATE_TOKEN, says `{"controller":"user"}`) every tool refuses; a bridge without that endpoint (404) lets them run.
  *
  * Elements are named by the refs of the snapshot (`[ref=e5]`, Playwright's "ai" aria snapshot,
  * resolved with `aria-ref=e5`), or by role and accessible name. Every action has a timeout and
@@ -35,6 +35,7 @@ const MAX_TEXT_CHARS = 20_000;
 const MAX_ERROR_CHARS = 1_500;
 const MAX_TYPED_CHARS = 10_000;
 const MAX_URL_CHARS = 4_096;
+const MAX_TITLE_CHARS = 300;
 /** A ref of the "ai" snapshot: `e5`, or `f1e3` inside a frame. */
 const REF = /^[A-Za-z0-9]{1,32}$/;
 /** ARIA roles as Playwright's getByRole takes them. */
@@ -67,7 +68,11 @@ async function checkControl(tool: string): Promise<void> {
   if (address === "") return; // pi-bridge serves no loopback API: nobody can take control.
   let response: Response;
   try {
-    response = await fetch(`http://${address}/browser/control`, { signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) });
+    const token = env("PI_BRIDGE_DELEGATE_TOKEN")?.trim();
+    response = await fetch(`http://${address}/browser/control`, {
+      headers: token ? { authorization: `Bearer ${token}` } : undefined,
+      signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
+    });
   } catch (e) {
     throw new Error(`${tool}: cannot ask pi-bridge (${address}) whether the user controls the browser: ${message(e)}`);
   }
@@ -136,12 +141,18 @@ export default function browser(pi: any) {
     return page;
   }
 
+  /** The page's title, as long as a title should be: the page chooses it. */
   async function title(page: any): Promise<string> {
     try {
-      return await page.title();
+      return cut(await page.title(), MAX_TITLE_CHARS, "title");
     } catch {
       return "";
     }
+  }
+
+  /** The page's address, bounded: a page can make it as long as it likes (a fragment). */
+  function where(page: any): string {
+    return cut(String(page.url()), MAX_URL_CHARS, "URL");
   }
 
   async function snapshot(page: any): Promise<string> {
@@ -151,7 +162,7 @@ export default function browser(pi: any) {
 
   /** The page's title, URL and snapshot: what the agent sees after each step. */
   async function seen(page: any, first: string): Promise<Text> {
-    const lines = [first, `Title: ${await title(page)}`, `URL: ${page.url()}`, "", await snapshot(page)];
+    const lines = [first, `Title: ${await title(page)}`, `URL: ${where(page)}`, "", await snapshot(page)];
     return { type: "text", text: lines.join("\n") };
   }
 
@@ -229,7 +240,7 @@ export default function browser(pi: any) {
         const response = await page.goto(url.href, { waitUntil: "domcontentloaded", timeout: NAVIGATION_TIMEOUT_MS });
         await page.waitForLoadState("load", { timeout: SETTLE_TIMEOUT_MS }).catch(() => undefined);
         const status = response ? ` (HTTP ${response.status()})` : "";
-        return { content: [await seen(page, `Opened ${url.href}${status}.`)], details: { url: page.url() } };
+        return { content: [await seen(page, `Opened ${url.href}${status}.`)], details: { url: where(page) } };
       });
     },
   });
@@ -244,7 +255,7 @@ export default function browser(pi: any) {
     async execute(_id: string, _params: any, signal: AbortSignal | undefined) {
       return run("browser_snapshot", signal, async (page) => ({
         content: [await seen(page, "The browser's page:")],
-        details: { url: page.url() },
+        details: { url: where(page) },
       }));
     },
   });
@@ -261,7 +272,7 @@ export default function browser(pi: any) {
         const { locator, label } = target("browser_click", page, params);
         await locator.click({ timeout: ACTION_TIMEOUT_MS });
         await settle(page);
-        return { content: [await seen(page, `Clicked ${label}.`)], details: { url: page.url() } };
+        return { content: [await seen(page, `Clicked ${label}.`)], details: { url: where(page) } };
       });
     },
   });
@@ -294,7 +305,7 @@ export default function browser(pi: any) {
           await settle(page);
         }
         const did = `Typed ${params.text.length} characters into ${label}${params.submit === true ? " and pressed Enter" : ""}.`;
-        return { content: [await seen(page, did)], details: { url: page.url() } };
+        return { content: [await seen(page, did)], details: { url: where(page) } };
       });
     },
   });
@@ -307,8 +318,8 @@ export default function browser(pi: any) {
     async execute(_id: string, _params: any, signal: AbortSignal | undefined) {
       return run("browser_read_text", signal, async (page) => {
         const text: string = await page.locator("body").innerText({ timeout: ACTION_TIMEOUT_MS });
-        const header = `Title: ${await title(page)}\nURL: ${page.url()}\n\n`;
-        return { content: [{ type: "text", text: header + cut(text, MAX_TEXT_CHARS, "text") }], details: { url: page.url() } };
+        const header = `Title: ${await title(page)}\nURL: ${where(page)}\n\n`;
+        return { content: [{ type: "text", text: header + cut(text, MAX_TEXT_CHARS, "text") }], details: { url: where(page) } };
       });
     },
   });
@@ -323,13 +334,13 @@ export default function browser(pi: any) {
         const jpeg = await page.screenshot({ type: "jpeg", quality: 60, timeout: SCREENSHOT_TIMEOUT_MS });
         const size = page.viewportSize();
         const dims = size ? `, ${size.width}x${size.height}` : "";
-        const text = `Screenshot of ${JSON.stringify(await title(page))} (${page.url()}${dims}).`;
+        const text = `Screenshot of ${JSON.stringify(await title(page))} (${where(page)}${dims}).`;
         return {
           content: [
             { type: "text", text },
             { type: "image", data: jpeg.toString("base64"), mimeType: "image/jpeg" },
           ],
-          details: { url: page.url(), bytes: jpeg.length },
+          details: { url: where(page), bytes: jpeg.length },
         };
       });
     },

@@ -39,7 +39,11 @@ async function call(root: string, method: "GET" | "POST", path: string, body?: u
   try {
     response = await fetch(`${root}${path}`, {
       method,
-      headers: body === undefined ? undefined : { "content-type": "application/json" },
+      headers: {
+        // The API's secret, which pi-bridge gives its Pi alone (others share the loopback).
+        authorization: `Bearer ${(globalThis as any).process?.env?.PI_BRIDGE_DELEGATE_TOKEN ?? ""}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {

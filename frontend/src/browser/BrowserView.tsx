@@ -98,7 +98,7 @@ export function BrowserView({ session, attach, visible }: { session: string; att
     ? page.controller === "agent"
       ? "The agent drives this browser."
       : you
-        ? "You control the browser: click, type and paste into the page."
+        ? "You control the browser: click, type and paste into the page. The agent sees this page when you hand it back: type no secret you would not give it."
         : "Someone in another tab controls the browser."
     : null;
 

@@ -18,8 +18,8 @@ use super::desired::OperatorDefaults;
 pub const DEFAULT_IMAGE: &str = "localhost/oqto-browser:dev";
 /// The browser's writable /tmp (profile, cache, crash dumps): bounded, so a page cannot fill
 /// the node's disk (Kubernetes) or memory (Podman's tmpfs).
-pub const TMP_SIZE: &str = "512Mi";
-pub const TMP_BYTES: i64 = 512 * 1024 * 1024;
+pub const TMP_MIB: i64 = 512;
+pub const TMP_BYTES: i64 = TMP_MIB * 1024 * 1024;
 /// The sidecar's volume in the runner Pod.
 pub const TMP_VOLUME: &str = "browser-tmp";
 
@@ -90,7 +90,7 @@ impl BrowserPlan {
         Volume {
             name: TMP_VOLUME.into(),
             empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity(TMP_SIZE.into())),
+                size_limit: Some(Quantity(format!("{TMP_MIB}Mi"))),
                 ..Default::default()
             }),
             ..Default::default()

@@ -46,6 +46,10 @@ pub async fn run_with(
     let metrics = Arc::new(Metrics::new());
     let activity = Arc::new(Activity::new());
     let gateway = delegation_gateway(&config)?;
+    let delegate_token = config
+        .delegate_token
+        .clone()
+        .unwrap_or_else(crate::delegation::api::random_token);
     let mut pi = PiSettings {
         program: config.pi.clone(),
         agent_dir: config.agent_dir(),
@@ -57,6 +61,7 @@ pub async fn run_with(
             Some(listener) => Some(listener.local_addr()?),
             None => None,
         },
+        delegate_token: delegate_token.clone(),
     };
     // A missing file is a broken image or a typo: said once at start, not by every Pi.
     for extension in &pi.extensions {
@@ -171,7 +176,7 @@ pub async fn run_with(
     });
     if let Some(delegate_listener) = delegate_listener {
         let address = delegate_listener.local_addr()?;
-        let api = crate::delegation::api::router(delegations, browser);
+        let api = crate::delegation::api::router(delegations, browser, &delegate_token);
         let stopped = stop.clone().cancelled_owned();
         tokio::spawn(async move {
             if let Err(e) = axum::serve(delegate_listener, api)

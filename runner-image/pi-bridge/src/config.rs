@@ -109,8 +109,9 @@ pub struct Config {
     )]
     pub session_credential: Option<SessionCredential>,
 
-    /// Address of the delegate API that Pi's `delegate` tool calls. It has no authentication,
-    /// so only a loopback address is accepted: only processes inside the runner may reach it.
+    /// Address of the delegate API that Pi's `delegate` and browser tools call. Only a
+    /// loopback address is accepted: only processes of the runner's network namespace reach it
+    /// (with a browser sidecar, Chromium is one of them: hence the token below).
     #[arg(
         long,
         env = "PI_BRIDGE_DELEGATE_LISTEN",
@@ -118,6 +119,14 @@ pub struct Config {
         value_parser = parse_loopback
     )]
     pub delegate_listen: SocketAddr,
+
+    /// The secret every delegate API request carries (`authorization: Bearer …`). pi-bridge
+    /// gives it to its Pi alone (`PI_BRIDGE_DELEGATE_TOKEN`), so a process that shares the
+    /// loopback but not Pi's environment (the browser sidecar, a page that broke out of
+    /// Chromium's renderer) cannot start agents or read their answers. Random per start
+    /// when unset; tests set one.
+    #[arg(long, env = ENV_DELEGATE_TOKEN, hide_env_values = true, value_parser = parse_delegate_token)]
+    pub delegate_token: Option<String>,
 
     /// Start the Session's Pi as soon as the bridge is up, so that the first prompt does not
     /// wait for Node and Pi to load (`false`: start it on the first command).
@@ -204,7 +213,18 @@ fn parse_credential(s: &str) -> Result<SessionCredential, String> {
     Ok(SessionCredential::from_secret(s.to_owned()))
 }
 
-/// The delegate API answers anyone who reaches it, so it listens on loopback only.
+/// The delegate API's token: long enough not to be guessed.
+fn parse_delegate_token(value: &str) -> Result<String, String> {
+    if value.len() < 32 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be at least 32 printable ASCII characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// Where the delegate API's token reaches Pi (and the bridge, when a test sets it).
+pub const ENV_DELEGATE_TOKEN: &str = "PI_BRIDGE_DELEGATE_TOKEN";
+
+/// The delegate API is for the runner's own processes, so it listens on loopback only.
 fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
     let address: SocketAddr = s
         .parse()
@@ -331,6 +351,26 @@ mod tests {
             assert!(
                 refused.contains("not a loopback address"),
                 "{open}: {refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delegate_token_is_long_enough_not_to_be_guessed() {
+        let c = Config::try_parse_from(REQUIRED).unwrap();
+        assert_eq!(c.delegate_token, None, "random per start");
+        let long = "k".repeat(32);
+        let c =
+            Config::try_parse_from([&REQUIRED[..], &["--delegate-token", &long]].concat()).unwrap();
+        assert_eq!(c.delegate_token.as_deref(), Some(long.as_str()));
+        for weak in ["short", &"k".repeat(31), &format!("{} x", "k".repeat(32))] {
+            let refused =
+                Config::try_parse_from([&REQUIRED[..], &["--delegate-token", weak]].concat())
+                    .unwrap_err()
+                    .to_string();
+            assert!(
+                refused.contains("at least 32 printable"),
+                "{weak}: {refused}"
             );
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::response::Html;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Bridge, Client, Env, SESSION};
+use common::{Bridge, Client, DELEGATE_TOKEN, Env, SESSION};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -41,6 +41,19 @@ const PAGE: &str = r#"<!doctype html><html><head><title>Browser test</title><sty
 <button id="go" onclick="location.href = '/clicked'">go</button><div id="spinner"></div>
 </body></html>"#;
 
+/// A hostile page: once loaded, a 1 MB title and 1000 `history.pushState` calls in a loop.
+const FLOOD: &str = r#"<!doctype html><html><head><title>Flood</title></head><body><script>
+addEventListener('load', () => {
+  document.title = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 1000; i++) { history.pushState({}, '', '#' + i); }
+});
+</script></body></html>"#;
+
+/// A page whose renderer spins forever, shortly after it loaded.
+const BUSY: &str = r#"<!doctype html><html><head><title>Busy</title></head><body><script>
+addEventListener('load', () => setTimeout(() => { for (;;) {} }, 300));
+</script></body></html>"#;
+
 /// A tiny web server for the page, and the page a click leads to.
 async fn serve_pages() -> String {
     let app = axum::Router::new()
@@ -51,6 +64,8 @@ async fn serve_pages() -> String {
                 Html("<!doctype html><title>Clicked</title><p>clicked</p>")
             }),
         )
+        .route("/flood", axum::routing::get(|| async { Html(FLOOD) }))
+        .route("/busy", axum::routing::get(|| async { Html(BUSY) }))
         .route(
             "/second",
             axum::routing::get(|| async { Html("<!doctype html><title>Second</title><p>2</p>") }),
@@ -63,7 +78,7 @@ async fn serve_pages() -> String {
 
 /// A headless Chromium showing `url`, with its DevTools endpoint on a free port.
 struct Chromium {
-    _child: Child,
+    child: Child,
     _profile: tempfile::TempDir,
     endpoint: String,
 }
@@ -109,7 +124,7 @@ impl Chromium {
         // Keep reading its stderr, so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
-            _child: child,
+            child,
             _profile: profile,
             endpoint,
         }
@@ -176,7 +191,10 @@ async fn error_for(client: &mut Client, id: &Value) -> Value {
 }
 
 async fn controller(api: &str) -> String {
-    let body: Value = reqwest::get(format!("http://{api}/browser/control"))
+    let body: Value = reqwest::Client::new()
+        .get(format!("http://{api}/browser/control"))
+        .bearer_auth(DELEGATE_TOKEN)
+        .send()
         .await
         .unwrap()
         .json()
@@ -404,5 +422,109 @@ async fn input_needs_control_and_control_goes_back_to_the_agent() {
     eventually_controller(&api, "agent").await;
     let told = state_where(&mut other, |s| s["controller"] == "agent").await;
     assert_eq!(told["controller"], "agent", "{told}");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_that_floods_titles_and_navigations_gets_few_bounded_states() {
+    let pages = serve_pages().await;
+    let chromium = Chromium::start(&format!("{pages}/")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, _api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"watch"}))).await;
+    state_where(&mut user, |s| s["title"] == "Browser test").await;
+    user.send(browser(json!({"type":"take_control"}))).await;
+    state_where(&mut user, |s| s["controller"] == "user").await;
+    user.send(browser(
+        json!({"type":"navigate","id":"go","url":format!("{pages}/flood")}),
+    ))
+    .await;
+    // The flood: every `state` from here on is counted, for a few seconds after it began.
+    let flooded = state_where(&mut user, |s| {
+        s["title"].as_str().unwrap().starts_with("xxx")
+    })
+    .await;
+    let mut states = vec![flooded];
+    let quiet = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(frame) = tokio::time::timeout_at(quiet, user.next()).await {
+        if frame["channel"] == "browser" && frame["type"] == "state" {
+            states.push(frame);
+        }
+    }
+    for state in &states {
+        let chars = |field: &str| state[field].as_str().unwrap().chars().count();
+        assert!(
+            chars("title") <= 2048,
+            "a title of {} chars",
+            chars("title")
+        );
+        assert!(chars("url") <= 2048, "a url of {} chars", chars("url"));
+    }
+    assert_eq!(
+        states[0]["title"].as_str().unwrap().chars().count(),
+        2048,
+        "the title is cut, not dropped"
+    );
+    assert!(states.len() < 100, "{} states for one flood", states.len());
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_is_released_at_once_while_a_busy_page_holds_up_input() {
+    let pages = serve_pages().await;
+    let chromium = Chromium::start(&format!("{pages}/")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"watch"}))).await;
+    state_where(&mut user, |s| s["title"] == "Browser test").await;
+    user.send(browser(json!({"type":"take_control"}))).await;
+    state_where(&mut user, |s| s["controller"] == "user").await;
+    user.send(browser(
+        json!({"type":"navigate","id":"go","url":format!("{pages}/busy")}),
+    ))
+    .await;
+    state_where(&mut user, |s| s["title"] == "Busy").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The renderer spins: input is not taken, and more of it piles up.
+    for n in 0..20 {
+        user.send(browser(
+            json!({"type":"mouse","event":"move","x":f64::from(n),"y":10.0}),
+        ))
+        .await;
+        user.send(browser(
+            json!({"type":"key","event":"down","key":"a","text":"a"}),
+        ))
+        .await;
+    }
+    let asked = tokio::time::Instant::now();
+    user.send(browser(json!({"type":"release_control"}))).await;
+    let released = state_where(&mut user, |s| s["controller"] == "agent").await;
+    assert_eq!(released["type"], "state", "{released}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "released after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(controller(&api).await, "agent");
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watchers_are_told_when_the_browser_goes_away() {
+    let pages = serve_pages().await;
+    let mut chromium = Chromium::start(&format!("{pages}/")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, _api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"watch"}))).await;
+    state_where(&mut user, |s| s["title"] == "Browser test").await;
+    chromium.child.kill().await.unwrap();
+    let told = next_browser(&mut user, "error").await;
+    assert_eq!(
+        told["error"],
+        "the browser restarted or is unreachable; reconnecting…"
+    );
     bridge.stop().await;
 }

@@ -342,10 +342,11 @@ async fn the_demo_agent_opens_clicks_and_reads_its_web_app_in_the_browser() {
         said.contains("Hello from the app"),
         "the click changed the page: {said}"
     );
-    // The agent worked in the first page: the one the user's live view shows.
+    // The agent worked in the first page, the one the user's live view shows: the page counts
+    // the click in its address.
     assert_eq!(
         chromium.first_page_url().await,
-        format!("http://{DEV_SERVER}/")
+        format!("http://{DEV_SERVER}/#hello-1")
     );
 
     // Cleanup: the dev server the agent started goes, and is gone.

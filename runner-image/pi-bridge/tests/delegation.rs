@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use common::{Bridge, Client, Env, is_event, pi_program, repo_root};
+use common::{Bridge, Client, DELEGATE_TOKEN, Env, is_event, pi_program, repo_root};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -195,7 +195,8 @@ async fn call(api: &str, method: &str, path: &str, body: Option<Value>) -> (Stat
     let request = match method {
         "GET" => client.get(url),
         _ => client.post(url),
-    };
+    }
+    .bearer_auth(DELEGATE_TOKEN);
     let request = match body {
         Some(body) => request.json(&body),
         None => request,

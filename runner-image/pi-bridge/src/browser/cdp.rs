@@ -122,15 +122,26 @@ impl Cdp {
 
     /// Calls `method` and waits (at most `CALL_TIMEOUT`) for its result.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        self.call_within(method, params, CALL_TIMEOUT)
+            .await?
+            .ok_or_else(|| format!("the browser did not answer {method} within {CALL_TIMEOUT:?}"))
+    }
+
+    /// Calls `method` and waits at most `within` for its result: `None` when none came in time
+    /// (the call may still take effect; its late answer is discarded).
+    pub async fn call_within(
+        &self,
+        method: &str,
+        params: Value,
+        within: Duration,
+    ) -> Result<Option<Value>, String> {
         let (id, answer) = self.send(method, params)?;
-        match tokio::time::timeout(CALL_TIMEOUT, answer).await {
-            Ok(Ok(result)) => result,
+        match tokio::time::timeout(within, answer).await {
+            Ok(Ok(result)) => result.map(Some),
             Ok(Err(_)) => Err("the browser closed the page".into()),
             Err(_) => {
                 lock(&self.pending).remove(&id);
-                Err(format!(
-                    "the browser did not answer {method} within {CALL_TIMEOUT:?}"
-                ))
+                Ok(None)
             }
         }
     }
@@ -190,9 +201,16 @@ fn response(value: Value) -> Result<Value, String> {
     }
 }
 
-/// The WebSocket URL of the browser's first page, opening a blank one when it has none.
+/// The browser's first page: its target id and WebSocket URL.
+#[derive(Debug, Clone)]
+pub struct PageTarget {
+    pub id: String,
+    pub ws_url: String,
+}
+
+/// The browser's first page, opening a blank one when it has none.
 /// `root` is the DevTools HTTP endpoint, such as `http://127.0.0.1:9222`.
-pub async fn first_page(http: &reqwest::Client, root: &str) -> Result<String, String> {
+pub async fn first_page(http: &reqwest::Client, root: &str) -> Result<PageTarget, String> {
     let root = root.trim_end_matches('/');
     let unreachable = |e: reqwest::Error| format!("the browser does not answer at {root}: {e}");
     let targets: Value = http
@@ -223,10 +241,13 @@ pub async fn first_page(http: &reqwest::Client, root: &str) -> Result<String, St
             .await
             .map_err(unreachable)?,
     };
-    page["webSocketDebuggerUrl"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("the browser at {root} lists no page to show"))
+    match (page["id"].as_str(), page["webSocketDebuggerUrl"].as_str()) {
+        (Some(id), Some(ws_url)) => Ok(PageTarget {
+            id: id.to_owned(),
+            ws_url: ws_url.to_owned(),
+        }),
+        _ => Err(format!("the browser at {root} lists no page to show")),
+    }
 }
 
 #[cfg(test)]

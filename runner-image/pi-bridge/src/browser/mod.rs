@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use oqto_proto::mux::{BrowserController, BrowserEvent, BrowserRequest};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -30,10 +30,21 @@ use crate::mux::outbound::Outbound;
 pub const NO_BROWSER: &str = "this runner has no browser (the workspace class does not enable one)";
 /// What input from a connection that does not control the browser is answered.
 pub const TAKE_CONTROL_FIRST: &str = "take control first";
-/// How long after the page went away the hub looks for another, while someone watches.
+/// What the watchers are told, once, when the page's DevTools connection is lost.
+pub const RECONNECTING: &str = "the browser restarted or is unreachable; reconnecting…";
+/// What the watchers are told when the page's renderer crashed.
+pub const CRASHED: &str = "the page crashed; reloading it";
+/// The first wait before looking for the browser's page again, doubled up to `RECONNECT_MAX`.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
-/// How often it tries before waiting for the next request.
-const RECONNECT_ATTEMPTS: u32 = 10;
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+/// Longest `url` and `title` kept and sent (in chars): the page chooses both.
+pub const MAX_TEXT: usize = 2048;
+/// Least time between two `state`s from navigations: a page that navigates in a loop gets a
+/// few per second, whatever its rate.
+const REFRESH_SPACING: Duration = Duration::from_millis(100);
+/// How long one input call may hold up the next: a busy page (a renderer spinning) answers
+/// late or never, and the user's input queue must not wait 5 s per event.
+pub const INPUT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The browser of this runner, shared by all connections.
 pub struct BrowserHub {
@@ -93,87 +104,133 @@ impl BrowserHub {
         }
     }
 
-    /// Handles one request of `connection`; answers (state, errors) go to `out`.
-    pub async fn handle(
-        self: &Arc<Self>,
-        connection: u64,
-        out: &Outbound,
-        request: BrowserRequest,
-    ) {
-        let id = request.id().map(str::to_owned);
-        if self.endpoint.is_none() {
-            out.browser(error(id, NO_BROWSER));
-            return;
-        }
-        if let Err(e) = self.serve(connection, out, request).await {
+    /// Whether this runner has a browser at all (`OQTO_BROWSER_CDP`).
+    pub fn enabled(&self) -> bool {
+        self.endpoint.is_some()
+    }
+
+    /// `watch`: `connection` receives `state` now and the screencast's frames from now on.
+    pub async fn watch(self: &Arc<Self>, connection: u64, out: &Outbound, id: Option<String>) {
+        if let Err(e) = self.try_watch(connection, out).await {
             out.browser(error(id, e));
         }
     }
 
-    async fn serve(
+    async fn try_watch(self: &Arc<Self>, connection: u64, out: &Outbound) -> Result<(), String> {
+        self.page().await?;
+        {
+            let mut inner = self.lock();
+            // A connection that closed meanwhile is not watched (it would keep the
+            // screencast running for nobody).
+            if out.is_closed() {
+                return Ok(());
+            }
+            inner.watchers.insert(
+                connection,
+                Watcher {
+                    out: out.clone(),
+                    budget: ByteBudget::new(Instant::now()),
+                },
+            );
+            // Under the lock: `state` goes out before the first frame can.
+            out.browser(inner.state_for(connection));
+        }
+        self.sync_screencast().await
+    }
+
+    /// `unwatch`: no more frames; control goes back to the agent if `connection` had it.
+    pub fn unwatch(self: &Arc<Self>, connection: u64) {
+        self.leave(connection);
+    }
+
+    /// `take_control`, at once (never behind input): `connection` controls the browser.
+    /// `ensure_page` then connects to the page if need be.
+    pub fn take_control(&self, connection: u64, out: &Outbound) {
+        let mut inner = self.lock();
+        // A closed connection never gets control: nobody could give it back.
+        if out.is_closed() {
+            return;
+        }
+        if let Some(previous) = inner.controller.replace(connection)
+            && previous != connection
+        {
+            info!(
+                previous,
+                connection, "a user connection took browser control over"
+            );
+        }
+        inner.broadcast_state(Some(out), connection);
+    }
+
+    /// After `take_control`: connects to the page if there is no connection yet, and tells
+    /// `connection` the page's state (or why the browser cannot be reached).
+    pub async fn ensure_page(
         self: &Arc<Self>,
         connection: u64,
         out: &Outbound,
-        request: BrowserRequest,
-    ) -> Result<(), String> {
-        match request {
-            BrowserRequest::Watch { .. } => {
-                self.page().await?;
+        id: Option<String>,
+    ) {
+        match self.page().await {
+            Ok(_) => {
+                // The watchers had their `state` from `take_control`; a requester that does
+                // not watch learns the page's address and title now that they are known.
+                let inner = self.lock();
+                if inner.controller == Some(connection) && !inner.watchers.contains_key(&connection)
                 {
-                    let mut inner = self.lock();
-                    inner.watchers.insert(
-                        connection,
-                        Watcher {
-                            out: out.clone(),
-                            budget: ByteBudget::new(Instant::now()),
-                        },
-                    );
-                    // Under the lock: `state` goes out before the first frame can.
                     out.browser(inner.state_for(connection));
                 }
-                self.sync_screencast().await
             }
-            BrowserRequest::Unwatch { .. } => {
-                self.leave(connection);
-                Ok(())
+            Err(e) => {
+                out.browser(error(id, e));
             }
-            BrowserRequest::TakeControl { .. } => {
-                self.page().await?;
-                let mut inner = self.lock();
-                if let Some(previous) = inner.controller.replace(connection)
-                    && previous != connection
-                {
-                    info!(
-                        previous,
-                        connection, "a user connection took browser control over"
-                    );
-                }
-                inner.broadcast_state(Some(out), connection);
-                Ok(())
+        }
+    }
+
+    /// `release_control`, at once: control back to the agent.
+    pub fn release_control(&self, connection: u64, out: &Outbound) {
+        let mut inner = self.lock();
+        if inner.controller == Some(connection) {
+            inner.controller = None;
+        }
+        inner.broadcast_state(Some(out), connection);
+    }
+
+    /// One input operation (mouse, key, text, navigate) of `connection`.
+    pub async fn input(self: &Arc<Self>, connection: u64, out: &Outbound, request: BrowserRequest) {
+        let id = request.id().map(str::to_owned);
+        if let Err(e) = self.try_input(connection, request).await {
+            out.browser(error(id, e));
+        }
+    }
+
+    async fn try_input(
+        self: &Arc<Self>,
+        connection: u64,
+        request: BrowserRequest,
+    ) -> Result<(), String> {
+        if self.lock().controller != Some(connection) {
+            return Err(TAKE_CONTROL_FIRST.into());
+        }
+        let Some((method, params)) = control::input_call(&request) else {
+            return Ok(());
+        };
+        let cdp = self.page().await?;
+        if method != "Page.navigate" {
+            // Input is not waited for beyond `INPUT_TIMEOUT`: a busy page gets it late.
+            if cdp
+                .call_within(method, params, INPUT_TIMEOUT)
+                .await?
+                .is_none()
+            {
+                debug!(method, "the page did not take the input in time");
             }
-            BrowserRequest::ReleaseControl { .. } => {
-                let mut inner = self.lock();
-                if inner.controller == Some(connection) {
-                    inner.controller = None;
-                }
-                inner.broadcast_state(Some(out), connection);
-                Ok(())
-            }
-            input => {
-                if self.lock().controller != Some(connection) {
-                    return Err(TAKE_CONTROL_FIRST.into());
-                }
-                let Some((method, params)) = control::input_call(&input) else {
-                    return Ok(());
-                };
-                let cdp = self.page().await?;
-                let result = cdp.call(method, params).await?;
-                // Page.navigate answers, rather than fails, when the page cannot be loaded.
-                match result.get("errorText").and_then(Value::as_str) {
-                    Some(failed) => Err(format!("the page could not be opened: {failed}")),
-                    None => Ok(()),
-                }
-            }
+            return Ok(());
+        }
+        let result = cdp.call(method, params).await?;
+        // Page.navigate answers, rather than fails, when the page cannot be loaded.
+        match result.get("errorText").and_then(Value::as_str) {
+            Some(failed) => Err(format!("the page could not be opened: {failed}")),
+            None => Ok(()),
         }
     }
 
@@ -196,13 +253,17 @@ impl BrowserHub {
             watched && inner.watchers.is_empty()
         };
         if stop {
-            let hub = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = hub.sync_screencast().await {
-                    debug!(error = %e, "stopping the screencast failed");
-                }
-            });
+            self.stop_screencast_later();
         }
+    }
+
+    fn stop_screencast_later(self: &Arc<Self>) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hub.sync_screencast().await {
+                debug!(error = %e, "stopping the screencast failed");
+            }
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -219,10 +280,10 @@ impl BrowserHub {
             return Ok(cdp);
         }
         let endpoint = self.endpoint.as_deref().ok_or(NO_BROWSER)?;
-        let ws_url = cdp::first_page(&self.http, endpoint).await?;
-        let (cdp, events) = Cdp::connect(&ws_url).await?;
+        let target = cdp::first_page(&self.http, endpoint).await?;
+        let (cdp, events) = Cdp::connect(&target.ws_url).await?;
         cdp.call("Page.enable", json!({})).await?;
-        let (url, title) = location(&cdp).await;
+        let (url, title) = location(&cdp, &target.id).await;
         {
             let mut inner = self.lock();
             inner.page = Some(Page {
@@ -233,7 +294,7 @@ impl BrowserHub {
             inner.title = title;
         }
         debug!("connected to the browser's page");
-        tokio::spawn(self.clone().follow(cdp.clone(), events));
+        tokio::spawn(self.clone().follow(cdp.clone(), target.id, events));
         Ok(cdp)
     }
 
@@ -274,12 +335,23 @@ impl BrowserHub {
     }
 
     /// The page's events until it goes away: frames to the watchers, navigations as `state`.
-    async fn follow(self: Arc<Self>, cdp: Arc<Cdp>, mut events: mpsc::Receiver<CdpEvent>) {
+    async fn follow(
+        self: Arc<Self>,
+        cdp: Arc<Cdp>,
+        target: String,
+        mut events: mpsc::Receiver<CdpEvent>,
+    ) {
         let mut last_ack: Option<Instant> = None;
+        // One refresher per page: events only wake it, so a page that navigates in a loop
+        // gets one refresh in flight and one pending, never a task per event.
+        let wake = Arc::new(Notify::new());
+        let refresher = tokio::spawn(self.clone().refresher(cdp.clone(), target, wake.clone()));
         while let Some(CdpEvent { method, params }) = events.recv().await {
             match method.as_str() {
                 "Page.screencastFrame" => {
-                    self.forward_frame(&params);
+                    if self.forward_frame(&params) {
+                        self.stop_screencast_later();
+                    }
                     let at = screencast::next_ack(last_ack, Instant::now(), self.ack_interval);
                     last_ack = Some(at);
                     let session = params["sessionId"].clone();
@@ -291,20 +363,23 @@ impl BrowserHub {
                     });
                 }
                 "Page.frameNavigated" if params["frame"]["parentId"].is_null() => {
-                    if let Some(url) = params["frame"]["url"].as_str() {
-                        self.lock().url = url.to_owned();
-                    }
-                    tokio::spawn(self.clone().refresh_state(cdp.clone()));
+                    wake.notify_one();
                 }
                 // A fragment or `history.pushState` (a single-page app's route) moves the
                 // address without a navigation; the main frame's address is read afresh.
                 "Page.loadEventFired" | "Page.navigatedWithinDocument" => {
-                    tokio::spawn(self.clone().refresh_state(cdp.clone()));
+                    wake.notify_one();
+                }
+                "Inspector.targetCrashed" => {
+                    warn!("the browser's page crashed; reloading it");
+                    self.lock().broadcast_error(CRASHED);
+                    tokio::spawn(self.clone().recover(cdp.clone()));
                 }
                 "Inspector.detached" => break,
                 _ => {}
             }
         }
+        refresher.abort();
         cdp.close();
         let watched = {
             let mut inner = self.lock();
@@ -315,11 +390,53 @@ impl BrowserHub {
             {
                 inner.page = None;
             }
-            !inner.watchers.is_empty()
+            let watched = !inner.watchers.is_empty();
+            if watched {
+                inner.broadcast_error(RECONNECTING);
+            }
+            watched
         };
         info!("the browser's page went away");
         if watched {
             self.reconnect().await;
+        }
+    }
+
+    /// After a renderer crash: reloads the page and restarts the screencast on it.
+    async fn recover(self: Arc<Self>, cdp: Arc<Cdp>) {
+        if let Err(e) = cdp.call("Page.reload", json!({})).await {
+            warn!(error = %e, "reloading the crashed page failed");
+        }
+        if let Some(page) = self
+            .lock()
+            .page
+            .as_mut()
+            .filter(|p| Arc::ptr_eq(&p.cdp, &cdp))
+        {
+            page.casting = false;
+        }
+        if let Err(e) = self.sync_screencast().await {
+            warn!(error = %e, "restarting the screencast failed");
+        }
+    }
+
+    /// Reads the page's address and title each time it is woken, spaced by `REFRESH_SPACING`.
+    async fn refresher(self: Arc<Self>, cdp: Arc<Cdp>, target: String, wake: Arc<Notify>) {
+        loop {
+            wake.notified().await;
+            if cdp.is_closed() {
+                return;
+            }
+            let (url, title) = location(&cdp, &target).await;
+            {
+                let mut inner = self.lock();
+                if !url.is_empty() {
+                    inner.url = url;
+                }
+                inner.title = title;
+                inner.broadcast_state(None, 0);
+            }
+            tokio::time::sleep(REFRESH_SPACING).await;
         }
     }
 
@@ -330,10 +447,14 @@ impl BrowserHub {
     }
 
     async fn reconnect_now(self: Arc<Self>) {
-        for _ in 0..RECONNECT_ATTEMPTS {
-            tokio::time::sleep(RECONNECT_AFTER).await;
-            if self.lock().watchers.is_empty() {
-                return;
+        for attempt in 0.. {
+            tokio::time::sleep(reconnect_delay(attempt)).await;
+            {
+                let mut inner = self.lock();
+                inner.watchers.retain(|_, w| !w.out.is_closed());
+                if inner.watchers.is_empty() {
+                    return;
+                }
             }
             match self.page().await {
                 Ok(_) => {
@@ -343,25 +464,16 @@ impl BrowserHub {
                     }
                     return;
                 }
-                Err(e) => debug!(error = %e, "the browser has no page yet"),
+                Err(e) => debug!(error = %e, attempt, "the browser has no page yet"),
             }
         }
     }
 
-    /// The page's title (and URL) after a navigation, to every watcher.
-    async fn refresh_state(self: Arc<Self>, cdp: Arc<Cdp>) {
-        let (url, title) = location(&cdp).await;
-        let mut inner = self.lock();
-        if !url.is_empty() {
-            inner.url = url;
-        }
-        inner.title = title;
-        inner.broadcast_state(None, 0);
-    }
-
-    fn forward_frame(&self, params: &Value) {
+    /// A screencast frame to every watcher whose budget has room. Watchers whose connection
+    /// closed are dropped (giving control back); true when that left nobody watching.
+    fn forward_frame(&self, params: &Value) -> bool {
         let Some(data) = params["data"].as_str() else {
-            return;
+            return false;
         };
         let dimension = |name: &str| {
             params["metadata"][name]
@@ -371,6 +483,19 @@ impl BrowserHub {
         let (width, height) = (dimension("deviceWidth"), dimension("deviceHeight"));
         let now = Instant::now();
         let mut inner = self.lock();
+        let mut closed = Vec::new();
+        inner.watchers.retain(|connection, watcher| {
+            let open = !watcher.out.is_closed();
+            if !open {
+                debug!(connection, "a closed connection watched no more");
+                closed.push(*connection);
+            }
+            open
+        });
+        if inner.controller.is_some_and(|c| closed.contains(&c)) {
+            inner.controller = None;
+            inner.broadcast_state(None, 0);
+        }
         inner.seq += 1;
         let seq = inner.seq;
         for watcher in inner.watchers.values_mut() {
@@ -385,6 +510,7 @@ impl BrowserHub {
                 height,
             });
         }
+        !closed.is_empty() && inner.watchers.is_empty()
     }
 }
 
@@ -398,6 +524,13 @@ impl Inner {
                 None => BrowserController::Agent,
             },
             you_control: self.controller == Some(connection),
+        }
+    }
+
+    /// `error` to every watcher.
+    fn broadcast_error(&self, message: &str) {
+        for Watcher { out, .. } in self.watchers.values() {
+            out.browser(error(None, message));
         }
     }
 
@@ -421,21 +554,112 @@ fn error(id: Option<String>, error: impl Into<String>) -> BrowserEvent {
     }
 }
 
-/// The page's URL and title; empty when the page does not answer (it is loading).
-async fn location(cdp: &Cdp) -> (String, String) {
-    let params = json!({
-        "expression": "({url: location.href, title: document.title})",
-        "returnByValue": true,
-    });
-    match cdp.call("Runtime.evaluate", params).await {
+/// The page's URL and title as the browser (not the page's own script) knows them; empty
+/// when the browser does not answer. Both bounded to `MAX_TEXT` chars.
+async fn location(cdp: &Cdp, target: &str) -> (String, String) {
+    match cdp
+        .call("Target.getTargetInfo", json!({ "targetId": target }))
+        .await
+    {
         Ok(result) => {
-            let value = &result["result"]["value"];
-            let text = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+            let info = &result["targetInfo"];
+            let text = |name: &str| bounded(info[name].as_str().unwrap_or_default());
             (text("url"), text("title"))
         }
         Err(e) => {
             debug!(error = %e, "the page's title could not be read");
             (String::new(), String::new())
         }
+    }
+}
+
+/// `text`, cut to `MAX_TEXT` chars (on a char boundary).
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_TEXT) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// The wait before reconnection attempt `attempt` (from 0): 500 ms, doubling, at most 10 s.
+fn reconnect_delay(attempt: u32) -> Duration {
+    RECONNECT_AFTER
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+        .min(RECONNECT_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oqto_proto::mux::SessionName;
+
+    fn outbound(connection: u64) -> (Outbound, crate::mux::outbound::OutboundRx) {
+        Outbound::new(connection, SessionName::parse("s").unwrap())
+    }
+
+    #[test]
+    fn reconnecting_backs_off_from_half_a_second_to_ten() {
+        let delays: Vec<u64> = (0..8)
+            .map(|a| reconnect_delay(a).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]
+        );
+        assert_eq!(reconnect_delay(u32::MAX), RECONNECT_MAX);
+    }
+
+    #[test]
+    fn url_and_title_are_cut_on_a_char_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(MAX_TEXT + 10);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), MAX_TEXT);
+        assert_eq!(bounded(&"a".repeat(MAX_TEXT)).len(), MAX_TEXT);
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_cannot_take_control() {
+        let hub = BrowserHub::new(Some("http://127.0.0.1:9".into()), 4);
+        let (out, rx) = outbound(1);
+        drop(rx);
+        hub.take_control(1, &out);
+        assert_eq!(hub.controller(), BrowserController::Agent);
+        let (out, _rx) = outbound(2);
+        hub.take_control(2, &out);
+        assert_eq!(hub.controller(), BrowserController::User);
+    }
+
+    #[tokio::test]
+    async fn closed_watchers_are_dropped_with_their_control() {
+        let hub = BrowserHub::new(Some("http://127.0.0.1:9".into()), 4);
+        let (gone, gone_rx) = outbound(1);
+        let (stays, mut stays_rx) = outbound(2);
+        {
+            let mut inner = hub.lock();
+            for (connection, out) in [(1, &gone), (2, &stays)] {
+                inner.watchers.insert(
+                    connection,
+                    Watcher {
+                        out: out.clone(),
+                        budget: ByteBudget::new(Instant::now()),
+                    },
+                );
+            }
+            inner.controller = Some(1);
+        }
+        drop(gone_rx);
+        let frame = json!({"data": "AAAA", "metadata": {"deviceWidth": 10, "deviceHeight": 10}});
+        assert!(!hub.forward_frame(&frame), "one watcher is left");
+        assert_eq!(hub.controller(), BrowserController::Agent);
+        assert_eq!(hub.lock().watchers.len(), 1);
+        let mut kinds = Vec::new();
+        while let Ok(frame) = stays_rx.try_recv() {
+            let frame: Value = serde_json::from_str(&frame.to_json()).unwrap();
+            kinds.push(frame["type"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(kinds, ["state", "frame"], "told the agent has control back");
+        drop(stays_rx);
+        assert!(hub.forward_frame(&frame), "nobody watches any more");
     }
 }

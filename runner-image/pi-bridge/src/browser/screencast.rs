@@ -11,8 +11,9 @@ use crate::mux::outbound::Outbound;
 
 /// Bytes of frames one connection may receive per second (and at once).
 pub const BYTES_PER_SECOND: f64 = 1024.0 * 1024.0;
-/// Frames of any channel already waiting for a connection's socket beyond which a screencast
-/// frame is dropped: a stale frame is worth nothing, a queue of them is memory.
+/// Browser-channel frames already waiting for a connection's socket beyond which a screencast
+/// frame is dropped: a stale frame is worth nothing, a queue of them is memory. Other channels'
+/// frames (the agent streaming text) do not count: they would starve the screencast.
 pub const MAX_QUEUED_FRAMES: usize = 4;
 /// The frame rate when none is configured, and its bounds.
 pub const DEFAULT_FPS: u32 = 4;
@@ -75,12 +76,42 @@ impl ByteBudget {
 /// Whether a frame of `bytes` may go to a watcher now: its budget has the bytes and its socket
 /// is keeping up.
 pub fn admit(budget: &mut ByteBudget, out: &Outbound, bytes: usize, now: Instant) -> bool {
-    out.queued() < MAX_QUEUED_FRAMES && budget.take(bytes, now)
+    out.queued_browser() < MAX_QUEUED_FRAMES && budget.take(bytes, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oqto_proto::canonical::{Event, EventKind};
+    use oqto_proto::mux::{BrowserEvent, SessionName};
+
+    #[tokio::test]
+    async fn other_channels_traffic_does_not_starve_the_screencast() {
+        let (out, _rx) = Outbound::new(1, SessionName::parse("s").unwrap());
+        for ts in 0..50 {
+            out.send_event(&Event {
+                session_id: "s".into(),
+                runner_id: "r".into(),
+                ts,
+                kind: EventKind::AgentIdle {
+                    message_version: None,
+                },
+            });
+        }
+        let now = Instant::now();
+        let mut budget = ByteBudget::new(now);
+        assert!(admit(&mut budget, &out, 1000, now), "agent text queued");
+        for _ in 0..MAX_QUEUED_FRAMES {
+            out.browser(BrowserEvent::Error {
+                id: None,
+                error: "frame".into(),
+            });
+        }
+        assert!(
+            !admit(&mut budget, &out, 1000, now),
+            "the client is behind on browser frames"
+        );
+    }
 
     #[test]
     fn the_budget_refills_at_its_rate_and_never_beyond_one_second() {

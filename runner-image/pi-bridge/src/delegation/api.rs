@@ -1,6 +1,8 @@
-//! The delegate API that Pi's `delegate` tool calls, on a loopback address (no authentication:
-//! only processes inside the runner reach it). JSON in and out; every error is
-//! `{"error": "..."}` naming what was wrong, for the model to read.
+//! The delegate API that Pi's `delegate` and browser tools call, on a loopback address. Every
+//! request carries `authorization: Bearer $PI_BRIDGE_DELEGATE_TOKEN`, a secret only Pi's
+//! environment holds: the loopback is shared with the browser sidecar, whose Chromium runs
+//! without its own sandbox. JSON in and out; every error is `{"error": "..."}` naming what was
+//! wrong, for the model to read.
 //!
 //! - `POST /delegate/start {prompt, model?, provider?, title?}` → 202 `{id, session}`
 //! - `GET /delegate/status/{id}` → `{id, session, state, answer?, error?}`
@@ -34,7 +36,8 @@ const MAX_NAME_CHARS: usize = 200;
 /// A title made from the prompt: its first line, this long at most.
 const DEFAULT_TITLE_CHARS: usize = 80;
 
-pub fn router(delegations: Arc<Delegations>, browser: Arc<BrowserHub>) -> Router {
+pub fn router(delegations: Arc<Delegations>, browser: Arc<BrowserHub>, token: &str) -> Router {
+    let token: Arc<str> = Arc::from(format!("Bearer {token}"));
     let browser = Router::new()
         .route("/browser/control", get(browser_control))
         .with_state(browser);
@@ -48,8 +51,38 @@ pub fn router(delegations: Arc<Delegations>, browser: Arc<BrowserHub>) -> Router
         .with_state(delegations)
         .merge(browser)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
         // A web page must not drive agents, even one that found a way to loopback.
         .layer(axum::middleware::from_fn(crate::server::refuse_browsers))
+}
+
+/// A fresh token for one run of the bridge: 244 random bits, as text.
+pub fn random_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Refuses a request without the token (compared in constant time).
+async fn require_token(
+    State(expected): State<Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use subtle::ConstantTimeEq;
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .unwrap_or_default();
+    if bool::from(given.ct_eq(expected.as_bytes())) {
+        return next.run(request).await;
+    }
+    let error = "the delegate API needs `authorization: Bearer $PI_BRIDGE_DELEGATE_TOKEN` \
+                 (pi-bridge gives the token to its Pi)";
+    (StatusCode::UNAUTHORIZED, Json(json!({ "error": error }))).into_response()
 }
 
 /// Who controls the runner's browser; always the agent in a runner without one.
@@ -261,9 +294,10 @@ mod tests {
         let request = Request::builder()
             .method(method)
             .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
             .body(body.into())
             .unwrap();
-        let response = router(delegations.clone(), no_browser())
+        let response = router(delegations.clone(), no_browser(), TOKEN)
             .oneshot(request)
             .await
             .unwrap();
@@ -453,11 +487,52 @@ mod tests {
             .header("origin", "https://evil.example")
             .body(Body::empty())
             .unwrap();
-        let response = router(delegations(), no_browser())
+        let response = router(delegations(), no_browser(), TOKEN)
             .oneshot(request)
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    /// What shares the loopback without Pi's environment (the browser sidecar) gets nothing.
+    #[tokio::test]
+    async fn requests_without_the_token_are_refused() {
+        let wrong = format!("Bearer {}", "f".repeat(32));
+        let prefix = format!("Bearer {}", &TOKEN[..31]);
+        for (method, path) in [
+            ("POST", "/delegate/start"),
+            ("GET", "/delegate/sessions"),
+            ("GET", "/delegate/status/d1"),
+            ("GET", "/browser/control"),
+        ] {
+            for header in [
+                None,
+                Some(wrong.as_str()),
+                Some(prefix.as_str()),
+                Some(TOKEN),
+            ] {
+                let mut request = Request::builder().method(method).uri(path);
+                if let Some(header) = header {
+                    request = request.header("authorization", header);
+                }
+                let request = request
+                    .body(Body::from(r#"{"prompt":"exfiltrate"}"#))
+                    .unwrap();
+                let response = router(delegations(), no_browser(), TOKEN)
+                    .oneshot(request)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    response.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {header:?}"
+                );
+            }
+        }
+        assert_eq!(random_token().len(), 64);
+        assert_ne!(random_token(), random_token());
     }
 
     fn no_browser() -> Arc<BrowserHub> {
@@ -468,9 +543,10 @@ mod tests {
     async fn without_a_browser_the_agent_controls_it() {
         let request = Request::builder()
             .uri("/browser/control")
+            .header("authorization", format!("Bearer {TOKEN}"))
             .body(Body::empty())
             .unwrap();
-        let response = router(delegations(), no_browser())
+        let response = router(delegations(), no_browser(), TOKEN)
             .oneshot(request)
             .await
             .unwrap();

@@ -9,14 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures::{SinkExt, StreamExt};
 use oqto_proto::mux::{
-    BrowserRequest, ClientFrame, Envelope, FilesRequest, HstryRequest, PING_EVERY, Refusal,
-    ServerFrame, SystemEvent, TerminalRequest,
+    ClientFrame, Envelope, FilesRequest, HstryRequest, PING_EVERY, Refusal, ServerFrame,
+    SystemEvent, TerminalRequest,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::outbound::Outbound;
-use crate::channels::{browser, files, hstry, terminal};
+use crate::channels::browser::BrowserChannel;
+use crate::channels::{files, hstry, terminal};
 use crate::metrics::{ChannelLabel, ReasonLabel};
 use crate::server::AppState;
 
@@ -24,8 +25,6 @@ use crate::server::AppState;
 const AGENT_QUEUE: usize = 256;
 const FILES_QUEUE: usize = 128;
 const MISC_QUEUE: usize = 128;
-/// Browser input (mouse moves come in bursts) waiting for the browser.
-const BROWSER_QUEUE: usize = 128;
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -82,18 +81,14 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
     let (agent_tx, agent_rx) = mpsc::channel(AGENT_QUEUE);
     let (files_tx, files_rx) = mpsc::channel(FILES_QUEUE);
     let (misc_tx, misc_rx) = mpsc::channel(MISC_QUEUE);
-    let (browser_tx, browser_rx) = mpsc::channel::<BrowserRequest>(BROWSER_QUEUE);
-    let workers = [
+    let (browser_channel, browser_workers) =
+        BrowserChannel::spawn(state.browser.clone(), connection, out.clone());
+    let mut workers = vec![
         tokio::spawn(agent_worker(state.clone(), agent_rx, out.clone())),
         tokio::spawn(files_worker(state.clone(), files_rx, out.clone())),
         tokio::spawn(misc_worker(state.clone(), misc_rx, out.clone())),
-        tokio::spawn(browser::worker(
-            state.browser.clone(),
-            connection,
-            browser_rx,
-            out.clone(),
-        )),
     ];
+    workers.extend(browser_workers);
 
     while let Some(message) = stream.next().await {
         let text = match message {
@@ -149,7 +144,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
             ClientFrame::Files(frame) => files_tx.try_send(frame.body).is_ok(),
             ClientFrame::Terminal(frame) => misc_tx.try_send(Misc::Terminal(frame.body)).is_ok(),
             ClientFrame::Hstry(frame) => misc_tx.try_send(Misc::Hstry(frame.body)).is_ok(),
-            ClientFrame::Browser(frame) => browser_tx.try_send(frame.body).is_ok(),
+            ClientFrame::Browser(frame) => browser_channel.submit(frame.body),
         };
         state
             .metrics
@@ -167,9 +162,14 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>) {
         }
     }
 
-    drop((agent_tx, files_tx, misc_tx, browser_tx));
-    for worker in workers {
+    drop((agent_tx, files_tx, misc_tx, browser_channel));
+    for worker in &workers {
         worker.abort();
+    }
+    // Aborted is not yet stopped: a worker in the middle of a `watch` could otherwise add this
+    // connection back after the hub forgot it (a dead watcher, a controller nobody releases).
+    for worker in workers {
+        let _ = worker.await;
     }
     state.registry.forget_connection(connection);
     // Control goes back to the agent when the controlling connection closes.

@@ -4,11 +4,11 @@
 //! reload state instead of silently missing events.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use oqto_proto::canonical::{Event, EventKind};
 use oqto_proto::mux::{
-    BrowserEvent, FilesEvent, HstryEvent, ServerFrame, SessionName, TerminalEvent,
+    BrowserEvent, Channel, FilesEvent, HstryEvent, ServerFrame, SessionName, TerminalEvent,
 };
 use tokio::sync::mpsc;
 
@@ -23,18 +23,50 @@ pub struct Outbound {
     session: SessionName,
     tx: mpsc::Sender<ServerFrame>,
     dropped: Arc<AtomicU64>,
+    /// Frames of the browser channel in the queue (the receiver counts them out).
+    browser_queued: Arc<AtomicUsize>,
+}
+
+/// The receiving half: the connection's writer takes frames from it.
+#[derive(Debug)]
+pub struct OutboundRx {
+    rx: mpsc::Receiver<ServerFrame>,
+    browser_queued: Arc<AtomicUsize>,
+}
+
+impl OutboundRx {
+    /// The next frame; `None` when every sender is gone. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<ServerFrame> {
+        let frame = self.rx.recv().await;
+        self.count_out(frame.as_ref());
+        frame
+    }
+
+    pub fn try_recv(&mut self) -> Result<ServerFrame, mpsc::error::TryRecvError> {
+        let frame = self.rx.try_recv();
+        self.count_out(frame.as_ref().ok());
+        frame
+    }
+
+    fn count_out(&self, frame: Option<&ServerFrame>) {
+        if frame.is_some_and(|f| f.channel() == Channel::Browser) {
+            self.browser_queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Outbound {
-    pub fn new(connection: u64, session: SessionName) -> (Self, mpsc::Receiver<ServerFrame>) {
+    pub fn new(connection: u64, session: SessionName) -> (Self, OutboundRx) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let browser_queued = Arc::new(AtomicUsize::new(0));
         let outbound = Self {
             connection,
             session,
             tx,
             dropped: Arc::default(),
+            browser_queued: browser_queued.clone(),
         };
-        (outbound, rx)
+        (outbound, OutboundRx { rx, browser_queued })
     }
 
     /// The connection this queue belongs to.
@@ -46,10 +78,15 @@ impl Outbound {
         self.tx.is_closed()
     }
 
-    /// Frames waiting for the socket: producers of frames that go stale (screencast) send
-    /// nothing while the client is behind.
+    /// Frames (of every channel) waiting for the socket.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Browser-channel frames waiting for the socket: the screencast, whose frames go stale,
+    /// sends nothing while the client is behind on them (other channels' traffic aside).
+    pub fn queued_browser(&self) -> usize {
+        self.browser_queued.load(Ordering::Relaxed)
     }
 
     /// Queues a frame; false when the client is gone or too slow (the frame is dropped).
@@ -77,7 +114,13 @@ impl Outbound {
     }
 
     pub fn browser(&self, event: BrowserEvent) -> bool {
-        self.send(ServerFrame::browser(&self.session, event))
+        // Counted before it can be received (and counted out), uncounted when refused.
+        self.browser_queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.send(ServerFrame::browser(&self.session, event));
+        if !sent {
+            self.browser_queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Queues an agent event, first telling the client how many events it missed, if any.
@@ -141,5 +184,32 @@ mod tests {
             rx.try_recv().unwrap(),
             ServerFrame::Agent(Event { ts: 7, .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn browser_frames_are_counted_apart_from_the_other_channels() {
+        let (out, mut rx) = Outbound::new(1, SessionName::parse("s").unwrap());
+        for n in 0..100 {
+            assert!(out.send_event(&event(n)));
+        }
+        assert_eq!(
+            out.queued_browser(),
+            0,
+            "agent events are not browser frames"
+        );
+        for _ in 0..3 {
+            assert!(out.browser(BrowserEvent::Error {
+                id: None,
+                error: "x".into(),
+            }));
+        }
+        assert_eq!((out.queued(), out.queued_browser()), (103, 3));
+        for _ in 0..100 {
+            rx.recv().await.unwrap();
+        }
+        assert_eq!(out.queued_browser(), 3);
+        rx.recv().await.unwrap();
+        assert!(rx.try_recv().is_ok());
+        assert_eq!(out.queued_browser(), 1);
     }
 }

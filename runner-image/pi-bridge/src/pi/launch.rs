@@ -29,6 +29,8 @@ pub struct PiSettings {
     pub extensions: Vec<PathBuf>,
     /// The delegate API's address, told to Pi's `delegate` tool; `None` when not served.
     pub delegate_listen: Option<SocketAddr>,
+    /// The token the delegate API asks for; only Pi gets it.
+    pub delegate_token: String,
 }
 
 /// A resolved command line for one Pi process.
@@ -88,6 +90,12 @@ impl PiSettings {
                     .map(|address| address.to_string())
                     .unwrap_or_default(),
             ),
+            (
+                crate::config::ENV_DELEGATE_TOKEN.to_owned(),
+                self.delegate_listen
+                    .map(|_| self.delegate_token.clone())
+                    .unwrap_or_default(),
+            ),
         ]);
         PiLaunch {
             program: self.program.clone(),
@@ -112,6 +120,7 @@ mod tests {
             model: Some("claude".into()),
             extensions: Vec::new(),
             delegate_listen: Some("127.0.0.1:8081".parse().unwrap()),
+            delegate_token: "t".repeat(32),
         }
     }
 
@@ -139,6 +148,7 @@ mod tests {
     fn pi_learns_the_delegate_api_but_not_the_session_credential() {
         let launch = settings().launch(Path::new("/workspace"), None, None, None);
         assert_eq!(launch.env[ENV_DELEGATE_LISTEN], "127.0.0.1:8081");
+        assert_eq!(launch.env["PI_BRIDGE_DELEGATE_TOKEN"], "t".repeat(32));
         assert_eq!(launch.env_remove, ["OQTO_SESSION_CREDENTIAL"]);
         let ipv6 = PiSettings {
             delegate_listen: Some("[::1]:9000".parse().unwrap()),
@@ -152,6 +162,7 @@ mod tests {
         };
         let launch = off.launch(Path::new("/workspace"), None, None, None);
         assert_eq!(launch.env[ENV_DELEGATE_LISTEN], "", "not served: said so");
+        assert_eq!(launch.env["PI_BRIDGE_DELEGATE_TOKEN"], "");
     }
 
     #[test]

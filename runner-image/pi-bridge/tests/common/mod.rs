@@ -26,6 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub const SESSION: &str = "s";
 /// The runner token the tests' bridges are started with (the operator derives real ones).
 pub const TOKEN: &str = "test-runner-token-0123456789abcdef";
+/// The delegate API's token of every test bridge (`authorization: Bearer …`).
+pub const DELEGATE_TOKEN: &str = "test-delegate-token-0123456789abcdef";
 
 /// The `pi` command: $OQTO_PI, or the pinned Pi that hack/pi/install.sh installs (cached).
 pub fn pi_program() -> PathBuf {
@@ -151,6 +153,8 @@ impl Env {
             .env("PI_BRIDGE_TOKEN", TOKEN)
             // Not the well-known default port: bridges of parallel tests would compete for it.
             .env("PI_BRIDGE_DELEGATE_LISTEN", "127.0.0.1:0")
+            // Known to the tests that call the delegate API themselves.
+            .env("PI_BRIDGE_DELEGATE_TOKEN", DELEGATE_TOKEN)
             .arg("--workspace")
             .arg(&self.workspace)
             .arg("--pi")
