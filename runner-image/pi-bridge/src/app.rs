@@ -46,10 +46,12 @@ pub async fn run_with(
     let metrics = Arc::new(Metrics::new());
     let activity = Arc::new(Activity::new());
     let gateway = delegation_gateway(&config)?;
-    let delegate_token = config
-        .delegate_token
-        .clone()
-        .unwrap_or_else(crate::delegation::api::random_token);
+    let delegate_token = crate::config::delegate_token(
+        std::env::var(crate::config::ENV_DELEGATE_TOKEN)
+            .ok()
+            .as_deref(),
+    )?
+    .unwrap_or_else(crate::delegation::api::random_token);
     let mut pi = PiSettings {
         program: config.pi.clone(),
         agent_dir: config.agent_dir(),

@@ -120,14 +120,6 @@ pub struct Config {
     )]
     pub delegate_listen: SocketAddr,
 
-    /// The secret every delegate API request carries (`authorization: Bearer …`). pi-bridge
-    /// gives it to its Pi alone (`PI_BRIDGE_DELEGATE_TOKEN`), so a process that shares the
-    /// loopback but not Pi's environment (the browser sidecar, a page that broke out of
-    /// Chromium's renderer) cannot start agents or read their answers. Random per start
-    /// when unset; tests set one.
-    #[arg(long, env = ENV_DELEGATE_TOKEN, hide_env_values = true, value_parser = parse_delegate_token)]
-    pub delegate_token: Option<String>,
-
     /// Start the Session's Pi as soon as the bridge is up, so that the first prompt does not
     /// wait for Node and Pi to load (`false`: start it on the first command).
     #[arg(
@@ -213,12 +205,22 @@ fn parse_credential(s: &str) -> Result<SessionCredential, String> {
     Ok(SessionCredential::from_secret(s.to_owned()))
 }
 
-/// The delegate API's token: long enough not to be guessed.
-fn parse_delegate_token(value: &str) -> Result<String, String> {
-    if value.len() < 32 || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("must be at least 32 printable ASCII characters".into());
+/// The secret every delegate API request carries (`authorization: Bearer …`). pi-bridge gives
+/// it to its Pi alone, so a process that shares the loopback but not Pi's environment (the
+/// browser sidecar, a page that broke out of Chromium's renderer) cannot start agents or read
+/// their answers. From the environment only (an argument would show in process listings), never
+/// printed; random per start when unset (tests set one).
+pub fn delegate_token(value: Option<&str>) -> anyhow::Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(token) if token.len() >= 32 && token.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(token.to_owned()))
+        }
+        Some(_) => anyhow::bail!(
+            "{ENV_DELEGATE_TOKEN} must be at least 32 printable ASCII characters, without spaces \
+             or a trailing newline"
+        ),
     }
-    Ok(value.to_owned())
 }
 
 /// Where the delegate API's token reaches Pi (and the bridge, when a test sets it).
@@ -356,23 +358,28 @@ mod tests {
     }
 
     #[test]
-    fn a_delegate_token_is_long_enough_not_to_be_guessed() {
-        let c = Config::try_parse_from(REQUIRED).unwrap();
-        assert_eq!(c.delegate_token, None, "random per start");
+    fn a_delegate_token_is_long_enough_not_to_be_guessed_and_never_printed() {
+        assert_eq!(delegate_token(None).unwrap(), None, "random per start");
         let long = "k".repeat(32);
-        let c =
-            Config::try_parse_from([&REQUIRED[..], &["--delegate-token", &long]].concat()).unwrap();
-        assert_eq!(c.delegate_token.as_deref(), Some(long.as_str()));
-        for weak in ["short", &"k".repeat(31), &format!("{} x", "k".repeat(32))] {
-            let refused =
-                Config::try_parse_from([&REQUIRED[..], &["--delegate-token", weak]].concat())
-                    .unwrap_err()
-                    .to_string();
+        assert_eq!(delegate_token(Some(&long)).unwrap(), Some(long.clone()));
+        for weak in [
+            "short".to_owned(),
+            "k".repeat(31),
+            format!("{long}\n"),
+            format!("{long} x"),
+        ] {
+            let refused = delegate_token(Some(&weak)).unwrap_err().to_string();
+            assert!(refused.contains("at least 32 printable"), "{refused}");
             assert!(
-                refused.contains("at least 32 printable"),
-                "{weak}: {refused}"
+                !refused.contains("kkkk"),
+                "the value stays out of the message: {refused}"
             );
         }
+        let parsed = Config::try_parse_from([&REQUIRED[..], &["--delegate-token", &long]].concat());
+        assert!(
+            parsed.is_err(),
+            "not an argument: it would show in process listings"
+        );
     }
 
     #[test]

@@ -311,12 +311,34 @@ async fn the_screencast_shows_the_page_as_jpeg_within_its_frame_rate() {
 
     // Unwatched: no more frames (one in flight may still arrive).
     client.send(browser(json!({"type":"unwatch"}))).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let quiet = tokio::time::Instant::now() + Duration::from_secs(1);
-    while let Ok(frame) = tokio::time::timeout_at(quiet, client.next()).await {
-        assert_ne!(frame["type"], "frame", "a frame after unwatch: {frame}");
+    assert_quiet_after_draining(&mut client, "unwatch").await;
+    // A view that mounts and unmounts at once (`watch` then `unwatch` back to back, as a tab
+    // switch does): the `unwatch` wins although the `watch` was still being served.
+    let mut brief = bridge.connect().await;
+    for _ in 0..5 {
+        brief.send(browser(json!({"type":"watch"}))).await;
+        brief.send(browser(json!({"type":"unwatch"}))).await;
     }
+    assert_quiet_after_draining(&mut brief, "watch+unwatch").await;
     bridge.stop().await;
+}
+
+/// After an `unwatch`: what was already queued or on the wire (read, not judged, for half a
+/// second) may still come; then no frame for a second and a half.
+async fn assert_quiet_after_draining(client: &mut Client, after: &str) {
+    let drained = tokio::time::Instant::now() + Duration::from_millis(500);
+    while tokio::time::timeout_at(drained, client.next())
+        .await
+        .is_ok()
+    {}
+    let quiet = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(frame) = tokio::time::timeout_at(quiet, client.next()).await {
+        assert_ne!(
+            frame["type"], "frame",
+            "a frame after {after}: {}",
+            frame["seq"]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

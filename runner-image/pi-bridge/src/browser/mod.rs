@@ -13,6 +13,7 @@ pub mod screencast;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -110,19 +111,32 @@ impl BrowserHub {
     }
 
     /// `watch`: `connection` receives `state` now and the screencast's frames from now on.
-    pub async fn watch(self: &Arc<Self>, connection: u64, out: &Outbound, id: Option<String>) {
-        if let Err(e) = self.try_watch(connection, out).await {
+    /// `watch`, unless `wanted` went false meanwhile (an `unwatch` that arrived while the page
+    /// was being connected to: applied at once, it found nothing to undo).
+    pub async fn watch(
+        self: &Arc<Self>,
+        connection: u64,
+        out: &Outbound,
+        id: Option<String>,
+        wanted: &AtomicBool,
+    ) {
+        if let Err(e) = self.try_watch(connection, out, wanted).await {
             out.browser(error(id, e));
         }
     }
 
-    async fn try_watch(self: &Arc<Self>, connection: u64, out: &Outbound) -> Result<(), String> {
+    async fn try_watch(
+        self: &Arc<Self>,
+        connection: u64,
+        out: &Outbound,
+        wanted: &AtomicBool,
+    ) -> Result<(), String> {
         self.page().await?;
         {
             let mut inner = self.lock();
             // A connection that closed meanwhile is not watched (it would keep the
-            // screencast running for nobody).
-            if out.is_closed() {
+            // screencast running for nobody), nor one that unwatched meanwhile.
+            if out.is_closed() || !wanted.load(Ordering::SeqCst) {
                 return Ok(());
             }
             inner.watchers.insert(
@@ -135,6 +149,9 @@ impl BrowserHub {
             // Under the lock: `state` goes out before the first frame can.
             out.browser(inner.state_for(connection));
         }
+        // The page may have gone between connecting and the watcher's arrival, when its end
+        // saw nobody to reconnect for: connected again now that someone watches.
+        self.page().await?;
         self.sync_screencast().await
     }
 

@@ -5,6 +5,7 @@
 //! own, in which mouse moves are coalesced once it is more than a few deep.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use oqto_proto::mux::{BrowserEvent, BrowserMouseEvent, BrowserRequest};
@@ -28,6 +29,8 @@ pub struct BrowserChannel {
     out: Outbound,
     control: mpsc::Sender<BrowserRequest>,
     input: Arc<InputQueue>,
+    /// Whether the last of this connection's `watch`/`unwatch` was a `watch`.
+    watching: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -51,12 +54,14 @@ impl BrowserChannel {
     ) -> (Self, [JoinHandle<()>; 2]) {
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let input = Arc::new(InputQueue::default());
+        let watching = Arc::new(AtomicBool::new(false));
         let workers = [
             tokio::spawn(control_worker(
                 hub.clone(),
                 connection,
                 control_rx,
                 out.clone(),
+                watching.clone(),
             )),
             tokio::spawn(input_worker(
                 hub.clone(),
@@ -71,6 +76,7 @@ impl BrowserChannel {
             out,
             control,
             input,
+            watching,
         };
         (channel, workers)
     }
@@ -86,6 +92,7 @@ impl BrowserChannel {
         }
         match request {
             BrowserRequest::Unwatch { .. } => {
+                self.watching.store(false, Ordering::SeqCst);
                 self.hub.unwatch(self.connection);
                 true
             }
@@ -101,7 +108,10 @@ impl BrowserChannel {
                 let _ = self.control.try_send(request);
                 true
             }
-            BrowserRequest::Watch { .. } => self.control.try_send(request).is_ok(),
+            BrowserRequest::Watch { .. } => {
+                self.watching.store(true, Ordering::SeqCst);
+                self.control.try_send(request).is_ok()
+            }
             input => {
                 let queued = enqueue(&mut self.input.lock(), input);
                 if queued {
@@ -147,11 +157,12 @@ async fn control_worker(
     connection: u64,
     mut rx: mpsc::Receiver<BrowserRequest>,
     out: Outbound,
+    watching: Arc<AtomicBool>,
 ) {
     while let Some(request) = rx.recv().await {
         let id = request.id().map(str::to_owned);
         match request {
-            BrowserRequest::Watch { .. } => hub.watch(connection, &out, id).await,
+            BrowserRequest::Watch { .. } => hub.watch(connection, &out, id, &watching).await,
             BrowserRequest::TakeControl { .. } => hub.ensure_page(connection, &out, id).await,
             _ => {}
         }

@@ -505,7 +505,10 @@ mod tests {
             ("POST", "/delegate/start"),
             ("GET", "/delegate/sessions"),
             ("GET", "/delegate/status/d1"),
+            ("POST", "/delegate/prompt/d1"),
+            ("POST", "/delegate/stop/d1"),
             ("GET", "/browser/control"),
+            ("GET", "/no/such/route"),
         ] {
             for header in [
                 None,

@@ -90,15 +90,26 @@ impl Outbound {
     }
 
     /// Queues a frame; false when the client is gone or too slow (the frame is dropped).
+    /// Every browser-channel frame is counted in here, whoever sends it (a refusal of a bad
+    /// browser frame too), as the receiver counts every one out.
     pub fn send(&self, frame: ServerFrame) -> bool {
-        match self.tx.try_send(frame) {
+        let browser = frame.channel() == Channel::Browser;
+        // Counted before it can be received (and counted out), uncounted when refused.
+        if browser {
+            self.browser_queued.fetch_add(1, Ordering::Relaxed);
+        }
+        let sent = match self.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if browser && !sent {
+            self.browser_queued.fetch_sub(1, Ordering::Relaxed);
         }
+        sent
     }
 
     pub fn files(&self, event: FilesEvent) -> bool {
@@ -114,13 +125,7 @@ impl Outbound {
     }
 
     pub fn browser(&self, event: BrowserEvent) -> bool {
-        // Counted before it can be received (and counted out), uncounted when refused.
-        self.browser_queued.fetch_add(1, Ordering::Relaxed);
-        let sent = self.send(ServerFrame::browser(&self.session, event));
-        if !sent {
-            self.browser_queued.fetch_sub(1, Ordering::Relaxed);
-        }
-        sent
+        self.send(ServerFrame::browser(&self.session, event))
     }
 
     /// Queues an agent event, first telling the client how many events it missed, if any.
@@ -210,6 +215,29 @@ mod tests {
         assert_eq!(out.queued_browser(), 3);
         rx.recv().await.unwrap();
         assert!(rx.try_recv().is_ok());
+        assert_eq!(out.queued_browser(), 1);
+    }
+
+    /// A refusal of a bad browser frame goes out through `send`, not `browser`: counted in as
+    /// well as out, so the count never wraps below zero (which froze the screencast).
+    #[tokio::test]
+    async fn a_browser_refusal_is_counted_in_and_out() {
+        let (out, mut rx) = Outbound::new(1, SessionName::parse("s").unwrap());
+        let refusal = oqto_proto::mux::Refusal {
+            channel: Some(Channel::Browser),
+            session_id: None,
+            id: Some("b1".into()),
+            op: Some("mouse".into()),
+            error: "take control first".into(),
+        };
+        assert!(out.send(refusal.to_frame("runner")));
+        assert_eq!(out.queued_browser(), 1);
+        assert_eq!(rx.recv().await.unwrap().channel(), Channel::Browser);
+        assert_eq!(out.queued_browser(), 0);
+        assert!(out.browser(BrowserEvent::Error {
+            id: None,
+            error: "x".into(),
+        }));
         assert_eq!(out.queued_browser(), 1);
     }
 }
