@@ -88,6 +88,10 @@ async fn the_gateway_serves_the_local_store_and_wakes_its_sessions() {
         (s.status.and_then(|s| s.phase) == Some(SessionPhase::Suspended)).then_some(())
     })
     .await;
+    // The gateway's route table follows the store by a poll (every 50 ms here): a frame sent
+    // the moment the store says Suspended could still be routed to the runner just stopped
+    // (seen once in CI under load). Ten polls later the gateway knows.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mut mux = Mux::connect(&gateway.ws_url(), &alice).await;
     let frames = mux
         .command(
