@@ -89,7 +89,6 @@ OQTO_UI_URL="$cluster_ui" OQTO_UI_PASSWORD="$(cat "$OQTO_CONTROLPLANE_DIR/releas
   OQTO_GATEWAY_START_CMD="hack/k8s/release.sh scale-gateways 2" \
   OQTO_GATEWAY_KILL_CMD="hack/k8s/release.sh kill-carrier" OQTO_SPARES_CMD="hack/k8s/release.sh spares" \
   OQTO_SCREENSHOTS="$repo/target/browser-screenshots-cluster" \
-  OQTO_UI_SKIP_AGENT_BROWSER="open on the chart stack: its new Session in a browser class was not found by the gateway once (issue 20 stays open)" \
   node --test --test-reporter=spec frontend/e2e/ui.browser.test.mjs
 hack/k8s/release.sh down
 

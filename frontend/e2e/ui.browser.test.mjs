@@ -799,25 +799,12 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       await screenshot("deleted");
     });
 
-    // $OQTO_UI_SKIP_AGENT_BROWSER (a reason): the chart stack's run skips this step for now; its
-    // new Session in a browser class was "not found" by the gateway once in CI (session 24's note).
     await step("lets the agent check a web app in its own browser, and the user watch and take over", async () => {
-      if (process.env.OQTO_UI_SKIP_AGENT_BROWSER) {
-        console.log(`skipped: ${process.env.OQTO_UI_SKIP_AGENT_BROWSER}`);
-        return;
-      }
-      // An admin's class with the browser sidecar (opt-in: it costs a Chromium per runner).
-      const klass = "ui-browser";
+      // An admin turns the browser sidecar on for one Workspace (admins may write spec.runner;
+      // the rest, tolerations, LLM and storage on the chart's node, comes from the default class).
       const webWorkspace = `${workspace}-web`;
-      const applied = await api(page, "POST", "/apply", {
-        apiVersion: "oqto.dev/v1alpha1",
-        kind: "WorkspaceClass",
-        metadata: { name: klass },
-        spec: { displayName: "UI browser", runner: { browser: { enabled: true } } },
-      });
-      assert.equal(applied.status, 200, applied.body);
       try {
-        const made = await api(page, "POST", "/workspaces", { name: webWorkspace, spec: { workspaceClassName: klass, storage: { reclaimPolicy: "Delete" } } });
+        const made = await api(page, "POST", "/workspaces", { name: webWorkspace, spec: { runner: { browser: { enabled: true } }, storage: { reclaimPolicy: "Delete" } } });
         assert.equal(made.status, 201, made.body);
         await page.goto(`${url}/w/${webWorkspace}`);
         await page.getByRole("button", { name: "New session", exact: true }).click();
@@ -867,7 +854,6 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
         await page.getByTestId("browser-controller").filter({ hasText: "agent" }).waitFor();
       } finally {
         await api(page, "DELETE", `/workspaces/${webWorkspace}`);
-        await api(page, "DELETE", `/workspaceclasses/${klass}`);
       }
     });
 
