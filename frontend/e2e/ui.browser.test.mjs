@@ -804,7 +804,7 @@ test("a user works with an agent in the browser", { timeout: 600_000 }, async (t
       // the rest, tolerations, LLM and storage on the chart's node, comes from the default class).
       const webWorkspace = `${workspace}-web`;
       try {
-        const made = await api(page, "POST", "/workspaces", { name: webWorkspace, spec: { runner: { browser: { enabled: true } }, storage: { reclaimPolicy: "Delete" } } });
+        const made = await api(page, "POST", "/workspaces", { name: webWorkspace, spec: { runner: { browser: { enabled: true, resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "1Gi" } } } }, storage: { reclaimPolicy: "Delete" } } });
         assert.equal(made.status, 201, made.body);
         await page.goto(`${url}/w/${webWorkspace}`);
         await page.getByRole("button", { name: "New session", exact: true }).click();
