@@ -9,20 +9,28 @@ cd "$repo"
 started=$(date +%s)
 # One build per run: incremental caches only cost disk (tens of GiB across runs) here.
 export CARGO_INCREMENTAL=0
-step() { echo "==> [$(( $(date +%s) - started ))s] $*"; }
+# Each step names the disk left where the build goes: a CI machine once ran out linking.
+free_disk() { df -h --output=avail "${CARGO_TARGET_DIR:-$repo/target}" 2>/dev/null | tail -n 1 | tr -d ' ' || echo '?'; }
+step() { echo "==> [$(( $(date +%s) - started ))s, $(free_disk) free] $*"; }
+mkdir -p "${CARGO_TARGET_DIR:-$repo/target}"
 
 step "checking tools"
 "$repo/hack/ensure-tools.sh"
 
+# Go's build cache only serves these cached builds: on a new machine it is several GiB, so it
+# lives in a scratch directory removed once they are done (a warm run builds nothing).
+go_scratch="$(mktemp -d "${TMPDIR:-/tmp}/oqto-gocache.XXXXXX")"
+trap 'rm -rf "$go_scratch"' EXIT
 step "building the control plane, its node, its ingress controller and policy engine (cached after the first run)"
-hack/k8s/build.sh >/dev/null
-hack/k8s/build-containerd.sh >/dev/null
-hack/k8s/build-traefik.sh >/dev/null
-hack/k8s/build-kube-router.sh >/dev/null
+GOCACHE="$go_scratch" hack/k8s/build.sh >/dev/null
+GOCACHE="$go_scratch" hack/k8s/build-containerd.sh >/dev/null
+GOCACHE="$go_scratch" hack/k8s/build-traefik.sh >/dev/null
+GOCACHE="$go_scratch" hack/k8s/build-kube-router.sh >/dev/null
 
 step "building helm from the Go module proxy (cached after the first run)"
-OQTO_HELM="$(hack/helm/build.sh)"
+OQTO_HELM="$(GOCACHE="$go_scratch" hack/helm/build.sh)"
 export OQTO_HELM
+rm -rf "$go_scratch"
 
 step "installing the pinned Pi from npm (cached after the first run)"
 OQTO_PI="$(hack/pi/install.sh | tail -n 1)"
