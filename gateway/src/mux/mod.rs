@@ -6,6 +6,7 @@ pub mod budget;
 pub mod client;
 pub mod frame;
 pub mod out;
+mod reach;
 pub mod upstream;
 
 use std::sync::Arc;

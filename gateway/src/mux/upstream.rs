@@ -9,11 +9,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use oqto_api::SessionPhase;
 use oqto_proto::canonical::{AgentPhase, EventKind};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -29,6 +27,7 @@ use oqto_proto::mux::{Envelope, PEER_SILENCE, Refusal, SessionName};
 use super::budget::{Outbound, Reserved, SessionSlot};
 use super::frame;
 use super::out::{ClientOut, Outgoing};
+use super::reach;
 use crate::state::AppState;
 #[cfg(test)]
 use serde_json::Value;
@@ -36,15 +35,6 @@ use serde_json::Value;
 /// Frames waiting for one session, per queue. Full → the client gets "busy".
 pub const AGENT_QUEUE: usize = 256;
 pub const OTHER_QUEUE: usize = 128;
-/// Dial retries after the runner reports ready (its listener may lag its readiness by a
-/// moment), as sandbox routers do.
-const DIAL_BACKOFF: [Duration; 5] = [
-    Duration::ZERO,
-    Duration::from_millis(200),
-    Duration::from_millis(400),
-    Duration::from_millis(800),
-    Duration::from_millis(1600),
-];
 /// Largest frame accepted from a runner (file reads can be large).
 const MAX_RUNNER_FRAME: usize = 256 * 1024 * 1024;
 
@@ -305,87 +295,72 @@ async fn forward_runner_frames<E>(
     }
 }
 
-/// The runner's WebSocket, once the session can take frames: waking it when suspended and
-/// waiting (at most its start timeout) while it starts.
+/// The runner's WebSocket, once the session can take frames (`reach`: waking it when
+/// suspended, waiting while it starts, the route followed while it changes).
 async fn connect(
     session: &SessionName,
     state: &AppState,
     out: &ClientOut,
 ) -> Result<Runner, String> {
-    let mut changes = state.routes.subscribe();
-    let not_found = || format!("session {session} not found");
-    let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
-    let (url, uid) = match route.websocket {
-        Some(url) => (url, route.uid),
-        None => {
-            if route.suspended || route.phase == Some(SessionPhase::Suspended) {
-                tracing::info!(%session, "waking a suspended session for a frame");
-                state
-                    .resources
-                    .set_suspended(session.as_str(), false)
-                    .await
-                    .map_err(|e| format!("session {session} could not be resumed: {e}"))?;
-            }
-            let starting = frame::agent_event(
-                session,
-                EventKind::AgentWorking {
-                    phase: AgentPhase::Initializing,
-                    detail: Some("starting the session's runner".into()),
-                },
-            );
-            let _ = out.send(starting.into()).await;
-            let deadline = tokio::time::Instant::now() + route.start_timeout;
-            loop {
-                changes.mark_unchanged();
-                let route = state.routes.route(session.as_str()).ok_or_else(not_found)?;
-                if let Some(url) = route.websocket {
-                    break (url, route.uid);
-                }
-                if route.phase == Some(SessionPhase::Failed) && !route.suspended {
-                    return Err(format!(
-                        "session {session} failed to start{}",
-                        route.message.map(|m| format!(": {m}")).unwrap_or_default()
-                    ));
-                }
-                match tokio::time::timeout_at(deadline, changes.changed()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return Err("the gateway is shutting down".into()),
-                    Err(_) => {
-                        return Err(format!(
-                            "session {session} did not become ready within {:?}{}",
-                            route.start_timeout,
-                            route.message.map(|m| format!(" ({m})")).unwrap_or_default()
-                        ));
-                    }
-                }
-            }
-        }
+    let mut gateway = Gateway {
+        session,
+        state,
+        out,
     };
-    let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(MAX_RUNNER_FRAME);
-    config.max_frame_size = Some(MAX_RUNNER_FRAME);
-    // The runner serves only who presents its token; pages and other processes get nothing.
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| format!("the runner address of session {session} is invalid: {e}"))?;
-    let bearer = state.runner_key.token(&uid).bearer();
-    request.headers_mut().insert(
-        http::header::AUTHORIZATION,
-        http::HeaderValue::from_str(&bearer).map_err(|e| e.to_string())?,
-    );
-    let mut last_error = String::new();
-    for delay in DIAL_BACKOFF {
-        tokio::time::sleep(delay).await;
-        // No Nagle: stream deltas are small frames that must not wait for each other.
-        match connect_async_with_config(request.clone(), Some(config), true).await {
-            Ok((runner, _)) => return Ok(runner),
-            Err(error) => last_error = error.to_string(),
-        }
+    reach::reach(session, &state.routes, &mut gateway).await
+}
+
+/// What `reach` does through this gateway: the store for wakes, the client for progress, the
+/// runner's token for dials.
+struct Gateway<'a> {
+    session: &'a SessionName,
+    state: &'a AppState,
+    out: &'a ClientOut,
+}
+
+impl reach::Reacher for Gateway<'_> {
+    type Runner = Runner;
+
+    async fn wake(&mut self) -> Result<(), String> {
+        self.state
+            .resources
+            .set_suspended(self.session.as_str(), false)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
-    Err(format!(
-        "the runner of session {session} does not answer: {last_error}"
-    ))
+
+    async fn starting(&mut self) {
+        let starting = frame::agent_event(
+            self.session,
+            EventKind::AgentWorking {
+                phase: AgentPhase::Initializing,
+                detail: Some("starting the session's runner".into()),
+            },
+        );
+        let _ = self.out.send(starting.into()).await;
+    }
+
+    async fn dial(&mut self, url: &str, uid: &str) -> Result<Runner, String> {
+        let session = self.session;
+        let mut config = WebSocketConfig::default();
+        config.max_message_size = Some(MAX_RUNNER_FRAME);
+        config.max_frame_size = Some(MAX_RUNNER_FRAME);
+        // The runner serves only who presents its token; pages and other processes get nothing.
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| format!("the runner address of session {session} is invalid: {e}"))?;
+        let bearer = self.state.runner_key.token(uid).bearer();
+        request.headers_mut().insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&bearer).map_err(|e| e.to_string())?,
+        );
+        // No Nagle: stream deltas are small frames that must not wait for each other.
+        connect_async_with_config(request, Some(config), true)
+            .await
+            .map(|(runner, _)| runner)
+            .map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

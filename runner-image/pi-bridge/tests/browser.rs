@@ -54,6 +54,18 @@ const BUSY: &str = r#"<!doctype html><html><head><title>Busy</title></head><body
 addEventListener('load', () => setTimeout(() => { for (;;) {} }, 300));
 </script></body></html>"#;
 
+/// A page that logs its key and mouse events in its address (`#down-a,up-a,mdown,…`).
+const KEYS: &str = r#"<!doctype html><html><head><title>Keys</title></head>
+<body style="margin:0"><div style="width:100vw;height:100vh"></div><script>
+const log = [];
+const tell = (what) => { log.push(what); location.hash = log.join(','); };
+addEventListener('keydown', e => tell('down-' + e.key));
+addEventListener('keyup', e => tell('up-' + e.key));
+addEventListener('mousedown', () => tell('mdown'));
+addEventListener('mouseup', () => tell('mup'));
+addEventListener('click', () => tell('click'));
+</script></body></html>"#;
+
 /// A tiny web server for the page, and the page a click leads to.
 async fn serve_pages() -> String {
     let app = axum::Router::new()
@@ -66,6 +78,7 @@ async fn serve_pages() -> String {
         )
         .route("/flood", axum::routing::get(|| async { Html(FLOOD) }))
         .route("/busy", axum::routing::get(|| async { Html(BUSY) }))
+        .route("/keys", axum::routing::get(|| async { Html(KEYS) }))
         .route(
             "/second",
             axum::routing::get(|| async { Html("<!doctype html><title>Second</title><p>2</p>") }),
@@ -547,6 +560,68 @@ async fn watchers_are_told_when_the_browser_goes_away() {
     assert_eq!(
         told["error"],
         "the browser restarted or is unreachable; reconnecting…"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_user_leaves_pressed_is_released_when_control_ends() {
+    let pages = serve_pages().await;
+    let chromium = Chromium::start(&format!("{pages}/keys")).await;
+    let env = Env::new(json!({"rules": []})).await;
+    let (bridge, api) = bridge(&env, &[("OQTO_BROWSER_CDP", &chromium.endpoint)]).await;
+    let logged = |log: &str| {
+        let url = format!("{pages}/keys#{log}");
+        move |s: &Value| s["url"] == url
+    };
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"watch"}))).await;
+    state_where(&mut user, |s| s["title"] == "Keys").await;
+
+    // A key held down when the user hands back: its `up` comes from the bridge.
+    user.send(browser(json!({"type":"take_control"}))).await;
+    state_where(&mut user, |s| s["controller"] == "user").await;
+    user.send(browser(
+        json!({"type":"key","event":"down","key":"a","code":"KeyA","text":"a"}),
+    ))
+    .await;
+    state_where(&mut user, logged("down-a")).await;
+    user.send(browser(json!({"type":"release_control"}))).await;
+    let released = state_where(&mut user, logged("down-a,up-a")).await;
+    assert_eq!(released["type"], "state", "{released}");
+
+    // A button held down when the connection goes: let go.
+    let mut other = bridge.connect().await;
+    other.send(browser(json!({"type":"watch"}))).await;
+    state_where(&mut other, |s| s["title"] == "Keys").await;
+    user.send(browser(json!({"type":"take_control"}))).await;
+    state_where(&mut user, |s| s["controller"] == "user").await;
+    user.send(browser(
+        json!({"type":"mouse","event":"down","x":50.0,"y":50.0,"click_count":1}),
+    ))
+    .await;
+    state_where(&mut user, logged("down-a,up-a,mdown")).await;
+    drop(user);
+    eventually_controller(&api, "agent").await;
+    // The next input goes after the release.
+    other.send(browser(json!({"type":"take_control"}))).await;
+    state_where(&mut other, |s| s["you_control"] == true).await;
+    for event in ["down", "up"] {
+        other
+            .send(browser(
+                json!({"type":"key","event":event,"key":"z","text":"z"}),
+            ))
+            .await;
+    }
+    let last = state_where(&mut other, |s| {
+        s["url"].as_str().is_some_and(|u| u.ends_with("up-z"))
+    })
+    .await;
+    // Let go as a real mouse's button would be (a click may follow, as it would there).
+    let log = last["url"].as_str().unwrap();
+    assert!(
+        log.starts_with(&format!("{pages}/keys#down-a,up-a,mdown,mup,")),
+        "{log}"
     );
     bridge.stop().await;
 }

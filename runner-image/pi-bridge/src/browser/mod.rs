@@ -8,6 +8,7 @@
 
 pub mod cdp;
 pub mod control;
+pub mod held;
 pub mod screencast;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use self::cdp::{Cdp, CdpEvent};
+use self::held::Held;
 use self::screencast::ByteBudget;
 use crate::mux::outbound::Outbound;
 
@@ -58,6 +60,9 @@ pub struct BrowserHub {
     connecting: tokio::sync::Mutex<()>,
     /// Screencast start/stop calls, one at a time, so they reach the browser in order.
     casting: tokio::sync::Mutex<()>,
+    /// Input calls and the releases of what a user left pressed, one at a time: a release
+    /// goes out after the press it releases.
+    dispatching: tokio::sync::Mutex<()>,
 }
 
 struct Watcher {
@@ -70,6 +75,8 @@ struct Inner {
     watchers: HashMap<u64, Watcher>,
     /// The connection in control; `None`: the agent.
     controller: Option<u64>,
+    /// What the connection in control holds pressed.
+    held: Held,
     page: Option<Page>,
     url: String,
     title: String,
@@ -94,6 +101,7 @@ impl BrowserHub {
             inner: Mutex::default(),
             connecting: tokio::sync::Mutex::new(()),
             casting: tokio::sync::Mutex::new(()),
+            dispatching: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -162,20 +170,22 @@ impl BrowserHub {
 
     /// `take_control`, at once (never behind input): `connection` controls the browser.
     /// `ensure_page` then connects to the page if need be.
-    pub fn take_control(&self, connection: u64, out: &Outbound) {
+    pub fn take_control(self: &Arc<Self>, connection: u64, out: &Outbound) {
         let mut inner = self.lock();
         // A closed connection never gets control: nobody could give it back.
         if out.is_closed() {
             return;
         }
-        if let Some(previous) = inner.controller.replace(connection)
+        if let Some(previous) = inner.controller
             && previous != connection
         {
             info!(
                 previous,
                 connection, "a user connection took browser control over"
             );
+            self.release_held(inner.end_control());
         }
+        inner.controller = Some(connection);
         inner.broadcast_state(Some(out), connection);
     }
 
@@ -204,10 +214,10 @@ impl BrowserHub {
     }
 
     /// `release_control`, at once: control back to the agent.
-    pub fn release_control(&self, connection: u64, out: &Outbound) {
+    pub fn release_control(self: &Arc<Self>, connection: u64, out: &Outbound) {
         let mut inner = self.lock();
         if inner.controller == Some(connection) {
-            inner.controller = None;
+            self.release_held(inner.end_control());
         }
         inner.broadcast_state(Some(out), connection);
     }
@@ -225,8 +235,17 @@ impl BrowserHub {
         connection: u64,
         request: BrowserRequest,
     ) -> Result<(), String> {
+        // Refused at once, not behind the input of the connection in control.
         if self.lock().controller != Some(connection) {
             return Err(TAKE_CONTROL_FIRST.into());
+        }
+        let _in_order = self.dispatching.lock().await;
+        {
+            let mut inner = self.lock();
+            if inner.controller != Some(connection) {
+                return Err(TAKE_CONTROL_FIRST.into());
+            }
+            inner.held.note(&request);
         }
         let Some((method, params)) = control::input_call(&request) else {
             return Ok(());
@@ -264,7 +283,7 @@ impl BrowserHub {
             let mut inner = self.lock();
             let watched = inner.watchers.remove(&connection).is_some();
             if inner.controller == Some(connection) {
-                inner.controller = None;
+                self.release_held(inner.end_control());
                 inner.broadcast_state(None, connection);
             }
             watched && inner.watchers.is_empty()
@@ -272,6 +291,26 @@ impl BrowserHub {
         if stop {
             self.stop_screencast_later();
         }
+    }
+
+    /// Releases, after the input already on its way, the keys and buttons a user left
+    /// pressed when control ended. Nothing is pressed on a page that is gone.
+    fn release_held(self: &Arc<Self>, releases: Vec<BrowserRequest>) {
+        if releases.is_empty() {
+            return;
+        }
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let _in_order = hub.dispatching.lock().await;
+            let Some(cdp) = hub.current() else { return };
+            for release in releases {
+                if let Some((method, params)) = control::input_call(&release)
+                    && let Err(e) = cdp.call_within(method, params, INPUT_TIMEOUT).await
+                {
+                    debug!(error = %e, "releasing a key or button the user left pressed failed");
+                }
+            }
+        });
     }
 
     fn stop_screencast_later(self: &Arc<Self>) {
@@ -532,6 +571,12 @@ impl BrowserHub {
 }
 
 impl Inner {
+    /// Control back to the agent: the releases of what the user held pressed.
+    fn end_control(&mut self) -> Vec<BrowserRequest> {
+        self.controller = None;
+        self.held.take_releases()
+    }
+
     fn state_for(&self, connection: u64) -> BrowserEvent {
         BrowserEvent::State {
             url: self.url.clone(),
