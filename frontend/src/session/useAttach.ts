@@ -1,5 +1,7 @@
 /** Attaches the page to a session's agent (`session.create`, which also wakes a suspended
- * session) now and after every reconnect, so events flow again without user action. */
+ * session) now and after every reconnect, so events flow again without user action; a failed
+ * attach (the runner did not start in time, or stopped as it was reached) is tried again,
+ * 2 s doubling to 30 s apart, while the page shows the error. */
 import { useEffect, useState } from "react";
 import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
@@ -10,13 +12,21 @@ export type Attach = { status: "attaching"; since: number } | { status: "attache
 /** A runner starting from cold may take a while; the operator's startTimeout bounds it. */
 const ATTACH_TIMEOUT_MS = 180_000;
 
+/** The wait before the `failures`-th retry of a failed attach. */
+export function retryDelayMs(failures: number): number {
+  return Math.min(2_000 * 2 ** Math.max(0, failures - 1), 30_000);
+}
+
 export function useAttach(session: string): Attach {
   const mux = useMux();
   const [attach, setAttach] = useState<Attach>({ status: "attaching", since: Date.now() });
   useEffect(() => {
     let live = true;
     let generation = 0;
+    let failures = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     const run = () => {
+      clearTimeout(retry);
       generation += 1;
       const mine = generation;
       setAttach({ status: "attaching", since: Date.now() });
@@ -24,10 +34,15 @@ export function useAttach(session: string): Attach {
       mux
         .request(frame, ATTACH_TIMEOUT_MS)
         .then(() => {
+          failures = 0;
           if (live && mine === generation) setAttach({ status: "attached", generation: mine });
         })
         .catch((e: unknown) => {
-          if (live && mine === generation && mux.state.status === "open") setAttach({ status: "failed", error: e instanceof Error ? e.message : String(e) });
+          if (live && mine === generation && mux.state.status === "open") {
+            setAttach({ status: "failed", error: e instanceof Error ? e.message : String(e) });
+            failures += 1;
+            retry = setTimeout(run, retryDelayMs(failures));
+          }
         });
     };
     const off = mux.onOpen((reconnected) => {
@@ -36,6 +51,7 @@ export function useAttach(session: string): Attach {
     run();
     return () => {
       live = false;
+      clearTimeout(retry);
       off();
     };
   }, [mux, session]);
