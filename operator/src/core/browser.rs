@@ -156,6 +156,28 @@ mod tests {
         assert_eq!(names, ["runner", "browser"], "the runner stays first");
     }
 
+    /// The image's command line and user are written in its Containerfile; the operator's
+    /// constants must name the same port and uid, or the runner finds no browser (or the
+    /// sidecar runs as a uid its files do not belong to).
+    #[test]
+    fn the_browser_image_listens_and_runs_where_the_operator_expects() {
+        let containerfile = include_str!("../../../runner-image/browser/Containerfile");
+        let port = runner::BROWSER_CDP_URL.rsplit(':').next().unwrap();
+        let uid = runner::BROWSER_UID;
+        for expected in [
+            "\"--remote-debugging-address=127.0.0.1\"".to_owned(),
+            format!("\"--remote-debugging-port={port}\""),
+            format!("USER {uid}:{uid}"),
+            format!("useradd --uid {uid} "),
+        ] {
+            assert!(
+                containerfile.contains(&expected),
+                "runner-image/browser/Containerfile lacks {expected}"
+            );
+        }
+        assert!(runner::BROWSER_CDP_URL.starts_with("http://127.0.0.1:"));
+    }
+
     #[test]
     fn the_sidecar_is_hardened_and_gets_nothing_of_the_runner() {
         let plan = plan(json!({"browser": {"enabled": true}}));

@@ -625,3 +625,27 @@ async fn what_a_user_leaves_pressed_is_released_when_control_ends() {
     );
     bridge.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_of_a_browser_that_cannot_be_reached_goes_back_to_the_agent() {
+    // A port nobody listens on: the sidecar is down (restarting, or never came up).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let env = Env::new(json!({"rules": []})).await;
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let (bridge, api) = bridge(&env, &[("OQTO_BROWSER_CDP", &endpoint)]).await;
+    let mut user = bridge.connect().await;
+    user.send(browser(json!({"type":"take_control","id":"tc"})))
+        .await;
+    let refused = error_for(&mut user, &json!("tc")).await;
+    assert!(
+        refused["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{refused}"
+    );
+    let state = state_where(&mut user, |s| s["controller"] == "agent").await;
+    assert_eq!(state["you_control"], false, "{state}");
+    eventually_controller(&api, "agent").await;
+    bridge.stop().await;
+}

@@ -209,6 +209,15 @@ impl BrowserHub {
             }
             Err(e) => {
                 out.browser(error(id, e));
+                // Control of a browser that cannot be reached is no control: the agent's
+                // again, and everyone told, rather than a user "in control" of nothing.
+                if self.current().is_none() {
+                    let mut inner = self.lock();
+                    if inner.controller == Some(connection) {
+                        self.release_held(inner.end_control());
+                        inner.broadcast_state(Some(out), connection);
+                    }
+                }
             }
         }
     }
