@@ -13,6 +13,11 @@ export CARGO_INCREMENTAL=0
 free_disk() { df -h --output=avail "${CARGO_TARGET_DIR:-$repo/target}" 2>/dev/null | tail -n 1 | tr -d ' ' || echo '?'; }
 step() { echo "==> [$(( $(date +%s) - started ))s, $(free_disk) free] $*"; }
 mkdir -p "${CARGO_TARGET_DIR:-$repo/target}"
+# A warm run needs about 8 GB (README); less is worth saying before the build fails on it.
+free_kb="$(df -k --output=avail "${CARGO_TARGET_DIR:-$repo/target}" 2>/dev/null | tail -n 1 | tr -d ' ' || true)"
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((12 * 1024 * 1024)) ] 2>/dev/null; then
+  echo "warning: only $(free_disk) free where the build goes; a run needs about 8 GB, more on a new machine (README)" >&2
+fi
 
 step "checking tools"
 "$repo/hack/ensure-tools.sh"
