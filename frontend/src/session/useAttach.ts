@@ -1,7 +1,8 @@
 /** Attaches the page to a session's agent (`session.create`, which also wakes a suspended
  * session) now and after every reconnect, so events flow again without user action; a failed
  * attach (the runner did not start in time, or stopped as it was reached) is tried again,
- * 2 s doubling to 30 s apart, while the page shows the error. */
+ * 2 s doubling to 30 s apart, up to `MAX_ATTACH_RETRIES` times (an error that stays, such as a
+ * deleted session, is not asked about for ever), while the page shows the error. */
 import { useEffect, useState } from "react";
 import { newId } from "../mux/client";
 import { useMux } from "../mux/context";
@@ -11,6 +12,9 @@ export type Attach = { status: "attaching"; since: number } | { status: "attache
 
 /** A runner starting from cold may take a while; the operator's startTimeout bounds it. */
 const ATTACH_TIMEOUT_MS = 180_000;
+
+/** Retries of failed attaches before the page leaves it to the user (about 2.5 min). */
+export const MAX_ATTACH_RETRIES = 8;
 
 /** The wait before the `failures`-th retry of a failed attach. */
 export function retryDelayMs(failures: number): number {
@@ -41,7 +45,7 @@ export function useAttach(session: string): Attach {
           if (live && mine === generation && mux.state.status === "open") {
             setAttach({ status: "failed", error: e instanceof Error ? e.message : String(e) });
             failures += 1;
-            retry = setTimeout(run, retryDelayMs(failures));
+            if (failures <= MAX_ATTACH_RETRIES) retry = setTimeout(run, retryDelayMs(failures));
           }
         });
     };

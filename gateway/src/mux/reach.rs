@@ -31,6 +31,9 @@ pub const DIAL_PATIENCE: Duration = Duration::from_secs(30);
 /// The most wakes of one session for one frame: a session suspended again each time (a
 /// parent's suspend racing the user's frame) is not fought over forever.
 pub const MAX_WAKES: u32 = 3;
+/// The longest one dial may take: a port that accepts but never completes the handshake must
+/// not hold the route's changes (and `DIAL_PATIENCE`) up.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `reach` needs from the gateway, one method per outside effect.
 pub(crate) trait Reacher {
@@ -52,6 +55,14 @@ pub(crate) async fn reach<R: Reacher>(
     let not_found = || format!("session {session} not found");
     let mut changes = routes.subscribe();
     let first = routes.route(session.as_str()).ok_or_else(not_found)?;
+    // The session of this name, not one made under the same name after it was deleted
+    // (perhaps by someone else): its uid is checked on every read.
+    let current = || {
+        routes
+            .route(session.as_str())
+            .filter(|route| route.uid == first.uid)
+            .ok_or_else(not_found)
+    };
     let deadline = Instant::now() + first.start_timeout;
     let mut wakes = 0;
     let mut told = false;
@@ -59,16 +70,18 @@ pub(crate) async fn reach<R: Reacher>(
     let mut refusing: Option<(String, Instant, usize)> = None;
     loop {
         changes.mark_unchanged();
-        let route = routes.route(session.as_str()).ok_or_else(not_found)?;
-        if let Some(url) = route.websocket {
+        let route = current()?;
+        if let Some(url) = route.websocket.clone() {
             let (since, attempts) = match &refusing {
                 Some((refused, since, attempts)) if *refused == url => (*since, *attempts),
                 _ => (Instant::now(), 0),
             };
-            let error = match reacher.dial(&url, &route.uid).await {
-                Ok(runner) => return Ok(runner),
-                Err(error) => error,
-            };
+            let error =
+                match tokio::time::timeout(DIAL_TIMEOUT, reacher.dial(&url, &route.uid)).await {
+                    Ok(Ok(runner)) => return Ok(runner),
+                    Ok(Err(error)) => error,
+                    Err(_) => format!("no answer within {DIAL_TIMEOUT:?}"),
+                };
             if since.elapsed() >= DIAL_PATIENCE || Instant::now() >= deadline {
                 return Err(format!(
                     "the runner of session {session} does not answer: {error}"
@@ -76,9 +89,21 @@ pub(crate) async fn reach<R: Reacher>(
             }
             let wait = DIAL_BACKOFF[(attempts + 1).min(DIAL_BACKOFF.len() - 1)];
             refusing = Some((url, since, attempts + 1));
-            // A route that changes meanwhile (the runner reported stopped) is acted on at once.
-            let _ = tokio::time::timeout(wait, changes.changed()).await;
+            // A change of this session's route meanwhile (the runner reported stopped) is acted
+            // on at once; the changes of other sessions' routes do not cut the wait short.
+            let until = Instant::now() + wait;
+            while let Ok(Ok(())) = tokio::time::timeout_at(until, changes.changed()).await {
+                changes.mark_unchanged();
+                if routes.route(session.as_str()).as_ref() != Some(&route) {
+                    break;
+                }
+            }
             continue;
+        }
+        if route.suspended && wakes >= MAX_WAKES {
+            return Err(format!(
+                "session {session} was suspended again as it was being woken"
+            ));
         }
         let stopped_for_good = route.phase == Some(SessionPhase::Suspended) && wakes == 0;
         if (route.suspended || stopped_for_good) && wakes < MAX_WAKES {
@@ -139,11 +164,22 @@ mod tests {
     }
 
     fn set(table: &RouteTable, phase: SessionPhase, suspended: bool, endpoint: Option<&str>) {
+        set_entry(table, "s1", "s1-uid", phase, suspended, endpoint);
+    }
+
+    fn set_entry(
+        table: &RouteTable,
+        name: &str,
+        uid: &str,
+        phase: SessionPhase,
+        suspended: bool,
+        endpoint: Option<&str>,
+    ) {
         table.update(|t| {
             t.sessions.insert(
-                "s1".into(),
+                name.into(),
                 SessionEntry {
-                    uid: "s1-uid".into(),
+                    uid: uid.into(),
                     workspace: "ws".into(),
                     phase: Some(phase),
                     suspended,
@@ -195,6 +231,9 @@ mod tests {
             self.note(format!("dial {url}"));
             if url.contains(":4001") {
                 Ok(url.to_owned())
+            } else if url.contains(":4002") {
+                // Accepts, and never completes the handshake.
+                std::future::pending().await
             } else {
                 Err("Connection refused".into())
             }
@@ -265,8 +304,13 @@ mod tests {
             }
         });
         let mut reacher = Recorder::new(&table);
+        let started = Instant::now();
         let error = reach(&s1(), &table, &mut reacher).await.unwrap_err();
-        assert_eq!(error, "session s1 did not become ready within 120s");
+        assert_eq!(
+            error,
+            "session s1 was suspended again as it was being woken"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO, "refused at once");
         let log = reacher.log();
         assert_eq!(
             log.iter().filter(|l| *l == "wake").count(),
@@ -274,6 +318,67 @@ mod tests {
             "{log:?}"
         );
         assert_eq!(log.iter().filter(|l| *l == "starting").count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_sessions_changing_do_not_hurry_the_redials() {
+        let table = table(SessionPhase::Running, false, Some(DEAD));
+        let churn = table.clone();
+        tokio::spawn(async move {
+            for _ in 0..1000 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                set_entry(&churn, "s2", "s2-uid", SessionPhase::Running, false, None);
+            }
+            set(&churn, SessionPhase::Running, false, Some(LIVE));
+        });
+        let mut reacher = Recorder::new(&table);
+        reach(&s1(), &table, &mut reacher).await.unwrap();
+        let log = reacher.log();
+        let refused = log.iter().filter(|l| l.contains(":4000")).count();
+        assert_eq!(refused, 9, "the same 9 dials in 10 s as without the churn");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_deleted_and_made_again_under_its_name_is_not_reached() {
+        let table = table(SessionPhase::Pending, false, None);
+        let other = table.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Someone's new session of the same name, running.
+            set_entry(
+                &other,
+                "s1",
+                "another-uid",
+                SessionPhase::Running,
+                false,
+                Some(LIVE),
+            );
+        });
+        let mut reacher = Recorder::new(&table);
+        let error = reach(&s1(), &table, &mut reacher).await.unwrap_err();
+        assert_eq!(error, "session s1 not found");
+        assert!(
+            !reacher.log().iter().any(|l| l.starts_with("dial")),
+            "{:?}",
+            reacher.log()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_runner_that_never_completes_the_handshake_is_given_up() {
+        let table = table(SessionPhase::Running, false, Some("http://127.0.0.1:4002"));
+        let mut reacher = Recorder::new(&table);
+        let started = Instant::now();
+        let error = reach(&s1(), &table, &mut reacher).await.unwrap_err();
+        assert_eq!(
+            error,
+            "the runner of session s1 does not answer: no answer within 5s"
+        );
+        assert!(
+            started.elapsed() < DIAL_PATIENCE + DIAL_TIMEOUT + Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

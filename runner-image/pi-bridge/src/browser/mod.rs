@@ -248,7 +248,7 @@ impl BrowserHub {
         if self.lock().controller != Some(connection) {
             return Err(TAKE_CONTROL_FIRST.into());
         }
-        let _in_order = self.dispatching.lock().await;
+        let in_order = self.dispatching.lock().await;
         {
             let mut inner = self.lock();
             if inner.controller != Some(connection) {
@@ -271,6 +271,9 @@ impl BrowserHub {
             }
             return Ok(());
         }
+        // Only keys and buttons need ordering against the releases: a navigation (up to
+        // seconds) holds nobody's input up.
+        drop(in_order);
         let result = cdp.call(method, params).await?;
         // Page.navigate answers, rather than fails, when the page cannot be loaded.
         match result.get("errorText").and_then(Value::as_str) {
